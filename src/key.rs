@@ -1,0 +1,412 @@
+//! Keys: 32 secret bytes, the algorithm they are used with and a key id.
+
+use core::fmt;
+use core::str::FromStr;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::KeyInit;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::XChaCha20Poly1305;
+use hkdf::Hkdf;
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
+
+use crate::error::KeyError;
+
+/// The length of every key, in bytes.
+pub const KEY_LEN: usize = 32;
+
+/// The shortest master secret [`Key::derive`] accepts, in bytes.
+pub const MIN_MASTER_LEN: usize = 32;
+
+/// The prefix of a key string; the `1` is the key string format version.
+const KEY_STRING_PREFIX: &str = "ssk1";
+
+/// Length of the base64url (no padding) encoding of [`KEY_LEN`] bytes.
+const KEY_B64_LEN: usize = 43;
+const _: () = assert!(KEY_B64_LEN == (KEY_LEN * 4).div_ceil(3));
+
+// Domain separation labels: one per use of the key material, so that no two derivations can
+// ever produce related outputs.
+const KEY_ID_LABEL: &[u8] = b"sealed-session/v1/key-id";
+const DERIVE_SALT: &[u8] = b"sealed-session/v1/derive";
+const MESSAGE_KEY_SALT: &[u8] = b"sealed-session/v1/message-key";
+
+/// The AEAD a [`Key`] seals and opens with.
+///
+/// The algorithm belongs to the key, so one [`KeyRing`](crate::KeyRing) can hold keys of both
+/// algorithms during a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// AES-256-GCM with a random 96-bit nonce. The default: with AES instructions (every
+    /// x86-64 server and most ARM server CPUs) it is the fastest AEAD here by 2-4x.
+    #[default]
+    Aes256Gcm,
+    /// XChaCha20-Poly1305 with a random 192-bit nonce: constant-time and fast without AES
+    /// instructions (some ARM boards, WASM).
+    XChaCha20Poly1305,
+}
+
+impl Algorithm {
+    /// The algorithm's name in key strings: `aes-256-gcm` or `xchacha20-poly1305`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Aes256Gcm => "aes-256-gcm",
+            Self::XChaCha20Poly1305 => "xchacha20-poly1305",
+        }
+    }
+
+    /// The nonce length in bytes: 12 for AES-256-GCM, 24 for XChaCha20-Poly1305.
+    #[must_use]
+    pub const fn nonce_len(self) -> usize {
+        match self {
+            Self::Aes256Gcm => crate::envelope::AES_GCM_NONCE_LEN,
+            Self::XChaCha20Poly1305 => crate::envelope::XCHACHA_NONCE_LEN,
+        }
+    }
+
+    /// One byte that names the algorithm inside derivations.
+    const fn code(self) -> u8 {
+        match self {
+            Self::Aes256Gcm => 1,
+            Self::XChaCha20Poly1305 => 2,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = KeyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "aes-256-gcm" => Ok(Self::Aes256Gcm),
+            "xchacha20-poly1305" => Ok(Self::XChaCha20Poly1305),
+            _ => Err(KeyError::UnknownAlgorithm),
+        }
+    }
+}
+
+/// A key's 32-bit identifier, carried in every envelope's header so that opening selects the
+/// key in O(1), without trial decryption.
+///
+/// Derived from the key material and algorithm by a one-way function (so every instance that
+/// holds a key agrees on its id without coordination), unless set with [`Key::with_id`].
+/// Displayed as 8 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(u32);
+
+impl KeyId {
+    /// A key id with this value.
+    #[must_use]
+    pub const fn new(id: u32) -> Self {
+        Self(id)
+    }
+
+    /// The id's value.
+    #[must_use]
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:08x}", self.0)
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({:08x})", self.0)
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = KeyError;
+
+    /// Parses exactly 8 hex digits.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // from_str_radix alone would also take a sign and fewer digits.
+        if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(KeyError::Format { part: "key id" });
+        }
+        u32::from_str_radix(s, 16)
+            .map(Self)
+            .map_err(|_| KeyError::Format { part: "key id" })
+    }
+}
+
+/// A secret key: 32 bytes, an [`Algorithm`] and a [`KeyId`].
+///
+/// The bytes are zeroized when the key is dropped, `Debug` shows only the id and algorithm,
+/// and equality is constant time. There is deliberately no `Clone`: a key lives in one place,
+/// usually a [`KeyRing`](crate::KeyRing), whose clones share it.
+///
+/// A key is never used to seal directly: every envelope is sealed under a message key derived
+/// from it for the hour of sealing (see [`KeyRing`](crate::KeyRing)).
+///
+/// # Example
+///
+/// ```
+/// use sealed_session::{Algorithm, Key};
+///
+/// let key = Key::generate(Algorithm::Aes256Gcm);
+/// // The key string is what you store in a secret manager or an environment variable.
+/// let stored = key.to_string();
+/// let loaded: Key = stored.parse()?;
+/// assert_eq!(loaded.id(), key.id());
+/// assert!(!format!("{key:?}").contains(&stored[stored.len() - 43..]));
+/// # Ok::<(), sealed_session::KeyError>(())
+/// ```
+#[derive(ZeroizeOnDrop)]
+pub struct Key {
+    bytes: [u8; KEY_LEN],
+    #[zeroize(skip)]
+    algorithm: Algorithm,
+    #[zeroize(skip)]
+    id: KeyId,
+}
+
+impl Key {
+    /// Generates a new key from the operating system's CSPRNG.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the operating system's random number generator fails, which on supported
+    /// systems means the system is unusable. Use [`Key::try_generate`] to handle it.
+    #[must_use]
+    #[allow(clippy::expect_used)]
+    pub fn generate(algorithm: Algorithm) -> Self {
+        Self::try_generate(algorithm)
+            .expect("the operating system's random number generator failed")
+    }
+
+    /// Generates a new key from the operating system's CSPRNG.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Rng`] if the operating system's random number generator fails.
+    pub fn try_generate(algorithm: Algorithm) -> Result<Self, KeyError> {
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        OsRng
+            .try_fill_bytes(bytes.as_mut())
+            .map_err(|_| KeyError::Rng)?;
+        Self::from_bytes(algorithm, bytes.as_ref())
+    }
+
+    /// Builds a key from exactly [`KEY_LEN`] bytes of key material.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Length`] unless `bytes` is exactly 32 bytes long; [`KeyError::Weak`] if all
+    /// bytes are equal (all zeros, for example), which is a placeholder, not a key.
+    ///
+    /// # Security
+    ///
+    /// The bytes must come from a CSPRNG (or from [`Key::derive`]). There is deliberately no
+    /// constructor from a password: derive keys from a high-entropy master secret instead.
+    pub fn from_bytes(algorithm: Algorithm, bytes: &[u8]) -> Result<Self, KeyError> {
+        let array: [u8; KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| KeyError::Length { len: bytes.len() })?;
+        let key = Self {
+            bytes: array,
+            algorithm,
+            id: KeyId(0),
+        };
+        if key.bytes.iter().all(|&b| Some(&b) == key.bytes.first()) {
+            return Err(KeyError::Weak);
+        }
+        let id = key.derived_id();
+        Ok(key.with_id(id))
+    }
+
+    /// Derives a key from a master secret and a context label with HKDF-SHA256 (RFC 5869).
+    ///
+    /// Different contexts (for example `b"sessions 2026-11"`) give independent keys, so one
+    /// master secret can feed several rings or rotation generations.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::MasterTooShort`] if `master` is shorter than [`MIN_MASTER_LEN`] bytes.
+    ///
+    /// # Security
+    ///
+    /// The master must be a high-entropy secret (at least 32 random bytes), not a password:
+    /// HKDF does no key stretching.
+    pub fn derive(algorithm: Algorithm, master: &[u8], context: &[u8]) -> Result<Self, KeyError> {
+        if master.len() < MIN_MASTER_LEN {
+            return Err(KeyError::MasterTooShort { len: master.len() });
+        }
+        let mut okm = Zeroizing::new([0u8; KEY_LEN]);
+        Hkdf::<Sha256>::new(Some(DERIVE_SALT), master)
+            .expand_multi_info(&[context, &[algorithm.code()]], okm.as_mut())
+            .map_err(|_| KeyError::Length { len: KEY_LEN })?;
+        Self::from_bytes(algorithm, okm.as_ref())
+    }
+
+    /// Sets an explicit key id instead of the derived one.
+    ///
+    /// Every instance must then use the same id for this key; key strings carry it.
+    #[must_use]
+    pub fn with_id(mut self, id: KeyId) -> Self {
+        self.id = id;
+        self
+    }
+
+    /// The key's id.
+    #[must_use]
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// The key's algorithm.
+    #[must_use]
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The id this key material gets when none is set: the first four bytes of
+    /// SHA-256(label || algorithm || key), a one-way function, so the id reveals nothing of the
+    /// key.
+    fn derived_id(&self) -> KeyId {
+        let digest = Sha256::new()
+            .chain_update(KEY_ID_LABEL)
+            .chain_update([self.algorithm.code()])
+            .chain_update(self.bytes)
+            .finalize();
+        let mut id = [0u8; 4];
+        id.copy_from_slice(digest.get(..4).unwrap_or(&[0; 4]));
+        KeyId(u32::from_be_bytes(id))
+    }
+
+    /// Builds the AEAD for the message key of `hour`.
+    ///
+    /// Message key = HKDF-SHA256(salt = label, ikm = key, info = algorithm || key id || hour):
+    /// a fresh AEAD key every hour keeps the random-nonce budget of NIST SP 800-38D §8.3 (2^32
+    /// seals per key) per hour instead of per key lifetime.
+    pub(crate) fn message_cipher(&self, hour: u32) -> MessageCipher {
+        let mut okm = Zeroizing::new([0u8; KEY_LEN]);
+        let info = [
+            &[self.algorithm.code()][..],
+            &self.id.0.to_be_bytes(),
+            &hour.to_be_bytes(),
+        ];
+        // 32 bytes is far below HKDF-SHA256's 255 * 32 byte output limit, so this cannot fail;
+        // if it did, the all-zero key would only make opening fail, never leak.
+        let _ = Hkdf::<Sha256>::new(Some(MESSAGE_KEY_SALT), &self.bytes)
+            .expand_multi_info(&info, okm.as_mut());
+        let key = okm.as_ref().into();
+        match self.algorithm {
+            Algorithm::Aes256Gcm => MessageCipher::Aes256Gcm(Aes256Gcm::new(key)),
+            Algorithm::XChaCha20Poly1305 => {
+                MessageCipher::XChaCha20Poly1305(XChaCha20Poly1305::new(key))
+            }
+        }
+    }
+
+    /// Whether both keys hold the same bytes, algorithm and id, in constant time with respect
+    /// to the bytes.
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        bool::from(self.bytes.ct_eq(&other.bytes))
+            & (self.algorithm == other.algorithm)
+            & (self.id == other.id)
+    }
+}
+
+/// The AEAD of one (key, hour) message key, built once and cached by the key ring.
+// Always behind an `Arc` in the ring's cache, so the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum MessageCipher {
+    Aes256Gcm(Aes256Gcm),
+    XChaCha20Poly1305(XChaCha20Poly1305),
+}
+
+impl PartialEq for Key {
+    /// Constant time with respect to the key bytes.
+    fn eq(&self, other: &Self) -> bool {
+        self.same_as(other)
+    }
+}
+
+impl Eq for Key {}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("id", &self.id)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key string: `ssk1.<algorithm>.<key id as 8 hex digits>.<key bytes as base64url>`.
+///
+/// # Security
+///
+/// This prints the secret key bytes: it is meant for `examples/keygen.rs` and for storing the
+/// key in a secret manager, never for logs. `Debug` is the redacted form.
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut encoded = Zeroizing::new([0u8; KEY_B64_LEN]);
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(self.bytes, encoded.as_mut())
+            .map_err(|_| fmt::Error)?;
+        let text = encoded
+            .get(..written)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .ok_or(fmt::Error)?;
+        write!(
+            f,
+            "{KEY_STRING_PREFIX}.{}.{}.{text}",
+            self.algorithm, self.id
+        )
+    }
+}
+
+impl FromStr for Key {
+    type Err = KeyError;
+
+    /// Parses a key string as written by `Display`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.split('.');
+        let (Some(prefix), Some(algorithm), Some(id), Some(secret), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(KeyError::Format {
+                part: "expected four dot-separated parts",
+            });
+        };
+        if prefix != KEY_STRING_PREFIX {
+            return Err(KeyError::Format { part: "prefix" });
+        }
+        let algorithm: Algorithm = algorithm.parse()?;
+        let id: KeyId = id.parse()?;
+        if secret.len() != KEY_B64_LEN {
+            return Err(KeyError::Format { part: "key bytes" });
+        }
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN + 3]);
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(secret, bytes.as_mut())
+            .map_err(|_| KeyError::Format { part: "key bytes" })?;
+        let material = bytes
+            .get(..len)
+            .ok_or(KeyError::Format { part: "key bytes" })?;
+        Ok(Self::from_bytes(algorithm, material)?.with_id(id))
+    }
+}
