@@ -216,6 +216,25 @@ impl Codec {
         }
     }
 
+    /// A codec from settings already validated by `SessionConfig`.
+    #[cfg(feature = "tower")]
+    pub(crate) fn from_validated(
+        ring: KeyRing,
+        (idle_timeout, max_lifetime): (u64, u64),
+        clock_skew: u64,
+        schema_version: u32,
+        max_value_len: usize,
+    ) -> Self {
+        Self {
+            ring,
+            idle_timeout,
+            max_lifetime,
+            clock_skew,
+            schema_version,
+            max_value_len,
+        }
+    }
+
     /// Sets the idle timeout (a session not re-sealed for this long expires) and the absolute
     /// lifetime (a session expires this long after creation, however active). Whole seconds.
     ///
@@ -224,19 +243,8 @@ impl Codec {
     /// [`ConfigError::Lifetime`] if either is under a second, the idle timeout exceeds the
     /// absolute lifetime, or the absolute lifetime exceeds [`MAX_LIFETIME_LIMIT`].
     pub fn with_lifetimes(mut self, idle: Duration, max: Duration) -> Result<Self, ConfigError> {
-        let (idle, max) = (idle.as_secs(), max.as_secs());
-        let reason = if idle == 0 || max == 0 {
-            "idle_timeout and max_lifetime must be at least one second"
-        } else if idle > max {
-            "idle_timeout must not exceed max_lifetime; shorten idle_timeout or lengthen max_lifetime"
-        } else if max > MAX_LIFETIME_LIMIT.as_secs() {
-            "max_lifetime must be at most 400 days, the browsers' cap on cookie lifetimes (RFC 6265bis)"
-        } else {
-            self.idle_timeout = idle;
-            self.max_lifetime = max;
-            return Ok(self);
-        };
-        Err(ConfigError::Lifetime { reason })
+        (self.idle_timeout, self.max_lifetime) = lifetimes_secs(idle, max)?;
+        Ok(self)
     }
 
     /// Sets the clock skew tolerated between instances: a session created up to this far in
@@ -246,10 +254,7 @@ impl Codec {
     ///
     /// [`ConfigError::ClockSkew`] above [`MAX_CLOCK_SKEW`].
     pub fn with_clock_skew(mut self, skew: Duration) -> Result<Self, ConfigError> {
-        if skew > MAX_CLOCK_SKEW {
-            return Err(ConfigError::ClockSkew);
-        }
-        self.clock_skew = skew.as_secs();
+        self.clock_skew = clock_skew_secs(skew)?;
         Ok(self)
     }
 
@@ -270,10 +275,7 @@ impl Codec {
     /// [`ConfigError::CookieSize`] if it cannot hold an empty session, or is above
     /// [`MAX_VALUE_LEN_LIMIT`].
     pub fn with_max_value_len(mut self, len: usize) -> Result<Self, ConfigError> {
-        let min = envelope::sealed_len(Algorithm::XChaCha20Poly1305, MIN_PLAINTEXT_LEN);
-        if len < min || len > MAX_VALUE_LEN_LIMIT {
-            return Err(ConfigError::CookieSize { min, limit: len });
-        }
+        check_max_value_len(len)?;
         self.max_value_len = len;
         Ok(self)
     }
@@ -461,6 +463,47 @@ impl fmt::Debug for Codec {
             .finish()
     }
 }
+
+/// Validates lifetimes and returns them in whole seconds.
+pub(crate) fn lifetimes_secs(idle: Duration, max: Duration) -> Result<(u64, u64), ConfigError> {
+    let (idle, max) = (idle.as_secs(), max.as_secs());
+    let reason = if idle == 0 || max == 0 {
+        "idle_timeout and max_lifetime must be at least one second"
+    } else if idle > max {
+        "idle_timeout must not exceed max_lifetime; shorten idle_timeout or lengthen max_lifetime"
+    } else if max > MAX_LIFETIME_LIMIT.as_secs() {
+        "max_lifetime must be at most 400 days, the browsers' cap on cookie lifetimes (RFC 6265bis)"
+    } else {
+        return Ok((idle, max));
+    };
+    Err(ConfigError::Lifetime { reason })
+}
+
+/// Validates a clock skew and returns it in whole seconds.
+pub(crate) fn clock_skew_secs(skew: Duration) -> Result<u64, ConfigError> {
+    if skew > MAX_CLOCK_SKEW {
+        return Err(ConfigError::ClockSkew);
+    }
+    Ok(skew.as_secs())
+}
+
+/// Validates a value length limit: room for the smallest session under any algorithm, and no
+/// more than [`MAX_VALUE_LEN_LIMIT`].
+pub(crate) fn check_max_value_len(len: usize) -> Result<(), ConfigError> {
+    let min = MIN_VALUE_LEN;
+    if len < min || len > MAX_VALUE_LEN_LIMIT {
+        return Err(ConfigError::CookieSize {
+            min,
+            max: MAX_VALUE_LEN_LIMIT,
+            limit: len,
+        });
+    }
+    Ok(())
+}
+
+/// The shortest sealed value: the smallest plaintext under the longest nonce.
+pub(crate) const MIN_VALUE_LEN: usize =
+    envelope::sealed_len(Algorithm::XChaCha20Poly1305, MIN_PLAINTEXT_LEN);
 
 /// The smallest plaintext: a 16-byte id and three one-byte varints (created, expires and a
 /// unit-like payload).

@@ -121,10 +121,13 @@ pub enum ConfigError {
         /// What is wrong and how to fix it.
         reason: &'static str,
     },
-    /// The size limit leaves no room for even an empty session.
+    /// The size limit is out of range: too small for even an empty session with these
+    /// attributes, or above what the codec accepts.
     CookieSize {
-        /// The smallest limit that fits an empty session with these attributes.
+        /// The smallest limit that fits an empty session.
         min: usize,
+        /// The largest limit accepted.
+        max: usize,
         /// The limit given.
         limit: usize,
     },
@@ -142,9 +145,9 @@ impl fmt::Display for ConfigError {
             Self::CookieName => f.write_str(
                 "the cookie name must be 1 to 256 visible ASCII characters other than separators ()<>@,;:\\\"/[]?={} and space",
             ),
-            Self::CookieSize { min, limit } => write!(
+            Self::CookieSize { min, max, limit } => write!(
                 f,
-                "max_cookie_size {limit} cannot hold even an empty session with these attributes; raise it to at least {min}"
+                "size limit {limit} is out of range: it must be at least {min} (an empty session with these attributes) and at most {max}"
             ),
         }
     }

@@ -31,17 +31,33 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+mod axum;
 mod codec;
+#[cfg(feature = "tower")]
+mod config;
 mod envelope;
 mod error;
 mod key;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+mod middleware;
 mod ring;
 mod rng;
+#[cfg(feature = "tower")]
+mod session;
 
 pub use codec::{
     Codec, DEFAULT_CLOCK_SKEW, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME, DEFAULT_MAX_VALUE_LEN,
     MAX_CLOCK_SKEW, MAX_LIFETIME_LIMIT, MAX_VALUE_LEN_LIMIT, Opened, SESSION_ID_LEN, Sealed,
     SessionId, SessionMeta,
+};
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use config::{
+    CacheControl, DEFAULT_COOKIE_NAME, MAX_ATTRIBUTE_LEN, MAX_COOKIE_NAME_LEN, MAX_COOKIE_SIZE,
+    Rolling, SameSite, SessionConfig, SessionConfigBuilder,
 };
 pub use envelope::{
     AES_GCM_NONCE_LEN, FORMAT_VERSION, HEADER_LEN, MAX_NONCE_LEN, MIN_ENVELOPE_LEN,
@@ -50,3 +66,13 @@ pub use envelope::{
 pub use error::{ConfigError, KeyError, OpenError, OpenErrorKind, SessionError};
 pub use key::{Algorithm, KEY_LEN, Key, KeyId, MIN_MASTER_LEN};
 pub use ring::{KeyRing, MAX_RING_KEYS, MESSAGE_KEY_CACHE_LEN};
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use session::{MAX_CANDIDATES, Session, SessionData};
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use crate::axum::SessionRejection;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use middleware::{OPEN_EVENT_TARGET, ResponseFuture, SessionLayer, SessionService};

@@ -1,0 +1,614 @@
+//! Session configuration: cookie attributes, lifetimes, rolling policy, size limit.
+//!
+//! Everything is validated when the configuration is built, with a [`ConfigError`] that says
+//! how to fix the problem; nothing is checked at request time.
+
+use core::fmt;
+use core::fmt::Write as _;
+use core::time::Duration;
+
+use crate::codec::{
+    self, Codec, DEFAULT_CLOCK_SKEW, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME,
+    MAX_VALUE_LEN_LIMIT,
+};
+use crate::error::ConfigError;
+use crate::ring::KeyRing;
+
+/// The default cookie name. The `__Host-` prefix makes browsers refuse the cookie unless it is
+/// `Secure`, has `Path=/` and no `Domain`, so a sibling subdomain cannot set or shadow it
+/// (RFC 6265bis §4.1.3.2).
+pub const DEFAULT_COOKIE_NAME: &str = "__Host-session";
+
+/// The default limit on the whole `Set-Cookie` value (`name=value` plus attributes), in
+/// bytes. Browsers keep cookies up to 4096 bytes of name, value and attributes (RFC 6265 §6.1;
+/// RFC 6265bis §5.6 counts name + value only), so 4096 for the whole line satisfies both
+/// readings and a session can never grow into a cookie the browser silently drops.
+pub const MAX_COOKIE_SIZE: usize = 4096;
+
+/// The longest `Path` or `Domain` attribute value browsers accept (RFC 6265bis §5.6).
+pub const MAX_ATTRIBUTE_LEN: usize = 1024;
+
+/// The longest cookie name accepted, in bytes.
+pub const MAX_COOKIE_NAME_LEN: usize = 256;
+
+const _: () = assert!(MAX_COOKIE_SIZE <= MAX_VALUE_LEN_LIMIT);
+
+/// The `SameSite` cookie attribute (RFC 6265bis §4.1.2.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum SameSite {
+    /// Sent only on same-site requests.
+    Strict,
+    /// Sent on same-site requests and top-level cross-site navigations. The default: it blocks
+    /// most CSRF while keeping links from other sites logged in.
+    #[default]
+    Lax,
+    /// Sent on every request, including cross-site ones. Requires `Secure`.
+    ///
+    /// # Security
+    ///
+    /// The session then rides along with cross-site requests: protect every state-changing
+    /// route against CSRF.
+    None,
+}
+
+impl SameSite {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Lax => "Lax",
+            Self::None => "None",
+        }
+    }
+}
+
+/// When a session that was read but not modified is sealed again to push its idle expiry
+/// forward (express-session's `rolling`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Rolling {
+    /// Once more than half of the idle timeout has passed since the session was last sealed.
+    /// An active user is never logged out by the idle timeout, and most responses carry no
+    /// `Set-Cookie`.
+    #[default]
+    HalfIdle,
+    /// On every response that reads the session (express-session's `rolling: true`).
+    Always,
+}
+
+/// Whether responses that set or delete the session cookie get `Cache-Control: no-store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CacheControl {
+    /// Add `Cache-Control: no-store` unless the handler set its own `Cache-Control`, so that no
+    /// shared cache hands one user's cookie to another.
+    #[default]
+    NoStoreUnlessSet,
+    /// Leave `Cache-Control` to the application.
+    ///
+    /// # Security
+    ///
+    /// A shared cache that stores a response carrying `Set-Cookie` hands that session to the
+    /// next user who gets the cached response.
+    Untouched,
+}
+
+/// A validated session configuration. Build one with [`SessionConfig::builder`];
+/// [`SessionConfig::default`] is the secure default.
+///
+/// | express-session | here | default |
+/// |---|---|---|
+/// | `secret` | a [`KeyRing`] | (required) |
+/// | `resave: false` | always | an unchanged session sends no `Set-Cookie` |
+/// | `saveUninitialized` | [`save_uninitialized`](SessionConfigBuilder::save_uninitialized) | `false` |
+/// | `rolling` | [`rolling`](SessionConfigBuilder::rolling) | [`Rolling::HalfIdle`] |
+/// | `cookie.maxAge` | [`idle_timeout`](SessionConfigBuilder::idle_timeout), [`max_lifetime`](SessionConfigBuilder::max_lifetime) | 1 day, 7 days |
+/// | `cookie.secure` | [`secure`](SessionConfigBuilder::secure) | `true` |
+/// | `cookie.httpOnly` | [`http_only`](SessionConfigBuilder::http_only) | `true` |
+/// | `cookie.sameSite` | [`same_site`](SessionConfigBuilder::same_site) | [`SameSite::Lax`] |
+/// | `cookie.path`, `cookie.domain` | [`path`](SessionConfigBuilder::path), [`domain`](SessionConfigBuilder::domain) | `/`, none |
+/// | `name` | [`cookie_name`](SessionConfigBuilder::cookie_name) | `__Host-session` |
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use sealed_session::{Rolling, SameSite, SessionConfig};
+///
+/// let config = SessionConfig::builder()
+///     .idle_timeout(Duration::from_secs(30 * 60))
+///     .max_lifetime(Duration::from_secs(12 * 3600))
+///     .same_site(SameSite::Strict)
+///     .rolling(Rolling::Always)
+///     .build()?;
+/// assert_eq!(config.cookie_name(), "__Host-session");
+///
+/// // Contradictions are refused when the configuration is built, with a fix-it message.
+/// let error = SessionConfig::builder().domain("example.com").build().unwrap_err();
+/// assert!(error.to_string().contains("__Host-"));
+/// # Ok::<(), sealed_session::ConfigError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    cookie_name: String,
+    /// `; Path=/; Secure; HttpOnly; SameSite=Lax...`: every attribute after `Max-Age`.
+    attributes: String,
+    idle_timeout: Duration,
+    max_lifetime: Duration,
+    clock_skew: Duration,
+    rolling: Rolling,
+    save_uninitialized: bool,
+    max_cookie_size: usize,
+    schema_version: u32,
+    cache_control: CacheControl,
+    insecure_http: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
+            attributes: "; Path=/; Secure; HttpOnly; SameSite=Lax".to_owned(),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            clock_skew: DEFAULT_CLOCK_SKEW,
+            rolling: Rolling::HalfIdle,
+            save_uninitialized: false,
+            max_cookie_size: MAX_COOKIE_SIZE,
+            schema_version: 0,
+            cache_control: CacheControl::NoStoreUnlessSet,
+            insecure_http: false,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// A builder starting from the secure defaults.
+    pub fn builder() -> SessionConfigBuilder {
+        SessionConfigBuilder::default()
+    }
+
+    /// The cookie name.
+    #[must_use]
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
+    }
+
+    /// The idle timeout.
+    #[must_use]
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
+    /// The absolute lifetime.
+    #[must_use]
+    pub fn max_lifetime(&self) -> Duration {
+        self.max_lifetime
+    }
+
+    /// The rolling policy.
+    #[must_use]
+    pub fn rolling(&self) -> Rolling {
+        self.rolling
+    }
+
+    /// Whether a new session that the handler never modified is saved.
+    #[must_use]
+    pub fn save_uninitialized(&self) -> bool {
+        self.save_uninitialized
+    }
+
+    /// The limit on the whole `Set-Cookie` value, in bytes.
+    #[must_use]
+    pub fn max_cookie_size(&self) -> usize {
+        self.max_cookie_size
+    }
+
+    /// The `Cache-Control` behaviour.
+    #[must_use]
+    pub fn cache_control(&self) -> CacheControl {
+        self.cache_control
+    }
+
+    /// Whether the development-only plain-HTTP escape hatch is on (see
+    /// [`SessionConfigBuilder::insecure_http`]).
+    #[must_use]
+    pub fn is_insecure_http(&self) -> bool {
+        self.insecure_http
+    }
+
+    /// The schema version authenticated with every value.
+    #[must_use]
+    pub fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+
+    /// The cookie bytes around the value: everything of a `Set-Cookie` value except the
+    /// sealed value and the Max-Age digits.
+    pub(crate) fn fixed_cookie_len(&self) -> usize {
+        self.cookie_name.len() + "=".len() + MAX_AGE.len() + self.attributes.len()
+    }
+
+    /// `name=value; Max-Age=N; attributes`.
+    pub(crate) fn set_cookie(&self, value: &str, max_age: u64) -> String {
+        let mut line = String::with_capacity(self.fixed_cookie_len() + value.len() + 20);
+        line.push_str(&self.cookie_name);
+        line.push('=');
+        line.push_str(value);
+        line.push_str(MAX_AGE);
+        // Writing to a String cannot fail.
+        let _ = write!(line, "{max_age}");
+        line.push_str(&self.attributes);
+        line
+    }
+
+    /// The deletion cookie: same name, path and domain, empty value, `Max-Age=0`.
+    pub(crate) fn removal_cookie(&self) -> String {
+        self.set_cookie("", 0)
+    }
+
+    /// The longest value this configuration could ever emit: the limit minus the fixed part
+    /// and a one-digit Max-Age. A longer incoming value is not ours and is refused before
+    /// decoding.
+    fn max_value_len(&self) -> usize {
+        self.max_cookie_size
+            .saturating_sub(self.fixed_cookie_len() + 1)
+    }
+
+    /// The codec for these (validated) settings over `ring`.
+    pub(crate) fn codec(&self, ring: KeyRing) -> Codec {
+        Codec::from_validated(
+            ring,
+            (self.idle_timeout.as_secs(), self.max_lifetime.as_secs()),
+            self.clock_skew.as_secs(),
+            self.schema_version,
+            self.max_value_len(),
+        )
+    }
+}
+
+const MAX_AGE: &str = "; Max-Age=";
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("cookie_name", &self.cookie_name)
+            .field("attributes", &self.attributes)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_lifetime", &self.max_lifetime)
+            .field("clock_skew", &self.clock_skew)
+            .field("rolling", &self.rolling)
+            .field("save_uninitialized", &self.save_uninitialized)
+            .field("max_cookie_size", &self.max_cookie_size)
+            .field("schema_version", &self.schema_version)
+            .field("cache_control", &self.cache_control)
+            .field("insecure_http", &self.insecure_http)
+            .finish()
+    }
+}
+
+/// Builds a [`SessionConfig`]; every setter takes and returns the builder, and
+/// [`build`](Self::build) validates the whole.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SessionConfigBuilder {
+    cookie_name: String,
+    path: String,
+    domain: Option<String>,
+    secure: bool,
+    http_only: bool,
+    same_site: SameSite,
+    partitioned: bool,
+    idle_timeout: Duration,
+    max_lifetime: Duration,
+    clock_skew: Duration,
+    rolling: Rolling,
+    save_uninitialized: bool,
+    max_cookie_size: usize,
+    schema_version: u32,
+    cache_control: CacheControl,
+    insecure_http: bool,
+}
+
+impl Default for SessionConfigBuilder {
+    fn default() -> Self {
+        let defaults = SessionConfig::default();
+        Self {
+            cookie_name: defaults.cookie_name,
+            path: "/".to_owned(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            partitioned: false,
+            idle_timeout: defaults.idle_timeout,
+            max_lifetime: defaults.max_lifetime,
+            clock_skew: defaults.clock_skew,
+            rolling: defaults.rolling,
+            save_uninitialized: defaults.save_uninitialized,
+            max_cookie_size: defaults.max_cookie_size,
+            schema_version: defaults.schema_version,
+            cache_control: defaults.cache_control,
+            insecure_http: false,
+        }
+    }
+}
+
+impl SessionConfigBuilder {
+    /// The cookie name (default `__Host-session`). A `__Host-` name requires `Secure`,
+    /// `Path=/` and no `Domain`; a `__Secure-` name requires `Secure`.
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// The `Path` attribute (default `/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The `Domain` attribute (default none: the cookie goes to this host only).
+    ///
+    /// # Security
+    ///
+    /// With a `Domain`, every subdomain receives the session and can set a cookie of the same
+    /// name. It requires a name without the `__Host-` prefix.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// The `Secure` attribute (default `true`).
+    ///
+    /// # Security
+    ///
+    /// Without it the cookie is also sent over plain HTTP, where anyone on the path can copy
+    /// it. For local development over http, use [`insecure_http`](Self::insecure_http).
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// The `HttpOnly` attribute (default `true`).
+    ///
+    /// # Security
+    ///
+    /// Without it, any script on the page (including an XSS payload) can read the session
+    /// cookie and replay it elsewhere.
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// The `SameSite` attribute (default [`SameSite::Lax`]).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// The `Partitioned` attribute (CHIPS; default off). Requires `Secure`.
+    pub fn partitioned(mut self, partitioned: bool) -> Self {
+        self.partitioned = partitioned;
+        self
+    }
+
+    /// The idle timeout (default 1 day): a session not used for this long expires.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// The absolute lifetime (default 7 days): a session expires this long after it was
+    /// created or its id last cycled, however active. At most 400 days.
+    pub fn max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = max;
+        self
+    }
+
+    /// The clock skew tolerated between instances (default 60 s).
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// When an unmodified session is re-sealed to extend its idle expiry (default
+    /// [`Rolling::HalfIdle`]).
+    pub fn rolling(mut self, rolling: Rolling) -> Self {
+        self.rolling = rolling;
+        self
+    }
+
+    /// Whether a new session the handler never modified is saved (default `false`, as
+    /// express-session's `saveUninitialized: false`: no cookie until there is something to
+    /// keep, which also keeps you out of cookie-consent territory).
+    pub fn save_uninitialized(mut self, save: bool) -> Self {
+        self.save_uninitialized = save;
+        self
+    }
+
+    /// The limit on the whole `Set-Cookie` value in bytes (default [`MAX_COOKIE_SIZE`]).
+    /// `set` and `update` refuse changes that would exceed it.
+    pub fn max_cookie_size(mut self, size: usize) -> Self {
+        self.max_cookie_size = size;
+        self
+    }
+
+    /// The schema version authenticated with every value (default 0). Bump it whenever the
+    /// shape of the session type changes: older cookies are then refused (users get a fresh
+    /// session) instead of being misread.
+    pub fn schema_version(mut self, version: u32) -> Self {
+        self.schema_version = version;
+        self
+    }
+
+    /// Whether responses that set or delete the cookie get `Cache-Control: no-store` (default
+    /// [`CacheControl::NoStoreUnlessSet`]).
+    pub fn cache_control(mut self, cache_control: CacheControl) -> Self {
+        self.cache_control = cache_control;
+        self
+    }
+
+    /// **Development only**: drops `Secure` and the `__Host-`/`__Secure-` name prefix so the
+    /// cookie works over plain `http://localhost` in browsers that refuse `Secure` cookies
+    /// there (Safari). The middleware logs a warning when it is built with this on.
+    ///
+    /// # Security
+    ///
+    /// Never in production: the session cookie would travel in clear text over any plain-HTTP
+    /// request to the host.
+    pub fn insecure_http(mut self, insecure: bool) -> Self {
+        self.insecure_http = insecure;
+        self
+    }
+
+    /// Validates the settings.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the contradiction and how to fix it: a `__Host-` name with a
+    /// `Domain`, a `Path` other than `/` or without `Secure`; a `__Secure-` name, `SameSite=None`
+    /// or `Partitioned` without `Secure`; an invalid cookie name; a `Path` or `Domain` over
+    /// 1024 bytes or with characters a cookie attribute cannot hold; an idle timeout beyond the
+    /// absolute lifetime; lifetimes over 400 days; a size limit that cannot hold an empty
+    /// session.
+    pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        let mut name = self.cookie_name;
+        let mut secure = self.secure;
+        if self.insecure_http {
+            secure = false;
+            for prefix in ["__Host-", "__Secure-"] {
+                if has_prefix_ignore_case(&name, prefix) {
+                    name.drain(..prefix.len());
+                }
+            }
+        }
+        validate_name(&name)?;
+        validate_attribute("path", &self.path)?;
+        if !self.path.starts_with('/') {
+            return attribute_error("the path must start with '/'");
+        }
+        if let Some(domain) = &self.domain {
+            validate_attribute("domain", domain)?;
+        }
+        // RFC 6265bis §4.1.3: browsers match the prefixes case-insensitively.
+        if has_prefix_ignore_case(&name, "__Host-") {
+            if !secure {
+                return attribute_error(
+                    "a __Host- cookie must be Secure; keep secure(true) or rename the cookie",
+                );
+            }
+            if self.domain.is_some() {
+                return attribute_error(
+                    "a __Host- cookie cannot have a Domain; remove domain(..) or rename the cookie without the __Host- prefix",
+                );
+            }
+            if self.path != "/" {
+                return attribute_error(
+                    "a __Host- cookie must have Path=/; remove path(..) or rename the cookie without the __Host- prefix",
+                );
+            }
+        }
+        if has_prefix_ignore_case(&name, "__Secure-") && !secure {
+            return attribute_error(
+                "a __Secure- cookie must be Secure; keep secure(true) or rename the cookie",
+            );
+        }
+        if self.same_site == SameSite::None && !secure {
+            return attribute_error(
+                "SameSite=None requires Secure (browsers reject it otherwise); use SameSite::Lax or keep secure(true)",
+            );
+        }
+        if self.partitioned && !secure {
+            return attribute_error(
+                "Partitioned requires Secure; keep secure(true) or turn partitioned off",
+            );
+        }
+        // The codec's own rules, so they live in one place.
+        let (idle, max) = codec::lifetimes_secs(self.idle_timeout, self.max_lifetime)?;
+        let skew = codec::clock_skew_secs(self.clock_skew)?;
+
+        let mut attributes = String::new();
+        attributes.push_str("; Path=");
+        attributes.push_str(&self.path);
+        if let Some(domain) = &self.domain {
+            attributes.push_str("; Domain=");
+            attributes.push_str(domain);
+        }
+        if secure {
+            attributes.push_str("; Secure");
+        }
+        if self.http_only {
+            attributes.push_str("; HttpOnly");
+        }
+        attributes.push_str("; SameSite=");
+        attributes.push_str(self.same_site.as_str());
+        if self.partitioned {
+            attributes.push_str("; Partitioned");
+        }
+        let config = SessionConfig {
+            cookie_name: name,
+            attributes,
+            idle_timeout: Duration::from_secs(idle),
+            max_lifetime: Duration::from_secs(max),
+            clock_skew: Duration::from_secs(skew),
+            rolling: self.rolling,
+            save_uninitialized: self.save_uninitialized,
+            max_cookie_size: self.max_cookie_size,
+            schema_version: self.schema_version,
+            cache_control: self.cache_control,
+            insecure_http: self.insecure_http,
+        };
+        // The smallest session must fit, and the limit stays within what the codec accepts.
+        if codec::check_max_value_len(config.max_value_len()).is_err() {
+            let fixed = config.fixed_cookie_len() + 1;
+            return Err(ConfigError::CookieSize {
+                min: codec::MIN_VALUE_LEN + fixed,
+                max: MAX_VALUE_LEN_LIMIT + fixed,
+                limit: self.max_cookie_size,
+            });
+        }
+        Ok(config)
+    }
+}
+
+fn attribute_error<T>(reason: &'static str) -> Result<T, ConfigError> {
+    Err(ConfigError::Attribute { reason })
+}
+
+fn has_prefix_ignore_case(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// A cookie name is an RFC 9110 token (RFC 6265 §4.1.1).
+fn validate_name(name: &str) -> Result<(), ConfigError> {
+    let is_token_char = |b: u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b);
+    if name.is_empty() || name.len() > MAX_COOKIE_NAME_LEN || !name.bytes().all(is_token_char) {
+        return Err(ConfigError::CookieName);
+    }
+    Ok(())
+}
+
+/// Attribute values: at most 1024 bytes (RFC 6265bis §5.6), no `;` and no control characters.
+fn validate_attribute(which: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.len() > MAX_ATTRIBUTE_LEN {
+        return attribute_error(if which == "path" {
+            "the path must be at most 1024 bytes (RFC 6265bis)"
+        } else {
+            "the domain must be at most 1024 bytes (RFC 6265bis)"
+        });
+    }
+    if value.is_empty()
+        || !value
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b';')
+    {
+        return attribute_error(if which == "path" {
+            "the path must be non-empty visible ASCII without ';'"
+        } else {
+            "the domain must be non-empty visible ASCII without ';'"
+        });
+    }
+    Ok(())
+}
