@@ -12,7 +12,7 @@ use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, Response};
@@ -103,9 +103,29 @@ impl<T> SessionLayer<T> {
             );
         }
         Self {
-            settings: Settings::new(ring, config),
+            settings: Arc::new(Settings::new(ring, config)),
             _session: PhantomData,
         }
+    }
+
+    /// Reads the time from `clock` instead of the system clock: for tests and simulations
+    /// that need expiry and refresh without waiting.
+    ///
+    /// ```
+    /// # use std::time::{Duration, SystemTime};
+    /// # use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, SessionLayer};
+    /// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+    /// let tomorrow = SystemTime::now() + Duration::from_secs(86_400);
+    /// let layer = SessionLayer::<u32>::new(ring, SessionConfig::default())
+    ///     .with_clock(move || tomorrow);
+    /// # drop(layer);
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        let mut settings = Settings::clone(&self.settings);
+        settings.clock = Some(Arc::new(clock));
+        self.settings = Arc::new(settings);
+        self
     }
 
     /// The configuration.
@@ -215,9 +235,7 @@ impl<S, T: SessionData> SessionService<S, T> {
             self.settings.config.cookie_name(),
             self.settings.codec.max_value_len(),
         );
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
+        let now = self.settings.now();
         let session = Session::new(Arc::clone(&self.settings), candidates, now);
         req.extensions_mut().insert(session.clone());
         session

@@ -29,16 +29,33 @@ pub trait SessionData: Serialize + DeserializeOwned + Default + Send + Sync + 's
 
 impl<T: Serialize + DeserializeOwned + Default + Send + Sync + 'static> SessionData for T {}
 
+/// A source of the current time, in Unix seconds.
+pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
 /// The settings a layer shares with every session it creates.
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) config: SessionConfig,
     pub(crate) codec: Codec,
+    /// `None`: the system clock.
+    pub(crate) clock: Option<Clock>,
 }
 
 impl Settings {
-    pub(crate) fn new(ring: KeyRing, config: SessionConfig) -> Arc<Self> {
+    pub(crate) fn new(ring: KeyRing, config: SessionConfig) -> Self {
         let codec = config.codec(ring);
-        Arc::new(Self { config, codec })
+        Self {
+            config,
+            codec,
+            clock: None,
+        }
+    }
+
+    /// The current time in Unix seconds (0 for a clock set before 1970).
+    pub(crate) fn now(&self) -> u64 {
+        let now = self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock());
+        now.duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
     }
 }
 
