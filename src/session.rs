@@ -29,7 +29,7 @@ pub trait SessionData: Serialize + DeserializeOwned + Default + Send + Sync + 's
 
 impl<T: Serialize + DeserializeOwned + Default + Send + Sync + 'static> SessionData for T {}
 
-/// A source of the current time, in Unix seconds.
+/// A source of the current time (the system clock unless a layer was given another).
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// The settings a layer shares with every session it creates.
@@ -53,7 +53,10 @@ impl Settings {
 
     /// The current time in Unix seconds (0 for a clock set before 1970).
     pub(crate) fn now(&self) -> u64 {
-        let now = self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock());
+        let now = self
+            .clock
+            .as_ref()
+            .map_or_else(SystemTime::now, |clock| clock());
         now.duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs())
     }
