@@ -1,0 +1,198 @@
+//! Allocation budgets, measured with a per-thread counting allocator (SECURITY-TESTS D2).
+//!
+//! - A seal allocates at most twice beyond what serializing the session data needs.
+//! - Refusing an oversize session (seal) or an oversize value (open) allocates nothing in
+//!   proportion to it: the length is checked before anything is decoded or copied.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use sealed_session::{
+    Algorithm, Codec, Key, KeyRing, OpenErrorKind, SessionError, SessionId, SessionMeta,
+};
+use sealed_session_unsafe_support::{AllocStats, CountingAlloc, is_installed, measure};
+
+// Counts allocations of the measuring thread only, so parallel tests do not interfere.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+const T0: u64 = 1_764_000_000;
+const NAME: &str = "__Host-session";
+const ALGORITHMS: [Algorithm; 2] = [Algorithm::Aes256Gcm, Algorithm::XChaCha20Poly1305];
+
+fn codec(algorithm: Algorithm) -> Codec {
+    let bytes: Vec<u8> = (1..=32).collect();
+    Codec::new(KeyRing::new(Key::from_bytes(algorithm, &bytes).unwrap()))
+}
+
+fn meta() -> SessionMeta {
+    SessionMeta {
+        id: SessionId::from_bytes([3; 16]),
+        created: T0,
+    }
+}
+
+#[track_caller]
+fn counted<R>(f: impl FnOnce() -> R) -> (R, AllocStats) {
+    assert!(
+        is_installed(),
+        "the counting allocator must be the global allocator"
+    );
+    measure(f)
+}
+
+#[test]
+fn the_counter_counts() {
+    let (v, stats) = counted(|| vec![0u8; 1000]);
+    assert_eq!(stats.allocations, 1);
+    assert_eq!(stats.bytes, 1000);
+    drop(v);
+    // Another thread's allocations are not counted.
+    let ((), stats) = counted(|| {
+        std::thread::scope(|s| {
+            s.spawn(|| drop(std::hint::black_box(vec![0u8; 1 << 20])));
+        });
+    });
+    assert!(stats.bytes < 1 << 20, "{stats:?}");
+}
+
+#[test]
+fn a_seal_allocates_at_most_twice_beyond_its_data() {
+    // A session type with no heap data: serializing it needs no allocation at all.
+    let data = ([7u8; 32], 42u64);
+    let (_, baseline) = counted(|| postcard::to_allocvec(&data).unwrap());
+    assert!(
+        baseline.allocations >= 1,
+        "to_allocvec allocates its output"
+    );
+    for algorithm in ALGORITHMS {
+        let codec = codec(algorithm);
+        // Warm-up: the first seal of an hour derives and caches the message key and grows the
+        // thread's scratch buffer.
+        codec.seal(NAME, &meta(), &data, T0).unwrap();
+        for i in 0..100 {
+            let (sealed, stats) = counted(|| codec.seal(NAME, &meta(), &data, T0 + i).unwrap());
+            assert!(stats.allocations <= 2, "{algorithm:?}: {stats:?}");
+            // The output string is the only thing that must be allocated.
+            assert!(
+                stats.bytes <= 2 * sealed.value.len() as u64,
+                "{algorithm:?}: {stats:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_seal_of_heap_data_allocates_no_more_than_its_output() {
+    // Serializing borrows the data: a String or Vec costs no extra allocation.
+    let data = (
+        String::from("ada lovelace"),
+        vec![1u32, 2, 3, 4, 5],
+        vec![String::from("admin"); 8],
+    );
+    for algorithm in ALGORITHMS {
+        let codec = codec(algorithm);
+        codec.seal(NAME, &meta(), &data, T0).unwrap();
+        let (_, stats) = counted(|| codec.seal(NAME, &meta(), &data, T0).unwrap());
+        assert!(stats.allocations <= 2, "{algorithm:?}: {stats:?}");
+    }
+}
+
+#[test]
+fn an_open_allocates_nothing_beyond_its_data() {
+    let data = ([7u8; 32], 42u64);
+    for algorithm in ALGORITHMS {
+        let codec = codec(algorithm);
+        let value = codec.seal(NAME, &meta(), &data, T0).unwrap().value;
+        codec.open::<([u8; 32], u64)>(NAME, &value, T0).unwrap();
+        let (opened, stats) = counted(|| codec.open::<([u8; 32], u64)>(NAME, &value, T0));
+        assert_eq!(opened.unwrap().data, data);
+        // The decode buffer is reused per thread and the data has no heap part: nothing.
+        assert_eq!(stats.allocations, 0, "{algorithm:?}: {stats:?}");
+        // Refusals of a wrong name, a tampered value or an expired session: no more.
+        let mut tampered = value.clone();
+        tampered.replace_range(40..41, if &value[40..41] == "A" { "B" } else { "A" });
+        for (name, value, now) in [
+            ("other", value.as_str(), T0),
+            (NAME, tampered.as_str(), T0),
+            (NAME, value.as_str(), T0 + 30 * 24 * 3600),
+        ] {
+            let (result, stats) = counted(|| codec.open::<([u8; 32], u64)>(name, value, now));
+            assert!(result.is_err());
+            assert_eq!(stats.allocations, 0, "{algorithm:?}: {stats:?}");
+        }
+    }
+}
+
+#[test]
+fn refusing_an_oversize_session_allocates_nothing_proportional() {
+    let huge = "x".repeat(1 << 20);
+    for algorithm in ALGORITHMS {
+        for fresh_thread in [false, true] {
+            let codec = codec(algorithm);
+            let run = || {
+                let (result, stats) = counted(|| codec.seal(NAME, &meta(), &huge, T0));
+                assert!(
+                    matches!(result, Err(SessionError::TooLarge { .. })),
+                    "{result:?}"
+                );
+                stats
+            };
+            // On a fresh thread nothing is warm (no scratch buffer, no cached message key).
+            let stats = if fresh_thread {
+                std::thread::scope(|s| s.spawn(run).join().unwrap())
+            } else {
+                run()
+            };
+            assert!(stats.bytes < 1024, "{algorithm:?}: {stats:?}");
+        }
+    }
+}
+
+#[test]
+fn refusing_an_oversize_value_allocates_nothing() {
+    let values = [
+        "A".repeat(1 << 20),
+        "!".repeat(1 << 20),
+        "A".repeat(4097),
+        "\u{e9}".repeat(3000),
+    ];
+    for algorithm in ALGORITHMS {
+        let codec = codec(algorithm);
+        for value in &values {
+            for fresh_thread in [false, true] {
+                let run = || {
+                    let (result, stats) = counted(|| codec.open::<String>(NAME, value, T0));
+                    assert_eq!(result.unwrap_err().kind(), OpenErrorKind::TooLong);
+                    stats
+                };
+                let stats = if fresh_thread {
+                    std::thread::scope(|s| s.spawn(run).join().unwrap())
+                } else {
+                    run()
+                };
+                assert_eq!(stats.allocations, 0, "{algorithm:?}: {stats:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn refusing_garbage_within_the_limit_allocates_at_most_the_limit() {
+    // A value just under the limit is decoded (into a reused buffer): the cost is bounded by
+    // the limit, not by anything the client chooses beyond it.
+    for algorithm in ALGORITHMS {
+        let codec = codec(algorithm);
+        let garbage = "A".repeat(codec.max_value_len());
+        let (result, stats) = std::thread::scope(|s| {
+            s.spawn(|| counted(|| codec.open::<String>(NAME, &garbage, T0)))
+                .join()
+                .unwrap()
+        });
+        assert!(result.is_err());
+        assert!(stats.bytes <= 2 * codec.max_value_len() as u64, "{stats:?}");
+    }
+}
