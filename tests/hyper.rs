@@ -1,0 +1,264 @@
+//! The HTTP scenario suite (SECURITY-TESTS E1-E11, B5, C1, C2, the express-session rows) on a
+//! plain hyper 1 server whose `service_fn` handler is wrapped by `SessionLayer::layer`, over
+//! both algorithms; plus HTTP/2 cookie crumbs and the configuration errors of E2.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::mod_module_files
+)]
+
+mod common;
+
+use common::{Adapter, Client, Env, Instance, T0};
+use sealed_session::Algorithm;
+
+mod aes_256_gcm {
+    use super::{Adapter, Algorithm};
+    crate::common::scenarios!(Adapter::Hyper, Algorithm::Aes256Gcm);
+}
+
+mod xchacha20_poly1305 {
+    use super::{Adapter, Algorithm};
+    crate::common::scenarios!(Adapter::Hyper, Algorithm::XChaCha20Poly1305);
+}
+
+/// HTTP/2 (h2c, prior knowledge): cookie crumbs arrive as separate `Cookie` fields (RFC 9113
+/// §8.2.3) and the session is found among them.
+async fn http2_cookie_crumbs(algorithm: Algorithm) {
+    let env = Env::new(Instance::new(Adapter::Hyper, algorithm)).await;
+    let mut client = Client::http2(env.server.addr);
+    let resp = client.get("/").await;
+    assert_eq!(resp.version, http::Version::HTTP_2);
+    assert_eq!(resp.body, "visits: 1");
+    let value = client.cookie(env.name()).unwrap();
+    let session = format!("{}={value}", env.name());
+
+    let crumbs = ["a=1", "b=2", session.as_str(), "c=3"];
+    let resp = client.get_with("/fields", &crumbs).await;
+    assert_eq!(resp.version, http::Version::HTTP_2);
+    assert_eq!(resp.body, "fields: 4", "crumbs stay separate fields");
+    for position in 0..4 {
+        let mut crumbs = vec!["a=1", "b=2", "c=3"];
+        crumbs.insert(position.min(3), &session);
+        let resp = client.get_with("/peek", &crumbs).await;
+        assert_eq!(resp.version, http::Version::HTTP_2);
+        assert_eq!(resp.body, "visits: 1", "{crumbs:?}");
+        assert!(resp.set_cookie().is_none());
+    }
+    // Counting on through crumbs, and the jar over the same h2 connection.
+    let resp = client.get_with("/", &["x=y", &session]).await;
+    assert_eq!(resp.body, "visits: 2");
+    assert_eq!(client.get("/").await.body, "visits: 3");
+    // The same cookie over HTTP/1.1 continues the session.
+    let mut h1 = Client::new(env.server.addr);
+    h1.set_cookie(env.name(), &client.cookie(env.name()).unwrap());
+    let resp = h1.get("/peek").await;
+    assert_eq!(resp.version, http::Version::HTTP_11);
+    assert_eq!(resp.body, "visits: 3");
+    assert_eq!(env.now(), T0);
+}
+
+#[tokio::test]
+async fn http2_cookie_crumbs_aes_256_gcm() {
+    http2_cookie_crumbs(Algorithm::Aes256Gcm).await;
+}
+
+#[tokio::test]
+async fn http2_cookie_crumbs_xchacha20_poly1305() {
+    http2_cookie_crumbs(Algorithm::XChaCha20Poly1305).await;
+}
+
+/// E2: every contradictory cookie configuration is refused when built, with a message that
+/// says how to fix it; the same configuration without the contradiction builds.
+mod config_errors {
+    use sealed_session::{ConfigError, MAX_ATTRIBUTE_LEN, SameSite, SessionConfig};
+
+    fn refused(builder: sealed_session::SessionConfigBuilder, hint: &str) {
+        let error = builder.build().unwrap_err();
+        assert!(matches!(error, ConfigError::Attribute { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains(hint),
+            "{message:?} should mention {hint:?}"
+        );
+        assert!(!message.ends_with('.'), "{message:?}");
+    }
+
+    #[test]
+    fn same_site_none_requires_secure() {
+        refused(
+            SessionConfig::builder()
+                .cookie_name("sid")
+                .same_site(SameSite::None)
+                .secure(false),
+            "SameSite=None requires Secure",
+        );
+        SessionConfig::builder()
+            .cookie_name("sid")
+            .same_site(SameSite::None)
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn host_prefix_refuses_domain() {
+        refused(SessionConfig::builder().domain("example.com"), "Domain");
+        for name in ["__Host-session", "__host-x", "__HOST-x", "__hOsT-x"] {
+            refused(
+                SessionConfig::builder()
+                    .cookie_name(name)
+                    .domain("example.com"),
+                "__Host-",
+            );
+        }
+        SessionConfig::builder()
+            .cookie_name("session")
+            .domain("example.com")
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn host_prefix_requires_root_path() {
+        for path in ["/app", "/app/", "//"] {
+            refused(SessionConfig::builder().path(path), "Path=/");
+            refused(
+                SessionConfig::builder().cookie_name("__HOST-s").path(path),
+                "Path=/",
+            );
+        }
+        SessionConfig::builder().path("/").build().unwrap();
+        SessionConfig::builder()
+            .cookie_name("session")
+            .path("/app")
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn prefixes_in_any_case_require_secure() {
+        for name in [
+            "__Host-session",
+            "__host-session",
+            "__HOST-SESSION",
+            "__Secure-session",
+            "__secure-session",
+            "__SECURE-session",
+            "__sEcUrE-s",
+        ] {
+            refused(
+                SessionConfig::builder().cookie_name(name).secure(false),
+                "Secure",
+            );
+            SessionConfig::builder().cookie_name(name).build().unwrap();
+        }
+        // Not a prefix: no such requirement.
+        for name in ["_Host-session", "Host-session", "__Hostsession", "__Secure"] {
+            SessionConfig::builder()
+                .cookie_name(name)
+                .secure(false)
+                .build()
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn partitioned_requires_secure() {
+        refused(
+            SessionConfig::builder()
+                .cookie_name("sid")
+                .partitioned(true)
+                .secure(false),
+            "Partitioned requires Secure",
+        );
+        SessionConfig::builder()
+            .cookie_name("sid")
+            .partitioned(true)
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn attribute_values_at_most_1024_bytes() {
+        assert_eq!(MAX_ATTRIBUTE_LEN, 1024);
+        let long_path = format!("/{}", "a".repeat(MAX_ATTRIBUTE_LEN));
+        refused(
+            SessionConfig::builder().cookie_name("sid").path(long_path),
+            "1024",
+        );
+        let path = format!("/{}", "a".repeat(MAX_ATTRIBUTE_LEN - 1));
+        SessionConfig::builder()
+            .cookie_name("sid")
+            .path(path)
+            .build()
+            .unwrap();
+
+        let long_domain = format!("{}.example", "d".repeat(MAX_ATTRIBUTE_LEN - 7));
+        assert_eq!(long_domain.len(), MAX_ATTRIBUTE_LEN + 1);
+        refused(
+            SessionConfig::builder()
+                .cookie_name("sid")
+                .domain(long_domain),
+            "1024",
+        );
+        let domain = format!("{}.example", "d".repeat(MAX_ATTRIBUTE_LEN - 8));
+        SessionConfig::builder()
+            .cookie_name("sid")
+            .domain(domain)
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn attribute_values_without_separators() {
+        refused(
+            SessionConfig::builder().cookie_name("sid").path("/a;b"),
+            "';'",
+        );
+        refused(
+            SessionConfig::builder()
+                .cookie_name("sid")
+                .domain("a.example; Secure"),
+            "';'",
+        );
+        refused(
+            SessionConfig::builder().cookie_name("sid").domain(""),
+            "non-empty",
+        );
+    }
+
+    #[test]
+    fn cookie_names_are_tokens() {
+        for name in ["", "a b", "a=b", "a;b", "s\u{e9}ssion", "a\tb", "(x)"] {
+            let error = SessionConfig::builder()
+                .cookie_name(name)
+                .build()
+                .unwrap_err();
+            assert_eq!(error, ConfigError::CookieName, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn size_limit_must_hold_an_empty_session() {
+        let error = SessionConfig::builder()
+            .max_cookie_size(64)
+            .build()
+            .unwrap_err();
+        let ConfigError::CookieSize { min, limit, .. } = error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(limit, 64);
+        SessionConfig::builder()
+            .max_cookie_size(min)
+            .build()
+            .unwrap();
+        assert!(
+            SessionConfig::builder()
+                .max_cookie_size(min - 1)
+                .build()
+                .is_err()
+        );
+    }
+}
