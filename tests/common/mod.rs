@@ -386,9 +386,11 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Stops the server: the accept loop and (hyper) every open connection.
-    pub(crate) fn stop(&self) {
+    /// Stops the server and waits until it has stopped: the listener is closed and (hyper)
+    /// every open connection dropped.
+    pub(crate) async fn shutdown(mut self) {
         self.task.abort();
+        let _ = (&mut self.task).await;
     }
 }
 
@@ -906,6 +908,7 @@ impl Logs {
 ///     crate::common::scenarios!(Adapter::Hyper, Algorithm::Aes256Gcm);
 /// }
 /// ```
+#[allow(unused_macros)] // not every test crate runs the suite
 macro_rules! scenarios {
     ($adapter:expr, $algorithm:expr) => {
         $crate::common::scenarios!(
@@ -949,4 +952,5 @@ macro_rules! scenarios {
         )*
     };
 }
+#[allow(unused_imports)]
 pub(crate) use scenarios;

@@ -1,0 +1,341 @@
+//! Load, fleet and restart tests (issue 4; SECURITY-TESTS B5 through HTTP), bounded in count
+//! and time, on 127.0.0.1 only.
+//!
+//! - 64 concurrent clients x 200 requests, each with its own cookie, while the key ring is
+//!   rotated twice mid-run: no failed request, no lost update, every final cookie under the
+//!   newest key.
+//! - Two instances built from the same key ring strings serve one session alternately.
+//! - Three-phase fleet rotation with staggered rings (insert everywhere, promote everywhere,
+//!   retire): no in-lifetime session lost in phases 1-2, retired-key cookies refused after 3.
+//! - Restarts: a cookie from before a restart opens after it (same ring strings); one sealed
+//!   under a key retired across the restart does not.
+//!
+//! Nothing sleeps: rotations are triggered by request counts, time by the injected clock.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::mod_module_files
+)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::{
+    Adapter, Client, Clock, Resp, T0, TestSession, codec_for, key_id, key_string, sealed_key_id,
+    serve,
+};
+use sealed_session::{Algorithm, KeyId, KeyRing, SessionConfig};
+use tokio::sync::watch;
+
+const NAME: &str = "__Host-session";
+
+fn visits(resp: &Resp) -> u64 {
+    assert_eq!(resp.status, 200, "{resp:?}");
+    resp.body.strip_prefix("visits: ").unwrap().parse().unwrap()
+}
+
+fn ring(keys: &[&str]) -> KeyRing {
+    keys.join(",").parse().unwrap()
+}
+
+/// Opens `value` with a codec whose ring holds only `key` (so: sealed under that key).
+fn open_with(key: &str, value: &str, now: u64) -> TestSession {
+    codec_for(ring(&[key]), &SessionConfig::default())
+        .open::<TestSession>(NAME, value, now)
+        .unwrap()
+        .data
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_64_clients_200_requests_two_rotations() {
+    const CLIENTS: u64 = 64;
+    const REQUESTS: u64 = 200;
+    const TOTAL: u64 = CLIENTS * REQUESTS;
+    // The second rotation moves to another algorithm, the third back: a migration mid-run.
+    let keys = [
+        key_string(Algorithm::Aes256Gcm),
+        key_string(Algorithm::XChaCha20Poly1305),
+        key_string(Algorithm::Aes256Gcm),
+    ];
+    let ring = ring(&[&keys[0]]);
+    let clock = Clock::new(T0);
+    let server = serve(
+        Adapter::Hyper,
+        ring.clone(),
+        SessionConfig::default(),
+        &clock,
+    )
+    .await;
+
+    let completed = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    // How many rotations have happened; each client's last request waits for both, so that
+    // every client makes at least one request under the newest key.
+    let (rotated_tx, rotated_rx) = watch::channel(0u32);
+    let rotated_tx = Arc::new(rotated_tx);
+    let keys = Arc::new(keys);
+
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let addr = server.addr;
+        let (completed, failures) = (Arc::clone(&completed), Arc::clone(&failures));
+        let (ring, keys) = (ring.clone(), Arc::clone(&keys));
+        let (rotated_tx, mut rotated_rx) = (Arc::clone(&rotated_tx), rotated_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::new(addr);
+            for i in 1..=REQUESTS {
+                if i == REQUESTS {
+                    rotated_rx.wait_for(|&n| n == 2).await.unwrap();
+                }
+                let resp = client.get("/").await;
+                if resp.status != 200 || resp.body != format!("visits: {i}") {
+                    failures.fetch_add(1, Ordering::SeqCst);
+                }
+                // Rotations happen exactly at one third and two thirds of all requests, while
+                // the other clients' requests are in flight.
+                let done = completed.fetch_add(1, Ordering::SeqCst) + 1;
+                if done == TOTAL / 3 || done == 2 * TOTAL / 3 {
+                    let next = if done == TOTAL / 3 { 1 } else { 2 };
+                    ring.rotate(keys[next].parse().unwrap()).unwrap();
+                    rotated_tx.send_modify(|n| *n += 1);
+                }
+            }
+            client.cookie(NAME).unwrap()
+        }));
+    }
+    let mut finals = Vec::new();
+    for task in tasks {
+        finals.push(task.await.unwrap());
+    }
+    assert_eq!(failures.load(Ordering::SeqCst), 0, "failed or lost updates");
+    assert_eq!(completed.load(Ordering::SeqCst), TOTAL);
+    assert_eq!(*rotated_rx.borrow(), 2);
+    assert_eq!(ring.primary_id(), KeyId::new(key_id(&keys[2])));
+    for value in &finals {
+        assert_eq!(sealed_key_id(value), key_id(&keys[2]));
+        assert_eq!(open_with(&keys[2], value, clock.now()).visits, REQUESTS);
+    }
+    let distinct: std::collections::HashSet<_> = finals.iter().collect();
+    assert_eq!(distinct.len() as u64, CLIENTS, "each client its own cookie");
+}
+
+/// Two instances (a hyper server and an axum app) built from the same key ring strings: one
+/// session continues across them.
+#[tokio::test]
+async fn two_instances_share_sessions() {
+    let keys = [
+        key_string(Algorithm::Aes256Gcm),
+        key_string(Algorithm::XChaCha20Poly1305),
+    ];
+    let keys = [keys[0].as_str(), keys[1].as_str()];
+    let clock = Clock::new(T0);
+    let config = SessionConfig::default();
+    let a = serve(Adapter::Hyper, ring(&keys), config.clone(), &clock).await;
+    let b = serve(Adapter::Axum, ring(&keys), config.clone(), &clock).await;
+
+    let mut client = Client::new(a.addr);
+    assert_eq!(client.post("/login", "ada").await.body, "hello ada");
+    for i in 1..=20 {
+        client.retarget(if i % 2 == 0 { a.addr } else { b.addr });
+        assert_eq!(visits(&client.get("/").await), i);
+        assert_eq!(client.get("/me").await.body, "ada");
+    }
+    // A third instance that lacks the keys does not know the session.
+    let stranger = serve(
+        Adapter::Hyper,
+        ring(&[&key_string(Algorithm::Aes256Gcm)]),
+        config,
+        &clock,
+    )
+    .await;
+    client.retarget(stranger.addr);
+    assert_eq!(client.get("/me").await.status, 401);
+}
+
+/// One client of the fleet: its jar, and what its counter must read.
+struct Browser {
+    client: Client,
+    visits: u64,
+}
+
+impl Browser {
+    /// One increment on `addr`: the session must continue.
+    async fn visit(&mut self, addr: std::net::SocketAddr) -> String {
+        self.client.retarget(addr);
+        let resp = self.client.get("/").await;
+        self.visits += 1;
+        assert_eq!(visits(&resp), self.visits, "session lost");
+        self.client.cookie(NAME).unwrap()
+    }
+}
+
+/// Every browser visits both instances once (in alternating order); returns the key id of
+/// each cookie it got back.
+async fn round(browsers: &mut [Browser], addrs: [std::net::SocketAddr; 2]) -> Vec<u32> {
+    let mut sealed_by = Vec::new();
+    for (i, browser) in browsers.iter_mut().enumerate() {
+        for step in 0..2 {
+            let value = browser.visit(addrs[(i + step) % 2]).await;
+            sealed_by.push(sealed_key_id(&value));
+        }
+    }
+    sealed_by
+}
+
+/// The three-phase fleet rotation with staggered rings (SECURITY.md's runbook): insert the new
+/// key everywhere, then promote it everywhere, then retire the old one.
+#[tokio::test]
+async fn three_phase_fleet_rotation() {
+    let old = key_string(Algorithm::Aes256Gcm);
+    let new = key_string(Algorithm::Aes256Gcm);
+    let (old_id, new_id) = (key_id(&old), key_id(&new));
+    let clock = Clock::new(T0);
+    let config = SessionConfig::default();
+    // Each instance has its own ring, built from the same strings: they change one by one.
+    let rings = [ring(&[&old]), ring(&[&old])];
+    let a = serve(Adapter::Hyper, rings[0].clone(), config.clone(), &clock).await;
+    let b = serve(Adapter::Axum, rings[1].clone(), config.clone(), &clock).await;
+    let addrs = [a.addr, b.addr];
+
+    let mut browsers = Vec::new();
+    let mut old_copies = Vec::new();
+    for i in 0..16 {
+        let mut browser = Browser {
+            client: Client::new(addrs[i % 2]),
+            visits: 0,
+        };
+        let value = browser.visit(addrs[i % 2]).await;
+        assert_eq!(sealed_key_id(&value), old_id);
+        old_copies.push(value);
+        browsers.push(browser);
+    }
+    // Phase 1: insert the new key, accept-only, instance by instance.
+    rings[0].insert(new.parse().unwrap()).unwrap();
+    clock.advance(600);
+    let sealed_by = round(&mut browsers, addrs).await;
+    assert!(
+        sealed_by.iter().all(|&id| id == old_id),
+        "nobody seals with it yet"
+    );
+    rings[1].insert(new.parse().unwrap()).unwrap();
+    clock.advance(600);
+    let sealed_by = round(&mut browsers, addrs).await;
+    assert!(sealed_by.iter().all(|&id| id == old_id));
+
+    // Phase 2: promote it, instance by instance. While staggered, each instance opens what
+    // the other sealed, and seals under its own primary.
+    rings[0].promote(KeyId::new(new_id)).unwrap();
+    clock.advance(600);
+    let sealed_by = round(&mut browsers, addrs).await;
+    assert!(sealed_by.contains(&old_id) && sealed_by.contains(&new_id));
+    // A copy sealed by B, still on the old primary, in phase 2.
+    let staggered_old_copy = browsers[0].visit(b.addr).await;
+    assert_eq!(sealed_key_id(&staggered_old_copy), old_id);
+    old_copies.push(staggered_old_copy.clone());
+    rings[1].promote(KeyId::new(new_id)).unwrap();
+    clock.advance(600);
+    let sealed_by = round(&mut browsers, addrs).await;
+    assert!(
+        sealed_by.iter().all(|&id| id == new_id),
+        "all on the new key"
+    );
+    // An old-key cookie from phase 2 still opens on both, and is moved to the new key.
+    for addr in addrs {
+        let mut late = Client::new(addr);
+        let resp = late
+            .get_with("/peek", &[&format!("{NAME}={staggered_old_copy}")])
+            .await;
+        assert!(visits(&resp) > 0);
+        assert_eq!(sealed_key_id(&resp.cookie().value), new_id);
+    }
+
+    // Phase 3: retire the old key everywhere (after the longest lifetime, in production).
+    for ring in &rings {
+        ring.retire(KeyId::new(old_id)).unwrap();
+    }
+    clock.advance(600);
+    let sealed_by = round(&mut browsers, addrs).await;
+    assert!(
+        sealed_by.iter().all(|&id| id == new_id),
+        "live sessions continue"
+    );
+    // Every old-key cookie, though within its lifetime, is refused on every instance.
+    for value in &old_copies {
+        assert!(
+            codec_for(ring(&[&old]), &config)
+                .open::<TestSession>(NAME, value, clock.now())
+                .is_ok(),
+            "still within its lifetime"
+        );
+        for addr in addrs {
+            let mut stale = Client::new(addr);
+            let resp = stale.get_with("/peek", &[&format!("{NAME}={value}")]).await;
+            assert_eq!(visits(&resp), 0);
+            assert!(resp.cookie().is_removal());
+        }
+    }
+}
+
+/// A cookie issued before a restart opens after it (same ring strings); one sealed under a key
+/// retired across the restart does not.
+#[tokio::test]
+async fn restarts_keep_sessions_unless_the_key_is_retired() {
+    let k1 = key_string(Algorithm::XChaCha20Poly1305);
+    let k2 = key_string(Algorithm::Aes256Gcm);
+    let clock = Clock::new(T0);
+    let config = SessionConfig::default();
+
+    let first = serve(Adapter::Hyper, ring(&[&k1]), config.clone(), &clock).await;
+    let mut client = Client::new(first.addr);
+    client.post("/login", "ada").await;
+    assert_eq!(visits(&client.get("/").await), 1);
+    let old_addr = first.addr;
+    first.shutdown().await;
+    assert!(
+        tokio::net::TcpStream::connect(old_addr).await.is_err(),
+        "the first server is gone"
+    );
+
+    // Restart with the same ring strings.
+    clock.advance(3600);
+    let second = serve(Adapter::Hyper, ring(&[&k1]), config.clone(), &clock).await;
+    client.retarget(second.addr);
+    assert_eq!(client.get("/me").await.body, "ada");
+    assert_eq!(visits(&client.get("/").await), 2);
+    let under_k1 = client.cookie(NAME).unwrap();
+    assert_eq!(sealed_key_id(&under_k1), key_id(&k1));
+    second.shutdown().await;
+
+    // Restart rotated: k2 primary, k1 accept-only. The session moves to k2.
+    clock.advance(3600);
+    let third = serve(Adapter::Axum, ring(&[&k2, &k1]), config.clone(), &clock).await;
+    client.retarget(third.addr);
+    assert_eq!(visits(&client.get("/").await), 3);
+    let under_k2 = client.cookie(NAME).unwrap();
+    assert_eq!(sealed_key_id(&under_k2), key_id(&k2));
+    third.shutdown().await;
+
+    // Restart with k1 retired: the k2 cookie opens, the k1 copy does not.
+    clock.advance(3600);
+    let fourth = serve(Adapter::Hyper, ring(&[&k2]), config.clone(), &clock).await;
+    client.retarget(fourth.addr);
+    assert_eq!(client.get("/me").await.body, "ada");
+    assert_eq!(visits(&client.get("/").await), 4);
+    let mut stale = Client::new(fourth.addr);
+    let resp = stale
+        .get_with("/me", &[&format!("{NAME}={under_k1}")])
+        .await;
+    assert_eq!(resp.status, 401);
+    assert!(resp.cookie().is_removal());
+    // A restart with k1 still present would have opened it: the refusal is the retirement.
+    let control = serve(Adapter::Hyper, ring(&[&k2, &k1]), config, &clock).await;
+    let mut check = Client::new(control.addr);
+    let resp = check
+        .get_with("/me", &[&format!("{NAME}={under_k1}")])
+        .await;
+    assert_eq!(resp.body, "ada");
+}
