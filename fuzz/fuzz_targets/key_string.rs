@@ -25,10 +25,10 @@ fn secret_part(text: &str) -> Option<&str> {
 
 fn assert_redacted(debug: &str, text: &str) {
     for part in text.split(|c: char| c == ',' || c.is_whitespace()) {
-        if let Some(secret) = secret_part(part) {
-            if part.parse::<Key>().is_ok() {
-                assert!(!debug.contains(secret), "Debug leaks a secret: {debug}");
-            }
+        if let Some(secret) = secret_part(part)
+            && part.parse::<Key>().is_ok()
+        {
+            assert!(!debug.contains(secret), "Debug leaks a secret: {debug}");
         }
     }
 }
@@ -70,7 +70,8 @@ fn check_ring(text: &str) {
             None => distinct.push(key.to_string().parse().expect("Display parses")),
         }
     }
-    let expect_ok = keys.is_ok() && !distinct.is_empty() && !clash && distinct.len() <= MAX_RING_KEYS;
+    let expect_ok =
+        keys.is_ok() && !distinct.is_empty() && !clash && distinct.len() <= MAX_RING_KEYS;
 
     match text.parse::<KeyRing>() {
         Ok(ring) => {

@@ -8,7 +8,6 @@
 //! ring, and re-seals to a value that opens the same.
 #![no_main]
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -35,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-fn check<T>(codec: &Codec, name: &str, value: &Cow<'_, str>, now: u64)
+fn check<T>(codec: &Codec, name: &str, value: &str, now: u64)
 where
     T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
 {
@@ -61,7 +60,9 @@ where
                     }
                 }
                 _ => {
-                    let id = error.key_id().expect("a refusal after key lookup names the key");
+                    let id = error
+                        .key_id()
+                        .expect("a refusal after key lookup names the key");
                     assert!(ring.contains(id), "{error:?}");
                 }
             }

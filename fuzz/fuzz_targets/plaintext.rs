@@ -15,9 +15,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use sealed_session::{
-    Codec, MAX_VALUE_LEN_LIMIT, OpenErrorKind, SessionId, SessionMeta,
-};
+use sealed_session::{Codec, MAX_VALUE_LEN_LIMIT, OpenErrorKind, SessionId, SessionMeta};
 use sealed_session_fuzz::{COOKIE_NAME, NOW, RING_A, for_each_session_type};
 use serde::de::DeserializeOwned;
 use serde::ser::SerializeTuple;
@@ -66,7 +64,10 @@ where
     match CODEC.open::<T>(COOKIE_NAME, value, NOW) {
         Err(error) => {
             assert_eq!(error.kind(), OpenErrorKind::Payload, "{error:?}");
-            assert!(expected.is_none(), "postcard decodes what the codec refused");
+            assert!(
+                expected.is_none(),
+                "postcard decodes what the codec refused"
+            );
         }
         Ok(opened) => {
             assert_eq!(opened.meta, META);

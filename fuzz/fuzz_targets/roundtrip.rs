@@ -47,10 +47,10 @@ struct Input {
 fuzz_target!(|input: Input| {
     let ring = if input.xchacha { &*RING_B } else { &*RING_A };
     let mut codec = Codec::new(ring.clone());
-    if let Some(limit) = input.limit {
-        if let Ok(limited) = codec.clone().with_max_value_len(usize::from(limit)) {
-            codec = limited;
-        }
+    if let Some(limit) = input.limit
+        && let Ok(limited) = codec.clone().with_max_value_len(usize::from(limit))
+    {
+        codec = limited;
     }
     assert!(codec.max_value_len() <= MAX_VALUE_LEN_LIMIT);
     let now = match input.now {
@@ -73,7 +73,10 @@ fuzz_target!(|input: Input| {
     let sealed = match codec.seal(COOKIE_NAME, &meta, &data, now) {
         Ok(sealed) => sealed,
         Err(SessionError::TooLarge { size, limit }) => {
-            assert!(predicted > codec.max_value_len(), "refused {predicted} bytes");
+            assert!(
+                predicted > codec.max_value_len(),
+                "refused {predicted} bytes"
+            );
             assert_eq!((size, limit), (predicted, codec.max_value_len()));
             return;
         }

@@ -18,7 +18,8 @@ pub const AES_KEY: &str = "ssk1.aes-256-gcm.a0000001.c2VhbGVkLXNlc3Npb24gZnV6eiB
 pub const XCHACHA_KEY: &str =
     "ssk1.xchacha20-poly1305.c0000002.c2VhbGVkLXNlc3Npb24gZnV6eiB4Y2hhY2hhIDAwMDI";
 /// A key that no fuzzed ring holds: its cookies must fail with `UnknownKey`.
-pub const RETIRED_KEY: &str = "ssk1.aes-256-gcm.e0000003.c2VhbGVkLXNlc3Npb24gZnV6eiByZXRpcmVkIDAwMDM";
+pub const RETIRED_KEY: &str =
+    "ssk1.aes-256-gcm.e0000003.c2VhbGVkLXNlc3Npb24gZnV6eiByZXRpcmVkIDAwMDM";
 
 /// The fuzzers' clock, in Unix seconds: half past an hour, so a value sealed just over a day
 /// earlier is still inside the hour window and fails as `Expired` rather than `OutsideWindow`.
@@ -101,7 +102,10 @@ pub enum Mode {
     #[default]
     Anonymous,
     Visitor(u8),
-    Member { since: u64, tier: i16 },
+    Member {
+        since: u64,
+        tier: i16,
+    },
     Admin(u32, Vec<String>),
 }
 

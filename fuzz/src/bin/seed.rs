@@ -82,7 +82,11 @@ fn main() -> ExitCode {
     };
     match write_all(&mut corpus) {
         Ok(()) => {
-            println!("wrote {} seeds under {}", corpus.written, Path::new(&corpus.root).display());
+            println!(
+                "wrote {} seeds under {}",
+                corpus.written,
+                Path::new(&corpus.root).display()
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -126,7 +130,10 @@ fn write_all(corpus: &mut Corpus) -> std::io::Result<()> {
     }
     if let Some(value) = values.first() {
         corpus.write("open", format!("{value}=").as_bytes())?;
-        corpus.write("open", value.get(..value.len() - 1).unwrap_or("").as_bytes())?;
+        corpus.write(
+            "open",
+            value.get(..value.len() - 1).unwrap_or("").as_bytes(),
+        )?;
         corpus.write("open", format!("\"{value}\"").as_bytes())?;
     }
     corpus.write("open", b"")?;
@@ -144,7 +151,10 @@ fn write_all(corpus: &mut Corpus) -> std::io::Result<()> {
                 format!("a=1\n{name}={value}\nb=2"),
                 format!("{name}=garbage; {name}={value}"),
                 format!("{name}={value}; {name}={value}"),
-                format!("{name}={value}\n{name}={}", values[(i * 3 + 1) % values.len()]),
+                format!(
+                    "{name}={value}\n{name}={}",
+                    values[(i * 3 + 1) % values.len()]
+                ),
             ];
             for (j, field) in fields.iter().enumerate() {
                 let control = control.wrapping_add(u8::try_from(j).unwrap_or(0) << 3);
@@ -168,7 +178,10 @@ fn write_all(corpus: &mut Corpus) -> std::io::Result<()> {
         postcard::to_allocvec(&vec![1u32, 2, 300]),
         postcard::to_allocvec(&Some((7u8, "x".to_owned()))),
         postcard::to_allocvec(&map),
-        postcard::to_allocvec(&Mode::Member { since: NOW, tier: -1 }),
+        postcard::to_allocvec(&Mode::Member {
+            since: NOW,
+            tier: -1,
+        }),
         postcard::to_allocvec(&visits),
         postcard::to_allocvec(&profile),
         postcard::to_allocvec(&Some(profile.clone())),
@@ -210,7 +223,10 @@ fn write_all(corpus: &mut Corpus) -> std::io::Result<()> {
         format!("{AES_KEY},{XCHACHA_KEY}"),
         format!("{AES_KEY}, {XCHACHA_KEY}\n{RETIRED_KEY}"),
         format!("{AES_KEY} {AES_KEY}"),
-        format!("{AES_KEY},{}", AES_KEY.replace("aes-256-gcm", "xchacha20-poly1305")),
+        format!(
+            "{AES_KEY},{}",
+            AES_KEY.replace("aes-256-gcm", "xchacha20-poly1305")
+        ),
         format!("{AES_KEY},{}", XCHACHA_KEY.replace("c0000002", "a0000001")),
         vec![AES_KEY; 17].join(","),
         full_ring(16),
