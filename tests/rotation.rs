@@ -396,6 +396,68 @@ fn b4_short_master_secrets_are_refused() {
 }
 
 #[test]
+fn b4_key_strings_are_strict() {
+    for algorithm in ALGORITHMS {
+        let key = key(algorithm, 7);
+        let text = key.to_string();
+        let parsed: Key = text.parse().unwrap();
+        assert_eq!(parsed, key);
+        let secret = text.rsplit('.').next().unwrap().to_string();
+        let id = key.id().to_string();
+        let name = algorithm.name();
+        // The last of 43 characters carries 2 unused bits: any alias of it is refused.
+        let last = secret.chars().last().unwrap();
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let index = alphabet.find(last).unwrap();
+        for extra in 1..4 {
+            let mut alias = secret.clone();
+            alias.pop();
+            alias.push(alphabet.as_bytes()[index | extra] as char);
+            assert!(format!("ssk1.{name}.{id}.{alias}").parse::<Key>().is_err());
+        }
+        for bad in [
+            String::new(),
+            format!("ssk2.{name}.{id}.{secret}"),
+            format!("SSK1.{name}.{id}.{secret}"),
+            format!("ssk1.aes-128-gcm.{id}.{secret}"),
+            format!("ssk1.{name}.{}.{secret}", &id[1..]),
+            format!("ssk1.{name}.+{}.{secret}", &id[1..]),
+            format!("ssk1.{name}.{id}0.{secret}"),
+            format!("ssk1.{name}.{id}.{}", &secret[1..]),
+            format!("ssk1.{name}.{id}.{secret}A"),
+            format!("ssk1.{name}.{id}.{secret}="),
+            format!(
+                "ssk1.{name}.{id}.{}",
+                secret.replace('-', "+").replace('_', "/")
+            ),
+            format!("ssk1.{name}.{id}.{secret}.extra"),
+            format!(" ssk1.{name}.{id}.{secret}"),
+            format!("ssk1.{name}.{id}"),
+        ] {
+            if bad != text {
+                assert!(bad.parse::<Key>().is_err(), "{bad:?} parsed");
+            }
+        }
+        // A key ring list: commas and/or whitespace, primary first.
+        let other = super_key(algorithm);
+        let list = format!(" {text},\n\t{other} ,");
+        let ring: KeyRing = list.parse().unwrap();
+        assert_eq!(ring.ids(), vec![key.id(), other.id()]);
+        assert_eq!("".parse::<KeyRing>().unwrap_err(), KeyError::EmptyRing);
+        assert_eq!(" , ".parse::<KeyRing>().unwrap_err(), KeyError::EmptyRing);
+        // Two different keys under one id.
+        let clash = format!(
+            "{text},ssk1.{name}.{id}.{}",
+            URL_SAFE_NO_PAD.encode(key_bytes(8))
+        );
+        assert_eq!(
+            clash.parse::<KeyRing>().unwrap_err(),
+            KeyError::DuplicateId { id: key.id() }
+        );
+    }
+}
+
+#[test]
 fn b4_keys_zeroize_on_drop() {
     fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
     zeroize_on_drop::<Key>();
