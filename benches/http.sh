@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# HTTP throughput of the session layer: req/s of a server pinned to one core, loaded by wrk
+# pinned to another, over loopback. Issue 3, "Performance (a benchmark, not a test)".
+#
+#   benches/http.sh                      # all eight configurations, 3 x (2 s warm-up + 10 s)
+#   ONLY='hyper' benches/http.sh         # configurations whose name matches a regex
+#   DURATION=5 REPS=1 benches/http.sh    # a quick look
+#
+# Environment: DURATION (s, 10), WARMUP (s, 2), REPS (3; the median is reported),
+# CONNECTIONS (32), SERVER_CPU (0), CLIENT_CPU (1), PORT (38080), ONLY (regex, all),
+# NICE (-10: server and wrk run at this niceness when allowed, so that other work on a shared
+# machine takes less of their cores; 0 to turn off).
+#
+# Configurations, each against its own bare baseline (same stack, no SessionLayer):
+#   (a) bare            `service_fn` / axum handler answering "hello, world"
+#   (b) session ALG     SessionLayer; every request opens the cookie, bumps a counter and
+#                       re-seals it (a fixed Cookie header, so the counter goes 1 -> 2 each time)
+#   (c) untouched       SessionLayer; the handler never touches the session (cookie still sent)
+# Every configuration sends the same-shaped Cookie header, the bare ones included.
+#
+# Besides req/s the table shows the server's CPU use (from /proc) and its CPU time per request:
+# on a busy machine the per-request CPU time is the steadier number.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+REPS=${REPS:-3}
+CONNECTIONS=${CONNECTIONS:-32}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PORT=${PORT:-38080}
+ONLY=${ONLY:-}
+NICE=${NICE:--10}
+
+# name | server arguments | baseline name | target ratio (or -)
+CONFIGS=(
+    "hyper bare|bare-hyper|hyper bare|-"
+    "hyper session aes-256-gcm|hyper-session aes|hyper bare|0.90"
+    "hyper session xchacha20-poly1305|hyper-session xchacha|hyper bare|0.70"
+    "hyper untouched|hyper-untouched aes|hyper bare|0.97"
+    "axum bare|bare-axum|axum bare|-"
+    "axum session aes-256-gcm|axum-session aes|axum bare|0.90"
+    "axum session xchacha20-poly1305|axum-session xchacha|axum bare|0.70"
+    "axum untouched|axum-untouched aes|axum bare|0.97"
+)
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "http.sh: $*"; exit 1; }
+
+# ---- tools ----------------------------------------------------------------------------------
+install_debian() {
+    command -v apt-get >/dev/null || die "$1 is missing and apt-get is not available"
+    log "installing $1 from Debian's packages"
+    apt-get install -y "$1" >/dev/null 2>&1 ||
+        { apt-get update >/dev/null && apt-get install -y "$1" >/dev/null; } ||
+        die "could not install $1"
+}
+command -v wrk >/dev/null || install_debian wrk
+command -v curl >/dev/null || install_debian curl
+command -v taskset >/dev/null || install_debian util-linux
+
+PRIO=()
+if [ "$NICE" != 0 ] && nice -n "$NICE" true 2>/dev/null; then
+    PRIO=(nice -n "$NICE")
+fi
+PIN_SERVER=("${PRIO[@]}" taskset -c "$SERVER_CPU")
+PIN_CLIENT=("${PRIO[@]}" taskset -c "$CLIENT_CPU")
+if [ "$(nproc)" -lt 2 ]; then
+    log "warning: fewer than 2 CPUs; server and load generator share the CPU (numbers are not comparable)"
+    PIN_SERVER=("${PRIO[@]}")
+    PIN_CLIENT=("${PRIO[@]}")
+fi
+
+# ---- build ----------------------------------------------------------------------------------
+# The `bench` profile is `release` plus line tables (Cargo.toml), so `perf` can read it too.
+log "building the server (cargo build --profile bench --bench http_server --features hyper,axum)"
+SERVER=$(cargo build --profile bench --bench http_server --features hyper,axum \
+    --message-format=json-render-diagnostics |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+[ -x "$SERVER" ] || die "no server binary from cargo"
+
+# ---- one run --------------------------------------------------------------------------------
+SERVER_PID=
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+}
+trap stop_server EXIT
+
+start_server() { # ARGS...
+    "${PIN_SERVER[@]}" "$SERVER" "$@" "$PORT" >/dev/null &
+    SERVER_PID=$!
+    local i
+    for i in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$PORT/start" && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || die "server '$*' exited"
+        sleep 0.05
+    done
+    die "server '$*' did not answer on port $PORT"
+}
+
+# The `name=value` of the Set-Cookie on GET PATH (empty if none), sending COOKIE if given.
+set_cookie_of() { # PATH [COOKIE]
+    curl -s -D - -o /dev/null ${2:+-H "Cookie: $2"} "http://127.0.0.1:$PORT$1" |
+        tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: *\([^;]*\).*/\1/p' | head -n 1
+}
+
+cpu_ticks() { # PID: utime + stime of the process, in clock ticks
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# A cookie of the real shape for the bare servers (they ignore it; it only sizes the request).
+start_server hyper-session aes
+SAMPLE_COOKIE=$(set_cookie_of /start)
+stop_server
+[ -n "$SAMPLE_COOKIE" ] || die "the session server sent no Set-Cookie on /start"
+
+# Sets RESULT to "req/s cpu_percent us_per_request" for one configuration (no subshell, so
+# that a failure stops the server through the EXIT trap).
+RESULT=
+run_once() { # SERVER_ARGS
+    # shellcheck disable=SC2086 # the server arguments are words
+    start_server $1
+    local cookie=$SAMPLE_COOKIE
+    case $1 in
+    *session*)
+        cookie=$(set_cookie_of /start)
+        # Check the measured route really re-seals on every request with this cookie.
+        [ -n "$(set_cookie_of / "$cookie")" ] || die "'$1': GET / with the cookie sent no Set-Cookie"
+        ;;
+    *untouched*)
+        cookie=$(set_cookie_of /start)
+        [ -z "$(set_cookie_of / "$cookie")" ] || die "'$1': GET / sent a Set-Cookie"
+        ;;
+    esac
+    [ -n "$cookie" ] || die "'$1': no cookie"
+    local url="http://127.0.0.1:$PORT/"
+    "${PIN_CLIENT[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -H "Cookie: $cookie" "$url" >/dev/null
+    local ticks0 ticks1 out
+    ticks0=$(cpu_ticks "$SERVER_PID")
+    out=$("${PIN_CLIENT[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -H "Cookie: $cookie" "$url")
+    ticks1=$(cpu_ticks "$SERVER_PID")
+    stop_server
+    if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+        log "warning: '$1': $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ')"
+    fi
+    RESULT=$(awk -v t0="$ticks0" -v t1="$ticks1" -v hz="$(getconf CLK_TCK)" '
+        /requests in/ { n = $1; secs = $4; sub(/s,?$/, "", secs) }
+        /^Requests\/sec:/ { rps = $2 }
+        END {
+            if (rps == "" || n == 0) exit 1
+            cpu = (t1 - t0) / hz
+            printf "%.0f %.0f %.2f\n", rps, 100 * cpu / secs, 1e6 * cpu / n
+        }' <<<"$out") || die "'$1': could not read wrk's output"
+}
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# ---- all runs, round-robin so that drift hits every configuration alike --------------------
+declare -A RPS CPU USR
+SELECTED=()
+for config in "${CONFIGS[@]}"; do
+    IFS='|' read -r name _ base _ <<<"$config"
+    if [ -z "$ONLY" ] || [[ $name =~ $ONLY ]] || [[ $base =~ $ONLY ]]; then
+        SELECTED+=("$config")
+    fi
+done
+[ ${#SELECTED[@]} -gt 0 ] || die "no configuration matches ONLY='$ONLY'"
+log "server on CPU $SERVER_CPU, wrk -t1 -c$CONNECTIONS on CPU $CLIENT_CPU, nice ${PRIO[2]:-0}; ${WARMUP}s warm-up + ${DURATION}s x $REPS"
+log "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CPUs; commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for rep in $(seq "$REPS"); do
+    for config in "${SELECTED[@]}"; do
+        IFS='|' read -r name args _ _ <<<"$config"
+        run_once "$args"
+        read -r rps cpu us <<<"$RESULT"
+        log "  run $rep/$REPS  $(printf '%-34s %9s req/s  server CPU %3s%%  %6s us/req' "$name" "$rps" "$cpu" "$us")"
+        RPS[$name]+="$rps "
+        CPU[$name]+="$cpu "
+        USR[$name]+="$us "
+    done
+done
+log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- table ----------------------------------------------------------------------------------
+printf '\n%-34s %9s %7s %7s  %8s %8s %9s   %s\n' \
+    config 'req/s' ratio target 'srv CPU' 'us/req' 'cpu ratio' 'runs (req/s)'
+for config in "${SELECTED[@]}"; do
+    IFS='|' read -r name _ base target <<<"$config"
+    rps=$(median <<<"${RPS[$name]}")
+    cpu=$(median <<<"${CPU[$name]}")
+    us=$(median <<<"${USR[$name]}")
+    if [ -n "${RPS[$base]:-}" ]; then
+        base_rps=$(median <<<"${RPS[$base]}")
+        base_us=$(median <<<"${USR[$base]}")
+        ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN { printf "%.3f", a / b }')
+        cpu_ratio=$(awk -v a="$us" -v b="$base_us" 'BEGIN { printf "%.3f", b / a }')
+        verdict=
+        if [ "$target" != - ]; then
+            verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r >= t ? "ok" : "MISS") }')
+        fi
+    else
+        ratio=- cpu_ratio=- verdict=
+    fi
+    printf '%-34s %9s %7s %7s  %7s%% %8s %9s   %s %s\n' \
+        "$name" "$rps" "$ratio" "$target" "$cpu" "$us" "$cpu_ratio" "${RPS[$name]% }" "$verdict"
+done
+printf '\nratio: median req/s over the bare baseline of the same stack; cpu ratio: baseline\n'
+printf 'server CPU time per request over this one (steadier when the machine is busy).\n'

@@ -1,0 +1,231 @@
+//! The server half of `benches/http.sh`: one HTTP/1.1 server on 127.0.0.1, on a
+//! current-thread tokio runtime (the script pins it to one core), in one of eight modes.
+//!
+//! ```text
+//! http_server MODE [ALGORITHM] PORT
+//!
+//!   bare-hyper                    hyper 1 `service_fn` answering "hello, world"
+//!   hyper-session   aes|xchacha   the same stack behind SessionLayer; every request opens
+//!                                 the session, bumps a counter and re-seals it
+//!   hyper-untouched aes|xchacha   behind SessionLayer, a handler that never touches the session
+//!   bare-axum                     axum Router with a handler answering "hello, world"
+//!   axum-session    aes|xchacha   as hyper-session, with the `Session<T>` extractor
+//!   axum-untouched  aes|xchacha   as hyper-untouched, through axum
+//! ```
+//!
+//! In every mode `GET /start` touches the session (where there is one) so that the script can
+//! take a valid cookie from its `Set-Cookie`; `GET /` is the measured route. Each server makes
+//! a fresh key at start-up. Without a mode (as under `cargo bench`) it prints the usage and
+//! exits: the measurement is `benches/http.sh`.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::serve::ListenerExt as _;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use sealed_session::{Algorithm, Key, KeyRing, Session, SessionConfig, SessionLayer};
+use serde::{Deserialize, Serialize};
+use tower_layer::Layer as _;
+
+/// The session data: a counter and a short string, like a typical logged-in session.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct Counter {
+    visits: u64,
+    user: String,
+}
+
+const HELLO: &str = "hello, world\n";
+
+type Body = Full<Bytes>;
+
+const USAGE: &str = "usage: http_server MODE [aes|xchacha] PORT
+modes: bare-hyper, hyper-session ALG, hyper-untouched ALG,
+       bare-axum, axum-session ALG, axum-untouched ALG
+(run benches/http.sh for the measurement)";
+
+#[derive(Clone, Copy)]
+enum Stack {
+    Hyper,
+    Axum,
+}
+
+#[derive(Clone, Copy)]
+enum Route {
+    /// No session layer at all.
+    Bare,
+    /// `GET /` opens, updates and re-seals the session.
+    Session,
+    /// `GET /` never touches the session; the layer still runs.
+    Untouched,
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (stack, route, algorithm, port) = match args.as_slice() {
+        ["bare-hyper", port] => (Stack::Hyper, Route::Bare, None, port),
+        ["bare-axum", port] => (Stack::Axum, Route::Bare, None, port),
+        [mode, algorithm, port] => {
+            let (stack, route) = match *mode {
+                "hyper-session" => (Stack::Hyper, Route::Session),
+                "hyper-untouched" => (Stack::Hyper, Route::Untouched),
+                "axum-session" => (Stack::Axum, Route::Session),
+                "axum-untouched" => (Stack::Axum, Route::Untouched),
+                _ => return Err(format!("unknown mode {mode:?}\n{USAGE}").into()),
+            };
+            let algorithm = match *algorithm {
+                "aes" => Algorithm::Aes256Gcm,
+                "xchacha" => Algorithm::XChaCha20Poly1305,
+                _ => return Err(format!("unknown algorithm {algorithm:?}\n{USAGE}").into()),
+            };
+            (stack, route, Some(algorithm), port)
+        }
+        // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing.
+        _ => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+    };
+    let port: u16 = port.parse()?;
+    let layer = match algorithm {
+        Some(algorithm) => {
+            // A fixed ring from a key string made at start-up, as a deployment would load it.
+            let key_string = Key::try_generate(algorithm)?.to_string();
+            let ring: KeyRing = key_string.parse()?;
+            Some(SessionLayer::<Counter>::new(ring, SessionConfig::default()))
+        }
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        println!("listening on http://{}", listener.local_addr()?);
+        std::io::stdout().flush()?;
+        match stack {
+            Stack::Hyper => serve_hyper(listener, route, layer).await,
+            Stack::Axum => serve_axum(listener, route, layer).await,
+        }
+    })
+}
+
+// ---- plain hyper 1 -------------------------------------------------------------------------
+
+async fn hello(_req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(
+        HELLO.as_bytes(),
+    ))))
+}
+
+async fn visit(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let Some(session) = req.extensions().get::<Session<Counter>>() else {
+        return Ok(Response::new(Full::new(Bytes::from_static(
+            HELLO.as_bytes(),
+        ))));
+    };
+    let (status, body) = match session.update(bump) {
+        Ok(visits) => (StatusCode::OK, format!("visits: {visits}\n")),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+async fn hello_or_start(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    if req.uri().path() == "/start" {
+        visit(req).await
+    } else {
+        hello(req).await
+    }
+}
+
+fn bump(counter: &mut Counter) -> u64 {
+    counter.visits += 1;
+    if counter.user.is_empty() {
+        "alice@example.com".clone_into(&mut counter.user);
+    }
+    counter.visits
+}
+
+async fn serve_hyper(
+    listener: tokio::net::TcpListener,
+    route: Route,
+    layer: Option<SessionLayer<Counter>>,
+) -> Result<(), Box<dyn Error>> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        let io = TokioIo::new(stream);
+        let builder = http1::Builder::new();
+        // Each arm names its own service type; the connection futures are spawned unboxed.
+        match (route, &layer) {
+            (Route::Session, Some(layer)) => {
+                let connection = builder.serve_connection(io, layer.layer(service_fn(visit)));
+                tokio::spawn(async move { drop(connection.await) });
+            }
+            (Route::Untouched, Some(layer)) => {
+                let service = layer.layer(service_fn(hello_or_start));
+                let connection = builder.serve_connection(io, service);
+                tokio::spawn(async move { drop(connection.await) });
+            }
+            _ => {
+                let connection = builder.serve_connection(io, service_fn(hello_or_start));
+                tokio::spawn(async move { drop(connection.await) });
+            }
+        }
+    }
+}
+
+// ---- axum ----------------------------------------------------------------------------------
+
+async fn axum_hello() -> &'static str {
+    HELLO
+}
+
+async fn axum_visit(session: Session<Counter>) -> (StatusCode, String) {
+    match session.update(bump) {
+        Ok(visits) => (StatusCode::OK, format!("visits: {visits}\n")),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
+}
+
+async fn serve_axum(
+    listener: tokio::net::TcpListener,
+    route: Route,
+    layer: Option<SessionLayer<Counter>>,
+) -> Result<(), Box<dyn Error>> {
+    let router = match (route, layer) {
+        (Route::Session, Some(layer)) => Router::new()
+            .route("/", get(axum_visit))
+            .route("/start", get(axum_visit))
+            .layer(layer),
+        (Route::Untouched, Some(layer)) => Router::new()
+            .route("/", get(axum_hello))
+            .route("/start", get(axum_visit))
+            .layer(layer),
+        _ => Router::new()
+            .route("/", get(axum_hello))
+            .route("/start", get(axum_hello)),
+    };
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            eprintln!("set_nodelay: {error}");
+        }
+    });
+    axum::serve(listener, router).await?;
+    Ok(())
+}
