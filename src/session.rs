@@ -524,9 +524,20 @@ impl<T: SessionData> State<T> {
             settings
                 .codec
                 .seal(settings.config.cookie_name(), &meta, &*loaded.data, now)?;
-        Ok(settings
+        let line = settings
             .config
-            .set_cookie(&sealed.value, sealed.expires.saturating_sub(now)))
+            .set_cookie(&sealed.value, sealed.expires.saturating_sub(now));
+        // Mutations were size-checked, but a re-seal under a primary with a longer nonce
+        // (rotation AES-256-GCM -> XChaCha20-Poly1305) grows the line: never send one over
+        // the limit; the old cookie keeps opening while its key is accepted.
+        let limit = settings.config.max_cookie_size();
+        if line.len() > limit {
+            return Err(SessionError::TooLarge {
+                size: line.len(),
+                limit,
+            });
+        }
+        Ok(line)
     }
 }
 
