@@ -21,6 +21,11 @@ mod aes_256_gcm {
     crate::common::scenarios!(Adapter::Axum, Algorithm::Aes256Gcm);
 }
 
+#[tokio::test]
+async fn e1_rotation_to_longer_nonce_never_exceeds_limit() {
+    common::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Axum).await;
+}
+
 mod xchacha20_poly1305 {
     use super::{Adapter, Algorithm};
     crate::common::scenarios!(Adapter::Axum, Algorithm::XChaCha20Poly1305);

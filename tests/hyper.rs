@@ -19,6 +19,11 @@ mod aes_256_gcm {
     crate::common::scenarios!(Adapter::Hyper, Algorithm::Aes256Gcm);
 }
 
+#[tokio::test]
+async fn e1_rotation_to_longer_nonce_never_exceeds_limit() {
+    common::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Hyper).await;
+}
+
 mod xchacha20_poly1305 {
     use super::{Adapter, Algorithm};
     crate::common::scenarios!(Adapter::Hyper, Algorithm::XChaCha20Poly1305);

@@ -954,6 +954,70 @@ pub(crate) async fn c1_absolute_lifetime(instance: Instance) {
     let resp = client.get("/peek").await;
     assert_eq!(visits(&resp), 0);
     assert!(resp.cookie().is_removal());
+
+    // The server enforces its own max_lifetime from the sealed `created`, whatever the
+    // sealed expiry says: a cookie sealed under a longer lifetime (before the configuration
+    // was tightened) with an expiry beyond created + max is refused at created + max.
+    let lenient = env
+        .codec()
+        .with_lifetimes(Duration::from_secs(DAY), Duration::from_secs(7 * DAY))
+        .unwrap();
+    let meta = SessionMeta::new(T0).unwrap();
+    let data = TestSession {
+        visits: 9,
+        ..TestSession::default()
+    };
+    let sealed = lenient
+        .seal(env.name(), &meta, &data, T0 + max - 100)
+        .unwrap();
+    assert!(sealed.expires > T0 + max);
+    let lenient_cookie = pair(env.name(), &sealed.value);
+    let mut other_browser = env.client();
+    env.clock.set(T0 + max - 1);
+    let resp = other_browser.get_with("/peek", &[&lenient_cookie]).await;
+    assert_eq!(visits(&resp), 9);
+    assert!(resp.set_cookie().is_none(), "nothing left to extend");
+    env.clock.set(T0 + max);
+    let resp = other_browser.get_with("/peek", &[&lenient_cookie]).await;
+    assert_eq!(visits(&resp), 0);
+    assert!(resp.cookie().is_removal());
+}
+
+/// E1 under rotation: re-sealing a session near the limit under a primary key whose
+/// algorithm has a longer nonce (AES-256-GCM -> XChaCha20-Poly1305: 16 more characters)
+/// never emits a `Set-Cookie` over the limit. The old cookie keeps working while its key is
+/// accepted, and a change that no longer fits is a 413.
+pub(crate) async fn e1_rotation_to_longer_nonce_never_exceeds_limit(adapter: super::Adapter) {
+    let logs = Logs::capture();
+    let env = Env::new(Instance::new(adapter, Algorithm::Aes256Gcm)).await;
+    let mut client = env.client();
+    let mut resp = client.post("/grow?n=2900", "").await;
+    let mut line = resp.set_cookie().unwrap().len();
+    while line < 4096 - 15 {
+        resp = client.post("/grow?n=1", "").await;
+        line = resp.set_cookie().unwrap().len();
+    }
+    let len = blob_len(&resp);
+    assert!(line + 16 > 4096 && line <= 4096, "{line}");
+    let before = client.cookie(env.name()).unwrap();
+
+    env.ring
+        .rotate(key_string(Algorithm::XChaCha20Poly1305).parse().unwrap())
+        .unwrap();
+    logs.take();
+    // The key upgrade would need 16 more characters: it must not produce an oversize cookie.
+    let resp = client.get("/len").await;
+    assert_eq!(blob_len(&resp), len);
+    for line in resp.set_cookies() {
+        assert!(line.len() <= 4096, "{} bytes: {line}", line.len());
+    }
+    assert!(logs.take().contains("session not saved"));
+    assert_eq!(client.cookie(env.name()).unwrap(), before);
+    // The session goes on under the accept-only key; a change that cannot fit is refused.
+    let resp = client.get("/").await;
+    let (size, limit) = too_large(&resp);
+    assert_eq!((size, limit), (line + 16, 4096));
+    assert_eq!(blob_len(&client.get("/len").await), len);
 }
 
 /// express-session `resave: false`: an unchanged session sends no `Set-Cookie`, including
