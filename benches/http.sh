@@ -18,8 +18,10 @@
 #   (c) untouched       SessionLayer; the handler never touches the session (cookie still sent)
 # Every configuration sends the same-shaped Cookie header, the bare ones included.
 #
-# Besides req/s the table shows the server's CPU use (from /proc) and its CPU time per request:
-# on a busy machine the per-request CPU time is the steadier number.
+# Besides req/s the table shows the server's CPU use and its CPU time per request (from
+# /proc/PID/schedstat): on a busy machine the per-request CPU time is the steadier number. Each
+# run's line also shows how long the server waited for its core (other work on it); on a quiet
+# machine that stays near 0%.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -109,8 +111,14 @@ set_cookie_of() { # PATH [COOKIE]
         tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: *\([^;]*\).*/\1/p' | head -n 1
 }
 
-cpu_ticks() { # PID: utime + stime of the process, in clock ticks
-    awk '{ print $14 + $15 }' "/proc/$1/stat"
+# PID: "on-CPU ns, runnable-but-waiting ns" of the (single-threaded) server: schedstat is exact;
+# without it, clock ticks from stat and no wait time.
+cpu_ns() {
+    if [ -r "/proc/$1/schedstat" ]; then
+        awk '{ printf "%.0f %.0f\n", $1, $2 }' "/proc/$1/schedstat"
+    else
+        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f 0\n", ($14 + $15) * 1e9 / hz }' "/proc/$1/stat"
+    fi
 }
 
 # A cookie of the real shape for the bare servers (they ignore it; it only sizes the request).
@@ -119,7 +127,7 @@ SAMPLE_COOKIE=$(set_cookie_of /start)
 stop_server
 [ -n "$SAMPLE_COOKIE" ] || die "the session server sent no Set-Cookie on /start"
 
-# Sets RESULT to "req/s cpu_percent us_per_request" for one configuration (no subshell, so
+# Sets RESULT to "req/s cpu_percent us_per_request wait_percent" for one configuration (no subshell, so
 # that a failure stops the server through the EXIT trap).
 RESULT=
 run_once() { # SERVER_ARGS
@@ -140,21 +148,21 @@ run_once() { # SERVER_ARGS
     [ -n "$cookie" ] || die "'$1': no cookie"
     local url="http://127.0.0.1:$PORT/"
     "${PIN_CLIENT[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -H "Cookie: $cookie" "$url" >/dev/null
-    local ticks0 ticks1 out
-    ticks0=$(cpu_ticks "$SERVER_PID")
+    local ns0 ns1 wait0 wait1 out
+    read -r ns0 wait0 <<<"$(cpu_ns "$SERVER_PID")"
     out=$("${PIN_CLIENT[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -H "Cookie: $cookie" "$url")
-    ticks1=$(cpu_ticks "$SERVER_PID")
+    read -r ns1 wait1 <<<"$(cpu_ns "$SERVER_PID")"
     stop_server
     if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
         log "warning: '$1': $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ')"
     fi
-    RESULT=$(awk -v t0="$ticks0" -v t1="$ticks1" -v hz="$(getconf CLK_TCK)" '
+    RESULT=$(awk -v t0="$ns0" -v t1="$ns1" -v w0="$wait0" -v w1="$wait1" '
         /requests in/ { n = $1; secs = $4; sub(/s,?$/, "", secs) }
         /^Requests\/sec:/ { rps = $2 }
         END {
             if (rps == "" || n == 0) exit 1
-            cpu = (t1 - t0) / hz
-            printf "%.0f %.0f %.2f\n", rps, 100 * cpu / secs, 1e6 * cpu / n
+            cpu = (t1 - t0) / 1e9
+            printf "%.0f %.0f %.2f %.0f\n", rps, 100 * cpu / secs, 1e6 * cpu / n, 100 * (w1 - w0) / 1e9 / secs
         }' <<<"$out") || die "'$1': could not read wrk's output"
 }
 
@@ -163,9 +171,16 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[in
 # ---- all runs, round-robin so that drift hits every configuration alike --------------------
 declare -A RPS CPU USR
 SELECTED=()
+WANTED=" "
 for config in "${CONFIGS[@]}"; do
     IFS='|' read -r name _ base _ <<<"$config"
-    if [ -z "$ONLY" ] || [[ $name =~ $ONLY ]] || [[ $base =~ $ONLY ]]; then
+    if [ -z "$ONLY" ] || [[ $name =~ $ONLY ]]; then
+        WANTED+="$name|$base|"
+    fi
+done
+for config in "${CONFIGS[@]}"; do # the wanted ones and their baselines, in table order
+    IFS='|' read -r name _ _ _ <<<"$config"
+    if [[ $WANTED == *"|$name|"* || $WANTED == *" $name|"* ]]; then
         SELECTED+=("$config")
     fi
 done
@@ -177,8 +192,9 @@ for rep in $(seq "$REPS"); do
     for config in "${SELECTED[@]}"; do
         IFS='|' read -r name args _ _ <<<"$config"
         run_once "$args"
-        read -r rps cpu us <<<"$RESULT"
-        log "  run $rep/$REPS  $(printf '%-34s %9s req/s  server CPU %3s%%  %6s us/req' "$name" "$rps" "$cpu" "$us")"
+        read -r rps cpu us wait <<<"$RESULT"
+        log "  run $rep/$REPS  $(printf '%-34s %9s req/s  server CPU %3s%%  %6s us/req  runnable but waiting %3s%%' \
+            "$name" "$rps" "$cpu" "$us" "$wait")"
         RPS[$name]+="$rps "
         CPU[$name]+="$cpu "
         USR[$name]+="$us "
