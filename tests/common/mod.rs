@@ -924,6 +924,7 @@ macro_rules! scenarios {
             e3_malformed_pairs_skipped,
             e4_authentic_beats_garbage_either_order,
             e4_two_authentic_mean_no_session_and_a_warning,
+            d3_bounded_candidates,
             e5_no_store_on_set_and_delete,
             e5_handler_cache_control_kept,
             e6_logout_deletes_but_copy_still_opens,

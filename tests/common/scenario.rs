@@ -9,8 +9,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sealed_session::{
-    Algorithm, CacheControl, ConfigError, Key, KeyRing, OpenErrorKind, Rolling, SameSite,
-    SessionConfig, SessionError, SessionMeta,
+    Algorithm, CacheControl, ConfigError, Key, KeyRing, MAX_CANDIDATES, OpenErrorKind, Rolling,
+    SameSite, SessionConfig, SessionError, SessionMeta,
 };
 
 use super::{
@@ -443,6 +443,34 @@ pub(crate) async fn e4_two_authentic_mean_no_session_and_a_warning(instance: Ins
     assert_eq!(visits(&resp), 1);
     assert!(resp.set_cookie().is_none());
     assert!(!logs.take().contains("WARN"));
+}
+
+/// D3 through HTTP: at most `MAX_CANDIDATES` cookies of the name are examined per request,
+/// each opened at most once; an authentic one after that many garbage ones is not reached.
+pub(crate) async fn d3_bounded_candidates(instance: Instance) {
+    let logs = Logs::capture();
+    let env = Env::new(instance).await;
+    let value = session_after_visits(&env, 1).await;
+    let authentic = pair(env.name(), &value);
+    let mut client = env.client();
+    for garbage_count in 0..MAX_CANDIDATES + 3 {
+        let mut fields: Vec<String> = (0..garbage_count)
+            .map(|i| pair(env.name(), &format!("garbage{i}")))
+            .collect();
+        fields.push(authentic.clone());
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        logs.take();
+        let resp = client.get_with("/peek", &fields).await;
+        let refused = logs.take().matches("session cookie refused").count();
+        if garbage_count < MAX_CANDIDATES {
+            assert_eq!(visits(&resp), 1, "{garbage_count}");
+            assert_eq!(refused, garbage_count);
+        } else {
+            assert_eq!(visits(&resp), 0, "{garbage_count}");
+            assert_eq!(refused, MAX_CANDIDATES, "{garbage_count}");
+            assert!(resp.cookie().is_removal());
+        }
+    }
 }
 
 /// E5: responses that set or delete the cookie carry `Cache-Control: no-store`.
