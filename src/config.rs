@@ -72,7 +72,9 @@ pub enum Rolling {
     /// `Set-Cookie`.
     #[default]
     HalfIdle,
-    /// On every response that reads the session (express-session's `rolling: true`).
+    /// On every response that reads the session (express-session's `rolling: true`), whenever
+    /// that moves the expiry forward (not twice within one second, nor once the absolute
+    /// lifetime caps it).
     Always,
 }
 
