@@ -751,7 +751,7 @@ fn rotation_under_concurrent_seal_and_open() {
     let codec = Codec::new(ring.clone());
     let done = Arc::new(AtomicBool::new(false));
     let seals = Arc::new(AtomicU64::new(0));
-    // Bumped after each rotation; a worker seals at most 4 values per round, so the workers
+    // Bumped after each rotation; a worker seals at most 4 values per epoch, so the workers
     // cannot starve the rotator on a small machine.
     let epoch = Arc::new(AtomicU64::new(0));
     let opened = Arc::new(AtomicU64::new(0));
@@ -814,15 +814,21 @@ fn rotation_under_concurrent_seal_and_open() {
         .collect();
 
     // The rotator: a new primary each round (alternating algorithms), at most three keys kept.
-    // After each rotation it waits for 2 x WORKERS more seals: at most WORKERS of them were
-    // in flight before it, so every primary seals some values.
-    let wait_for_traffic = || {
+    // After each rotation it opens a new epoch (up to 4 x WORKERS seals) and waits for
+    // 2 x WORKERS of them: at most WORKERS were in flight before the rotation, so every primary
+    // seals some values. It stops waiting if a worker died, so a failed assertion there fails
+    // the test (at the join below) instead of hanging it.
+    let next_epoch = || {
         let target = seals.load(Ordering::Acquire) + 2 * WORKERS;
+        epoch.fetch_add(1, Ordering::Release);
         while seals.load(Ordering::Acquire) < target {
+            if workers.iter().any(thread::JoinHandle::is_finished) {
+                break;
+            }
             thread::yield_now();
         }
     };
-    wait_for_traffic();
+    next_epoch();
     for round in 1..=ROTATIONS {
         let algorithm = ALGORITHMS[usize::try_from(round % 2).unwrap()];
         let id = KeyId::new(1000 + round);
@@ -839,8 +845,7 @@ fn rotation_under_concurrent_seal_and_open() {
             let oldest = *ring.ids().last().unwrap();
             ring.retire(oldest).unwrap();
         }
-        epoch.fetch_add(1, Ordering::Release);
-        wait_for_traffic();
+        next_epoch();
     }
     done.store(true, Ordering::Release);
     let mut rounds = 0;
@@ -854,11 +859,6 @@ fn rotation_under_concurrent_seal_and_open() {
     assert_eq!(
         opened.load(Ordering::Relaxed) + unknown.load(Ordering::Relaxed),
         rounds * 2 - WORKERS
-    );
-    eprintln!(
-        "rounds {rounds} opened {} unknown {}",
-        opened.load(Ordering::Relaxed),
-        unknown.load(Ordering::Relaxed)
     );
     // Traffic really ran across the rotations: every primary sealed.
     assert_eq!(sealed_under.len(), usize::try_from(ROTATIONS).unwrap() + 1);
