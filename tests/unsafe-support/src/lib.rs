@@ -95,6 +95,7 @@ pub fn measure<R>(f: impl FnOnce() -> R) -> (R, AllocStats) {
 }
 
 /// Whether [`CountingAlloc`] is the global allocator (a measured `Box` is seen).
+#[must_use]
 pub fn is_installed() -> bool {
     let (boxed, stats) = measure(|| std::hint::black_box(Box::new(0u64)));
     drop(boxed);
@@ -138,7 +139,7 @@ pub fn wait(pid: i32) -> io::Result<i32> {
     let mut status: libc::c_int = 0;
     loop {
         // SAFETY: `status` is a valid, writable `c_int` for the duration of the call.
-        let got = unsafe { libc::waitpid(pid, &mut status, 0) };
+        let got = unsafe { libc::waitpid(pid, &raw mut status, 0) };
         if got == pid {
             break;
         }
