@@ -135,6 +135,13 @@ pub struct SessionConfig {
     cookie_name: String,
     /// `; Path=/; Secure; HttpOnly; SameSite=Lax...`: every attribute after `Max-Age`.
     attributes: String,
+    policy: Policy,
+}
+
+/// The settings that the builder passes through to the configuration unchanged (lifetimes
+/// are normalised to whole seconds on build).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Policy {
     idle_timeout: Duration,
     max_lifetime: Duration,
     clock_skew: Duration,
@@ -146,11 +153,9 @@ pub struct SessionConfig {
     insecure_http: bool,
 }
 
-impl Default for SessionConfig {
+impl Default for Policy {
     fn default() -> Self {
         Self {
-            cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
-            attributes: "; Path=/; Secure; HttpOnly; SameSite=Lax".to_owned(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_lifetime: DEFAULT_MAX_LIFETIME,
             clock_skew: DEFAULT_CLOCK_SKEW,
@@ -160,6 +165,17 @@ impl Default for SessionConfig {
             schema_version: 0,
             cache_control: CacheControl::NoStoreUnlessSet,
             insecure_http: false,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        let cookie = CookieAttributes::default();
+        Self {
+            cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
+            attributes: cookie.render(cookie.secure),
+            policy: Policy::default(),
         }
     }
 }
@@ -179,50 +195,50 @@ impl SessionConfig {
     /// The idle timeout.
     #[must_use]
     pub fn idle_timeout(&self) -> Duration {
-        self.idle_timeout
+        self.policy.idle_timeout
     }
 
     /// The absolute lifetime.
     #[must_use]
     pub fn max_lifetime(&self) -> Duration {
-        self.max_lifetime
+        self.policy.max_lifetime
     }
 
     /// The rolling policy.
     #[must_use]
     pub fn rolling(&self) -> Rolling {
-        self.rolling
+        self.policy.rolling
     }
 
     /// Whether a new session that the handler never modified is saved.
     #[must_use]
     pub fn save_uninitialized(&self) -> bool {
-        self.save_uninitialized
+        self.policy.save_uninitialized
     }
 
     /// The limit on the whole `Set-Cookie` value, in bytes.
     #[must_use]
     pub fn max_cookie_size(&self) -> usize {
-        self.max_cookie_size
+        self.policy.max_cookie_size
     }
 
     /// The `Cache-Control` behaviour.
     #[must_use]
     pub fn cache_control(&self) -> CacheControl {
-        self.cache_control
+        self.policy.cache_control
     }
 
     /// Whether the development-only plain-HTTP escape hatch is on (see
     /// [`SessionConfigBuilder::insecure_http`]).
     #[must_use]
     pub fn is_insecure_http(&self) -> bool {
-        self.insecure_http
+        self.policy.insecure_http
     }
 
     /// The schema version authenticated with every value.
     #[must_use]
     pub fn schema_version(&self) -> u32 {
-        self.schema_version
+        self.policy.schema_version
     }
 
     /// The cookie bytes around the value: everything of a `Set-Cookie` value except the
@@ -253,7 +269,8 @@ impl SessionConfig {
     /// and a one-digit Max-Age. A longer incoming value is not ours and is refused before
     /// decoding.
     fn max_value_len(&self) -> usize {
-        self.max_cookie_size
+        self.policy
+            .max_cookie_size
             .saturating_sub(self.fixed_cookie_len() + 1)
     }
 
@@ -261,9 +278,12 @@ impl SessionConfig {
     pub(crate) fn codec(&self, ring: KeyRing) -> Codec {
         Codec::from_validated(
             ring,
-            (self.idle_timeout.as_secs(), self.max_lifetime.as_secs()),
-            self.clock_skew.as_secs(),
-            self.schema_version,
+            (
+                self.policy.idle_timeout.as_secs(),
+                self.policy.max_lifetime.as_secs(),
+            ),
+            self.policy.clock_skew.as_secs(),
+            self.policy.schema_version,
             self.max_value_len(),
         )
     }
@@ -276,15 +296,7 @@ impl fmt::Debug for SessionConfig {
         f.debug_struct("SessionConfig")
             .field("cookie_name", &self.cookie_name)
             .field("attributes", &self.attributes)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("max_lifetime", &self.max_lifetime)
-            .field("clock_skew", &self.clock_skew)
-            .field("rolling", &self.rolling)
-            .field("save_uninitialized", &self.save_uninitialized)
-            .field("max_cookie_size", &self.max_cookie_size)
-            .field("schema_version", &self.schema_version)
-            .field("cache_control", &self.cache_control)
-            .field("insecure_http", &self.insecure_http)
+            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -295,241 +307,37 @@ impl fmt::Debug for SessionConfig {
 #[must_use]
 pub struct SessionConfigBuilder {
     cookie_name: String,
+    cookie: CookieAttributes,
+    policy: Policy,
+}
+
+/// The cookie attributes as set on the builder, before validation.
+#[derive(Debug, Clone)]
+struct CookieAttributes {
     path: String,
     domain: Option<String>,
     secure: bool,
     http_only: bool,
     same_site: SameSite,
     partitioned: bool,
-    idle_timeout: Duration,
-    max_lifetime: Duration,
-    clock_skew: Duration,
-    rolling: Rolling,
-    save_uninitialized: bool,
-    max_cookie_size: usize,
-    schema_version: u32,
-    cache_control: CacheControl,
-    insecure_http: bool,
 }
 
-impl Default for SessionConfigBuilder {
+impl Default for CookieAttributes {
     fn default() -> Self {
-        let defaults = SessionConfig::default();
         Self {
-            cookie_name: defaults.cookie_name,
             path: "/".to_owned(),
             domain: None,
             secure: true,
             http_only: true,
             same_site: SameSite::Lax,
             partitioned: false,
-            idle_timeout: defaults.idle_timeout,
-            max_lifetime: defaults.max_lifetime,
-            clock_skew: defaults.clock_skew,
-            rolling: defaults.rolling,
-            save_uninitialized: defaults.save_uninitialized,
-            max_cookie_size: defaults.max_cookie_size,
-            schema_version: defaults.schema_version,
-            cache_control: defaults.cache_control,
-            insecure_http: false,
         }
     }
 }
 
-impl SessionConfigBuilder {
-    /// The cookie name (default `__Host-session`). A `__Host-` name requires `Secure`,
-    /// `Path=/` and no `Domain`; a `__Secure-` name requires `Secure`.
-    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
-        self.cookie_name = name.into();
-        self
-    }
-
-    /// The `Path` attribute (default `/`).
-    pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
-        self
-    }
-
-    /// The `Domain` attribute (default none: the cookie goes to this host only).
-    ///
-    /// # Security
-    ///
-    /// With a `Domain`, every subdomain receives the session and can set a cookie of the same
-    /// name. It requires a name without the `__Host-` prefix.
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
-        self
-    }
-
-    /// The `Secure` attribute (default `true`).
-    ///
-    /// # Security
-    ///
-    /// Without it the cookie is also sent over plain HTTP, where anyone on the path can copy
-    /// it. For local development over http, use [`insecure_http`](Self::insecure_http).
-    pub fn secure(mut self, secure: bool) -> Self {
-        self.secure = secure;
-        self
-    }
-
-    /// The `HttpOnly` attribute (default `true`).
-    ///
-    /// # Security
-    ///
-    /// Without it, any script on the page (including an XSS payload) can read the session
-    /// cookie and replay it elsewhere.
-    pub fn http_only(mut self, http_only: bool) -> Self {
-        self.http_only = http_only;
-        self
-    }
-
-    /// The `SameSite` attribute (default [`SameSite::Lax`]).
-    pub fn same_site(mut self, same_site: SameSite) -> Self {
-        self.same_site = same_site;
-        self
-    }
-
-    /// The `Partitioned` attribute (CHIPS; default off). Requires `Secure`.
-    pub fn partitioned(mut self, partitioned: bool) -> Self {
-        self.partitioned = partitioned;
-        self
-    }
-
-    /// The idle timeout (default 1 day): a session not used for this long expires.
-    pub fn idle_timeout(mut self, idle: Duration) -> Self {
-        self.idle_timeout = idle;
-        self
-    }
-
-    /// The absolute lifetime (default 7 days): a session expires this long after it was
-    /// created or its id last cycled, however active. At most 400 days.
-    pub fn max_lifetime(mut self, max: Duration) -> Self {
-        self.max_lifetime = max;
-        self
-    }
-
-    /// The clock skew tolerated between instances (default 60 s).
-    pub fn clock_skew(mut self, skew: Duration) -> Self {
-        self.clock_skew = skew;
-        self
-    }
-
-    /// When an unmodified session is re-sealed to extend its idle expiry (default
-    /// [`Rolling::HalfIdle`]).
-    pub fn rolling(mut self, rolling: Rolling) -> Self {
-        self.rolling = rolling;
-        self
-    }
-
-    /// Whether a new session the handler never modified is saved (default `false`, as
-    /// express-session's `saveUninitialized: false`: no cookie until there is something to
-    /// keep, which also keeps you out of cookie-consent territory).
-    pub fn save_uninitialized(mut self, save: bool) -> Self {
-        self.save_uninitialized = save;
-        self
-    }
-
-    /// The limit on the whole `Set-Cookie` value in bytes (default [`MAX_COOKIE_SIZE`]).
-    /// `set` and `update` refuse changes that would exceed it.
-    pub fn max_cookie_size(mut self, size: usize) -> Self {
-        self.max_cookie_size = size;
-        self
-    }
-
-    /// The schema version authenticated with every value (default 0). Bump it whenever the
-    /// shape of the session type changes: older cookies are then refused (users get a fresh
-    /// session) instead of being misread.
-    pub fn schema_version(mut self, version: u32) -> Self {
-        self.schema_version = version;
-        self
-    }
-
-    /// Whether responses that set or delete the cookie get `Cache-Control: no-store` (default
-    /// [`CacheControl::NoStoreUnlessSet`]).
-    pub fn cache_control(mut self, cache_control: CacheControl) -> Self {
-        self.cache_control = cache_control;
-        self
-    }
-
-    /// **Development only**: drops `Secure` and the `__Host-`/`__Secure-` name prefix so the
-    /// cookie works over plain `http://localhost` in browsers that refuse `Secure` cookies
-    /// there (Safari). The middleware logs a warning when it is built with this on.
-    ///
-    /// # Security
-    ///
-    /// Never in production: the session cookie would travel in clear text over any plain-HTTP
-    /// request to the host.
-    pub fn insecure_http(mut self, insecure: bool) -> Self {
-        self.insecure_http = insecure;
-        self
-    }
-
-    /// Validates the settings.
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] naming the contradiction and how to fix it: a `__Host-` name with a
-    /// `Domain`, a `Path` other than `/` or without `Secure`; a `__Secure-` name, `SameSite=None`
-    /// or `Partitioned` without `Secure`; an invalid cookie name; a `Path` or `Domain` over
-    /// 1024 bytes or with characters a cookie attribute cannot hold; an idle timeout beyond the
-    /// absolute lifetime; lifetimes over 400 days; a size limit that cannot hold an empty
-    /// session.
-    pub fn build(self) -> Result<SessionConfig, ConfigError> {
-        let mut name = self.cookie_name;
-        let mut secure = self.secure;
-        if self.insecure_http {
-            secure = false;
-            for prefix in ["__Host-", "__Secure-"] {
-                if has_prefix_ignore_case(&name, prefix) {
-                    name.drain(..prefix.len());
-                }
-            }
-        }
-        validate_name(&name)?;
-        validate_attribute("path", &self.path)?;
-        if !self.path.starts_with('/') {
-            return attribute_error("the path must start with '/'");
-        }
-        if let Some(domain) = &self.domain {
-            validate_attribute("domain", domain)?;
-        }
-        // RFC 6265bis §4.1.3: browsers match the prefixes case-insensitively.
-        if has_prefix_ignore_case(&name, "__Host-") {
-            if !secure {
-                return attribute_error(
-                    "a __Host- cookie must be Secure; keep secure(true) or rename the cookie",
-                );
-            }
-            if self.domain.is_some() {
-                return attribute_error(
-                    "a __Host- cookie cannot have a Domain; remove domain(..) or rename the cookie without the __Host- prefix",
-                );
-            }
-            if self.path != "/" {
-                return attribute_error(
-                    "a __Host- cookie must have Path=/; remove path(..) or rename the cookie without the __Host- prefix",
-                );
-            }
-        }
-        if has_prefix_ignore_case(&name, "__Secure-") && !secure {
-            return attribute_error(
-                "a __Secure- cookie must be Secure; keep secure(true) or rename the cookie",
-            );
-        }
-        if self.same_site == SameSite::None && !secure {
-            return attribute_error(
-                "SameSite=None requires Secure (browsers reject it otherwise); use SameSite::Lax or keep secure(true)",
-            );
-        }
-        if self.partitioned && !secure {
-            return attribute_error(
-                "Partitioned requires Secure; keep secure(true) or turn partitioned off",
-            );
-        }
-        // The codec's own rules, so they live in one place.
-        let (idle, max) = codec::lifetimes_secs(self.idle_timeout, self.max_lifetime)?;
-        let skew = codec::clock_skew_secs(self.clock_skew)?;
-
+impl CookieAttributes {
+    /// `; Path=..; Domain=..; Secure; HttpOnly; SameSite=..; Partitioned`, in that order.
+    fn render(&self, secure: bool) -> String {
         let mut attributes = String::new();
         attributes.push_str("; Path=");
         attributes.push_str(&self.path);
@@ -548,18 +356,224 @@ impl SessionConfigBuilder {
         if self.partitioned {
             attributes.push_str("; Partitioned");
         }
+        attributes
+    }
+}
+
+impl Default for SessionConfigBuilder {
+    fn default() -> Self {
+        Self {
+            cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
+            cookie: CookieAttributes::default(),
+            policy: Policy::default(),
+        }
+    }
+}
+
+impl SessionConfigBuilder {
+    /// The cookie name (default `__Host-session`). A `__Host-` name requires `Secure`,
+    /// `Path=/` and no `Domain`; a `__Secure-` name requires `Secure`.
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// The `Path` attribute (default `/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.cookie.path = path.into();
+        self
+    }
+
+    /// The `Domain` attribute (default none: the cookie goes to this host only).
+    ///
+    /// # Security
+    ///
+    /// With a `Domain`, every subdomain receives the session and can set a cookie of the same
+    /// name. It requires a name without the `__Host-` prefix.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.cookie.domain = Some(domain.into());
+        self
+    }
+
+    /// The `Secure` attribute (default `true`).
+    ///
+    /// # Security
+    ///
+    /// Without it the cookie is also sent over plain HTTP, where anyone on the path can copy
+    /// it. For local development over http, use [`insecure_http`](Self::insecure_http).
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.cookie.secure = secure;
+        self
+    }
+
+    /// The `HttpOnly` attribute (default `true`).
+    ///
+    /// # Security
+    ///
+    /// Without it, any script on the page (including an XSS payload) can read the session
+    /// cookie and replay it elsewhere.
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.cookie.http_only = http_only;
+        self
+    }
+
+    /// The `SameSite` attribute (default [`SameSite::Lax`]).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.cookie.same_site = same_site;
+        self
+    }
+
+    /// The `Partitioned` attribute (CHIPS; default off). Requires `Secure`.
+    pub fn partitioned(mut self, partitioned: bool) -> Self {
+        self.cookie.partitioned = partitioned;
+        self
+    }
+
+    /// The idle timeout (default 1 day): a session not used for this long expires.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.policy.idle_timeout = idle;
+        self
+    }
+
+    /// The absolute lifetime (default 7 days): a session expires this long after it was
+    /// created or its id last cycled, however active. At most 400 days.
+    pub fn max_lifetime(mut self, max: Duration) -> Self {
+        self.policy.max_lifetime = max;
+        self
+    }
+
+    /// The clock skew tolerated between instances (default 60 s).
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.policy.clock_skew = skew;
+        self
+    }
+
+    /// When an unmodified session is re-sealed to extend its idle expiry (default
+    /// [`Rolling::HalfIdle`]).
+    pub fn rolling(mut self, rolling: Rolling) -> Self {
+        self.policy.rolling = rolling;
+        self
+    }
+
+    /// Whether a new session the handler never modified is saved (default `false`, as
+    /// express-session's `saveUninitialized: false`: no cookie until there is something to
+    /// keep, which also keeps you out of cookie-consent territory).
+    pub fn save_uninitialized(mut self, save: bool) -> Self {
+        self.policy.save_uninitialized = save;
+        self
+    }
+
+    /// The limit on the whole `Set-Cookie` value in bytes (default [`MAX_COOKIE_SIZE`]).
+    /// `set` and `update` refuse changes that would exceed it.
+    pub fn max_cookie_size(mut self, size: usize) -> Self {
+        self.policy.max_cookie_size = size;
+        self
+    }
+
+    /// The schema version authenticated with every value (default 0). Bump it whenever the
+    /// shape of the session type changes: older cookies are then refused (users get a fresh
+    /// session) instead of being misread.
+    pub fn schema_version(mut self, version: u32) -> Self {
+        self.policy.schema_version = version;
+        self
+    }
+
+    /// Whether responses that set or delete the cookie get `Cache-Control: no-store` (default
+    /// [`CacheControl::NoStoreUnlessSet`]).
+    pub fn cache_control(mut self, cache_control: CacheControl) -> Self {
+        self.policy.cache_control = cache_control;
+        self
+    }
+
+    /// **Development only**: drops `Secure` and the `__Host-`/`__Secure-` name prefix so the
+    /// cookie works over plain `http://localhost` in browsers that refuse `Secure` cookies
+    /// there (Safari). The middleware logs a warning when it is built with this on.
+    ///
+    /// # Security
+    ///
+    /// Never in production: the session cookie would travel in clear text over any plain-HTTP
+    /// request to the host.
+    pub fn insecure_http(mut self, insecure: bool) -> Self {
+        self.policy.insecure_http = insecure;
+        self
+    }
+
+    /// Validates the settings.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the contradiction and how to fix it: a `__Host-` name with a
+    /// `Domain`, a `Path` other than `/` or without `Secure`; a `__Secure-` name, `SameSite=None`
+    /// or `Partitioned` without `Secure`; an invalid cookie name; a `Path` or `Domain` over
+    /// 1024 bytes or with characters a cookie attribute cannot hold; an idle timeout beyond the
+    /// absolute lifetime; lifetimes over 400 days; a size limit that cannot hold an empty
+    /// session.
+    pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        let Self {
+            cookie_name: mut name,
+            cookie,
+            mut policy,
+        } = self;
+        let mut secure = cookie.secure;
+        if policy.insecure_http {
+            secure = false;
+            for prefix in ["__Host-", "__Secure-"] {
+                if has_prefix_ignore_case(&name, prefix) {
+                    name.drain(..prefix.len());
+                }
+            }
+        }
+        validate_name(&name)?;
+        validate_attribute("path", &cookie.path)?;
+        if !cookie.path.starts_with('/') {
+            return attribute_error("the path must start with '/'");
+        }
+        if let Some(domain) = &cookie.domain {
+            validate_attribute("domain", domain)?;
+        }
+        // RFC 6265bis §4.1.3: browsers match the prefixes case-insensitively.
+        if has_prefix_ignore_case(&name, "__Host-") {
+            if !secure {
+                return attribute_error(
+                    "a __Host- cookie must be Secure; keep secure(true) or rename the cookie",
+                );
+            }
+            if cookie.domain.is_some() {
+                return attribute_error(
+                    "a __Host- cookie cannot have a Domain; remove domain(..) or rename the cookie without the __Host- prefix",
+                );
+            }
+            if cookie.path != "/" {
+                return attribute_error(
+                    "a __Host- cookie must have Path=/; remove path(..) or rename the cookie without the __Host- prefix",
+                );
+            }
+        }
+        if has_prefix_ignore_case(&name, "__Secure-") && !secure {
+            return attribute_error(
+                "a __Secure- cookie must be Secure; keep secure(true) or rename the cookie",
+            );
+        }
+        if cookie.same_site == SameSite::None && !secure {
+            return attribute_error(
+                "SameSite=None requires Secure (browsers reject it otherwise); use SameSite::Lax or keep secure(true)",
+            );
+        }
+        if cookie.partitioned && !secure {
+            return attribute_error(
+                "Partitioned requires Secure; keep secure(true) or turn partitioned off",
+            );
+        }
+        // The codec's own rules, so they live in one place.
+        let (idle, max) = codec::lifetimes_secs(policy.idle_timeout, policy.max_lifetime)?;
+        policy.idle_timeout = Duration::from_secs(idle);
+        policy.max_lifetime = Duration::from_secs(max);
+        policy.clock_skew = Duration::from_secs(codec::clock_skew_secs(policy.clock_skew)?);
+
         let config = SessionConfig {
             cookie_name: name,
-            attributes,
-            idle_timeout: Duration::from_secs(idle),
-            max_lifetime: Duration::from_secs(max),
-            clock_skew: Duration::from_secs(skew),
-            rolling: self.rolling,
-            save_uninitialized: self.save_uninitialized,
-            max_cookie_size: self.max_cookie_size,
-            schema_version: self.schema_version,
-            cache_control: self.cache_control,
-            insecure_http: self.insecure_http,
+            attributes: cookie.render(secure),
+            policy,
         };
         // The smallest session must fit, and the limit stays within what the codec accepts.
         if codec::check_max_value_len(config.max_value_len()).is_err() {
@@ -567,7 +581,7 @@ impl SessionConfigBuilder {
             return Err(ConfigError::CookieSize {
                 min: codec::MIN_VALUE_LEN + fixed,
                 max: MAX_VALUE_LEN_LIMIT + fixed,
-                limit: self.max_cookie_size,
+                limit: config.policy.max_cookie_size,
             });
         }
         Ok(config)
