@@ -319,7 +319,8 @@ impl Codec {
     }
 
     /// Seals `data` for the cookie `cookie_name` under the primary key, at time `now` (Unix
-    /// seconds).
+    /// seconds). The value expires at [`expires_at`](Self::expires_at)`(meta.created, now)`; a
+    /// session already past its absolute lifetime seals into a value that no longer opens.
     ///
     /// # Errors
     ///
@@ -506,7 +507,7 @@ pub(crate) const MIN_VALUE_LEN: usize =
     envelope::sealed_len(Algorithm::XChaCha20Poly1305, MIN_PLAINTEXT_LEN);
 
 /// The smallest plaintext: a 16-byte id and three one-byte varints (created, expires and a
-/// unit-like payload).
+/// unit-like payload). A lower bound: real timestamps take 5 bytes each.
 const MIN_PLAINTEXT_LEN: usize = SESSION_ID_LEN + 3;
 
 /// A postcard flavor that appends to a `Vec` and refuses to grow it past `limit`, so that an
