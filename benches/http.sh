@@ -5,6 +5,9 @@
 #   benches/http.sh                      # all eight configurations, 3 x (2 s warm-up + 10 s)
 #   ONLY='hyper' benches/http.sh         # configurations whose name matches a regex
 #   DURATION=5 REPS=1 benches/http.sh    # a quick look
+#   RUSTFLAGS='--cfg poly1305_force_soft --cfg chacha20_force_sse2' benches/http.sh
+#                                        # XChaCha20-Poly1305 without the AVX2 backends, which
+#                                        # are ~4x slower on cookie-sized messages here
 #
 # Environment: DURATION (s, 10), WARMUP (s, 2), REPS (3; the median is reported),
 # CONNECTIONS (32), SERVER_CPU (0), CLIENT_CPU (1), PORT (38080), ONLY (regex, all),
@@ -170,6 +173,8 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[in
 
 # ---- all runs, round-robin so that drift hits every configuration alike --------------------
 declare -A RPS CPU USR
+BUSY_RUNS=0
+TOTAL_RUNS=0
 SELECTED=()
 WANTED=" "
 for config in "${CONFIGS[@]}"; do
@@ -195,6 +200,8 @@ for rep in $(seq "$REPS"); do
         read -r rps cpu us wait <<<"$RESULT"
         log "  run $rep/$REPS  $(printf '%-34s %9s req/s  server CPU %3s%%  %6s us/req  runnable but waiting %3s%%' \
             "$name" "$rps" "$cpu" "$us" "$wait")"
+        TOTAL_RUNS=$((TOTAL_RUNS + 1))
+        if [ "${wait:-0}" -gt 10 ]; then BUSY_RUNS=$((BUSY_RUNS + 1)); fi
         RPS[$name]+="$rps "
         CPU[$name]+="$cpu "
         USR[$name]+="$us "
@@ -227,3 +234,8 @@ for config in "${SELECTED[@]}"; do
 done
 printf '\nratio: median req/s over the bare baseline of the same stack; cpu ratio: baseline\n'
 printf 'server CPU time per request over this one (steadier when the machine is busy).\n'
+if [ "$BUSY_RUNS" -gt 0 ]; then
+    printf 'WARNING: in %d of %d runs the server waited >10%% of the time for its core: other\n' \
+        "$BUSY_RUNS" "$TOTAL_RUNS"
+    printf 'work was running on it, so req/s (and less so us/req) are not reliable; rerun when quiet.\n'
+fi
