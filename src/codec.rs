@@ -520,10 +520,19 @@ struct CappedAppend<'a> {
 impl Flavor for CappedAppend<'_> {
     type Output = ();
 
+    // Inlined into postcard's serializer (generic, so compiled in the caller's crate): it calls
+    // `try_push` once per byte of a byte array such as a session id. An outlined one-byte
+    // `extend_from_slice` per byte cost about 100 ns per seal of a 93-byte plaintext.
+    #[inline]
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        self.try_extend(&[byte])
+        if self.buf.len() >= self.limit {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.buf.push(byte);
+        Ok(())
     }
 
+    #[inline]
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
         if self.buf.len().saturating_add(data.len()) > self.limit {
             return Err(postcard::Error::SerializeBufferFull);

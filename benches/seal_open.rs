@@ -1,0 +1,248 @@
+//! Seal and open a reference session through the public `Codec`, next to a floor: the least
+//! work any implementation of the same thing must do.
+//!
+//! Per algorithm, in one run:
+//!
+//! - `<alg>/seal/ours`, `<alg>/open/ours`, `<alg>/sealed_len/ours`: the public `Codec`, with the
+//!   hour's message key already cached (a fixed `now`), as on a warm server.
+//! - `<alg>/seal/floor`, `<alg>/open/floor`: postcard into a reused buffer, a cipher built once,
+//!   a nonce from a ChaCha20 CSPRNG seeded once, in-place AEAD with an AAD of the same length as
+//!   ours, base64url; and the reverse. No header, key ring, lifetime checks, zeroizing or fork
+//!   check. The plaintext is the same tuple (id, created, expires, data), so the AEAD and
+//!   base64 process the same number of bytes, less our 9-byte header.
+//!
+//! Run `cargo bench --bench seal_open -- --warm-up-time 1 --measurement-time 3`, then
+//! `python3 benches/ratios.py` for the ours/floor table.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr,
+    clippy::indexing_slicing,
+    reason = "a benchmark: setup failures should abort loudly, and it reports on stderr"
+)]
+
+use std::hint::black_box;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::generic_array::GenericArray;
+use aes_gcm::aead::generic_array::typenum::Unsigned;
+use aes_gcm::aead::{AeadCore, AeadInPlace, KeyInit};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::XChaCha20Poly1305;
+use criterion::{Criterion, criterion_group, criterion_main};
+use postcard::ser_flavors::Flavor;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{OsRng, RngCore, SeedableRng};
+use sealed_session::{Algorithm, Codec, Key, KeyRing, SessionId, SessionMeta};
+use serde::{Deserialize, Serialize};
+
+/// The reference session of the performance issue.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Reference {
+    user_id: u64,
+    username: String,
+    roles: Vec<String>,
+    csrf: [u8; 32],
+    created_at: u64,
+    visits: u32,
+}
+
+fn reference() -> Reference {
+    let mut csrf = [0u8; 32];
+    for (i, b) in (0u8..).zip(csrf.iter_mut()) {
+        *b = i.wrapping_mul(37) ^ 0x5a;
+    }
+    Reference {
+        user_id: 4242,
+        username: "ada.lovelace".to_owned(),
+        roles: vec!["admin".to_owned(), "editor".to_owned()],
+        csrf,
+        created_at: 1_764_000_000,
+        visits: 7,
+    }
+}
+
+const NOW: u64 = 1_764_000_000;
+const COOKIE: &str = "__Host-session";
+const SESSION_ID: [u8; 16] = *b"0123456789abcdef";
+/// Our AAD is header (9) || cookie name || schema version (4); the floor's has the same length.
+const FLOOR_AAD: [u8; 9 + COOKIE.len() + 4] = [0x42; 9 + COOKIE.len() + 4];
+/// What the floor seals: the same tuple as ours, so the AEAD sees as many bytes.
+type FloorPlain<'a> = (&'a [u8; 16], u64, u64, &'a Reference);
+type FloorOpened = ([u8; 16], u64, u64, Reference);
+
+/// The floor's postcard flavor: appends to a `Vec`, inlined. (`postcard::to_extend` goes
+/// through `Extend` one byte at a time and measured slower, which would flatter ours.)
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl Flavor for Append<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// The floor: a cipher built once, a ChaCha20 CSPRNG seeded once, one reused buffer (ours reuses
+/// a per-thread scratch buffer too). The output string is allocated per seal, as ours is.
+struct Floor<C> {
+    cipher: C,
+    rng: ChaCha20Rng,
+    buf: Vec<u8>,
+}
+
+impl<C: AeadInPlace + KeyInit> Floor<C> {
+    fn new() -> Self {
+        Self {
+            cipher: C::new(&GenericArray::clone_from_slice(&[0x17; 32])),
+            rng: ChaCha20Rng::from_rng(OsRng).unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
+    fn seal(&mut self, plaintext: &FloorPlain<'_>) -> String {
+        let nonce_len = <C as AeadCore>::NonceSize::USIZE;
+        let buf = &mut self.buf;
+        buf.clear();
+        buf.resize(nonce_len, 0);
+        self.rng.fill_bytes(&mut buf[..nonce_len]);
+        postcard::serialize_with_flavor(plaintext, Append(buf)).unwrap();
+        let (nonce, body) = buf.split_at_mut(nonce_len);
+        let tag = self
+            .cipher
+            .encrypt_in_place_detached(GenericArray::from_slice(nonce), &FLOOR_AAD, body)
+            .unwrap();
+        buf.extend_from_slice(&tag);
+        URL_SAFE_NO_PAD.encode(buf)
+    }
+
+    fn open(&mut self, sealed: &str) -> FloorOpened {
+        let nonce_len = <C as AeadCore>::NonceSize::USIZE;
+        self.buf.clear();
+        URL_SAFE_NO_PAD.decode_vec(sealed, &mut self.buf).unwrap();
+        let (nonce, rest) = self.buf.split_at_mut(nonce_len);
+        let (body, tag) = rest.split_at_mut(rest.len() - 16);
+        self.cipher
+            .decrypt_in_place_detached(
+                GenericArray::from_slice(nonce),
+                &FLOOR_AAD,
+                body,
+                GenericArray::from_slice(tag),
+            )
+            .unwrap();
+        postcard::from_bytes(body).unwrap()
+    }
+}
+
+/// Sealed lengths of the reference session, for `benches/ratios.py`.
+struct Lengths {
+    algorithm: Algorithm,
+    ours: usize,
+    floor: usize,
+    plaintext: usize,
+}
+
+fn bench_algorithm<C: AeadInPlace + KeyInit>(c: &mut Criterion, algorithm: Algorithm) -> Lengths {
+    let key_bytes: Vec<u8> = (1..=32).collect();
+    let codec = Codec::new(KeyRing::new(
+        Key::from_bytes(algorithm, &key_bytes).unwrap(),
+    ));
+    let meta = SessionMeta {
+        id: SessionId::from_bytes(SESSION_ID),
+        created: NOW,
+    };
+    let data = reference();
+    let expires = codec.expires_at(NOW, NOW);
+    let plain: FloorPlain<'_> = (&SESSION_ID, NOW, expires, &data);
+    let mut floor = Floor::<C>::new();
+
+    // Check both round trips once, and report the sizes.
+    let ours = codec.seal(COOKIE, &meta, &data, NOW).unwrap().value;
+    let predicted = codec.sealed_len(&meta, &data, NOW).unwrap();
+    assert_eq!(ours.len(), predicted);
+    assert_eq!(
+        codec.open::<Reference>(COOKIE, &ours, NOW).unwrap().data,
+        data
+    );
+    let floored = floor.seal(&plain);
+    assert_eq!(floor.open(&floored).3, data);
+    let plaintext_len = postcard::to_allocvec(&plain).unwrap().len();
+    eprintln!(
+        "{}: sealed length {} (ours, sealed_len agrees), {} (floor, no header); plaintext {plaintext_len} bytes",
+        algorithm.name(),
+        ours.len(),
+        floored.len(),
+    );
+
+    let mut group = c.benchmark_group(algorithm.name());
+    group.bench_function("seal/ours", |b| {
+        b.iter(|| codec.seal(black_box(COOKIE), &meta, black_box(&data), NOW))
+    });
+    group.bench_function("seal/floor", |b| b.iter(|| floor.seal(black_box(&plain))));
+    group.bench_function("open/ours", |b| {
+        b.iter(|| codec.open::<Reference>(black_box(COOKIE), black_box(&ours), NOW))
+    });
+    group.bench_function("open/floor", |b| b.iter(|| floor.open(black_box(&floored))));
+    group.bench_function("sealed_len/ours", |b| {
+        b.iter(|| codec.sealed_len(&meta, black_box(&data), NOW))
+    });
+    group.finish();
+    Lengths {
+        algorithm,
+        ours: ours.len(),
+        floor: floored.len(),
+        plaintext: plaintext_len,
+    }
+}
+
+fn seal_open(c: &mut Criterion) {
+    let lengths = [
+        bench_algorithm::<Aes256Gcm>(c, Algorithm::Aes256Gcm),
+        bench_algorithm::<XChaCha20Poly1305>(c, Algorithm::XChaCha20Poly1305),
+    ];
+    // Next to criterion's results, found as criterion finds them (cargo runs benches from the
+    // package root).
+    let dir = std::env::var_os("CRITERION_HOME").map_or_else(
+        || {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| "target".into(), std::path::PathBuf::from)
+                .join("criterion")
+        },
+        std::path::PathBuf::from,
+    );
+    let json: Vec<String> = lengths
+        .iter()
+        .map(|l| {
+            format!(
+                r#""{}": {{"ours": {}, "floor": {}, "plaintext": {}}}"#,
+                l.algorithm.name(),
+                l.ours,
+                l.floor,
+                l.plaintext
+            )
+        })
+        .collect();
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(
+            dir.join("seal_open_sealed_len.json"),
+            format!("{{{}}}\n", json.join(", ")),
+        );
+    }
+}
+
+criterion_group!(benches, seal_open);
+criterion_main!(benches);
