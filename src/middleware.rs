@@ -21,7 +21,7 @@ use pin_project_lite::pin_project;
 use crate::config::{CacheControl, SessionConfig};
 use crate::error::OpenErrorKind;
 use crate::ring::KeyRing;
-use crate::session::{Candidates, Session, SessionData, Settings};
+use crate::session::{Candidates, PendingCandidates, Session, SessionData, Settings};
 
 /// The `tracing` target of the events about refused cookies.
 pub const OPEN_EVENT_TARGET: &str = "sealed_session::open";
@@ -230,13 +230,17 @@ impl<S: fmt::Debug, T> fmt::Debug for SessionService<S, T> {
 impl<S, T: SessionData> SessionService<S, T> {
     /// Attaches a session (not yet opened) to the request.
     fn start<B>(&self, req: &mut Request<B>) -> Session<T> {
-        let candidates = session_cookies(
-            req.headers(),
-            self.settings.config.cookie_name(),
-            self.settings.codec.max_value_len(),
-        );
+        // The fields are kept (reference-counted, not copied) and parsed on first access.
+        let mut fields = req.headers().get_all(COOKIE).iter();
+        let pending = fields.next().map(|first| {
+            let first = first.clone();
+            let rest: Vec<HeaderValue> = fields.cloned().collect();
+            Box::new(move |name: &str, max_value_len: usize| {
+                session_cookies(core::iter::once(&first).chain(&rest), name, max_value_len)
+            }) as PendingCandidates
+        });
         let now = self.settings.now();
-        let session = Session::new(Arc::clone(&self.settings), candidates, now);
+        let session = Session::new(Arc::clone(&self.settings), pending, now);
         req.extensions_mut().insert(session.clone());
         session
     }
@@ -247,9 +251,13 @@ impl<S, T: SessionData> SessionService<S, T> {
 ///
 /// Names match byte for byte: `__host-session`, `__Host-session ` (trailing space), look-alike
 /// Unicode and percent-encoded names are other cookies. Malformed pairs are skipped.
-fn session_cookies(headers: &HeaderMap, name: &str, max_value_len: usize) -> Candidates {
+fn session_cookies<'h>(
+    fields: impl Iterator<Item = &'h HeaderValue>,
+    name: &str,
+    max_value_len: usize,
+) -> Candidates {
     let mut candidates = Candidates::default();
-    for field in headers.get_all(COOKIE) {
+    for field in fields {
         for pair in field.as_bytes().split(|&b| b == b';') {
             // Separators are "; " (RFC 6265 §4.2.1); tolerate extra leading whitespace only.
             let pair = pair.trim_ascii_start();

@@ -100,6 +100,21 @@ impl Candidates {
     }
 }
 
+/// The raw `Cookie` fields of a request, parsed into [`Candidates`] on first access (cookie
+/// name, longest value).
+pub(crate) type PendingCandidates = Box<dyn FnOnce(&str, usize) -> Candidates + Send>;
+
+enum Source {
+    Parsed(Candidates),
+    Pending(PendingCandidates),
+}
+
+static NO_CANDIDATES: Candidates = Candidates {
+    joined: String::new(),
+    count: 0,
+    too_long: 0,
+};
+
 /// A session handle: cheap to clone, every clone is the same session.
 ///
 /// The middleware puts one in each request's extensions (with axum it is also the
@@ -144,7 +159,7 @@ struct Shared<T> {
 }
 
 struct State<T> {
-    candidates: Candidates,
+    source: Source,
     /// The request's time; sealing uses it too, so the size predicted on mutation is the size
     /// sent.
     now: u64,
@@ -205,12 +220,20 @@ impl<T> Shared<T> {
 }
 
 impl<T: SessionData> Session<T> {
-    pub(crate) fn new(settings: Arc<Settings>, candidates: Candidates, now: u64) -> Self {
+    pub(crate) fn new(
+        settings: Arc<Settings>,
+        pending: Option<PendingCandidates>,
+        now: u64,
+    ) -> Self {
+        let source = match pending {
+            Some(pending) => Source::Pending(pending),
+            None => Source::Parsed(Candidates::default()),
+        };
         Self {
             shared: Arc::new(Shared {
                 settings,
                 state: Mutex::new(State {
-                    candidates,
+                    source,
                     now,
                     loaded: None,
                     destroyed: false,
@@ -346,6 +369,7 @@ impl<T: SessionData> Session<T> {
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
         self.loaded(&mut state);
+        state.parse_candidates(settings);
         let expires = match state.plan(settings) {
             Plan::Seal => {
                 let loaded = state.loaded.as_ref()?;
@@ -384,6 +408,9 @@ impl<T: SessionData> Session<T> {
         state.finished = true;
         if settings.config.save_uninitialized() && !state.destroyed {
             state.load(settings);
+        }
+        if state.loaded.is_some() {
+            state.parse_candidates(settings);
         }
         let mut outcome = Outcome {
             set_cookie: None,
@@ -430,14 +457,38 @@ impl<T: SessionData> State<T> {
         self.loaded.get_or_insert_with(Loaded::fresh)
     }
 
+    fn parse_candidates(&mut self, settings: &Settings) {
+        if matches!(self.source, Source::Pending(_)) {
+            let empty = Source::Parsed(Candidates::default());
+            if let Source::Pending(parse) = core::mem::replace(&mut self.source, empty) {
+                self.source = Source::Parsed(parse(
+                    settings.config.cookie_name(),
+                    settings.codec.max_value_len(),
+                ));
+            }
+        }
+    }
+
+    fn candidates(&self) -> &Candidates {
+        match &self.source {
+            Source::Parsed(candidates) => candidates,
+            Source::Pending(_) => &NO_CANDIDATES,
+        }
+    }
+
     fn open_candidates(&mut self, settings: &Settings) -> Loaded<T> {
+        self.parse_candidates(settings);
+        let candidates = match &self.source {
+            Source::Parsed(candidates) => candidates,
+            Source::Pending(_) => &NO_CANDIDATES,
+        };
         self.refused.extend(core::iter::repeat_n(
             OpenErrorKind::TooLong,
-            self.candidates.too_long,
+            candidates.too_long,
         ));
         let name = settings.config.cookie_name();
         let mut found: Option<(crate::codec::Opened<T>, &str)> = None;
-        for value in self.candidates.values() {
+        for value in candidates.values() {
             match settings.codec.open::<T>(name, value, self.now) {
                 Ok(opened) => match &found {
                     None => found = Some((opened, value)),
@@ -464,10 +515,10 @@ impl<T: SessionData> State<T> {
     }
 
     fn plan(&self, settings: &Settings) -> Plan {
-        let had_cookie = !self.candidates.is_empty();
         let Some(loaded) = &self.loaded else {
             return Plan::Nothing;
         };
+        let had_cookie = !self.candidates().is_empty();
         if self.destroyed {
             return if had_cookie {
                 Plan::Remove
