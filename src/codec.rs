@@ -335,27 +335,56 @@ impl Codec {
         data: &T,
         now: u64,
     ) -> Result<Sealed, SessionError> {
+        let mut value = String::new();
+        let expires = self.seal_into(&mut value, cookie_name, meta, Data::Value(data), now)?;
+        Ok(Sealed { value, expires })
+    }
+
+    /// Appends the sealed value to `out` (which is left as it was on error) and returns the
+    /// expiry sealed into it.
+    pub(crate) fn seal_into<T: Serialize + ?Sized>(
+        &self,
+        out: &mut String,
+        cookie_name: &str,
+        meta: &SessionMeta,
+        data: Data<'_, T>,
+        now: u64,
+    ) -> Result<u64, SessionError> {
         let expires = self.expires_at(meta.created, now);
-        let plaintext = (&meta.id, meta.created, expires, data);
+        // postcard writes a tuple as the concatenation of its fields, so the plaintext is the
+        // head followed by the data's own postcard bytes.
+        let head = (&meta.id, meta.created, expires);
         let binding = self.binding(cookie_name);
-        let value = envelope::seal(
+        envelope::seal(
+            out,
             &self.ring,
             envelope::hour_of(now),
             binding,
             |buf, algorithm| {
                 let max_plaintext = envelope::max_plaintext_len(algorithm, self.max_value_len);
                 let limit = buf.len().saturating_add(max_plaintext);
-                postcard::serialize_with_flavor(&plaintext, CappedAppend { buf, limit }).map_err(
-                    |error| match error {
-                        postcard::Error::SerializeBufferFull => {
-                            self.too_large(algorithm, &plaintext)
+                let written = postcard::serialize_with_flavor(&head, CappedAppend { buf, limit })
+                    .and_then(|()| match data {
+                        Data::Value(value) => {
+                            postcard::serialize_with_flavor(value, CappedAppend { buf, limit })
                         }
-                        _ => SessionError::Serialize,
-                    },
-                )
+                        Data::Postcard(bytes) => CappedAppend { buf, limit }.try_extend(bytes),
+                    });
+                written.map_err(|error| match error {
+                    postcard::Error::SerializeBufferFull => {
+                        let size = data
+                            .postcard_len()
+                            .map_or(usize::MAX, |len| self.sealed_len_of(algorithm, &head, len));
+                        SessionError::TooLarge {
+                            size,
+                            limit: self.max_value_len,
+                        }
+                    }
+                    _ => SessionError::Serialize,
+                })
             },
         )?;
-        Ok(Sealed { value, expires })
+        Ok(expires)
     }
 
     /// The exact length of the value [`seal`](Self::seal) would return now, without sealing.
@@ -369,16 +398,33 @@ impl Codec {
         data: &T,
         now: u64,
     ) -> Result<usize, SessionError> {
-        let expires = self.expires_at(meta.created, now);
-        let plaintext_len = postcard::serialize_with_flavor::<_, _, usize>(
-            &(&meta.id, meta.created, expires, data),
-            Size::default(),
-        )
-        .map_err(|_| SessionError::Serialize)?;
-        Ok(envelope::sealed_len(
-            self.primary_algorithm(),
-            plaintext_len,
-        ))
+        let data_len = Data::Value(data)
+            .postcard_len()
+            .ok_or(SessionError::Serialize)?;
+        Ok(self.sealed_len_for_postcard_len(meta, data_len, now))
+    }
+
+    /// The length of the sealed value for data whose postcard encoding is `data_len` bytes.
+    pub(crate) fn sealed_len_for_postcard_len(
+        &self,
+        meta: &SessionMeta,
+        data_len: usize,
+        now: u64,
+    ) -> usize {
+        let head = (&meta.id, meta.created, self.expires_at(meta.created, now));
+        self.sealed_len_of(self.primary_algorithm(), &head, data_len)
+    }
+
+    fn sealed_len_of(
+        &self,
+        algorithm: Algorithm,
+        head: &(&SessionId, u64, u64),
+        data_len: usize,
+    ) -> usize {
+        // The head (a fixed array and two integers) always serializes.
+        let head_len = postcard::serialize_with_flavor::<_, _, usize>(head, Size::default())
+            .unwrap_or(SESSION_ID_LEN + 20);
+        envelope::sealed_len(algorithm, head_len.saturating_add(data_len))
     }
 
     /// Opens a value sealed for `cookie_name`, at time `now` (Unix seconds).
@@ -440,16 +486,6 @@ impl Codec {
     fn primary_algorithm(&self) -> Algorithm {
         self.ring.with_primary(|key| key.key().algorithm())
     }
-
-    /// The error for a plaintext that did not fit, with its real size (counted, not stored).
-    fn too_large<P: Serialize>(&self, algorithm: Algorithm, plaintext: &P) -> SessionError {
-        let size = postcard::serialize_with_flavor::<_, _, usize>(plaintext, Size::default())
-            .map_or(usize::MAX, |len| envelope::sealed_len(algorithm, len));
-        SessionError::TooLarge {
-            size,
-            limit: self.max_value_len,
-        }
-    }
 }
 
 impl fmt::Debug for Codec {
@@ -462,6 +498,34 @@ impl fmt::Debug for Codec {
             .field("schema_version", &self.schema_version)
             .field("max_value_len", &self.max_value_len)
             .finish()
+    }
+}
+
+/// The session data to seal: a value, or its postcard encoding made earlier.
+#[derive(Debug)]
+pub(crate) enum Data<'a, T: ?Sized> {
+    Value(&'a T),
+    Postcard(&'a [u8]),
+}
+
+impl<T: ?Sized> Clone for Data<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for Data<'_, T> {}
+
+impl<T: Serialize + ?Sized> Data<'_, T> {
+    /// The length of the postcard encoding, counted without allocating; `None` if the value
+    /// cannot be serialized.
+    fn postcard_len(self) -> Option<usize> {
+        match self {
+            Self::Value(value) => {
+                postcard::serialize_with_flavor::<_, _, usize>(value, Size::default()).ok()
+            }
+            Self::Postcard(bytes) => Some(bytes.len()),
+        }
     }
 }
 

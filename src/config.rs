@@ -247,22 +247,28 @@ impl SessionConfig {
         self.cookie_name.len() + "=".len() + MAX_AGE.len() + self.attributes.len()
     }
 
-    /// `name=value; Max-Age=N; attributes`.
-    pub(crate) fn set_cookie(&self, value: &str, max_age: u64) -> String {
-        let mut line = String::with_capacity(self.fixed_cookie_len() + value.len() + 20);
+    /// `name=value; Max-Age=N; attributes`, with the value appended by `write_value` (so a
+    /// sealed value is encoded straight into the line, without a copy).
+    pub(crate) fn set_cookie<E>(
+        &self,
+        value_len_hint: usize,
+        write_value: impl FnOnce(&mut String) -> Result<u64, E>,
+    ) -> Result<String, E> {
+        let mut line = String::with_capacity(self.fixed_cookie_len() + value_len_hint + 20);
         line.push_str(&self.cookie_name);
         line.push('=');
-        line.push_str(value);
+        let max_age = write_value(&mut line)?;
         line.push_str(MAX_AGE);
         // Writing to a String cannot fail.
         let _ = write!(line, "{max_age}");
         line.push_str(&self.attributes);
-        line
+        Ok(line)
     }
 
     /// The deletion cookie: same name, path and domain, empty value, `Max-Age=0`.
     pub(crate) fn removal_cookie(&self) -> String {
-        self.set_cookie("", 0)
+        let no_value: Result<String, core::convert::Infallible> = self.set_cookie(0, |_| Ok(0));
+        no_value.unwrap_or_default()
     }
 
     /// The longest value this configuration could ever emit: the limit minus the fixed part

@@ -157,16 +157,17 @@ fn with_aad<R>(header: &[u8], binding: Binding<'_>, f: impl FnOnce(&[u8]) -> R) 
 }
 
 /// Seals the plaintext that `write_plaintext` appends to the buffer it is given, under the
-/// primary key's message key for `hour`, and returns the base64url string.
+/// primary key's message key for `hour`, and appends the base64url string to `out`.
 ///
 /// `write_plaintext` must only append; it learns the primary key's algorithm, which decides how
 /// much room the nonce takes.
 pub(crate) fn seal(
+    out: &mut String,
     ring: &KeyRing,
     hour: u32,
     binding: Binding<'_>,
     write_plaintext: impl FnOnce(&mut Vec<u8>, Algorithm) -> Result<(), SessionError>,
-) -> Result<String, SessionError> {
+) -> Result<(), SessionError> {
     ring.with_primary(|key| {
         with_scratch(|buf| {
             let algorithm = key.key().algorithm();
@@ -185,7 +186,8 @@ pub(crate) fn seal(
             match sealed {
                 Ok(tag) => {
                     buf.extend_from_slice(&tag);
-                    Ok(URL_SAFE_NO_PAD.encode(buf.as_slice()))
+                    URL_SAFE_NO_PAD.encode_string(buf.as_slice(), out);
+                    Ok(())
                 }
                 Err(error) => {
                     // A partial plaintext may be in the buffer.

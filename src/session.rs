@@ -13,7 +13,7 @@ use postcard::ser_flavors::Flavor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Codec, SessionId, SessionMeta};
+use crate::codec::{Codec, Data, SessionId, SessionMeta};
 use crate::config::{Rolling, SessionConfig};
 use crate::error::{OpenErrorKind, SessionError};
 use crate::ring::KeyRing;
@@ -182,6 +182,8 @@ struct Loaded<T> {
     dirty: bool,
     /// Of `data`, computed on first comparison.
     fingerprint: Option<Fingerprint>,
+    /// The postcard encoding of `data`, when a change made it: the seal reuses it.
+    postcard: Option<Vec<u8>>,
 }
 
 impl<T> Clone for Session<T> {
@@ -292,7 +294,9 @@ impl<T: SessionData> Session<T> {
             state.loaded = Some(Loaded::fresh());
         }
         let loaded = self.loaded(&mut state);
-        let new_fingerprint = Fingerprint::of(&data)?;
+        // Serialized once: for the change check, the size check and the seal.
+        let postcard = settings.serialize(&data, now, loaded.meta)?;
+        let new_fingerprint = Fingerprint::of_postcard(&postcard);
         if loaded.fingerprint()? == new_fingerprint {
             return Ok(());
         }
@@ -300,10 +304,11 @@ impl<T: SessionData> Session<T> {
             Some(meta) => meta,
             None => SessionMeta::new(now)?,
         };
-        settings.check_size(&meta, &data, now)?;
+        settings.check_size(&meta, postcard.len(), now)?;
         loaded.meta = Some(meta);
         loaded.data = Arc::new(data);
         loaded.fingerprint = Some(new_fingerprint);
+        loaded.postcard = Some(postcard);
         loaded.dirty = true;
         Ok(())
     }
@@ -319,6 +324,7 @@ impl<T: SessionData> Session<T> {
         loaded.dirty |= changed && loaded.meta.is_some();
         loaded.data = Arc::new(data);
         loaded.fingerprint = fingerprint;
+        loaded.postcard = None;
     }
 
     /// Ends the session: the response deletes the cookie (`Max-Age=0`, same name, path and
@@ -349,7 +355,11 @@ impl<T: SessionData> Session<T> {
         state.destroyed = false;
         let loaded = self.loaded(&mut state);
         let meta = SessionMeta::new(now)?;
-        settings.check_size(&meta, &*loaded.data, now)?;
+        let data_len = match &loaded.postcard {
+            Some(postcard) => postcard.len(),
+            None => settings.serialize(&*loaded.data, now, Some(meta))?.len(),
+        };
+        settings.check_size(&meta, data_len, now)?;
         loaded.meta = Some(meta);
         loaded.dirty = true;
         Ok(())
@@ -509,6 +519,7 @@ impl<T: SessionData> State<T> {
                 by_primary: opened.by_primary,
                 dirty: false,
                 fingerprint: None,
+                postcard: None,
             },
             _ => Loaded::fresh(),
         }
@@ -571,13 +582,15 @@ impl<T: SessionData> State<T> {
             Some(meta) => meta,
             None => *loaded.meta.insert(SessionMeta::new(now)?),
         };
-        let sealed =
-            settings
-                .codec
-                .seal(settings.config.cookie_name(), &meta, &*loaded.data, now)?;
-        let line = settings
-            .config
-            .set_cookie(&sealed.value, sealed.expires.saturating_sub(now));
+        let data = match &loaded.postcard {
+            Some(postcard) => Data::Postcard(postcard),
+            None => Data::Value(&*loaded.data),
+        };
+        let codec = &settings.codec;
+        let line = settings.config.set_cookie(codec.max_value_len(), |line| {
+            let expires = codec.seal_into(line, settings.config.cookie_name(), &meta, data, now)?;
+            Ok::<_, SessionError>(expires.saturating_sub(now))
+        })?;
         // Mutations were size-checked, but a re-seal under a primary with a longer nonce
         // (rotation AES-256-GCM -> XChaCha20-Poly1305) grows the line: never send one over
         // the limit; the old cookie keeps opening while its key is accepted.
@@ -593,14 +606,15 @@ impl<T: SessionData> State<T> {
 }
 
 impl Settings {
-    /// Refuses a session whose `Set-Cookie` value would exceed the limit.
-    fn check_size<T: Serialize + ?Sized>(
+    /// Refuses a session whose `Set-Cookie` value would exceed the limit, given the length of
+    /// its data's postcard encoding.
+    fn check_size(
         &self,
         meta: &SessionMeta,
-        data: &T,
+        data_len: usize,
         now: u64,
     ) -> Result<(), SessionError> {
-        let value_len = self.codec.sealed_len(meta, data, now)?;
+        let value_len = self.codec.sealed_len_for_postcard_len(meta, data_len, now);
         let max_age = self.codec.expires_at(meta.created, now).saturating_sub(now);
         let size = self.config.fixed_cookie_len() + value_len + decimal_digits(max_age);
         let limit = self.config.max_cookie_size();
@@ -608,6 +622,72 @@ impl Settings {
             return Err(SessionError::TooLarge { size, limit });
         }
         Ok(())
+    }
+
+    /// The postcard encoding of session data, refused with the exact `TooLarge` size (counted,
+    /// not allocated) once it cannot fit in a cookie value: a huge value is never copied.
+    fn serialize<T: Serialize + ?Sized>(
+        &self,
+        data: &T,
+        now: u64,
+        meta: Option<SessionMeta>,
+    ) -> Result<Vec<u8>, SessionError> {
+        let limit = self.codec.max_value_len();
+        let capped = postcard::serialize_with_flavor(
+            data,
+            CappedVec {
+                buf: Vec::new(),
+                limit,
+            },
+        );
+        match capped {
+            Ok(postcard) => Ok(postcard),
+            Err(postcard::Error::SerializeBufferFull) => {
+                let data_len = Fingerprint::of(data)?.len;
+                let meta = meta.unwrap_or(SessionMeta {
+                    id: SessionId::from_bytes([0; crate::codec::SESSION_ID_LEN]),
+                    created: now,
+                });
+                self.check_size(&meta, data_len, now)?;
+                // Fits after all (cannot happen: the value alone is over the limit).
+                Err(SessionError::TooLarge {
+                    size: data_len,
+                    limit: self.config.max_cookie_size(),
+                })
+            }
+            Err(_) => Err(SessionError::Serialize),
+        }
+    }
+}
+
+/// A postcard flavor that collects into a `Vec` up to `limit` bytes.
+struct CappedVec {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Flavor for CappedVec {
+    type Output = Vec<u8>;
+
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        if self.buf.len() >= self.limit {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.buf.push(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        if self.buf.len().saturating_add(data.len()) > self.limit {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<Vec<u8>> {
+        Ok(self.buf)
     }
 }
 
@@ -621,6 +701,7 @@ impl<T: Default> Loaded<T> {
             by_primary: true,
             dirty: false,
             fingerprint: None,
+            postcard: None,
         }
     }
 }
@@ -660,6 +741,16 @@ struct Fingerprint {
 static FINGERPRINT_KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
 impl Fingerprint {
+    /// Of postcard bytes: equal to [`Fingerprint::of`] the value they encode.
+    fn of_postcard(postcard: &[u8]) -> Self {
+        let mut hasher = FINGERPRINT_KEY.build_hasher();
+        hasher.write(postcard);
+        Self {
+            len: postcard.len(),
+            hash: hasher.finish(),
+        }
+    }
+
     fn of<T: Serialize + ?Sized>(value: &T) -> Result<Self, SessionError> {
         let hasher = FingerprintHasher {
             hasher: FINGERPRINT_KEY.build_hasher(),
