@@ -503,6 +503,7 @@ impl fmt::Debug for Codec {
 
 /// The session data to seal: a value, or its postcard encoding made earlier.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 pub(crate) enum Data<'a, T: ?Sized> {
     Value(&'a T),
     Postcard(&'a [u8]),
@@ -573,6 +574,23 @@ pub(crate) const MIN_VALUE_LEN: usize =
 /// The smallest plaintext: a 16-byte id and three one-byte varints (created, expires and a
 /// unit-like payload). A lower bound: real timestamps take 5 bytes each.
 const MIN_PLAINTEXT_LEN: usize = SESSION_ID_LEN + 3;
+
+/// The postcard encoding of `value`, refused with `SerializeBufferFull` past `limit` bytes.
+#[cfg(feature = "tower")]
+pub(crate) fn to_capped_vec<T: Serialize + ?Sized>(
+    value: &T,
+    limit: usize,
+) -> postcard::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    postcard::serialize_with_flavor(
+        value,
+        CappedAppend {
+            buf: &mut buf,
+            limit,
+        },
+    )?;
+    Ok(buf)
+}
 
 /// A postcard flavor that appends to a `Vec` and refuses to grow it past `limit`, so that an
 /// oversize session never costs more memory than the limit.

@@ -13,7 +13,7 @@ use postcard::ser_flavors::Flavor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Codec, Data, SessionId, SessionMeta};
+use crate::codec::{self, Codec, Data, SessionId, SessionMeta};
 use crate::config::{Rolling, SessionConfig};
 use crate::error::{OpenErrorKind, SessionError};
 use crate::ring::KeyRing;
@@ -633,14 +633,7 @@ impl Settings {
         meta: Option<SessionMeta>,
     ) -> Result<Vec<u8>, SessionError> {
         let limit = self.codec.max_value_len();
-        let capped = postcard::serialize_with_flavor(
-            data,
-            CappedVec {
-                buf: Vec::new(),
-                limit,
-            },
-        );
-        match capped {
+        match codec::to_capped_vec(data, limit) {
             Ok(postcard) => Ok(postcard),
             Err(postcard::Error::SerializeBufferFull) => {
                 let data_len = Fingerprint::of(data)?.len;
@@ -657,37 +650,6 @@ impl Settings {
             }
             Err(_) => Err(SessionError::Serialize),
         }
-    }
-}
-
-/// A postcard flavor that collects into a `Vec` up to `limit` bytes.
-struct CappedVec {
-    buf: Vec<u8>,
-    limit: usize,
-}
-
-impl Flavor for CappedVec {
-    type Output = Vec<u8>;
-
-    #[inline]
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        if self.buf.len() >= self.limit {
-            return Err(postcard::Error::SerializeBufferFull);
-        }
-        self.buf.push(byte);
-        Ok(())
-    }
-
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        if self.buf.len().saturating_add(data.len()) > self.limit {
-            return Err(postcard::Error::SerializeBufferFull);
-        }
-        self.buf.extend_from_slice(data);
-        Ok(())
-    }
-
-    fn finalize(self) -> postcard::Result<Vec<u8>> {
-        Ok(self.buf)
     }
 }
 
