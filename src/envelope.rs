@@ -186,6 +186,8 @@ pub(crate) fn seal(
             match sealed {
                 Ok(tag) => {
                     buf.extend_from_slice(&tag);
+                    // One exact allocation, not a doubling series.
+                    out.reserve(encoded_len(buf.len()));
                     URL_SAFE_NO_PAD.encode_string(buf.as_slice(), out);
                     Ok(())
                 }

@@ -587,7 +587,13 @@ impl<T: SessionData> State<T> {
             None => Data::Value(&*loaded.data),
         };
         let codec = &settings.codec;
-        let line = settings.config.set_cookie(codec.max_value_len(), |line| {
+        let value_len_hint = match data {
+            Data::Postcard(postcard) => {
+                codec.sealed_len_for_postcard_len(&meta, postcard.len(), now)
+            }
+            Data::Value(_) => 0,
+        };
+        let line = settings.config.set_cookie(value_len_hint, |line| {
             let expires = codec.seal_into(line, settings.config.cookie_name(), &meta, data, now)?;
             Ok::<_, SessionError>(expires.saturating_sub(now))
         })?;
