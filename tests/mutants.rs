@@ -307,7 +307,7 @@ fn an_envelope_with_an_empty_ciphertext_is_authenticated_not_malformed() {
 
 /// Kills `SCRATCH_KEEP: replace * with +` (16 + 1024 bytes): the per-thread scratch buffer of
 /// any cookie-sized value is kept, so that after the first use on a thread an open allocates
-/// only the session data.
+/// only the session data and a seal only its output.
 #[test]
 fn the_scratch_buffer_of_a_cookie_sized_value_is_reused() {
     assert!(
@@ -330,5 +330,12 @@ fn the_scratch_buffer_of_a_cookie_sized_value_is_reused() {
         // The Vec<u8> itself, and nothing else.
         assert_eq!(stats.allocations, 1, "{algorithm:?}: {stats:?}");
         assert_eq!(stats.bytes, 2500, "{algorithm:?}: {stats:?}");
+
+        let (sealed, stats) = measure(|| codec.seal(NAME, &meta(T0), &data, T0).unwrap());
+        assert!(stats.allocations <= 2, "{algorithm:?}: {stats:?}");
+        assert!(
+            stats.bytes <= 2 * sealed.value.len() as u64,
+            "{algorithm:?}: {stats:?}"
+        );
     }
 }
