@@ -296,29 +296,26 @@ fn b3_hours_outside_the_window_are_refused_before_derivation() {
         let codec = Codec::new(KeyRing::new(key));
         let now = T0;
         let h = u32::try_from(now / HOUR).unwrap();
-        for hour in [0, 1, h - 25, h + 1, h + 2, h + 1000, u32::MAX] {
-            // A real header and garbage after it: had a key been derived and used, this would
-            // be Unauthentic (or Malformed), not OutsideWindow.
+        // A real header for `hour` and garbage after it.
+        let open_garbage = |hour: u32| {
             let mut envelope = vec![1u8];
             envelope.extend_from_slice(&id.get().to_be_bytes());
             envelope.extend_from_slice(&hour.to_be_bytes());
             envelope.extend([0xa5; 48]);
-            let error = codec
+            codec
                 .open::<u8>(NAME, &URL_SAFE_NO_PAD.encode(&envelope), now)
-                .unwrap_err();
+                .unwrap_err()
+        };
+        for hour in [0, 1, h - 25, h + 1, h + 2, h + 1000, u32::MAX] {
+            // Had a key been derived and used, this would be Unauthentic (or Malformed), not
+            // OutsideWindow.
+            let error = open_garbage(hour);
             assert_eq!(error.kind(), K::OutsideWindow, "hour {hour}");
             assert_eq!(error.key_id(), Some(id));
         }
         // Inside the window the same garbage reaches the AEAD.
         for hour in [h - 24, h] {
-            let mut envelope = vec![1u8];
-            envelope.extend_from_slice(&id.get().to_be_bytes());
-            envelope.extend_from_slice(&hour.to_be_bytes());
-            envelope.extend([0xa5; 48]);
-            let error = codec
-                .open::<u8>(NAME, &URL_SAFE_NO_PAD.encode(&envelope), now)
-                .unwrap_err();
-            assert_eq!(error.kind(), K::Unauthentic, "hour {hour}");
+            assert_eq!(open_garbage(hour).kind(), K::Unauthentic, "hour {hour}");
         }
     }
 }
