@@ -1,6 +1,8 @@
 //! The codec: session data + id + timestamps <-> sealed string, with exact size prediction.
 //!
-//! Usable alone, without HTTP: it is what the middleware calls.
+//! The only home of postcard in the crate: the plaintext layout, encoding the data with its
+//! round-trip check, change detection by comparing encodings, and the size maths. Usable
+//! alone, without HTTP: it is what the middleware calls.
 
 use core::fmt;
 use core::time::Duration;
@@ -9,36 +11,38 @@ use postcard::ser_flavors::{Flavor, Size};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{self, Binding, HourWindow};
+use crate::envelope::{self, Header, Opening, SealFailure, Sealing};
 use crate::error::{ConfigError, OpenError, OpenErrorKind, SessionError};
 use crate::key::{Algorithm, KeyId};
-use crate::ring::KeyRing;
+use crate::ring::{KeyLookupError, KeyRing, OpeningKey, RingView};
 use crate::rng;
 
 /// The default idle timeout: a session not used for a day expires.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-/// The default absolute lifetime: a session expires a week after it was created (or its id
-/// last cycled), however active.
-pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// The default absolute lifetime: a session expires a week after it was created, however
+/// active.
+pub(crate) const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// The longest lifetime accepted: browsers cap cookie lifetimes at 400 days
 /// (RFC 6265bis §5.6.1, §5.6.2).
-pub const MAX_LIFETIME_LIMIT: Duration = Duration::from_secs(400 * 24 * 60 * 60);
+pub(crate) const MAX_LIFETIME_LIMIT: Duration = Duration::from_secs(400 * 24 * 60 * 60);
 /// The default clock skew tolerated between instances.
-pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
 /// The largest clock skew that can be configured.
-pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60 * 60);
+pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60 * 60);
 /// The default longest cookie value, in bytes. Browsers keep at most 4096 bytes of name, value
 /// and attributes per cookie, so no useful value is longer.
-pub const DEFAULT_MAX_VALUE_LEN: usize = 4096;
+pub(crate) const DEFAULT_MAX_VALUE_LEN: usize = 4096;
 /// The largest value limit that can be configured, in bytes.
-pub const MAX_VALUE_LEN_LIMIT: usize = 16 * 1024;
+pub(crate) const MAX_VALUE_LEN_LIMIT: usize = 16 * 1024;
 /// Length of a [`SessionId`], in bytes.
-pub const SESSION_ID_LEN: usize = 16;
+pub(crate) const SESSION_ID_LEN: usize = 16;
 
 const _: () = assert!(DEFAULT_IDLE_TIMEOUT.as_secs() <= DEFAULT_MAX_LIFETIME.as_secs());
 const _: () = assert!(DEFAULT_MAX_LIFETIME.as_secs() <= MAX_LIFETIME_LIMIT.as_secs());
 const _: () = assert!(DEFAULT_CLOCK_SKEW.as_secs() <= MAX_CLOCK_SKEW.as_secs());
 const _: () = assert!(DEFAULT_MAX_VALUE_LEN <= MAX_VALUE_LEN_LIMIT);
+const _: () = assert!(MAX_CLOCK_SKEW.as_secs() == 3600);
+const _: () = assert!(MAX_LIFETIME_LIMIT.as_secs() == 400 * 86_400);
 
 /// A random 128-bit session id, sealed with the session.
 ///
@@ -53,10 +57,10 @@ impl SessionId {
     ///
     /// # Errors
     ///
-    /// [`SessionError::Random`] if the operating system's random number generator fails.
+    /// [`SessionError::Rng`] if the operating system's random number generator fails.
     pub fn generate() -> Result<Self, SessionError> {
         let mut id = [0u8; SESSION_ID_LEN];
-        rng::fill(&mut id).map_err(|_| SessionError::Random)?;
+        rng::fill(&mut id).map_err(|_| SessionError::Rng)?;
         Ok(Self(id))
     }
 
@@ -81,8 +85,10 @@ impl fmt::Display for SessionId {
 }
 
 impl fmt::Debug for SessionId {
+    /// Redacted: an id in a log lets whoever reads the log correlate that user's requests.
+    /// `Display` prints it when the application means to.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId({self})")
+        f.write_str("SessionId(..)")
     }
 }
 
@@ -101,7 +107,7 @@ impl SessionMeta {
     ///
     /// # Errors
     ///
-    /// [`SessionError::Random`] if the operating system's random number generator fails.
+    /// [`SessionError::Rng`] if the operating system's random number generator fails.
     pub fn new(now: u64) -> Result<Self, SessionError> {
         Ok(Self {
             id: SessionId::generate()?,
@@ -201,9 +207,34 @@ pub struct Codec {
     max_value_len: usize,
 }
 
+/// The shape of the `Set-Cookie` line a value goes into, for the size check: the bytes around
+/// the value, whether a Max-Age is written (its digits depend on the expiry), and the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineShape {
+    /// Every byte of the line but the value and the Max-Age digits.
+    pub(crate) fixed_len: usize,
+    pub(crate) max_age: bool,
+    pub(crate) limit: usize,
+}
+
+/// The session data to seal: a value, or its postcard encoding made earlier.
+#[derive(Debug)]
+pub(crate) enum Data<'a, T: ?Sized> {
+    Value(&'a T),
+    Encoded(&'a [u8]),
+}
+
+impl<T: ?Sized> Clone for Data<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for Data<'_, T> {}
+
 impl Codec {
-    /// A codec over `ring` with the default lifetimes, clock skew, schema version 0 and a
-    /// 4096-byte value limit.
+    /// A codec over `ring` with the default lifetimes (1 day idle, 7 days absolute), a clock
+    /// skew of 60 s, schema version 0 and a 4096-byte value limit.
     #[must_use]
     pub fn new(ring: KeyRing) -> Self {
         Self {
@@ -220,16 +251,16 @@ impl Codec {
     #[cfg(feature = "tower")]
     pub(crate) fn from_validated(
         ring: KeyRing,
-        (idle_timeout, max_lifetime): (u64, u64),
-        clock_skew: u64,
+        (idle_timeout, max_lifetime): (Duration, Duration),
+        clock_skew: Duration,
         schema_version: u32,
         max_value_len: usize,
     ) -> Self {
         Self {
             ring,
-            idle_timeout,
-            max_lifetime,
-            clock_skew,
+            idle_timeout: idle_timeout.as_secs(),
+            max_lifetime: max_lifetime.as_secs(),
+            clock_skew: clock_skew.as_secs(),
             schema_version,
             max_value_len,
         }
@@ -241,9 +272,10 @@ impl Codec {
     /// # Errors
     ///
     /// [`ConfigError::Lifetime`] if either is under a second, the idle timeout exceeds the
-    /// absolute lifetime, or the absolute lifetime exceeds [`MAX_LIFETIME_LIMIT`].
+    /// absolute lifetime, or the absolute lifetime exceeds 400 days.
     pub fn with_lifetimes(mut self, idle: Duration, max: Duration) -> Result<Self, ConfigError> {
-        (self.idle_timeout, self.max_lifetime) = lifetimes_secs(idle, max)?;
+        let (idle, max) = lifetimes(idle, max)?;
+        (self.idle_timeout, self.max_lifetime) = (idle.as_secs(), max.as_secs());
         Ok(self)
     }
 
@@ -252,9 +284,9 @@ impl Codec {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::ClockSkew`] above [`MAX_CLOCK_SKEW`].
+    /// [`ConfigError::ClockSkew`] above an hour.
     pub fn with_clock_skew(mut self, skew: Duration) -> Result<Self, ConfigError> {
-        self.clock_skew = clock_skew_secs(skew)?;
+        self.clock_skew = clock_skew(skew)?.as_secs();
         Ok(self)
     }
 
@@ -272,8 +304,7 @@ impl Codec {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::CookieSize`] if it cannot hold an empty session, or is above
-    /// [`MAX_VALUE_LEN_LIMIT`].
+    /// [`ConfigError::CookieSize`] if it cannot hold an empty session, or is above 16 KiB.
     pub fn with_max_value_len(mut self, len: usize) -> Result<Self, ConfigError> {
         check_max_value_len(len)?;
         self.max_value_len = len;
@@ -286,16 +317,16 @@ impl Codec {
         &self.ring
     }
 
-    /// The idle timeout in seconds.
+    /// The idle timeout.
     #[must_use]
-    pub fn idle_timeout(&self) -> u64 {
-        self.idle_timeout
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout)
     }
 
-    /// The absolute lifetime in seconds.
+    /// The absolute lifetime.
     #[must_use]
-    pub fn max_lifetime(&self) -> u64 {
-        self.max_lifetime
+    pub fn max_lifetime(&self) -> Duration {
+        Duration::from_secs(self.max_lifetime)
     }
 
     /// The schema version.
@@ -326,8 +357,8 @@ impl Codec {
     ///
     /// [`SessionError::TooLarge`] (sizes of the cookie value) if the value would exceed the
     /// limit, [`SessionError::Serialize`] if `data` cannot be serialized,
-    /// [`SessionError::Random`] if no nonce could be drawn. Nothing is allocated in
-    /// proportion to an oversize `data`.
+    /// [`SessionError::Rng`] if no nonce could be drawn. Nothing is allocated in proportion
+    /// to an oversize `data`.
     pub fn seal<T: Serialize + ?Sized>(
         &self,
         cookie_name: &str,
@@ -341,7 +372,8 @@ impl Codec {
     }
 
     /// Appends the sealed value to `out` (which is left as it was on error) and returns the
-    /// expiry sealed into it.
+    /// expiry sealed into it. A seal is one straight sequence: the primary key, the header,
+    /// the plaintext written into the envelope buffer under a cap, the AEAD, base64url.
     pub(crate) fn seal_into<T: Serialize + ?Sized>(
         &self,
         out: &mut String,
@@ -350,40 +382,47 @@ impl Codec {
         data: Data<'_, T>,
         now: u64,
     ) -> Result<u64, SessionError> {
+        let ring = self.ring.view();
+        let key = ring.sealing_key(now);
+        let algorithm = key.key().algorithm();
+        let hour = envelope::hour_of(now);
+        let header = Header::v1(key.key().id(), hour, self.schema_version);
         let expires = self.expires_at(meta.created, now);
-        // postcard writes a tuple as the concatenation of its fields, so the plaintext is the
-        // head followed by the data's own postcard bytes.
         let head = (&meta.id, meta.created, expires);
-        let binding = self.binding(cookie_name);
-        envelope::seal(
-            out,
-            &self.ring,
-            envelope::hour_of(now),
-            binding,
-            |buf, algorithm| {
-                let max_plaintext = envelope::max_plaintext_len(algorithm, self.max_value_len);
-                let limit = buf.len().saturating_add(max_plaintext);
-                let written = postcard::serialize_with_flavor(&head, CappedAppend { buf, limit })
-                    .and_then(|()| match data {
-                        Data::Value(value) => {
-                            postcard::serialize_with_flavor(value, CappedAppend { buf, limit })
-                        }
-                        Data::Postcard(bytes) => CappedAppend { buf, limit }.try_extend(bytes),
-                    });
-                written.map_err(|error| match error {
-                    postcard::Error::SerializeBufferFull => {
-                        let size = data
-                            .postcard_len()
-                            .map_or(usize::MAX, |len| self.sealed_len_of(algorithm, &head, len));
-                        SessionError::TooLarge {
-                            size,
-                            limit: self.max_value_len,
-                        }
-                    }
-                    _ => SessionError::Serialize,
-                })
-            },
-        )?;
+
+        let mut sealing = Sealing::new(header, algorithm);
+        let room = self.max_plaintext_len(&header, algorithm);
+        let limit = sealing.buffer().len().saturating_add(room);
+        let written = write_capped(sealing.buffer(), limit, &head).and_then(|()| match data {
+            Data::Value(value) => write_capped(sealing.buffer(), limit, value),
+            Data::Encoded(bytes) => CappedAppend {
+                buf: sealing.buffer(),
+                limit,
+            }
+            .try_extend(bytes),
+        });
+        if let Err(error) = written {
+            return Err(match error {
+                postcard::Error::SerializeBufferFull => SessionError::TooLarge {
+                    size: data.encoded_len().map_or(usize::MAX, |len| {
+                        self.value_len(&header, algorithm, &head, len)
+                    }),
+                    limit: self.max_value_len,
+                },
+                _ => SessionError::Serialize,
+            });
+        }
+        let cipher = key.sealing_cipher(hour);
+        sealing
+            .seal(cipher.cipher(), cookie_name, out)
+            .map_err(|failure| match failure {
+                SealFailure::Rng => SessionError::Rng,
+                // Only for plaintexts of gigabytes, far beyond any limit.
+                SealFailure::Aead => SessionError::TooLarge {
+                    size: usize::MAX,
+                    limit: self.max_value_len,
+                },
+            })?;
         Ok(expires)
     }
 
@@ -399,24 +438,53 @@ impl Codec {
         now: u64,
     ) -> Result<usize, SessionError> {
         let data_len = Data::Value(data)
-            .postcard_len()
+            .encoded_len()
             .ok_or(SessionError::Serialize)?;
-        Ok(self.sealed_len_for_postcard_len(meta, data_len, now))
+        Ok(self.sealed_value_len(meta, data_len, now))
     }
 
-    /// The length of the sealed value for data whose postcard encoding is `data_len` bytes.
-    pub(crate) fn sealed_len_for_postcard_len(
+    /// The length of the value sealed now for data whose encoding is `data_len` bytes.
+    pub(crate) fn sealed_value_len(&self, meta: &SessionMeta, data_len: usize, now: u64) -> usize {
+        let ring = self.ring.view();
+        let key = ring.sealing_key(now).key();
+        let header = Header::v1(key.id(), envelope::hour_of(now), self.schema_version);
+        let head = (&meta.id, meta.created, self.expires_at(meta.created, now));
+        self.value_len(&header, key.algorithm(), &head, data_len)
+    }
+
+    /// The length of the whole `Set-Cookie` line for data whose encoding is `data_len` bytes,
+    /// refused with its exact size when over the line's limit.
+    #[cfg(feature = "tower")]
+    pub(crate) fn check_line(
         &self,
         meta: &SessionMeta,
         data_len: usize,
         now: u64,
-    ) -> usize {
-        let head = (&meta.id, meta.created, self.expires_at(meta.created, now));
-        self.sealed_len_of(self.primary_algorithm(), &head, data_len)
+        line: LineShape,
+    ) -> Result<usize, SessionError> {
+        let value_len = self.sealed_value_len(meta, data_len, now);
+        let max_age = self.expires_at(meta.created, now).saturating_sub(now);
+        let digits = if line.max_age {
+            decimal_digits(max_age)
+        } else {
+            0
+        };
+        let size = line
+            .fixed_len
+            .saturating_add(value_len)
+            .saturating_add(digits);
+        if size > line.limit {
+            return Err(SessionError::TooLarge {
+                size,
+                limit: line.limit,
+            });
+        }
+        Ok(size)
     }
 
-    fn sealed_len_of(
+    fn value_len(
         &self,
+        header: &Header,
         algorithm: Algorithm,
         head: &(&SessionId, u64, u64),
         data_len: usize,
@@ -424,7 +492,20 @@ impl Codec {
         // The head (a fixed array and two integers) always serializes.
         let head_len = postcard::serialize_with_flavor::<_, _, usize>(head, Size::default())
             .unwrap_or(SESSION_ID_LEN + 20);
-        envelope::sealed_len(algorithm, head_len.saturating_add(data_len))
+        envelope::encoded_len(envelope::envelope_len(
+            header.len(),
+            algorithm,
+            head_len.saturating_add(data_len),
+        ))
+    }
+
+    /// The largest plaintext whose sealed value fits in `max_value_len`.
+    fn max_plaintext_len(&self, header: &Header, algorithm: Algorithm) -> usize {
+        envelope::max_raw_len(self.max_value_len).saturating_sub(envelope::envelope_len(
+            header.len(),
+            algorithm,
+            0,
+        ))
     }
 
     /// Opens a value sealed for `cookie_name`, at time `now` (Unix seconds).
@@ -439,52 +520,145 @@ impl Codec {
         value: &str,
         now: u64,
     ) -> Result<Opened<T>, OpenError> {
-        // A value sealed at time t expires by t + idle timeout, so only hours from then up to
-        // now (plus the skew between instances) can hold an authentic, live value.
-        let window = HourWindow {
-            first: envelope::hour_of(now.saturating_sub(self.idle_timeout)),
-            last: envelope::hour_of(now.saturating_add(self.clock_skew)),
-        };
-        envelope::open(
-            &self.ring,
-            value,
-            self.max_value_len,
-            window,
-            self.binding(cookie_name),
-            |plaintext, opened| {
-                let fail = |kind| OpenError::new(kind).with_key_id(opened.key_id);
-                let ((id, created, expires, data), rest) =
-                    postcard::take_from_bytes::<(SessionId, u64, u64, T)>(plaintext)
-                        .map_err(|_| fail(OpenErrorKind::Payload))?;
-                if !rest.is_empty() {
-                    return Err(fail(OpenErrorKind::Payload));
-                }
-                if created > now.saturating_add(self.clock_skew) {
-                    return Err(fail(OpenErrorKind::FutureDated));
-                }
-                if now >= created.saturating_add(self.max_lifetime) || now >= expires {
-                    return Err(fail(OpenErrorKind::Expired));
-                }
-                Ok(Opened {
-                    meta: SessionMeta { id, created },
-                    expires,
-                    data,
-                    key_id: opened.key_id,
-                    by_primary: opened.by_primary,
-                })
-            },
-        )
+        self.open_chunks(cookie_name, core::iter::once(value), now)
     }
 
-    fn binding<'a>(&self, cookie_name: &'a str) -> Binding<'a> {
-        Binding {
-            cookie_name,
-            schema_version: self.schema_version,
+    /// Opens a value given as its chunks, in order. One straight sequence: length and base64url,
+    /// the header, the hour window, the key, the AEAD, the plaintext, the lifetimes. Everything
+    /// a client controls is checked before any key derivation or AEAD work, and each value costs
+    /// at most one AEAD open (no trial decryption).
+    pub(crate) fn open_chunks<'v, T: DeserializeOwned>(
+        &self,
+        cookie_name: &str,
+        chunks: impl Iterator<Item = &'v str> + Clone,
+        now: u64,
+    ) -> Result<Opened<T>, OpenError> {
+        let mut opening = Opening::decode(chunks, self.max_value_len, self.schema_version)
+            .map_err(OpenError::new)?;
+        let header = *opening.header();
+        let fail = |kind| OpenError::new(kind).with_key_id(header.key_id);
+        let ring = self.ring.view();
+        let key = self.check_header(&ring, &header, now)?;
+        if header.version != envelope::V1 {
+            // Sealed, not opened yet: v2 arrives with the schema evolution (issue 10).
+            return Err(fail(OpenErrorKind::UnsupportedVersion));
         }
+        let cipher = key.key.opening_cipher(header.hour);
+        let plaintext = opening.open(&cipher, cookie_name).map_err(fail)?;
+        let decoded = decode_v1::<T>(plaintext);
+        key.key.remember(cipher);
+        let (id, created, expires, data) = decoded.map_err(fail)?;
+        if created > now.saturating_add(self.clock_skew) {
+            return Err(fail(OpenErrorKind::FutureDated));
+        }
+        if now >= created.saturating_add(self.max_lifetime) || now >= expires {
+            return Err(fail(OpenErrorKind::Expired));
+        }
+        if ring
+            .not_before()
+            .is_some_and(|not_before| created < not_before)
+        {
+            return Err(fail(OpenErrorKind::SessionRevoked));
+        }
+        Ok(Opened {
+            meta: SessionMeta { id, created },
+            expires,
+            data,
+            key_id: header.key_id,
+            by_primary: key.is_primary,
+        })
     }
 
-    fn primary_algorithm(&self) -> Algorithm {
-        self.ring.with_primary(|key| key.key().algorithm())
+    /// The checks that cost no key derivation and no AEAD work, on a value alone: length,
+    /// the header's base64url, version and flags, a known key, the hour window. A value that
+    /// passes may still be refused by [`open`](Self::open).
+    #[cfg(feature = "tower")]
+    pub(crate) fn precheck(&self, value: &str, now: u64) -> Result<(), OpenError> {
+        if value.len() > self.max_value_len {
+            return Err(OpenError::new(OpenErrorKind::TooLong));
+        }
+        if value.len() < envelope::encoded_len(envelope::MIN_ENVELOPE_LEN) {
+            return Err(OpenError::new(OpenErrorKind::Malformed));
+        }
+        let header = envelope::peek_header(value, self.schema_version).map_err(OpenError::new)?;
+        self.check_header(&self.ring.view(), &header, now)
+            .map(|_| ())
+    }
+
+    /// The header checks: a known, unrevoked key and an hour inside the window.
+    fn check_header<'r>(
+        &self,
+        ring: &'r RingView,
+        header: &Header,
+        now: u64,
+    ) -> Result<OpeningKey<'r>, OpenError> {
+        let fail = |kind| OpenError::new(kind).with_key_id(header.key_id);
+        // v2: one chunk, uncompressed, and the current schema; refused before any key work.
+        if header.flags.chunks() != 1 || header.flags.compressed() {
+            return Err(fail(OpenErrorKind::Flags));
+        }
+        if header.schema != self.schema_version {
+            return Err(fail(OpenErrorKind::UnknownSchema));
+        }
+        let key = ring
+            .opening_key(header.key_id, now)
+            .map_err(|error| match error {
+                KeyLookupError::Unknown => fail(OpenErrorKind::UnknownKey),
+                KeyLookupError::Revoked => fail(OpenErrorKind::KeyRevoked),
+            })?;
+        // A value sealed at time t expires by t + idle timeout, so only hours from then up to
+        // now (plus the skew between instances) can hold an authentic, live value; any other
+        // hour is refused before key derivation, so a client cannot make the server derive
+        // keys for hours of its choosing.
+        let first = envelope::hour_of(now.saturating_sub(self.idle_timeout));
+        let last = envelope::hour_of(now.saturating_add(self.clock_skew));
+        if header.hour < first || header.hour > last {
+            return Err(fail(OpenErrorKind::OutsideWindow));
+        }
+        Ok(key)
+    }
+
+    /// The postcard encoding of session data for a change, capped so that an oversize value is
+    /// never copied, and refused unless it decodes back to itself (postcard is not
+    /// self-describing: `skip_serializing_if`, `untagged` and `flatten` break round trips).
+    /// Over the cap, the error carries the exact line size, counted without allocating.
+    #[cfg(feature = "tower")]
+    pub(crate) fn encode_data<T: Serialize + DeserializeOwned>(
+        &self,
+        data: &T,
+        meta: &SessionMeta,
+        now: u64,
+        line: LineShape,
+    ) -> Result<Vec<u8>, SessionError> {
+        let mut encoded = Vec::new();
+        match write_capped(&mut encoded, self.max_value_len, data) {
+            Ok(()) => {}
+            Err(postcard::Error::SerializeBufferFull) => {
+                let len = Data::Value(data)
+                    .encoded_len()
+                    .ok_or(SessionError::Serialize)?;
+                self.check_line(meta, len, now, line)?;
+                // Within the line limit but not the value limit: cannot happen, as the value
+                // limit is the line limit minus the line's fixed part.
+                return Err(SessionError::TooLarge {
+                    size: len,
+                    limit: line.limit,
+                });
+            }
+            Err(_) => return Err(SessionError::Serialize),
+        }
+        check_round_trip::<T>(&encoded)?;
+        self.check_line(meta, encoded.len(), now, line)?;
+        Ok(encoded)
+    }
+
+    /// The postcard encoding of data as it stands, to compare a change against; `None` if it
+    /// cannot be serialized within the value limit.
+    #[cfg(feature = "tower")]
+    pub(crate) fn encode_current<T: Serialize>(&self, data: &T) -> Option<Vec<u8>> {
+        let mut encoded = Vec::new();
+        write_capped(&mut encoded, self.max_value_len, data).ok()?;
+        Some(encoded)
     }
 }
 
@@ -501,65 +675,111 @@ impl fmt::Debug for Codec {
     }
 }
 
-/// The session data to seal: a value, or its postcard encoding made earlier.
-#[derive(Debug)]
-#[cfg_attr(not(feature = "tower"), allow(dead_code))]
-pub(crate) enum Data<'a, T: ?Sized> {
-    Value(&'a T),
-    Postcard(&'a [u8]),
-}
-
-impl<T: ?Sized> Clone for Data<'_, T> {
-    fn clone(&self) -> Self {
-        *self
+/// The v1 plaintext: `(session id, created, expires, data)`, with nothing after it.
+fn decode_v1<T: DeserializeOwned>(
+    plaintext: &[u8],
+) -> Result<(SessionId, u64, u64, T), OpenErrorKind> {
+    let (decoded, rest) = postcard::take_from_bytes::<(SessionId, u64, u64, T)>(plaintext)
+        .map_err(|_| OpenErrorKind::Payload)?;
+    if !rest.is_empty() {
+        return Err(OpenErrorKind::Payload);
     }
+    Ok(decoded)
 }
 
-impl<T: ?Sized> Copy for Data<'_, T> {}
+/// Refuses an encoding that does not decode to a value which encodes to the same bytes.
+#[cfg(feature = "tower")]
+fn check_round_trip<T: Serialize + DeserializeOwned>(encoded: &[u8]) -> Result<(), SessionError> {
+    let (decoded, rest) =
+        postcard::take_from_bytes::<T>(encoded).map_err(|_| SessionError::NotRoundTrip)?;
+    if !rest.is_empty() {
+        return Err(SessionError::NotRoundTrip);
+    }
+    // Compared byte by byte as it is written: no second buffer.
+    postcard::serialize_with_flavor(
+        &decoded,
+        SameBytes {
+            expected: encoded,
+            at: 0,
+        },
+    )
+    .map_err(|_| SessionError::NotRoundTrip)
+}
 
 impl<T: Serialize + ?Sized> Data<'_, T> {
-    /// The length of the postcard encoding, counted without allocating; `None` if the value
-    /// cannot be serialized.
-    fn postcard_len(self) -> Option<usize> {
+    /// The length of the encoding, counted without allocating; `None` if the value cannot be
+    /// serialized.
+    fn encoded_len(self) -> Option<usize> {
         match self {
             Self::Value(value) => {
                 postcard::serialize_with_flavor::<_, _, usize>(value, Size::default()).ok()
             }
-            Self::Postcard(bytes) => Some(bytes.len()),
+            Self::Encoded(bytes) => Some(bytes.len()),
         }
     }
 }
 
+fn write_capped<T: Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    limit: usize,
+    value: &T,
+) -> postcard::Result<()> {
+    postcard::serialize_with_flavor(value, CappedAppend { buf, limit })
+}
+
+#[cfg(feature = "tower")]
+fn decimal_digits(mut n: u64) -> usize {
+    let mut digits = 1;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
+    }
+    digits
+}
+
 /// Validates lifetimes and returns them in whole seconds.
-pub(crate) fn lifetimes_secs(idle: Duration, max: Duration) -> Result<(u64, u64), ConfigError> {
-    let (idle, max) = (idle.as_secs(), max.as_secs());
-    let reason = if idle == 0 || max == 0 {
-        "idle_timeout and max_lifetime must be at least one second"
-    } else if idle > max {
-        "idle_timeout must not exceed max_lifetime; shorten idle_timeout or lengthen max_lifetime"
-    } else if max > MAX_LIFETIME_LIMIT.as_secs() {
-        "max_lifetime must be at most 400 days, the browsers' cap on cookie lifetimes (RFC 6265bis)"
+pub(crate) fn lifetimes(
+    idle: Duration,
+    max: Duration,
+) -> Result<(Duration, Duration), ConfigError> {
+    let (idle_secs, max_secs) = (idle.as_secs(), max.as_secs());
+    let (setting, reason) = if idle_secs == 0 {
+        ("idle_timeout", "must be at least one second")
+    } else if max_secs == 0 {
+        ("max_lifetime", "must be at least one second")
+    } else if idle_secs > max_secs {
+        (
+            "idle_timeout",
+            "must not exceed max_lifetime; shorten idle_timeout or lengthen max_lifetime",
+        )
+    } else if max > MAX_LIFETIME_LIMIT {
+        (
+            "max_lifetime",
+            "must be at most 400 days, the browsers' cap on cookie lifetimes (RFC 6265bis)",
+        )
     } else {
-        return Ok((idle, max));
+        return Ok((
+            Duration::from_secs(idle_secs),
+            Duration::from_secs(max_secs),
+        ));
     };
-    Err(ConfigError::Lifetime { reason })
+    Err(ConfigError::Lifetime { setting, reason })
 }
 
 /// Validates a clock skew and returns it in whole seconds.
-pub(crate) fn clock_skew_secs(skew: Duration) -> Result<u64, ConfigError> {
+pub(crate) fn clock_skew(skew: Duration) -> Result<Duration, ConfigError> {
     if skew > MAX_CLOCK_SKEW {
         return Err(ConfigError::ClockSkew);
     }
-    Ok(skew.as_secs())
+    Ok(Duration::from_secs(skew.as_secs()))
 }
 
 /// Validates a value length limit: room for the smallest session under any algorithm, and no
 /// more than [`MAX_VALUE_LEN_LIMIT`].
 pub(crate) fn check_max_value_len(len: usize) -> Result<(), ConfigError> {
-    let min = MIN_VALUE_LEN;
-    if len < min || len > MAX_VALUE_LEN_LIMIT {
+    if !(MIN_VALUE_LEN..=MAX_VALUE_LEN_LIMIT).contains(&len) {
         return Err(ConfigError::CookieSize {
-            min,
+            min: MIN_VALUE_LEN,
             max: MAX_VALUE_LEN_LIMIT,
             limit: len,
         });
@@ -568,29 +788,15 @@ pub(crate) fn check_max_value_len(len: usize) -> Result<(), ConfigError> {
 }
 
 /// The shortest sealed value: the smallest plaintext under the longest nonce.
-pub(crate) const MIN_VALUE_LEN: usize =
-    envelope::sealed_len(Algorithm::XChaCha20Poly1305, MIN_PLAINTEXT_LEN);
+pub(crate) const MIN_VALUE_LEN: usize = envelope::encoded_len(envelope::envelope_len(
+    envelope::V1_HEADER_LEN,
+    Algorithm::XChaCha20Poly1305,
+    MIN_PLAINTEXT_LEN,
+));
 
 /// The smallest plaintext: a 16-byte id and three one-byte varints (created, expires and a
 /// unit-like payload). A lower bound: real timestamps take 5 bytes each.
 const MIN_PLAINTEXT_LEN: usize = SESSION_ID_LEN + 3;
-
-/// The postcard encoding of `value`, refused with `SerializeBufferFull` past `limit` bytes.
-#[cfg(feature = "tower")]
-pub(crate) fn to_capped_vec<T: Serialize + ?Sized>(
-    value: &T,
-    limit: usize,
-) -> postcard::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    postcard::serialize_with_flavor(
-        value,
-        CappedAppend {
-            buf: &mut buf,
-            limit,
-        },
-    )?;
-    Ok(buf)
-}
 
 /// A postcard flavor that appends to a `Vec` and refuses to grow it past `limit`, so that an
 /// oversize session never costs more memory than the limit.
@@ -625,5 +831,40 @@ impl Flavor for CappedAppend<'_> {
 
     fn finalize(self) -> postcard::Result<()> {
         Ok(())
+    }
+}
+
+/// A postcard flavor that checks the bytes written against `expected` instead of keeping them.
+#[cfg(feature = "tower")]
+struct SameBytes<'a> {
+    expected: &'a [u8],
+    at: usize,
+}
+
+#[cfg(feature = "tower")]
+impl Flavor for SameBytes<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.try_extend(&[byte])
+    }
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        let end = self.at.saturating_add(data.len());
+        if self.expected.get(self.at..end) != Some(data) {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.at = end;
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        if self.at == self.expected.len() {
+            Ok(())
+        } else {
+            Err(postcard::Error::SerializeBufferFull)
+        }
     }
 }

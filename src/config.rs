@@ -4,20 +4,20 @@
 //! how to fix the problem; nothing is checked at request time.
 
 use core::fmt;
-use core::fmt::Write as _;
 use core::time::Duration;
 
 use crate::codec::{
-    self, Codec, DEFAULT_CLOCK_SKEW, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME,
+    self, Codec, DEFAULT_CLOCK_SKEW, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME, LineShape,
     MAX_VALUE_LEN_LIMIT,
 };
+use crate::cookies::{self, Attributes, SameSite};
 use crate::error::ConfigError;
 use crate::ring::KeyRing;
 
 /// The default cookie name. The `__Host-` prefix makes browsers refuse the cookie unless it is
 /// `Secure`, has `Path=/` and no `Domain`, so a sibling subdomain cannot set or shadow it
 /// (RFC 6265bis §4.1.3.2).
-pub const DEFAULT_COOKIE_NAME: &str = "__Host-session";
+pub(crate) const DEFAULT_COOKIE_NAME: &str = "__Host-session";
 
 /// The default limit on the whole `Set-Cookie` value (`name=value` plus attributes), in
 /// bytes. Browsers keep cookies up to 4096 bytes of name, value and attributes (RFC 6265 §6.1;
@@ -26,41 +26,12 @@ pub const DEFAULT_COOKIE_NAME: &str = "__Host-session";
 pub const MAX_COOKIE_SIZE: usize = 4096;
 
 /// The longest `Path` or `Domain` attribute value browsers accept (RFC 6265bis §5.6).
-pub const MAX_ATTRIBUTE_LEN: usize = 1024;
+pub(crate) const MAX_ATTRIBUTE_LEN: usize = 1024;
 
 /// The longest cookie name accepted, in bytes.
-pub const MAX_COOKIE_NAME_LEN: usize = 256;
+pub(crate) const MAX_COOKIE_NAME_LEN: usize = 256;
 
 const _: () = assert!(MAX_COOKIE_SIZE <= MAX_VALUE_LEN_LIMIT);
-
-/// The `SameSite` cookie attribute (RFC 6265bis §4.1.2.7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum SameSite {
-    /// Sent only on same-site requests.
-    Strict,
-    /// Sent on same-site requests and top-level cross-site navigations. The default: it blocks
-    /// most CSRF while keeping links from other sites logged in.
-    #[default]
-    Lax,
-    /// Sent on every request, including cross-site ones. Requires `Secure`.
-    ///
-    /// # Security
-    ///
-    /// The session then rides along with cross-site requests: protect every state-changing
-    /// route against CSRF.
-    None,
-}
-
-impl SameSite {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Self::Strict => "Strict",
-            Self::Lax => "Lax",
-            Self::None => "None",
-        }
-    }
-}
 
 /// When a session that was read but not modified is sealed again to push its idle expiry
 /// forward (express-session's `rolling`).
@@ -134,7 +105,9 @@ pub enum CacheControl {
 pub struct SessionConfig {
     cookie_name: String,
     /// `; Path=/; Secure; HttpOnly; SameSite=Lax...`: every attribute after `Max-Age`.
-    attributes: String,
+    suffix: String,
+    /// The `Path` attribute, for the path-match of incoming requests.
+    path: String,
     policy: Policy,
 }
 
@@ -171,10 +144,11 @@ impl Default for Policy {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        let cookie = CookieAttributes::default();
+        let cookie = Attributes::default();
         Self {
             cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
-            attributes: cookie.render(cookie.secure),
+            suffix: cookie.render(),
+            path: cookie.path,
             policy: Policy::default(),
         }
     }
@@ -241,34 +215,23 @@ impl SessionConfig {
         self.policy.schema_version
     }
 
-    /// The cookie bytes around the value: everything of a `Set-Cookie` value except the
-    /// sealed value and the Max-Age digits.
-    pub(crate) fn fixed_cookie_len(&self) -> usize {
-        self.cookie_name.len() + "=".len() + MAX_AGE.len() + self.attributes.len()
+    /// The attributes after the value, as rendered once.
+    pub(crate) fn suffix(&self) -> &str {
+        &self.suffix
     }
 
-    /// `name=value; Max-Age=N; attributes`, with the value appended by `write_value` (so a
-    /// sealed value is encoded straight into the line, without a copy).
-    pub(crate) fn set_cookie<E>(
-        &self,
-        value_len_hint: usize,
-        write_value: impl FnOnce(&mut String) -> Result<u64, E>,
-    ) -> Result<String, E> {
-        let mut line = String::with_capacity(self.fixed_cookie_len() + value_len_hint + 20);
-        line.push_str(&self.cookie_name);
-        line.push('=');
-        let max_age = write_value(&mut line)?;
-        line.push_str(MAX_AGE);
-        // Writing to a String cannot fail.
-        let _ = write!(line, "{max_age}");
-        line.push_str(&self.attributes);
-        Ok(line)
+    /// The `Path` attribute.
+    pub(crate) fn path(&self) -> &str {
+        &self.path
     }
 
-    /// The deletion cookie: same name, path and domain, empty value, `Max-Age=0`.
-    pub(crate) fn removal_cookie(&self) -> String {
-        let no_value: Result<String, core::convert::Infallible> = self.set_cookie(0, |_| Ok(0));
-        no_value.unwrap_or_default()
+    /// The shape of a session line, for the codec's size check.
+    pub(crate) fn line_shape(&self) -> LineShape {
+        LineShape {
+            fixed_len: cookies::fixed_line_len(&self.cookie_name, &self.suffix, true),
+            max_age: true,
+            limit: self.policy.max_cookie_size,
+        }
     }
 
     /// The longest value this configuration could ever emit: the limit minus the fixed part
@@ -277,31 +240,26 @@ impl SessionConfig {
     fn max_value_len(&self) -> usize {
         self.policy
             .max_cookie_size
-            .saturating_sub(self.fixed_cookie_len() + 1)
+            .saturating_sub(cookies::fixed_line_len(&self.cookie_name, &self.suffix, true) + 1)
     }
 
     /// The codec for these (validated) settings over `ring`.
     pub(crate) fn codec(&self, ring: KeyRing) -> Codec {
         Codec::from_validated(
             ring,
-            (
-                self.policy.idle_timeout.as_secs(),
-                self.policy.max_lifetime.as_secs(),
-            ),
-            self.policy.clock_skew.as_secs(),
+            (self.policy.idle_timeout, self.policy.max_lifetime),
+            self.policy.clock_skew,
             self.policy.schema_version,
             self.max_value_len(),
         )
     }
 }
 
-const MAX_AGE: &str = "; Max-Age=";
-
 impl fmt::Debug for SessionConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionConfig")
             .field("cookie_name", &self.cookie_name)
-            .field("attributes", &self.attributes)
+            .field("attributes", &self.suffix)
             .field("policy", &self.policy)
             .finish()
     }
@@ -313,64 +271,15 @@ impl fmt::Debug for SessionConfig {
 #[must_use]
 pub struct SessionConfigBuilder {
     cookie_name: String,
-    cookie: CookieAttributes,
+    cookie: Attributes,
     policy: Policy,
-}
-
-/// The cookie attributes as set on the builder, before validation.
-#[derive(Debug, Clone)]
-struct CookieAttributes {
-    path: String,
-    domain: Option<String>,
-    secure: bool,
-    http_only: bool,
-    same_site: SameSite,
-    partitioned: bool,
-}
-
-impl Default for CookieAttributes {
-    fn default() -> Self {
-        Self {
-            path: "/".to_owned(),
-            domain: None,
-            secure: true,
-            http_only: true,
-            same_site: SameSite::Lax,
-            partitioned: false,
-        }
-    }
-}
-
-impl CookieAttributes {
-    /// `; Path=..; Domain=..; Secure; HttpOnly; SameSite=..; Partitioned`, in that order.
-    fn render(&self, secure: bool) -> String {
-        let mut attributes = String::new();
-        attributes.push_str("; Path=");
-        attributes.push_str(&self.path);
-        if let Some(domain) = &self.domain {
-            attributes.push_str("; Domain=");
-            attributes.push_str(domain);
-        }
-        if secure {
-            attributes.push_str("; Secure");
-        }
-        if self.http_only {
-            attributes.push_str("; HttpOnly");
-        }
-        attributes.push_str("; SameSite=");
-        attributes.push_str(self.same_site.as_str());
-        if self.partitioned {
-            attributes.push_str("; Partitioned");
-        }
-        attributes
-    }
 }
 
 impl Default for SessionConfigBuilder {
     fn default() -> Self {
         Self {
             cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
-            cookie: CookieAttributes::default(),
+            cookie: Attributes::default(),
             policy: Policy::default(),
         }
     }
@@ -517,85 +426,117 @@ impl SessionConfigBuilder {
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let Self {
             cookie_name: mut name,
-            cookie,
+            mut cookie,
             mut policy,
         } = self;
-        let mut secure = cookie.secure;
         if policy.insecure_http {
-            secure = false;
-            for prefix in ["__Host-", "__Secure-"] {
-                if has_prefix_ignore_case(&name, prefix) {
-                    name.drain(..prefix.len());
-                }
-            }
+            cookie.secure = false;
+            strip_secure_prefixes(&mut name);
         }
         validate_name(&name)?;
-        validate_attribute("path", &cookie.path)?;
-        if !cookie.path.starts_with('/') {
-            return attribute_error("the path must start with '/'");
-        }
-        if let Some(domain) = &cookie.domain {
-            validate_attribute("domain", domain)?;
-        }
-        // RFC 6265bis §4.1.3: browsers match the prefixes case-insensitively.
-        if has_prefix_ignore_case(&name, "__Host-") {
-            if !secure {
-                return attribute_error(
-                    "a __Host- cookie must be Secure; keep secure(true) or rename the cookie",
-                );
-            }
-            if cookie.domain.is_some() {
-                return attribute_error(
-                    "a __Host- cookie cannot have a Domain; remove domain(..) or rename the cookie without the __Host- prefix",
-                );
-            }
-            if cookie.path != "/" {
-                return attribute_error(
-                    "a __Host- cookie must have Path=/; remove path(..) or rename the cookie without the __Host- prefix",
-                );
-            }
-        }
-        if has_prefix_ignore_case(&name, "__Secure-") && !secure {
-            return attribute_error(
-                "a __Secure- cookie must be Secure; keep secure(true) or rename the cookie",
-            );
-        }
-        if cookie.same_site == SameSite::None && !secure {
-            return attribute_error(
-                "SameSite=None requires Secure (browsers reject it otherwise); use SameSite::Lax or keep secure(true)",
-            );
-        }
-        if cookie.partitioned && !secure {
-            return attribute_error(
-                "Partitioned requires Secure; keep secure(true) or turn partitioned off",
-            );
-        }
+        validate_attributes(&cookie)?;
+        validate_prefixes(&name, &cookie)?;
+        validate_secure_only(&cookie)?;
         // The codec's own rules, so they live in one place.
-        let (idle, max) = codec::lifetimes_secs(policy.idle_timeout, policy.max_lifetime)?;
-        policy.idle_timeout = Duration::from_secs(idle);
-        policy.max_lifetime = Duration::from_secs(max);
-        policy.clock_skew = Duration::from_secs(codec::clock_skew_secs(policy.clock_skew)?);
-
+        (policy.idle_timeout, policy.max_lifetime) =
+            codec::lifetimes(policy.idle_timeout, policy.max_lifetime)?;
+        policy.clock_skew = codec::clock_skew(policy.clock_skew)?;
         let config = SessionConfig {
             cookie_name: name,
-            attributes: cookie.render(secure),
+            suffix: cookie.render(),
+            path: cookie.path,
             policy,
         };
-        // The smallest session must fit, and the limit stays within what the codec accepts.
-        if codec::check_max_value_len(config.max_value_len()).is_err() {
-            let fixed = config.fixed_cookie_len() + 1;
-            return Err(ConfigError::CookieSize {
-                min: codec::MIN_VALUE_LEN + fixed,
-                max: MAX_VALUE_LEN_LIMIT + fixed,
-                limit: config.policy.max_cookie_size,
-            });
-        }
+        validate_size(&config)?;
         Ok(config)
     }
 }
 
-fn attribute_error<T>(reason: &'static str) -> Result<T, ConfigError> {
-    Err(ConfigError::Attribute { reason })
+/// Drops the `__Host-`/`__Secure-` prefixes for plain-HTTP development.
+fn strip_secure_prefixes(name: &mut String) {
+    for prefix in ["__Host-", "__Secure-"] {
+        if has_prefix_ignore_case(name, prefix) {
+            name.drain(..prefix.len());
+        }
+    }
+}
+
+/// Path and Domain: length, characters, and the path starting with `/`.
+fn validate_attributes(cookie: &Attributes) -> Result<(), ConfigError> {
+    validate_attribute("path", &cookie.path)?;
+    if !cookie.path.starts_with('/') {
+        return attribute_error("path", "the path must start with '/'");
+    }
+    if let Some(domain) = &cookie.domain {
+        validate_attribute("domain", domain)?;
+    }
+    Ok(())
+}
+
+/// RFC 6265bis §4.1.3: browsers match the `__Host-` and `__Secure-` prefixes
+/// case-insensitively and refuse cookies that break their rules.
+fn validate_prefixes(name: &str, cookie: &Attributes) -> Result<(), ConfigError> {
+    if has_prefix_ignore_case(name, "__Host-") {
+        if !cookie.secure {
+            return attribute_error(
+                "secure",
+                "a __Host- cookie must be Secure; keep secure(true) or rename the cookie",
+            );
+        }
+        if cookie.domain.is_some() {
+            return attribute_error(
+                "domain",
+                "a __Host- cookie cannot have a Domain; remove domain(..) or rename the cookie without the __Host- prefix",
+            );
+        }
+        if cookie.path != "/" {
+            return attribute_error(
+                "path",
+                "a __Host- cookie must have Path=/; remove path(..) or rename the cookie without the __Host- prefix",
+            );
+        }
+    }
+    if has_prefix_ignore_case(name, "__Secure-") && !cookie.secure {
+        return attribute_error(
+            "secure",
+            "a __Secure- cookie must be Secure; keep secure(true) or rename the cookie",
+        );
+    }
+    Ok(())
+}
+
+/// Attributes that browsers accept only on `Secure` cookies.
+fn validate_secure_only(cookie: &Attributes) -> Result<(), ConfigError> {
+    if cookie.same_site == SameSite::None && !cookie.secure {
+        return attribute_error(
+            "same_site",
+            "SameSite=None requires Secure (browsers reject it otherwise); use SameSite::Lax or keep secure(true)",
+        );
+    }
+    if cookie.partitioned && !cookie.secure {
+        return attribute_error(
+            "partitioned",
+            "Partitioned requires Secure; keep secure(true) or turn partitioned off",
+        );
+    }
+    Ok(())
+}
+
+/// The smallest session must fit, and the limit stays within what the codec accepts.
+fn validate_size(config: &SessionConfig) -> Result<(), ConfigError> {
+    if codec::check_max_value_len(config.max_value_len()).is_err() {
+        let fixed = cookies::fixed_line_len(&config.cookie_name, &config.suffix, true) + 1;
+        return Err(ConfigError::CookieSize {
+            min: codec::MIN_VALUE_LEN + fixed,
+            max: MAX_VALUE_LEN_LIMIT + fixed,
+            limit: config.policy.max_cookie_size,
+        });
+    }
+    Ok(())
+}
+
+fn attribute_error<T>(setting: &'static str, reason: &'static str) -> Result<T, ConfigError> {
+    Err(ConfigError::Attribute { setting, reason })
 }
 
 fn has_prefix_ignore_case(name: &str, prefix: &str) -> bool {
@@ -615,22 +556,28 @@ fn validate_name(name: &str) -> Result<(), ConfigError> {
 /// Attribute values: at most 1024 bytes (RFC 6265bis §5.6), no `;` and no control characters.
 fn validate_attribute(which: &'static str, value: &str) -> Result<(), ConfigError> {
     if value.len() > MAX_ATTRIBUTE_LEN {
-        return attribute_error(if which == "path" {
-            "the path must be at most 1024 bytes (RFC 6265bis)"
-        } else {
-            "the domain must be at most 1024 bytes (RFC 6265bis)"
-        });
+        return attribute_error(
+            which,
+            if which == "path" {
+                "the path must be at most 1024 bytes (RFC 6265bis)"
+            } else {
+                "the domain must be at most 1024 bytes (RFC 6265bis)"
+            },
+        );
     }
     if value.is_empty()
         || !value
             .bytes()
             .all(|b| (b' '..=b'~').contains(&b) && b != b';')
     {
-        return attribute_error(if which == "path" {
-            "the path must be non-empty visible ASCII without ';'"
-        } else {
-            "the domain must be non-empty visible ASCII without ';'"
-        });
+        return attribute_error(
+            which,
+            if which == "path" {
+                "the path must be non-empty visible ASCII without ';'"
+            } else {
+                "the domain must be non-empty visible ASCII without ';'"
+            },
+        );
     }
     Ok(())
 }

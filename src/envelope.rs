@@ -1,57 +1,188 @@
-//! Wire format v1: header, nonce, AEAD, AAD, base64url.
+//! Wire formats: the header (v1 and v2, encode and parse side by side), nonce, AAD, the
+//! AEAD step, base64url, and how a sealed string splits into chunks.
 //!
 //! ```text
-//! sealed = base64url-no-pad( header || nonce || ciphertext || tag )
-//! header = version (1) || key id (4, big endian) || hour (4, big endian)
-//! nonce  = 12 bytes (AES-256-GCM) or 24 bytes (XChaCha20-Poly1305), random per seal
-//! AAD    = header || cookie name || schema version (4, big endian)
+//! sealed    = base64url-no-pad( header || nonce || ciphertext || tag )
+//! header v1 = 0x01 || key id (4, BE) || hour (4, BE)
+//! header v2 = 0x02 || key id (4, BE) || hour (4, BE) || schema version (4, BE) || flags (1)
+//! flags     = bits 0-3: chunk count - 1; bit 4: compressed; bits 5-7: zero
+//! nonce     = 12 bytes (AES-256-GCM) or 24 bytes (XChaCha20-Poly1305), random per seal
+//! AAD v1    = header || cookie name || schema version (4, BE)
+//! AAD v2    = header || cookie name
 //! ```
 //!
-//! The header and the schema version have fixed lengths, so the AAD parses one way only.
-//!
-//! AEAD note: we use the aes-gcm / chacha20poly1305 0.10 line (aead 0.5). On 67-byte messages
-//! on the reference machine (AMD EPYC, VAES), aes-gcm 0.11 was about 2x slower because its
-//! VAES path re-broadcasts the round keys on every call. The AEAD trait calls live in this
-//! file only (key construction is in `key.rs`), so moving to 0.11 touches two places.
+//! The header and the schema version have fixed lengths, so each AAD parses one way only.
+//! v1 is opened, never sealed, from 0.2 on. A sealed string may be split into chunks
+//! (`name`, `name.1`, ...) at multiples of four characters, so that each chunk decodes on
+//! its own and the reader never joins strings; the count is in the authenticated header.
 
 use core::cell::Cell;
 
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::aead::generic_array::GenericArray;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroize;
 
-use crate::error::{OpenError, OpenErrorKind, SessionError};
-use crate::key::{Algorithm, KeyId, MessageCipher};
-use crate::ring::{KeyRing, RingKey};
-use crate::rng;
+use crate::error::OpenErrorKind;
+use crate::key::{
+    AES_GCM_NONCE_LEN, AeadFailure, Algorithm, KeyId, MAX_NONCE_LEN, MessageCipher, TAG_LEN,
+};
+use crate::rng::{self, RngFailure};
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
-/// Header length: version (1) + key id (4) + hour (4).
-pub const HEADER_LEN: usize = 9;
-/// AEAD tag length, for both algorithms.
-pub const TAG_LEN: usize = 16;
-/// AES-256-GCM nonce length (96 bits, NIST SP 800-38D §8.2.2 random construction).
-pub const AES_GCM_NONCE_LEN: usize = 12;
-/// XChaCha20-Poly1305 nonce length (192 bits).
-pub const XCHACHA_NONCE_LEN: usize = 24;
-/// The longest nonce of any algorithm.
-pub const MAX_NONCE_LEN: usize = XCHACHA_NONCE_LEN;
-/// The shortest possible envelope in bytes (before base64url): an empty AES-256-GCM plaintext.
-pub const MIN_ENVELOPE_LEN: usize = HEADER_LEN + AES_GCM_NONCE_LEN + TAG_LEN;
 /// Seconds per message-key period: message keys are derived per hour of sealing.
-pub const SECONDS_PER_HOUR: u64 = 3600;
+pub(crate) const SECONDS_PER_HOUR: u64 = 3600;
 
-const _: () = assert!(HEADER_LEN == 1 + 4 + 4);
-const _: () = assert!(MAX_NONCE_LEN >= AES_GCM_NONCE_LEN);
-const _: () = assert!(Algorithm::Aes256Gcm.nonce_len() == AES_GCM_NONCE_LEN);
-const _: () = assert!(Algorithm::XChaCha20Poly1305.nonce_len() == XCHACHA_NONCE_LEN);
+/// Format version 1: read only.
+pub(crate) const V1: u8 = 1;
+/// Format version 2: what this build seals.
+pub(crate) const V2: u8 = 2;
+
+/// v1 header length: version (1) + key id (4) + hour (4).
+pub(crate) const V1_HEADER_LEN: usize = 9;
+/// v2 header length: v1's fields + schema version (4) + flags (1).
+pub(crate) const V2_HEADER_LEN: usize = 14;
+const _: () = assert!(V1_HEADER_LEN == 1 + 4 + 4);
+const _: () = assert!(V2_HEADER_LEN == V1_HEADER_LEN + 4 + 1);
+
+/// The most chunks the flags can count.
+pub(crate) const MAX_CHUNKS: usize = 16;
+const CHUNK_BITS: u8 = 0b0000_1111;
+const COMPRESSED_BIT: u8 = 0b0001_0000;
+const _: () = assert!(CHUNK_BITS as usize + 1 == MAX_CHUNKS);
+
+/// The shortest possible envelope in bytes (before base64url): a v1 header and an empty
+/// AES-256-GCM plaintext.
+pub(crate) const MIN_ENVELOPE_LEN: usize = V1_HEADER_LEN + AES_GCM_NONCE_LEN + TAG_LEN;
+
+/// Characters of base64url that decode to whole bytes: chunks split at multiples of this.
+pub(crate) const CHUNK_ALIGN: usize = 4;
+
+/// The v2 flags byte: chunk count and compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Flags(u8);
+
+impl Flags {
+    /// Flags for `chunks` chunks (1..=16) and compression.
+    pub(crate) fn new(chunks: usize, compressed: bool) -> Option<Self> {
+        let count = u8::try_from(chunks.checked_sub(1)?)
+            .ok()
+            .filter(|c| *c <= CHUNK_BITS)?;
+        Some(Self(count | if compressed { COMPRESSED_BIT } else { 0 }))
+    }
+
+    /// Every unassigned bit must be zero.
+    fn parse(byte: u8) -> Result<Self, OpenErrorKind> {
+        if byte & !(CHUNK_BITS | COMPRESSED_BIT) != 0 {
+            return Err(OpenErrorKind::Flags);
+        }
+        Ok(Self(byte))
+    }
+
+    pub(crate) fn chunks(self) -> usize {
+        usize::from(self.0 & CHUNK_BITS) + 1
+    }
+
+    pub(crate) fn compressed(self) -> bool {
+        self.0 & COMPRESSED_BIT != 0
+    }
+}
+
+/// An envelope header. v1 has no schema version or flags (the schema is bound in the AAD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) version: u8,
+    pub(crate) key_id: KeyId,
+    pub(crate) hour: u32,
+    /// The schema version: in the header for v2; for v1 the opener's, bound in the AAD.
+    pub(crate) schema: u32,
+    pub(crate) flags: Flags,
+}
+
+impl Header {
+    /// A v2 header.
+    pub(crate) fn v2(key_id: KeyId, hour: u32, schema: u32, flags: Flags) -> Self {
+        Self {
+            version: V2,
+            key_id,
+            hour,
+            schema,
+            flags,
+        }
+    }
+
+    /// A v1 header.
+    pub(crate) fn v1(key_id: KeyId, hour: u32, schema: u32) -> Self {
+        Self {
+            version: V1,
+            key_id,
+            hour,
+            schema,
+            flags: Flags::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        if self.version == V1 {
+            V1_HEADER_LEN
+        } else {
+            V2_HEADER_LEN
+        }
+    }
+
+    /// The header's bytes (the first [`len`](Self::len) of them); [`Header::parse`] reads
+    /// them back.
+    pub(crate) fn encode(&self) -> ([u8; V2_HEADER_LEN], usize) {
+        let mut out = [0u8; V2_HEADER_LEN];
+        let fields: [&[u8]; 5] = [
+            &[self.version],
+            &self.key_id.get().to_be_bytes(),
+            &self.hour.to_be_bytes(),
+            &self.schema.to_be_bytes(),
+            &[self.flags.0],
+        ];
+        let mut at = 0;
+        for field in fields {
+            if let Some(slot) = out.get_mut(at..at + field.len()) {
+                slot.copy_from_slice(field);
+            }
+            at += field.len();
+        }
+        (out, self.len())
+    }
+
+    /// Parses the header at the start of `raw`. A v1 header takes `v1_schema` (the opener's
+    /// current schema version, which its AAD binds).
+    pub(crate) fn parse(raw: &[u8], v1_schema: u32) -> Result<Self, OpenErrorKind> {
+        let Some(&version) = raw.first() else {
+            return Err(OpenErrorKind::Malformed);
+        };
+        let be = |at: usize| -> Result<u32, OpenErrorKind> {
+            raw.get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes)
+                .ok_or(OpenErrorKind::Malformed)
+        };
+        match version {
+            V1 => Ok(Self {
+                version,
+                key_id: KeyId::new(be(1)?),
+                hour: be(5)?,
+                schema: v1_schema,
+                flags: Flags::default(),
+            }),
+            V2 => Ok(Self {
+                version,
+                key_id: KeyId::new(be(1)?),
+                hour: be(5)?,
+                schema: be(9)?,
+                flags: Flags::parse(*raw.get(13).ok_or(OpenErrorKind::Malformed)?)?,
+            }),
+            _ => Err(OpenErrorKind::UnsupportedVersion),
+        }
+    }
+}
 
 /// The base64url (no padding) length of `raw` bytes.
-#[must_use]
-pub const fn encoded_len(raw: usize) -> usize {
+pub(crate) const fn encoded_len(raw: usize) -> usize {
     (raw / 3) * 4
         + match raw % 3 {
             0 => 0,
@@ -61,7 +192,7 @@ pub const fn encoded_len(raw: usize) -> usize {
 }
 
 /// The most raw bytes whose base64url encoding fits in `encoded` characters.
-const fn max_raw_len(encoded: usize) -> usize {
+pub(crate) const fn max_raw_len(encoded: usize) -> usize {
     (encoded / 4) * 3
         + match encoded % 4 {
             0 | 1 => 0,
@@ -70,76 +201,268 @@ const fn max_raw_len(encoded: usize) -> usize {
         }
 }
 
-/// The length of the sealed string for a plaintext of `plaintext_len` bytes.
-pub(crate) const fn sealed_len(algorithm: Algorithm, plaintext_len: usize) -> usize {
-    encoded_len(HEADER_LEN + algorithm.nonce_len() + plaintext_len + TAG_LEN)
+/// The raw envelope length around a plaintext of `plaintext_len` bytes.
+pub(crate) const fn envelope_len(
+    header_len: usize,
+    algorithm: Algorithm,
+    plaintext_len: usize,
+) -> usize {
+    header_len + algorithm.nonce_len() + plaintext_len + TAG_LEN
 }
 
-/// The largest plaintext whose sealed string, under any algorithm, is at most `max_value_len`.
-pub(crate) const fn max_plaintext_len(algorithm: Algorithm, max_value_len: usize) -> usize {
-    max_raw_len(max_value_len).saturating_sub(HEADER_LEN + algorithm.nonce_len() + TAG_LEN)
-}
-
-/// The hours (Unix time / 3600) whose message keys may open: derived from the session lifetime
-/// window by the codec. Any other hour is refused before key derivation, so a client cannot
-/// make the server derive keys at will.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct HourWindow {
-    pub(crate) first: u32,
-    pub(crate) last: u32,
-}
-
-/// What the AAD binds besides the header.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Binding<'a> {
-    pub(crate) cookie_name: &'a str,
-    pub(crate) schema_version: u32,
-}
-
-/// What opening learned besides the plaintext.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct OpenedEnvelope {
-    pub(crate) key_id: KeyId,
-    pub(crate) by_primary: bool,
+/// The hour (Unix time / 3600) of a Unix time, saturating far beyond any real clock.
+pub(crate) fn hour_of(unix_secs: u64) -> u32 {
+    u32::try_from(unix_secs / SECONDS_PER_HOUR).unwrap_or(u32::MAX)
 }
 
 thread_local! {
     /// Reused per thread so that a seal allocates only its output string and an open nothing
-    /// beyond the session value. Between calls it holds only ciphertext or zeroes.
+    /// beyond the session value. Between uses it holds only ciphertext or zeroes.
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// Scratch buffers larger than this are released after use instead of kept.
 const SCRATCH_KEEP: usize = 16 * 1024;
 
-fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    // Taking the buffer out (rather than borrowing it) makes re-entrancy, from a Serialize impl
-    // that seals, harmless: the inner call just gets an empty buffer.
-    let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
-    buf.clear();
-    let result = f(&mut buf);
-    if buf.capacity() <= SCRATCH_KEEP {
-        let _ = SCRATCH.try_with(|cell| cell.set(buf));
+/// The thread's scratch buffer, returned (wiped of plaintext by its user) on drop.
+struct Scratch(Vec<u8>);
+
+impl Scratch {
+    fn take() -> Self {
+        // Taking the buffer out (rather than borrowing it) makes re-entrancy, from a Serialize
+        // impl that seals, harmless: the inner call just gets an empty buffer.
+        let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        buf.clear();
+        Self(buf)
     }
-    result
 }
 
-fn header(key_id: KeyId, hour: u32) -> [u8; HEADER_LEN] {
-    let mut header = [0u8; HEADER_LEN];
-    let (version, rest) = header.split_at_mut(1);
-    let (id, hour_bytes) = rest.split_at_mut(4);
-    version.copy_from_slice(&[FORMAT_VERSION]);
-    id.copy_from_slice(&key_id.get().to_be_bytes());
-    hour_bytes.copy_from_slice(&hour.to_be_bytes());
-    header
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let buf = core::mem::take(&mut self.0);
+        if buf.capacity() <= SCRATCH_KEEP {
+            let _ = SCRATCH.try_with(|cell| cell.set(buf));
+        }
+    }
 }
 
-/// Runs `f` with AAD = header || cookie name || schema version, on the stack when it fits.
-fn with_aad<R>(header: &[u8], binding: Binding<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
-    let name = binding.cookie_name.as_bytes();
-    let schema = binding.schema_version.to_be_bytes();
-    let len = header.len() + name.len() + schema.len();
-    let mut stack = [0u8; 128];
+/// Why a seal failed below the codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SealFailure {
+    Rng,
+    Aead,
+}
+
+impl From<RngFailure> for SealFailure {
+    fn from(_: RngFailure) -> Self {
+        Self::Rng
+    }
+}
+
+impl From<AeadFailure> for SealFailure {
+    fn from(_: AeadFailure) -> Self {
+        Self::Aead
+    }
+}
+
+/// An envelope being sealed: `header || nonce room`, then the plaintext the codec appends,
+/// then [`seal`](Self::seal).
+pub(crate) struct Sealing {
+    buf: Scratch,
+    header: Header,
+    body_start: usize,
+}
+
+impl Sealing {
+    pub(crate) fn new(header: Header, algorithm: Algorithm) -> Self {
+        let mut buf = Scratch::take();
+        let (bytes, len) = header.encode();
+        buf.0
+            .extend_from_slice(bytes.get(..len).unwrap_or_default());
+        let body_start = len + algorithm.nonce_len();
+        buf.0.resize(body_start, 0);
+        Self {
+            buf,
+            header,
+            body_start,
+        }
+    }
+
+    /// The buffer the plaintext is appended to (after the header and nonce room).
+    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf.0
+    }
+
+    /// The length of the plaintext appended so far.
+    pub(crate) fn plaintext_len(&self) -> usize {
+        self.buf.0.len().saturating_sub(self.body_start)
+    }
+
+    /// Draws the nonce, encrypts the plaintext in place and appends the base64url envelope
+    /// to `out`.
+    pub(crate) fn seal(
+        mut self,
+        cipher: &MessageCipher,
+        cookie_name: &str,
+        out: &mut String,
+    ) -> Result<(), SealFailure> {
+        let header_len = self.header.len();
+        let (header, rest) = self.buf.0.split_at_mut(header_len.min(self.body_start));
+        let (nonce, body) =
+            rest.split_at_mut(self.body_start.saturating_sub(header_len).min(rest.len()));
+        rng::fill(nonce)?;
+        let sealed = with_aad(header, cookie_name, &self.header, |aad| {
+            cipher.seal(nonce, aad, body)
+        });
+        let tag = match sealed {
+            Ok(tag) => tag,
+            Err(failure) => {
+                // The plaintext is still in the buffer.
+                self.buf.0.zeroize();
+                return Err(failure.into());
+            }
+        };
+        self.buf.0.extend_from_slice(&tag);
+        // One exact allocation, not a doubling series.
+        out.reserve(encoded_len(self.buf.0.len()));
+        URL_SAFE_NO_PAD.encode_string(self.buf.0.as_slice(), out);
+        Ok(())
+    }
+}
+
+impl Drop for Sealing {
+    fn drop(&mut self) {
+        // After `seal` the buffer holds only the envelope; an abandoned one may hold plaintext.
+        if self.buf.0.len() > self.body_start {
+            self.buf.0.zeroize();
+        }
+    }
+}
+
+/// A decoded envelope, not yet authenticated.
+pub(crate) struct Opening {
+    buf: Scratch,
+    header: Header,
+}
+
+impl Opening {
+    /// Decodes the chunks of a sealed value (each a multiple of four characters but the last)
+    /// and parses its header.
+    ///
+    /// Checks run cheapest first: the total length before any decoding (SECURITY-TESTS D2:
+    /// nothing proportional to an oversize value is allocated), canonical base64url (no
+    /// padding, no non-zero trailing bits, so no two accepted strings decode to one envelope),
+    /// then the version.
+    pub(crate) fn decode<'v>(
+        chunks: impl Iterator<Item = &'v str> + Clone,
+        max_value_len: usize,
+        v1_schema: u32,
+    ) -> Result<Self, OpenErrorKind> {
+        let total = chunks.clone().try_fold(0usize, |sum, chunk| {
+            let sum = sum.saturating_add(chunk.len());
+            (sum <= max_value_len).then_some(sum)
+        });
+        let Some(total) = total else {
+            return Err(OpenErrorKind::TooLong);
+        };
+        if total < encoded_len(MIN_ENVELOPE_LEN) {
+            return Err(OpenErrorKind::Malformed);
+        }
+        let mut buf = Scratch::take();
+        buf.0.reserve(max_raw_len(total));
+        let mut chunks = chunks.peekable();
+        while let Some(chunk) = chunks.next() {
+            if chunks.peek().is_some() && chunk.len() % CHUNK_ALIGN != 0 {
+                return Err(OpenErrorKind::Malformed);
+            }
+            URL_SAFE_NO_PAD
+                .decode_vec(chunk, &mut buf.0)
+                .map_err(|_| OpenErrorKind::Malformed)?;
+        }
+        let header = Header::parse(&buf.0, v1_schema)?;
+        Ok(Self { buf, header })
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Authenticates and decrypts in place; the plaintext is wiped when `self` drops.
+    pub(crate) fn open(
+        &mut self,
+        cipher: &MessageCipher,
+        cookie_name: &str,
+    ) -> Result<&[u8], OpenErrorKind> {
+        let header_len = self.header.len();
+        let nonce_len = cipher.algorithm().nonce_len();
+        let raw = self.buf.0.as_mut_slice();
+        if raw.len() < header_len + nonce_len + TAG_LEN {
+            return Err(OpenErrorKind::Malformed);
+        }
+        let (header, rest) = raw.split_at_mut(header_len);
+        let (nonce, sealed) = rest.split_at_mut(nonce_len);
+        let (body, tag) = sealed.split_at_mut(sealed.len() - TAG_LEN);
+        let tag: &[u8; TAG_LEN] = (&*tag).try_into().map_err(|_| OpenErrorKind::Malformed)?;
+        with_aad(header, cookie_name, &self.header, |aad| {
+            cipher.open(nonce, aad, body, tag)
+        })
+        .map_err(|AeadFailure| OpenErrorKind::Unauthentic)?;
+        Ok(body)
+    }
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        // It may hold an authenticated plaintext.
+        self.buf.0.zeroize();
+    }
+}
+
+/// Reads the header of a sealed value from its first chunk alone (to learn the chunk count
+/// before joining): the first 20 characters decode to 15 bytes, more than a v2 header.
+pub(crate) fn peek_header(first_chunk: &str, v1_schema: u32) -> Result<Header, OpenErrorKind> {
+    const PEEK_CHARS: usize = 20;
+    const _: () = assert!(max_raw_len(PEEK_CHARS) >= V2_HEADER_LEN);
+    let head = first_chunk
+        .get(..PEEK_CHARS)
+        .ok_or(OpenErrorKind::Malformed)?;
+    let mut raw = [0u8; max_raw_len(PEEK_CHARS)];
+    URL_SAFE_NO_PAD
+        .decode_slice(head, &mut raw)
+        .map_err(|_| OpenErrorKind::Malformed)?;
+    Header::parse(&raw, v1_schema)
+}
+
+/// Splits a sealed value into `chunks` pieces of at most `max_chunk_len` characters each
+/// (every piece but the last a multiple of four). `None` if it does not fit.
+pub(crate) fn split_chunks(
+    value: &str,
+    max_chunk_len: usize,
+) -> Option<impl Iterator<Item = &str>> {
+    let step = max_chunk_len - max_chunk_len % CHUNK_ALIGN;
+    if step == 0 {
+        return None;
+    }
+    // base64url is ASCII, so every index is a char boundary.
+    Some(
+        (0..value.len().div_ceil(step))
+            .filter_map(move |i| value.get(i * step..((i + 1) * step).min(value.len()))),
+    )
+}
+
+/// Runs `f` with the AAD for `header` (whose bytes are `header_bytes`) and `cookie_name`, on
+/// the stack when it fits.
+fn with_aad<R>(
+    header_bytes: &[u8],
+    cookie_name: &str,
+    header: &Header,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    let name = cookie_name.as_bytes();
+    let schema = header.schema.to_be_bytes();
+    let schema: &[u8] = if header.version == V1 { &schema } else { &[] };
+    let len = header_bytes.len() + name.len() + schema.len();
+    let mut stack = [0u8; 160];
     let mut heap = Vec::new();
     let aad = match stack.get_mut(..len) {
         Some(aad) => aad,
@@ -148,174 +471,90 @@ fn with_aad<R>(header: &[u8], binding: Binding<'_>, f: impl FnOnce(&[u8]) -> R) 
             heap.as_mut_slice()
         }
     };
-    let (h, rest) = aad.split_at_mut(header.len());
+    let (h, rest) = aad.split_at_mut(header_bytes.len());
     let (n, s) = rest.split_at_mut(name.len());
-    h.copy_from_slice(header);
+    h.copy_from_slice(header_bytes);
     n.copy_from_slice(name);
-    s.copy_from_slice(&schema);
+    s.copy_from_slice(schema);
     f(aad)
 }
 
-/// Seals the plaintext that `write_plaintext` appends to the buffer it is given, under the
-/// primary key's message key for `hour`, and appends the base64url string to `out`.
-///
-/// `write_plaintext` must only append; it learns the primary key's algorithm, which decides how
-/// much room the nonce takes.
-pub(crate) fn seal(
-    out: &mut String,
-    ring: &KeyRing,
-    hour: u32,
-    binding: Binding<'_>,
-    write_plaintext: impl FnOnce(&mut Vec<u8>, Algorithm) -> Result<(), SessionError>,
-) -> Result<(), SessionError> {
-    ring.with_primary(|key| {
-        with_scratch(|buf| {
-            let algorithm = key.key().algorithm();
-            let header = header(key.key().id(), hour);
-            let nonce_len = algorithm.nonce_len();
-            let body_start = HEADER_LEN + nonce_len;
-            buf.extend_from_slice(&header);
-            buf.resize(body_start, 0);
-            let sealed = write_plaintext(buf, algorithm).and_then(|()| {
-                let split = body_start.min(buf.len());
-                let (head, body) = buf.split_at_mut(split);
-                let nonce = head.get_mut(HEADER_LEN..).ok_or(SessionError::Serialize)?;
-                rng::fill(nonce).map_err(|_| SessionError::Random)?;
-                with_aad(&header, binding, |aad| encrypt(key, hour, nonce, aad, body))
-            });
-            match sealed {
-                Ok(tag) => {
-                    buf.extend_from_slice(&tag);
-                    // One exact allocation, not a doubling series.
-                    out.reserve(encoded_len(buf.len()));
-                    URL_SAFE_NO_PAD.encode_string(buf.as_slice(), out);
-                    Ok(())
-                }
-                Err(error) => {
-                    // A partial plaintext may be in the buffer.
-                    buf.zeroize();
-                    Err(error)
-                }
-            }
-        })
-    })
-}
+const _: () = assert!(MAX_NONCE_LEN <= 24);
 
-fn encrypt(
-    key: &RingKey,
-    hour: u32,
-    nonce: &[u8],
-    aad: &[u8],
-    body: &mut [u8],
-) -> Result<[u8; TAG_LEN], SessionError> {
-    let too_large = SessionError::TooLarge {
-        size: body.len(),
-        limit: body.len(),
-    };
-    key.with_cipher(hour, |cipher| {
-        let tag = match cipher {
-            MessageCipher::Aes256Gcm(aead) => {
-                let nonce: [u8; AES_GCM_NONCE_LEN] =
-                    nonce.try_into().map_err(|_| too_large.clone())?;
-                aead.encrypt_in_place_detached(&nonce.into(), aad, body)
-            }
-            MessageCipher::XChaCha20Poly1305(aead) => {
-                let nonce: [u8; XCHACHA_NONCE_LEN] =
-                    nonce.try_into().map_err(|_| too_large.clone())?;
-                aead.encrypt_in_place_detached(&nonce.into(), aad, body)
-            }
-        };
-        // The AEADs only refuse plaintexts of gigabytes, far beyond any size limit.
-        tag.map(Into::into).map_err(|_| too_large.clone())
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Decodes and opens `value`, then runs `read_plaintext` on the authenticated plaintext (which
-/// is wiped afterwards).
-///
-/// Checks run cheapest first, and everything a client controls is refused before any key
-/// derivation or AEAD work: the length before decoding, then the version, the key id and the
-/// hour window. Each value costs at most one AEAD open (no trial decryption).
-pub(crate) fn open<R>(
-    ring: &KeyRing,
-    value: &str,
-    max_value_len: usize,
-    window: HourWindow,
-    binding: Binding<'_>,
-    read_plaintext: impl FnOnce(&[u8], OpenedEnvelope) -> Result<R, OpenError>,
-) -> Result<R, OpenError> {
-    // Length first (SECURITY-TESTS D2): nothing proportional to an oversize value is allocated.
-    if value.len() > max_value_len {
-        return Err(OpenError::new(OpenErrorKind::TooLong));
+    #[test]
+    fn headers_encode_and_parse_side_by_side() {
+        let v2 = Header::v2(
+            KeyId::new(0x0102_0304),
+            490_000,
+            7,
+            Flags::new(3, true).unwrap(),
+        );
+        let (bytes, len) = v2.encode();
+        assert_eq!(len, V2_HEADER_LEN);
+        assert_eq!(
+            bytes,
+            [2, 1, 2, 3, 4, 0, 7, 0x7a, 0x10, 0, 0, 0, 7, 0b0001_0010]
+        );
+        assert_eq!(Header::parse(&bytes, 99), Ok(v2));
+        let v1 = Header::v1(KeyId::new(9), 5, 99);
+        let (bytes, len) = v1.encode();
+        assert_eq!(len, V1_HEADER_LEN);
+        assert_eq!(bytes.get(..len).unwrap(), &[1, 0, 0, 0, 9, 0, 0, 0, 5]);
+        assert_eq!(Header::parse(&bytes[..len], 99), Ok(v1));
+        for version in (0..=255u8).filter(|v| ![V1, V2].contains(v)) {
+            assert_eq!(
+                Header::parse(&[version; 14], 0),
+                Err(OpenErrorKind::UnsupportedVersion)
+            );
+        }
+        for bit in 5..8 {
+            let mut bytes = v2.encode().0;
+            bytes[13] |= 1 << bit;
+            assert_eq!(Header::parse(&bytes, 0), Err(OpenErrorKind::Flags));
+        }
+        let (bytes, _) = v2.encode();
+        assert_eq!(
+            Header::parse(&bytes[..13], 0),
+            Err(OpenErrorKind::Malformed)
+        );
     }
-    if value.len() < encoded_len(MIN_ENVELOPE_LEN) {
-        return Err(OpenError::new(OpenErrorKind::Malformed));
+
+    #[test]
+    fn flags_count_one_to_sixteen_chunks() {
+        assert!(Flags::new(0, false).is_none());
+        assert!(Flags::new(17, false).is_none());
+        for chunks in 1..=MAX_CHUNKS {
+            let flags = Flags::new(chunks, chunks % 2 == 0).unwrap();
+            assert_eq!(flags.chunks(), chunks);
+            assert_eq!(flags.compressed(), chunks % 2 == 0);
+        }
+        assert_eq!(Flags::default().chunks(), 1);
     }
-    with_scratch(|buf| {
-        // The engine is canonical: no padding, no non-zero trailing bits, so no two accepted
-        // strings decode to one envelope.
-        URL_SAFE_NO_PAD
-            .decode_vec(value, buf)
-            .map_err(|_| OpenError::new(OpenErrorKind::Malformed))?;
-        let (header, rest) = buf
-            .split_first_chunk_mut::<HEADER_LEN>()
-            .ok_or(OpenError::new(OpenErrorKind::Malformed))?;
-        let header = *header;
-        let [version, i0, i1, i2, i3, h0, h1, h2, h3] = header;
-        if version != FORMAT_VERSION {
-            return Err(OpenError::new(OpenErrorKind::UnsupportedVersion));
-        }
-        let key_id = KeyId::new(u32::from_be_bytes([i0, i1, i2, i3]));
-        let hour = u32::from_be_bytes([h0, h1, h2, h3]);
-        let fail = |kind| OpenError::new(kind).with_key_id(key_id);
-        ring.with_key(key_id, |key, by_primary| {
-            if hour < window.first || hour > window.last {
-                return Err(fail(OpenErrorKind::OutsideWindow));
-            }
-            let nonce_len = key.key().algorithm().nonce_len();
-            if rest.len() < nonce_len + TAG_LEN {
-                return Err(fail(OpenErrorKind::Malformed));
-            }
-            let (nonce, sealed) = rest.split_at_mut(nonce_len);
-            let (body, tag) = sealed.split_at_mut(sealed.len() - TAG_LEN);
-            let tag: [u8; TAG_LEN] = (&*tag)
-                .try_into()
-                .map_err(|_| fail(OpenErrorKind::Malformed))?;
-            with_aad(&header, binding, |aad| {
-                decrypt(key, hour, nonce, aad, body, tag)
-            })
-            .map_err(|()| fail(OpenErrorKind::Unauthentic))?;
-            let result = read_plaintext(body, OpenedEnvelope { key_id, by_primary });
-            body.zeroize();
-            result
-        })
-        .unwrap_or_else(|| Err(fail(OpenErrorKind::UnknownKey)))
-    })
-}
 
-fn decrypt(
-    key: &RingKey,
-    hour: u32,
-    nonce: &[u8],
-    aad: &[u8],
-    body: &mut [u8],
-    tag: [u8; TAG_LEN],
-) -> Result<(), ()> {
-    key.with_cipher(hour, |cipher| match cipher {
-        MessageCipher::Aes256Gcm(aead) => {
-            let nonce: [u8; AES_GCM_NONCE_LEN] = nonce.try_into().map_err(|_| ())?;
-            aead.decrypt_in_place_detached(&nonce.into(), aad, body, &GenericArray::from(tag))
-                .map_err(|_| ())
+    #[test]
+    fn lengths() {
+        assert_eq!(MIN_ENVELOPE_LEN, 37);
+        for raw in 0..100 {
+            assert_eq!(encoded_len(raw), URL_SAFE_NO_PAD.encode(vec![0; raw]).len());
+            assert!(max_raw_len(encoded_len(raw)) >= raw);
+            assert!(encoded_len(max_raw_len(raw)) <= raw);
         }
-        MessageCipher::XChaCha20Poly1305(aead) => {
-            let nonce: [u8; XCHACHA_NONCE_LEN] = nonce.try_into().map_err(|_| ())?;
-            aead.decrypt_in_place_detached(&nonce.into(), aad, body, &GenericArray::from(tag))
-                .map_err(|_| ())
-        }
-    })
-}
+    }
 
-/// The hour (Unix time / 3600) of a Unix time, saturating far beyond any real clock.
-pub(crate) fn hour_of(unix_secs: u64) -> u32 {
-    u32::try_from(unix_secs / SECONDS_PER_HOUR).unwrap_or(u32::MAX)
+    #[test]
+    fn chunks_split_on_whole_bytes_and_rejoin() {
+        let value: String = (0..103)
+            .map(|i| char::from(b'A' + (i % 26) as u8))
+            .collect();
+        let chunks: Vec<&str> = split_chunks(&value, 42).unwrap().collect();
+        assert_eq!(chunks.len(), 3);
+        assert!(chunks.iter().all(|c| c.len() <= 42));
+        assert!(chunks[..2].iter().all(|c| c.len() % CHUNK_ALIGN == 0));
+        assert_eq!(chunks.concat(), value);
+        assert!(split_chunks(&value, 3).is_none());
+    }
 }

@@ -1,8 +1,9 @@
 //! Errors, split by audience.
 //!
 //! - [`KeyError`]: parsing and building keys and key rings (start-up, key management).
-//! - [`ConfigError`]: building a configuration (start-up); each message says how to fix it.
-//! - [`SessionError`]: what a handler sees when a session cannot be sealed.
+//! - [`ConfigError`]: building a configuration (start-up); each names the setting and says
+//!   how to fix it.
+//! - [`SessionError`]: what a handler sees when a change cannot take effect.
 //! - [`OpenError`]: why an incoming value was refused; for server logs only, never for the
 //!   client.
 //!
@@ -11,7 +12,9 @@
 
 use core::fmt;
 
-/// A key, key string or key ring could not be built.
+use crate::key::id::KeyId;
+
+/// A key, key string or key ring could not be built or changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
@@ -23,8 +26,7 @@ pub enum KeyError {
     /// The key material is all one repeated byte (for example all zeros): a placeholder, not a
     /// key.
     Weak,
-    /// The master secret for [`Key::derive`](crate::Key::derive) is shorter than
-    /// [`MIN_MASTER_LEN`](crate::MIN_MASTER_LEN) bytes.
+    /// The master secret for [`Key::derive`](crate::Key::derive) is shorter than 32 bytes.
     MasterTooShort {
         /// The length given.
         len: usize,
@@ -34,29 +36,58 @@ pub enum KeyError {
         /// Which part is wrong.
         part: &'static str,
     },
+    /// A key string names an id that is not the key's derived id, without marking it as
+    /// explicit (`=` before the id): each key has one spelling.
+    IdMismatch {
+        /// The id the string names.
+        id: KeyId,
+    },
     /// The algorithm name is not one of `aes-256-gcm` or `xchacha20-poly1305`.
     UnknownAlgorithm,
-    /// A key ring list holds no key.
+    /// A key ring holds no key.
     EmptyRing,
     /// Two different keys share one key id.
     DuplicateId {
         /// The id that is taken twice.
-        id: crate::KeyId,
+        id: KeyId,
+    },
+    /// One key would sit in the ring under two ids.
+    DuplicateKey {
+        /// The id it was given now.
+        id: KeyId,
+        /// The id it already has in the ring.
+        existing: KeyId,
     },
     /// The ring has no key with this id.
     NoSuchKey {
         /// The id asked for.
-        id: crate::KeyId,
+        id: KeyId,
     },
-    /// The primary key cannot be retired; promote another key first.
+    /// The designated primary key cannot be retired or revoked (nor scheduled); promote
+    /// another key first.
     RetirePrimary {
         /// The primary key's id.
-        id: crate::KeyId,
+        id: KeyId,
     },
-    /// A key ring holds at most [`MAX_RING_KEYS`](crate::MAX_RING_KEYS) keys.
+    /// The key is revoked: it cannot be promoted or scheduled.
+    Revoked {
+        /// The key's id.
+        id: KeyId,
+    },
+    /// A key ring holds at most 16 keys.
     RingFull {
         /// The limit.
         limit: usize,
+    },
+    /// No key of a ring text can seal at the time it is loaded (every key is pending or
+    /// revoked).
+    NoActiveKey,
+    /// A ring text (ring file, `SESSION_KEYS`) does not parse.
+    RingText {
+        /// The line, counted from 1 (0 for the text as a whole).
+        line: usize,
+        /// What is wrong there.
+        reason: &'static str,
     },
     /// The operating system's random number generator failed.
     Rng,
@@ -65,34 +96,44 @@ pub enum KeyError {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Length { len } => write!(
-                f,
-                "a key must be exactly {} bytes, got {len}",
-                crate::KEY_LEN
-            ),
+            Self::Length { len } => write!(f, "a key must be exactly 32 bytes, got {len}"),
             Self::Weak => f.write_str(
                 "the key bytes are all one repeated byte; generate a real key with Key::generate",
             ),
-            Self::MasterTooShort { len } => write!(
-                f,
-                "a master secret must be at least {} bytes, got {len}",
-                crate::MIN_MASTER_LEN
-            ),
+            Self::MasterTooShort { len } => {
+                write!(f, "a master secret must be at least 32 bytes, got {len}")
+            }
             Self::Format { part } => write!(
                 f,
-                "invalid key string ({part}); expected ssk1.<algorithm>.<8 hex digits>.<43 base64url characters>"
+                "invalid key string ({part}); expected ssk1.<algorithm>.<8 lowercase hex digits>.<43 base64url characters>"
+            ),
+            Self::IdMismatch { id } => write!(
+                f,
+                "key id {id} is not the id derived from the key bytes; write an explicit id as ={id}"
             ),
             Self::UnknownAlgorithm => {
                 f.write_str("unknown algorithm; expected aes-256-gcm or xchacha20-poly1305")
             }
             Self::EmptyRing => f.write_str("a key ring needs at least one key"),
             Self::DuplicateId { id } => write!(f, "key id {id} is already used by another key"),
+            Self::DuplicateKey { id, existing } => write!(
+                f,
+                "the key with id {id} is already in the ring as key {existing}; one key, one id"
+            ),
             Self::NoSuchKey { id } => write!(f, "no key with id {id} in the ring"),
             Self::RetirePrimary { id } => write!(
                 f,
-                "key {id} is the primary key; promote or rotate to another key before retiring it"
+                "key {id} is the primary key; promote or rotate to another key before retiring, revoking or scheduling it"
             ),
+            Self::Revoked { id } => write!(f, "key {id} is revoked"),
             Self::RingFull { limit } => write!(f, "a key ring holds at most {limit} keys"),
+            Self::NoActiveKey => f.write_str(
+                "no key of the ring can seal now: every key is pending or revoked; add an active key",
+            ),
+            Self::RingText { line: 0, reason } => write!(f, "invalid key ring text: {reason}"),
+            Self::RingText { line, reason } => {
+                write!(f, "invalid key ring text at line {line}: {reason}")
+            }
             Self::Rng => f.write_str("the operating system's random number generator failed"),
         }
     }
@@ -102,22 +143,27 @@ impl std::error::Error for KeyError {}
 
 /// A configuration was contradictory or out of range.
 ///
-/// Returned when a configuration is built, never at request time. The message names the
-/// setting and how to fix it.
+/// Returned when a configuration is built, never at request time. [`setting`](Self::setting)
+/// names the builder setting at fault; the message says what is wrong and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// A lifetime is zero, too long, or the idle timeout exceeds the absolute lifetime.
     Lifetime {
+        /// The setting at fault: `idle_timeout`, `max_lifetime` or `lifetime`.
+        setting: &'static str,
         /// What is wrong and how to fix it.
         reason: &'static str,
     },
-    /// The allowed clock skew is larger than [`MAX_CLOCK_SKEW`](crate::MAX_CLOCK_SKEW).
+    /// The allowed clock skew is larger than an hour.
     ClockSkew,
     /// The cookie name is empty or holds characters a cookie name cannot hold.
     CookieName,
     /// A cookie attribute conflicts with the cookie name's prefix or with another attribute.
     Attribute {
+        /// The setting at fault: `cookie_name`, `path`, `domain`, `secure`, `same_site` or
+        /// `partitioned`.
+        setting: &'static str,
         /// What is wrong and how to fix it.
         reason: &'static str,
     },
@@ -131,41 +177,78 @@ pub enum ConfigError {
         /// The limit given.
         limit: usize,
     },
+    /// A schema migration is registered twice, for the current version, or a version to
+    /// write is not registered.
+    Migration {
+        /// The schema version at fault.
+        version: u32,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The chunking or compression settings are out of range.
+    Chunking {
+        /// The setting at fault: `max_chunks` or `cookie_header_budget`.
+        setting: &'static str,
+        /// What is wrong and how to fix it.
+        reason: &'static str,
+    },
+}
+
+impl ConfigError {
+    /// The builder setting at fault, as named in the builder (`idle_timeout`, `path`, ...).
+    #[must_use]
+    pub fn setting(&self) -> &'static str {
+        match self {
+            Self::Lifetime { setting, .. }
+            | Self::Attribute { setting, .. }
+            | Self::Chunking { setting, .. } => setting,
+            Self::ClockSkew => "clock_skew",
+            Self::CookieName => "cookie_name",
+            Self::CookieSize { .. } => "max_cookie_size",
+            Self::Migration { .. } => "migrations",
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Lifetime { reason } | Self::Attribute { reason } => f.write_str(reason),
-            Self::ClockSkew => write!(
-                f,
-                "the allowed clock skew must be at most {} seconds; synchronise the clocks (NTP) instead",
-                crate::MAX_CLOCK_SKEW.as_secs()
+            Self::Lifetime { setting, reason }
+            | Self::Attribute { setting, reason }
+            | Self::Chunking { setting, reason } => write!(f, "{setting}: {reason}"),
+            Self::ClockSkew => f.write_str(
+                "clock_skew: the allowed clock skew must be at most 3600 seconds; synchronise the clocks (NTP) instead",
             ),
             Self::CookieName => f.write_str(
-                "the cookie name must be 1 to 256 visible ASCII characters other than separators ()<>@,;:\\\"/[]?={} and space",
+                "cookie_name: the cookie name must be 1 to 256 visible ASCII characters other than separators ()<>@,;:\\\"/[]?={} and space",
             ),
             Self::CookieSize { min, max, limit } => write!(
                 f,
-                "size limit {limit} is out of range: it must be at least {min} (an empty session with these attributes) and at most {max}"
+                "max_cookie_size: size limit {limit} is out of range: it must be at least {min} (an empty session with these attributes) and at most {max}"
             ),
+            Self::Migration { version, reason } => {
+                write!(f, "migrations: schema version {version}: {reason}")
+            }
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
 
-/// A session could not be sealed.
+/// A change to a session could not take effect; the session is unchanged.
 ///
-/// This is what handlers see from `set`/`update` and what [`Codec::seal`](crate::Codec::seal)
-/// returns. The session is unchanged when it is returned.
+/// This is what handlers see from `set`, `update` and the other mutations, and what
+/// [`Codec::seal`](crate::Codec::seal) returns. With the `axum` feature it is a response:
+/// `TooLarge` is a 413 naming the limit, everything else a 500 with a generic body (and a log
+/// event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionError {
     /// The sealed session would be larger than the limit.
     ///
     /// For [`Codec::seal`](crate::Codec::seal) the sizes count the cookie value; for a session
-    /// behind the middleware they count the whole `Set-Cookie` line.
+    /// behind the middleware they count every `Set-Cookie` line (or the `Cookie` header
+    /// budget, with chunking).
     TooLarge {
         /// The size the sealed session would have, in bytes.
         size: usize,
@@ -175,9 +258,26 @@ pub enum SessionError {
     /// The session data could not be serialized (for example a map or sequence of unknown
     /// length).
     Serialize,
+    /// The data's postcard encoding does not decode back to the same value, so the cookie
+    /// could never be opened again. postcard is not self-describing: serde attributes such as
+    /// `skip_serializing_if`, `untagged` and `flatten` break it (see [`Session`'s
+    /// docs](crate::Session)).
+    NotRoundTrip,
     /// The operating system's random number generator failed, so no nonce or session id could
     /// be drawn.
-    Random,
+    Rng,
+    /// The session was destroyed earlier in this request: the response deletes the cookie,
+    /// and nothing can be changed until the next request.
+    Destroyed,
+    /// The response was already written: a change now would never reach the browser.
+    ResponseSent,
+    /// The request carried conflicting cookies of the session's name (two authentic ones, or
+    /// more than can be examined): the session cannot be saved without overwriting a cookie
+    /// that may be the user's own, so it is left alone.
+    Conflict,
+    /// The request's path is outside the cookie's `Path`: the browser did not send the
+    /// session and would not send it back, so a change here would be lost.
+    OutsidePath,
 }
 
 impl fmt::Display for SessionError {
@@ -188,7 +288,22 @@ impl fmt::Display for SessionError {
                 "the session would be {size} bytes, over the {limit}-byte cookie limit; keep large data server-side"
             ),
             Self::Serialize => f.write_str("the session data could not be serialized"),
-            Self::Random => f.write_str("the operating system's random number generator failed"),
+            Self::NotRoundTrip => f.write_str(
+                "the session data does not survive a postcard round trip (skip_serializing_if, untagged or flatten?)",
+            ),
+            Self::Rng => f.write_str("the operating system's random number generator failed"),
+            Self::Destroyed => {
+                f.write_str("the session was destroyed earlier in this request")
+            }
+            Self::ResponseSent => {
+                f.write_str("the response was already sent; the change would be lost")
+            }
+            Self::Conflict => f.write_str(
+                "the request carried conflicting session cookies; the session is left unchanged",
+            ),
+            Self::OutsidePath => f.write_str(
+                "the request is outside the session cookie's Path; a change here would be lost",
+            ),
         }
     }
 }
@@ -202,7 +317,7 @@ impl std::error::Error for SessionError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenError {
     kind: OpenErrorKind,
-    key_id: Option<crate::KeyId>,
+    key_id: Option<KeyId>,
 }
 
 /// The class of an [`OpenError`].
@@ -217,19 +332,30 @@ pub enum OpenErrorKind {
     UnsupportedVersion,
     /// No key in the ring has the envelope's key id.
     UnknownKey,
+    /// The envelope's key is revoked.
+    KeyRevoked,
     /// The envelope's hour lies outside the session lifetime window: too old to be valid, or
     /// too far in the future.
     OutsideWindow,
+    /// The header's flags are not ones this configuration reads: unassigned bits, more
+    /// chunks than allowed, or compression where it is off.
+    Flags,
     /// Authentication failed: tampered, sealed under another key, for another cookie name or
-    /// for another schema version. One kind for all of them, on purpose.
+    /// for another schema version, or chunks missing, extra or out of order. One kind for all
+    /// of them, on purpose.
     Unauthentic,
+    /// The envelope's schema version is neither the current one nor a registered older one.
+    UnknownSchema,
     /// Authentic, but the plaintext is not a session of the expected type (or has trailing
-    /// bytes).
+    /// bytes, or does not decompress within the limit).
     Payload,
     /// The session's idle or absolute lifetime has passed.
     Expired,
     /// The session was created further in the future than the allowed clock skew.
     FutureDated,
+    /// Authentic and live, but revoked: created before the ring's not-before time, or refused
+    /// by the application's revocation check.
+    SessionRevoked,
 }
 
 impl OpenError {
@@ -237,7 +363,7 @@ impl OpenError {
         Self { kind, key_id: None }
     }
 
-    pub(crate) const fn with_key_id(mut self, id: crate::KeyId) -> Self {
+    pub(crate) const fn with_key_id(mut self, id: KeyId) -> Self {
         self.key_id = Some(id);
         self
     }
@@ -250,8 +376,14 @@ impl OpenError {
 
     /// The key id named by the envelope, once the header was read.
     #[must_use]
-    pub const fn key_id(&self) -> Option<crate::KeyId> {
+    pub const fn key_id(&self) -> Option<KeyId> {
         self.key_id
+    }
+}
+
+impl From<OpenErrorKind> for OpenError {
+    fn from(kind: OpenErrorKind) -> Self {
+        Self::new(kind)
     }
 }
 
@@ -264,11 +396,33 @@ impl OpenErrorKind {
             Self::TooLong => "too_long",
             Self::UnsupportedVersion => "unsupported_version",
             Self::UnknownKey => "unknown_key",
+            Self::KeyRevoked => "key_revoked",
             Self::OutsideWindow => "outside_window",
+            Self::Flags => "flags",
             Self::Unauthentic => "unauthentic",
+            Self::UnknownSchema => "unknown_schema",
             Self::Payload => "payload",
             Self::Expired => "expired",
             Self::FutureDated => "future_dated",
+            Self::SessionRevoked => "session_revoked",
+        }
+    }
+
+    const fn describe(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed sealed value",
+            Self::TooLong => "sealed value longer than the size limit allows",
+            Self::UnsupportedVersion => "unsupported format version",
+            Self::UnknownKey => "unknown key id",
+            Self::KeyRevoked => "sealed under a revoked key",
+            Self::OutsideWindow => "sealed outside the session lifetime window",
+            Self::Flags => "header flags not accepted by this configuration",
+            Self::Unauthentic => "authentication failed",
+            Self::UnknownSchema => "unknown schema version",
+            Self::Payload => "authentic value is not a session of the expected type",
+            Self::Expired => "session expired",
+            Self::FutureDated => "session created in the future",
+            Self::SessionRevoked => "session revoked",
         }
     }
 }
@@ -281,20 +435,9 @@ impl fmt::Display for OpenErrorKind {
 
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
-            OpenErrorKind::Malformed => "malformed sealed value",
-            OpenErrorKind::TooLong => "sealed value longer than the size limit allows",
-            OpenErrorKind::UnsupportedVersion => "unsupported format version",
-            OpenErrorKind::UnknownKey => "unknown key id",
-            OpenErrorKind::OutsideWindow => "sealed outside the session lifetime window",
-            OpenErrorKind::Unauthentic => "authentication failed",
-            OpenErrorKind::Payload => "authentic value is not a session of the expected type",
-            OpenErrorKind::Expired => "session expired",
-            OpenErrorKind::FutureDated => "session created in the future",
-        };
         match self.key_id {
-            Some(id) => write!(f, "{what} (key id {id})"),
-            None => f.write_str(what),
+            Some(id) => write!(f, "{} (key id {id})", self.kind.describe()),
+            None => f.write_str(self.kind.describe()),
         }
     }
 }

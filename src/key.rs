@@ -1,29 +1,49 @@
-//! Keys: 32 secret bytes, the algorithm they are used with and a key id.
+//! Keys: 32 secret bytes, the algorithm they are used with and a key id; and every AEAD call
+//! of the crate, behind [`MessageCipher`].
 
 use core::fmt;
 use core::str::FromStr;
 
 use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::KeyInit;
+use aes_gcm::aead::generic_array::GenericArray;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::XChaCha20Poly1305;
 use hkdf::Hkdf;
-use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
+pub use self::id::KeyId;
 use crate::error::KeyError;
+use crate::rng;
+
+pub(crate) mod id;
 
 /// The length of every key, in bytes.
 pub const KEY_LEN: usize = 32;
 
 /// The shortest master secret [`Key::derive`] accepts, in bytes.
-pub const MIN_MASTER_LEN: usize = 32;
+pub(crate) const MIN_MASTER_LEN: usize = 32;
+
+/// AES-256-GCM nonce length (96 bits, NIST SP 800-38D §8.2.2 random construction).
+pub(crate) const AES_GCM_NONCE_LEN: usize = 12;
+/// XChaCha20-Poly1305 nonce length (192 bits).
+pub(crate) const XCHACHA_NONCE_LEN: usize = 24;
+/// The longest nonce of any algorithm.
+pub(crate) const MAX_NONCE_LEN: usize = XCHACHA_NONCE_LEN;
+/// AEAD tag length, for both algorithms.
+pub(crate) const TAG_LEN: usize = 16;
+
+const _: () = assert!(MAX_NONCE_LEN >= AES_GCM_NONCE_LEN);
 
 /// The prefix of a key string; the `1` is the key string format version.
 const KEY_STRING_PREFIX: &str = "ssk1";
+
+/// Marks an explicitly set key id in a key string (`ssk1.<alg>.=0000002a.<bytes>`): without
+/// it, the id must be the one derived from the key bytes, so each key has one spelling.
+const EXPLICIT_ID_MARK: char = '=';
 
 /// Length of the base64url (no padding) encoding of [`KEY_LEN`] bytes.
 const KEY_B64_LEN: usize = 43;
@@ -65,8 +85,8 @@ impl Algorithm {
     #[must_use]
     pub const fn nonce_len(self) -> usize {
         match self {
-            Self::Aes256Gcm => crate::envelope::AES_GCM_NONCE_LEN,
-            Self::XChaCha20Poly1305 => crate::envelope::XCHACHA_NONCE_LEN,
+            Self::Aes256Gcm => AES_GCM_NONCE_LEN,
+            Self::XChaCha20Poly1305 => XCHACHA_NONCE_LEN,
         }
     }
 
@@ -97,52 +117,18 @@ impl FromStr for Algorithm {
     }
 }
 
-/// A key's 32-bit identifier, carried in every envelope's header so that opening selects the
-/// key in O(1), without trial decryption.
-///
-/// Derived from the key material and algorithm by a one-way function (so every instance that
-/// holds a key agrees on its id without coordination), unless set with [`Key::with_id`].
-/// Displayed as 8 lowercase hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(u32);
-
-impl KeyId {
-    /// A key id with this value.
-    #[must_use]
-    pub const fn new(id: u32) -> Self {
-        Self(id)
-    }
-
-    /// The id's value.
-    #[must_use]
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:08x}", self.0)
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyId({:08x})", self.0)
-    }
-}
-
 impl FromStr for KeyId {
     type Err = KeyError;
 
-    /// Parses exactly 8 hex digits.
+    /// Parses exactly 8 lowercase hex digits: one spelling per id.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // from_str_radix alone would also take a sign and fewer digits.
-        if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // from_str_radix alone would also take a sign, fewer digits and upper case.
+        let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if s.len() != 8 || !s.bytes().all(lower_hex) {
             return Err(KeyError::Format { part: "key id" });
         }
         u32::from_str_radix(s, 16)
-            .map(Self)
+            .map(Self::new)
             .map_err(|_| KeyError::Format { part: "key id" })
     }
 }
@@ -176,6 +162,9 @@ pub struct Key {
     algorithm: Algorithm,
     #[zeroize(skip)]
     id: KeyId,
+    /// Whether the id was set with [`Key::with_id`] rather than derived.
+    #[zeroize(skip)]
+    explicit_id: bool,
 }
 
 impl Key {
@@ -199,9 +188,7 @@ impl Key {
     /// [`KeyError::Rng`] if the operating system's random number generator fails.
     pub fn try_generate(algorithm: Algorithm) -> Result<Self, KeyError> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
-        OsRng
-            .try_fill_bytes(bytes.as_mut())
-            .map_err(|_| KeyError::Rng)?;
+        rng::fill_from_os(bytes.as_mut()).map_err(|_| KeyError::Rng)?;
         Self::from_bytes(algorithm, bytes.as_ref())
     }
 
@@ -220,16 +207,17 @@ impl Key {
         let array: [u8; KEY_LEN] = bytes
             .try_into()
             .map_err(|_| KeyError::Length { len: bytes.len() })?;
-        let key = Self {
+        let mut key = Self {
             bytes: array,
             algorithm,
-            id: KeyId(0),
+            id: KeyId::new(0),
+            explicit_id: false,
         };
         if key.bytes.iter().all(|&b| Some(&b) == key.bytes.first()) {
             return Err(KeyError::Weak);
         }
-        let id = key.derived_id();
-        Ok(key.with_id(id))
+        key.id = key.derived_id();
+        Ok(key)
     }
 
     /// Derives a key from a master secret and a context label with HKDF-SHA256 (RFC 5869).
@@ -239,7 +227,7 @@ impl Key {
     ///
     /// # Errors
     ///
-    /// [`KeyError::MasterTooShort`] if `master` is shorter than [`MIN_MASTER_LEN`] bytes.
+    /// [`KeyError::MasterTooShort`] if `master` is shorter than 32 bytes.
     ///
     /// # Security
     ///
@@ -258,10 +246,12 @@ impl Key {
 
     /// Sets an explicit key id instead of the derived one.
     ///
-    /// Every instance must then use the same id for this key; key strings carry it.
+    /// Every instance must then use the same id for this key; key strings carry it, marked as
+    /// explicit (`ssk1.<algorithm>.=<id>.<bytes>`).
     #[must_use]
     pub fn with_id(mut self, id: KeyId) -> Self {
         self.id = id;
+        self.explicit_id = true;
         self
     }
 
@@ -288,7 +278,7 @@ impl Key {
             .finalize();
         let mut id = [0u8; 4];
         id.copy_from_slice(digest.get(..4).unwrap_or(&[0; 4]));
-        KeyId(u32::from_be_bytes(id))
+        KeyId::new(u32::from_be_bytes(id))
     }
 
     /// Builds the AEAD for the message key of `hour`.
@@ -300,7 +290,7 @@ impl Key {
         let mut okm = Zeroizing::new([0u8; KEY_LEN]);
         let info = [
             &[self.algorithm.code()][..],
-            &self.id.0.to_be_bytes(),
+            &self.id.get().to_be_bytes(),
             &hour.to_be_bytes(),
         ];
         // 32 bytes is far below HKDF-SHA256's 255 * 32 byte output limit, so this cannot fail;
@@ -316,21 +306,83 @@ impl Key {
         }
     }
 
+    /// Whether both keys hold the same bytes, in constant time.
+    pub(crate) fn same_bytes(&self, other: &Self) -> bool {
+        bool::from(self.bytes.ct_eq(&other.bytes))
+    }
+
     /// Whether both keys hold the same bytes, algorithm and id, in constant time with respect
     /// to the bytes.
     pub(crate) fn same_as(&self, other: &Self) -> bool {
-        bool::from(self.bytes.ct_eq(&other.bytes))
-            & (self.algorithm == other.algorithm)
-            & (self.id == other.id)
+        self.same_bytes(other) & (self.algorithm == other.algorithm) & (self.id == other.id)
     }
 }
 
 /// The AEAD of one (key, hour) message key, built once and cached by the key ring.
+///
+/// With the `zeroize` features of `aes`, `ghash` and `polyval` enabled (Cargo.toml), dropping
+/// it wipes the AES round keys and the GHASH key; XChaCha20-Poly1305 wipes its key itself.
 // Always behind an `Arc` in the ring's cache, so the variants' size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum MessageCipher {
     Aes256Gcm(Aes256Gcm),
     XChaCha20Poly1305(XChaCha20Poly1305),
+}
+
+/// The AEAD refused: a wrong nonce length (a bug, not input) on seal, or a bad tag on open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AeadFailure;
+
+impl MessageCipher {
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Aes256Gcm(_) => Algorithm::Aes256Gcm,
+            Self::XChaCha20Poly1305(_) => Algorithm::XChaCha20Poly1305,
+        }
+    }
+
+    /// Encrypts `buf` in place under `nonce` and `aad`; returns the tag.
+    pub(crate) fn seal(
+        &self,
+        nonce: &[u8],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN], AeadFailure> {
+        let tag = match self {
+            Self::Aes256Gcm(aead) => {
+                let nonce: [u8; AES_GCM_NONCE_LEN] = nonce.try_into().map_err(|_| AeadFailure)?;
+                aead.encrypt_in_place_detached(&nonce.into(), aad, buf)
+            }
+            Self::XChaCha20Poly1305(aead) => {
+                let nonce: [u8; XCHACHA_NONCE_LEN] = nonce.try_into().map_err(|_| AeadFailure)?;
+                aead.encrypt_in_place_detached(&nonce.into(), aad, buf)
+            }
+        };
+        // The AEADs only refuse plaintexts of gigabytes, far beyond any size limit.
+        tag.map(Into::into).map_err(|_| AeadFailure)
+    }
+
+    /// Decrypts `buf` in place if `tag` authenticates it under `nonce` and `aad`.
+    pub(crate) fn open(
+        &self,
+        nonce: &[u8],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), AeadFailure> {
+        let tag = GenericArray::from(*tag);
+        let opened = match self {
+            Self::Aes256Gcm(aead) => {
+                let nonce: [u8; AES_GCM_NONCE_LEN] = nonce.try_into().map_err(|_| AeadFailure)?;
+                aead.decrypt_in_place_detached(&nonce.into(), aad, buf, &tag)
+            }
+            Self::XChaCha20Poly1305(aead) => {
+                let nonce: [u8; XCHACHA_NONCE_LEN] = nonce.try_into().map_err(|_| AeadFailure)?;
+                aead.decrypt_in_place_detached(&nonce.into(), aad, buf, &tag)
+            }
+        };
+        opened.map_err(|_| AeadFailure)
+    }
 }
 
 impl PartialEq for Key {
@@ -351,7 +403,8 @@ impl fmt::Debug for Key {
     }
 }
 
-/// The key string: `ssk1.<algorithm>.<key id as 8 hex digits>.<key bytes as base64url>`.
+/// The key string: `ssk1.<algorithm>.<key id as 8 hex digits>.<key bytes as base64url>`, with
+/// `=` before the id when it was set explicitly ([`Key::with_id`]).
 ///
 /// # Security
 ///
@@ -367,9 +420,10 @@ impl fmt::Display for Key {
             .get(..written)
             .and_then(|b| core::str::from_utf8(b).ok())
             .ok_or(fmt::Error)?;
+        let mark = if self.explicit_id { "=" } else { "" };
         write!(
             f,
-            "{KEY_STRING_PREFIX}.{}.{}.{text}",
+            "{KEY_STRING_PREFIX}.{}.{mark}{}.{text}",
             self.algorithm, self.id
         )
     }
@@ -378,7 +432,9 @@ impl fmt::Display for Key {
 impl FromStr for Key {
     type Err = KeyError;
 
-    /// Parses a key string as written by `Display`.
+    /// Parses a key string as written by `Display`, and nothing else: the id is 8 lowercase
+    /// hex digits, the bytes canonical base64url, and an id without the explicit mark must be
+    /// the key's derived id (so one key has one spelling).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = s.split('.');
         let (Some(prefix), Some(algorithm), Some(id), Some(secret), None) = (
@@ -396,6 +452,10 @@ impl FromStr for Key {
             return Err(KeyError::Format { part: "prefix" });
         }
         let algorithm: Algorithm = algorithm.parse()?;
+        let (explicit, id) = match id.strip_prefix(EXPLICIT_ID_MARK) {
+            Some(id) => (true, id),
+            None => (false, id),
+        };
         let id: KeyId = id.parse()?;
         if secret.len() != KEY_B64_LEN {
             return Err(KeyError::Format { part: "key bytes" });
@@ -407,6 +467,83 @@ impl FromStr for Key {
         let material = bytes
             .get(..len)
             .ok_or(KeyError::Format { part: "key bytes" })?;
-        Ok(Self::from_bytes(algorithm, material)?.with_id(id))
+        let key = Self::from_bytes(algorithm, material)?;
+        if explicit {
+            Ok(key.with_id(id))
+        } else if key.id == id {
+            Ok(key)
+        } else {
+            Err(KeyError::IdMismatch { id })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonce_lengths_are_the_algorithms_own() {
+        assert_eq!(Algorithm::Aes256Gcm.nonce_len(), 12);
+        assert_eq!(Algorithm::XChaCha20Poly1305.nonce_len(), 24);
+        assert_eq!(MAX_NONCE_LEN, 24);
+        assert_eq!(TAG_LEN, 16);
+        assert_eq!(MIN_MASTER_LEN, KEY_LEN);
+    }
+
+    #[test]
+    fn key_strings_have_one_spelling() {
+        let key = Key::from_bytes(
+            Algorithm::Aes256Gcm,
+            &[7; 31].iter().chain(&[8]).copied().collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let text = key.to_string();
+        assert_eq!(text.parse::<Key>().unwrap(), key);
+        // Upper-case ids are another spelling.
+        let id = key.id().to_string();
+        let upper = text.replace(&id, &id.to_uppercase());
+        if upper != text {
+            assert!(upper.parse::<Key>().is_err());
+        }
+        // Another id without the explicit mark is refused; with it, kept.
+        let other = KeyId::new(key.id().get() ^ 1).to_string();
+        let wrong = text.replace(&id, &other);
+        assert_eq!(
+            wrong.parse::<Key>().unwrap_err(),
+            KeyError::IdMismatch {
+                id: KeyId::new(key.id().get() ^ 1)
+            }
+        );
+        let explicit = text.replace(&id, &format!("={other}"));
+        let parsed: Key = explicit.parse().unwrap();
+        assert_eq!(parsed.id().get(), key.id().get() ^ 1);
+        assert_eq!(parsed.to_string(), explicit);
+    }
+
+    #[test]
+    fn message_ciphers_seal_and_open_with_their_own_nonce_length() {
+        for algorithm in [Algorithm::Aes256Gcm, Algorithm::XChaCha20Poly1305] {
+            let key = Key::from_bytes(
+                algorithm,
+                &[3; 16].iter().chain(&[4; 16]).copied().collect::<Vec<_>>(),
+            )
+            .unwrap();
+            let cipher = key.message_cipher(1);
+            assert_eq!(cipher.algorithm(), algorithm);
+            let nonce = vec![9; algorithm.nonce_len()];
+            let mut buf = *b"plaintext";
+            let tag = cipher.seal(&nonce, b"aad", &mut buf).unwrap();
+            assert_ne!(&buf, b"plaintext");
+            assert_eq!(
+                cipher.open(&nonce, b"other", &mut buf.clone(), &tag),
+                Err(AeadFailure)
+            );
+            cipher.open(&nonce, b"aad", &mut buf, &tag).unwrap();
+            assert_eq!(&buf, b"plaintext");
+            // A nonce of the other algorithm's length is refused, not truncated.
+            let wrong = vec![9; 12 + 24 - algorithm.nonce_len()];
+            assert_eq!(cipher.seal(&wrong, b"aad", &mut buf), Err(AeadFailure));
+        }
     }
 }

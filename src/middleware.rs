@@ -19,9 +19,10 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
 use crate::config::{CacheControl, SessionConfig};
+use crate::cookies::{self, RequestCookies};
 use crate::error::OpenErrorKind;
 use crate::ring::KeyRing;
-use crate::session::{Candidates, PendingCandidates, Session, SessionData, Settings};
+use crate::session::{Found, Session, SessionData, Settings};
 
 /// The `tracing` target of the events about refused cookies.
 pub const OPEN_EVENT_TARGET: &str = "sealed_session::open";
@@ -228,54 +229,24 @@ impl<S: fmt::Debug, T> fmt::Debug for SessionService<S, T> {
 }
 
 impl<S, T: SessionData> SessionService<S, T> {
-    /// Attaches a session (not yet opened) to the request.
+    /// Attaches a session (not yet opened) to the request: the `Cookie` fields are kept
+    /// (reference-counted, not copied) and parsed on first access.
     fn start<B>(&self, req: &mut Request<B>) -> Session<T> {
-        // The fields are kept (reference-counted, not copied) and parsed on first access.
-        let mut fields = req.headers().get_all(COOKIE).iter();
-        let pending = fields.next().map(|first| {
-            let first = first.clone();
-            let rest: Vec<HeaderValue> = fields.cloned().collect();
-            Box::new(move |name: &str, max_value_len: usize| {
-                session_cookies(core::iter::once(&first).chain(&rest), name, max_value_len)
-            }) as PendingCandidates
-        });
-        let now = self.settings.now();
-        let session = Session::new(Arc::clone(&self.settings), pending, now);
+        let fields = req
+            .headers()
+            .get_all(COOKIE)
+            .iter()
+            .map(|field| Box::new(field.clone()) as cookies::Field);
+        let cookies = RequestCookies::new(fields);
+        let session = Session::new(
+            Arc::clone(&self.settings),
+            cookies,
+            req.uri().path(),
+            self.settings.now(),
+        );
         req.extensions_mut().insert(session.clone());
         session
     }
-}
-
-/// Finds the values of the session cookie in every `Cookie` field (HTTP/2 sends one field per
-/// cookie, RFC 9113 §8.2.3), stopping after [`MAX_CANDIDATES`](crate::MAX_CANDIDATES).
-///
-/// Names match byte for byte: `__host-session`, `__Host-session ` (trailing space), look-alike
-/// Unicode and percent-encoded names are other cookies. Malformed pairs are skipped.
-fn session_cookies<'h>(
-    fields: impl Iterator<Item = &'h HeaderValue>,
-    name: &str,
-    max_value_len: usize,
-) -> Candidates {
-    let mut candidates = Candidates::default();
-    for field in fields {
-        for pair in field.as_bytes().split(|&b| b == b';') {
-            // Separators are "; " (RFC 6265 §4.2.1); tolerate extra leading whitespace only.
-            let pair = pair.trim_ascii_start();
-            let Some(rest) = pair.strip_prefix(name.as_bytes()) else {
-                continue;
-            };
-            let Some(value) = rest.strip_prefix(b"=") else {
-                continue;
-            };
-            // Sealed values are base64url; anything else cannot be ours but must still be
-            // refused like any other bad cookie, so it becomes a candidate that fails to open.
-            let value = core::str::from_utf8(value).unwrap_or("\u{fffd}");
-            if !candidates.push(value, max_value_len) {
-                return candidates;
-            }
-        }
-    }
-    candidates
 }
 
 impl<S, T, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for SessionService<S, T>
@@ -347,53 +318,134 @@ where
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
         if let Some(session) = this.session.take() {
-            apply(&session, response.headers_mut());
+            apply(&session, &mut response);
         }
         Poll::Ready(Ok(response))
     }
 }
 
 /// Writes the session's outcome into the response headers and logs what was refused.
-fn apply<T: SessionData>(session: &Session<T>, headers: &mut HeaderMap) {
-    let outcome = session.finish();
-    for kind in outcome.refused {
-        log_refused(kind);
-    }
-    if outcome.conflict {
-        tracing::warn!(
-            target: OPEN_EVENT_TARGET,
-            "two different authentic session cookies in one request; one was planted (cookie tossing?): using neither"
-        );
-    }
+fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
+    let outcome = session.finish(response.status().is_server_error());
+    let config = session.config();
+    log_found(outcome.found);
     if let Some(error) = outcome.seal_error {
-        tracing::error!(target: "sealed_session::seal", %error, "session not saved");
+        tracing::error!(target: SEAL_EVENT_TARGET, %error, "session not saved");
     }
+    let headers = response.headers_mut();
+    drop_handler_cookies(headers, config.cookie_name());
     let Some(line) = outcome.set_cookie else {
         return;
     };
     // The line is built from a validated name, base64url and validated attributes.
     let Ok(value) = HeaderValue::try_from(line) else {
-        tracing::error!(target: "sealed_session::seal", "Set-Cookie value is not a valid header value");
+        tracing::error!(target: SEAL_EVENT_TARGET, "Set-Cookie value is not a valid header value");
         return;
     };
     headers.append(SET_COOKIE, value);
-    let config = session.config();
-    if config.cache_control() == CacheControl::NoStoreUnlessSet
-        && !headers.contains_key(CACHE_CONTROL)
-    {
-        // A shared cache must never hand this response (and its cookie) to someone else.
+    if config.cache_control() == CacheControl::NoStoreUnlessSet {
+        keep_from_shared_caches(headers);
+    }
+}
+
+/// The target of events about sessions that could not be saved.
+const SEAL_EVENT_TARGET: &str = "sealed_session::seal";
+
+/// SECURITY-TESTS F8: the layer owns its cookie name. A handler's own `Set-Cookie` for it
+/// would race the session's line (or resurrect a deleted session), so it is dropped, with a
+/// warning: a programming error, not something a client can cause.
+fn drop_handler_cookies(headers: &mut HeaderMap, name: &str) {
+    let ours = |value: &HeaderValue| cookies::set_cookie_name(value.as_bytes()) == name.as_bytes();
+    if !headers.get_all(SET_COOKIE).iter().any(ours) {
+        return;
+    }
+    let lines: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
+    headers.remove(SET_COOKIE);
+    for line in lines {
+        if ours(&line) {
+            tracing::warn!(
+                target: SEAL_EVENT_TARGET,
+                cookie = name,
+                "the handler set the session's own cookie; its Set-Cookie was dropped (use the Session)"
+            );
+        } else {
+            headers.append(SET_COOKIE, line);
+        }
+    }
+}
+
+/// SECURITY-TESTS F2: a response that carries a session cookie must not be stored by a
+/// shared cache, whatever the handler said (RFC 9111 §5.2.2.5, §5.2.2.7). `no-store` and an
+/// unqualified `private` already ensure it; otherwise `public` and `s-maxage` go, `private` is
+/// added, and the rest (`max-age` for the browser's own cache, say) is kept. Without a
+/// `Cache-Control` the response gets `no-store`.
+fn keep_from_shared_caches(headers: &mut HeaderMap) {
+    let mut directives: Vec<String> = Vec::new();
+    for value in headers.get_all(CACHE_CONTROL) {
+        let Ok(text) = value.to_str() else {
+            // Not even visible ASCII: not a Cache-Control a cache can obey; replace it.
+            directives.clear();
+            break;
+        };
+        directives.extend(
+            text.split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    let name_of = |directive: &str| {
+        directive
+            .split('=')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let safe = directives
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private"));
+    if safe {
+        return;
+    }
+    directives.retain(|d| !matches!(name_of(d).as_str(), "public" | "s-maxage" | "private"));
+    let value = if headers.contains_key(CACHE_CONTROL) {
+        core::iter::once("private".to_owned())
+            .chain(directives)
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        "no-store".to_owned()
+    };
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(CACHE_CONTROL, value);
+    } else {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }
 
-fn log_refused(kind: OpenErrorKind) {
-    match kind {
+/// SECURITY-TESTS F5: at most one event per request about the cookies it carried, and never
+/// above `info`: a client can send any cookies it likes, and must not fill the logs.
+fn log_found(found: Found) {
+    if found.ambiguous {
+        tracing::info!(
+            target: OPEN_EVENT_TARGET,
+            cookies = found.cookies,
+            refused = found.refused,
+            "conflicting session cookies (planted, or from an old path or domain): the session is neither used, saved nor deleted"
+        );
+        return;
+    }
+    let Some(reason) = found.first_reason else {
+        return;
+    };
+    match reason {
         // Routine: browsers keep cookies a little past the server-side expiry.
         OpenErrorKind::Expired | OpenErrorKind::OutsideWindow => {
-            tracing::debug!(target: OPEN_EVENT_TARGET, reason = kind.as_str(), "session cookie refused");
+            tracing::debug!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), refused = found.refused, "session cookie refused");
         }
         _ => {
-            tracing::info!(target: OPEN_EVENT_TARGET, reason = kind.as_str(), "session cookie refused");
+            tracing::info!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), refused = found.refused, "session cookie refused");
         }
     }
 }

@@ -1,44 +1,73 @@
-//! The key ring: which key seals, which keys open, rotation at runtime.
+//! The key ring: which key seals and which keys open, key lifecycle (scheduled activation,
+//! revocation), the ring-wide not-before time, the message-key cache, and the ring's text
+//! form (a ring file or `SESSION_KEYS`) with live reload.
 
 use core::fmt;
 use core::str::FromStr;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption, Guard};
 
 use crate::error::KeyError;
 use crate::key::{Key, KeyId, MessageCipher};
 
-/// The most keys one ring holds: one primary plus accept-only keys. A rotation needs two or
-/// three; the bound keeps every lookup O(1).
-pub const MAX_RING_KEYS: usize = 16;
+/// The most keys one ring holds. A rotation needs two or three; the bound keeps every lookup
+/// short.
+pub(crate) const MAX_RING_KEYS: usize = 16;
 
-/// How many hourly message keys each ring key caches. Newest hours win: an envelope naming an
-/// hour older than every cached one is opened with a one-off cipher instead of evicting a
-/// newer one, so a flood of old hours cannot push out the hours real traffic uses.
-pub const MESSAGE_KEY_CACHE_LEN: usize = 256;
+/// Hourly message keys cached per ring key, one slot per `hour % CIPHER_SLOTS`. A slot keeps
+/// the newest hour that maps to it, so a cookie from an hour older than every cached one is
+/// opened with a one-off cipher and evicts nothing.
+pub(crate) const CIPHER_SLOTS: usize = 256;
 
-/// One primary key that seals and any number of accept-only keys that open.
+/// The longest text a ring source may have (keys, states, comments): far beyond a real ring.
+const MAX_RING_TEXT_LEN: usize = 64 * 1024;
+
+/// One primary key that seals and any number of keys that open, with their lifecycle.
 ///
-/// A `KeyRing` is a cheap handle: clones share the same keys, so a rotation through any clone
+/// A `KeyRing` is a cheap handle: clones share the same keys, so a change through any clone
 /// is seen by every clone at once (by the middleware of a running server, for example).
-/// Reading the ring on the request path takes no lock; only the rare writers (`rotate`,
-/// `insert`, `promote`, `retire`) serialize among themselves.
+/// Reading the ring on the request path takes no lock; only the rare writers serialize among
+/// themselves. Every writer leaves the ring unchanged when it returns an error.
 ///
-/// The ring also caches the hourly message-key ciphers of each key, built once per
-/// (key, hour): no key schedule runs on the request path once an hour is warm.
+/// # Key lifecycle
 ///
-/// # Rotation on a fleet
+/// Each key is in one of four states:
 ///
-/// With many instances, rotate in three steps so that no instance ever meets a cookie sealed
-/// under a key it does not know:
+/// - **primary**: seals (and opens). It is the *scheduled* key whose activation time passed
+///   most recently, or, when none has, the *designated* primary: the first key of the ring,
+///   or the one [`rotate`](Self::rotate) or [`promote`](Self::promote) named.
+/// - **pending**: scheduled ([`schedule`](Self::schedule), or `activate=` in the text form)
+///   with an activation time still in the future: it opens but does not seal. Every instance
+///   that holds the same ring promotes it at the same second, without talking to the others.
+/// - **accept-only**: opens, does not seal.
+/// - **revoked** ([`revoke`](Self::revoke)): kept so that logs can name it, but everything
+///   sealed under it is refused with [`OpenErrorKind::KeyRevoked`](crate::OpenErrorKind).
 ///
-/// 1. [`insert`](Self::insert) the new key everywhere (it opens, it does not seal yet);
-/// 2. [`promote`](Self::promote) it everywhere (it seals; the old primary still opens);
-/// 3. after the longest session lifetime has passed, [`retire`](Self::retire) the old key.
+/// [`rotate`](Self::rotate) and [`promote`](Self::promote) take manual control: they cancel
+/// every schedule in the ring (pending keys stay, as accept-only keys).
 ///
-/// On a single instance, [`rotate`](Self::rotate) does steps 1 and 2 at once.
+/// The ring also holds a **not-before** time ([`set_not_before`](Self::set_not_before), or
+/// `not-before=` in the text form): sessions created before it are refused, which logs
+/// everyone out without rotating keys.
+///
+/// The ring caches the hourly message-key ciphers of each key, built once per (key, hour): no
+/// key schedule runs on the request path once an hour is warm. A cipher derived to open a
+/// cookie is cached only once that cookie proved authentic, so forged cookies evict nothing.
+///
+/// # Rotation
+///
+/// The rotation runbook (fleet steps, the scheduled variant, when to retire) is in the README,
+/// "Deploying on several instances".
+///
+/// # Text form
+///
+/// A ring parses from key strings separated by commas, spaces or newlines, the first one the
+/// designated primary. After a key string, `activate=<time>` schedules it and `revoked`
+/// revokes it; `not-before=<time>` anywhere sets the ring's not-before time. Times are Unix
+/// seconds or RFC 3339 UTC (`2026-12-01T00:00:00Z`). `#` starts a comment that runs to the
+/// end of the line. [`reload`](Self::reload) replaces a running ring's content with a new
+/// text atomically, keeping the caches of unchanged keys.
 ///
 /// # Example
 ///
@@ -56,10 +85,12 @@ pub const MESSAGE_KEY_CACHE_LEN: usize = 256;
 /// ring.retire(old)?;
 /// assert_eq!(ring.ids(), vec![ring.primary_id()]);
 ///
-/// // Rings are usually loaded from key strings: "primary, accept-only, ...".
-/// let fleet: KeyRing = "ssk1.aes-256-gcm.8f3c1a2b.q2bbnCqFbgKyYQyEgaoN3jZ4b4pS5C1TqKjC2nLXv0A"
-///     .parse()?;
-/// assert_eq!(fleet.primary_id().to_string(), "8f3c1a2b");
+/// // A scheduled rotation: the second key seals from its activation time on.
+/// let next = Key::generate(Algorithm::Aes256Gcm);
+/// let next_id = next.id();
+/// ring.schedule(next, 1_800_000_000)?;
+/// assert_ne!(ring.primary_id_at(1_799_999_999), next_id);
+/// assert_eq!(ring.primary_id_at(1_800_000_000), next_id);
 /// # Ok::<(), sealed_session::KeyError>(())
 /// ```
 #[derive(Clone)]
@@ -69,27 +100,74 @@ pub struct KeyRing {
 
 struct Shared {
     state: ArcSwap<RingState>,
-    /// Serializes writers so that two concurrent rotations cannot lose one another.
+    /// Serializes writers so that two concurrent changes cannot lose one another.
     writer: Mutex<()>,
 }
 
 /// An immutable snapshot; writers publish a new one.
 #[derive(Clone)]
 struct RingState {
-    primary: Arc<RingKey>,
-    accept_only: Vec<Arc<RingKey>>,
+    /// The designated primary (always [`Status::Active`]): a ring is never empty.
+    designated: Entry,
+    /// The other keys, in ring order.
+    others: Vec<Entry>,
+    not_before: Option<u64>,
 }
 
+#[derive(Clone)]
+struct Entry {
+    key: Arc<RingKey>,
+    status: Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Active,
+    /// Seals from this Unix time on (if no later scheduled key has activated).
+    Scheduled(u64),
+    Revoked,
+}
+
+/// A ring key with its message-key cache.
 pub(crate) struct RingKey {
     key: Key,
-    ciphers: ArcSwap<BTreeMap<u32, Arc<MessageCipher>>>,
+    ciphers: Box<[ArcSwapOption<HourCipher>]>,
+}
+
+/// A message cipher and the hour it belongs to.
+pub(crate) struct HourCipher {
+    hour: u32,
+    cipher: MessageCipher,
+}
+
+impl HourCipher {
+    pub(crate) fn cipher(&self) -> &MessageCipher {
+        &self.cipher
+    }
+}
+
+/// A message cipher for opening: cached, or derived for this open and not cached yet.
+pub(crate) enum OpeningCipher {
+    Cached(Arc<HourCipher>),
+    Fresh(Box<HourCipher>),
+}
+
+impl core::ops::Deref for OpeningCipher {
+    type Target = MessageCipher;
+
+    fn deref(&self) -> &MessageCipher {
+        match self {
+            Self::Cached(cached) => &cached.cipher,
+            Self::Fresh(fresh) => &fresh.cipher,
+        }
+    }
 }
 
 impl RingKey {
     fn new(key: Key) -> Arc<Self> {
         Arc::new(Self {
             key,
-            ciphers: ArcSwap::from_pointee(BTreeMap::new()),
+            ciphers: (0..CIPHER_SLOTS).map(|_| ArcSwapOption::empty()).collect(),
         })
     }
 
@@ -97,35 +175,118 @@ impl RingKey {
         &self.key
     }
 
-    /// Runs `f` with the message cipher for `hour`, deriving and caching it on first use.
-    pub(crate) fn with_cipher<R>(&self, hour: u32, f: impl FnOnce(&MessageCipher) -> R) -> R {
-        let cached = self.ciphers.load();
-        if let Some(cipher) = cached.get(&hour) {
-            return f(cipher);
+    fn slot(&self, hour: u32) -> Option<&ArcSwapOption<HourCipher>> {
+        // u32 -> usize is lossless on every platform this crate builds for (16-bit excluded).
+        self.ciphers
+            .get(usize::try_from(hour).unwrap_or(0) % CIPHER_SLOTS)
+    }
+
+    fn cached(&self, hour: u32) -> Option<Arc<HourCipher>> {
+        let cached = self.slot(hour)?.load_full()?;
+        (cached.hour == hour).then_some(cached)
+    }
+
+    /// The cipher for sealing in `hour`, derived and cached on first use.
+    pub(crate) fn sealing_cipher(&self, hour: u32) -> Arc<HourCipher> {
+        if let Some(cached) = self.cached(hour) {
+            return cached;
         }
-        drop(cached);
-        let cipher = Arc::new(self.key.message_cipher(hour));
-        let result = f(&cipher);
-        self.ciphers.rcu(|old| {
-            let mut map = BTreeMap::clone(old);
-            if map.len() >= MESSAGE_KEY_CACHE_LEN {
-                match map.first_key_value() {
-                    Some((&oldest, _)) if oldest < hour => {
-                        map.remove(&oldest);
-                    }
-                    // Older than everything cached: used once, not cached.
-                    _ => return map,
-                }
-            }
-            map.insert(hour, Arc::clone(&cipher));
-            map
+        let fresh = Arc::new(self.derive(hour));
+        self.store(Arc::clone(&fresh));
+        fresh
+    }
+
+    /// The cipher for opening a value sealed in `hour`. A cache miss derives a cipher that
+    /// is cached only by [`remember`](Self::remember), once the value proved authentic.
+    pub(crate) fn opening_cipher(&self, hour: u32) -> OpeningCipher {
+        match self.cached(hour) {
+            Some(cached) => OpeningCipher::Cached(cached),
+            None => OpeningCipher::Fresh(Box::new(self.derive(hour))),
+        }
+    }
+
+    /// Caches a cipher that opened an authentic value.
+    pub(crate) fn remember(&self, cipher: OpeningCipher) {
+        if let OpeningCipher::Fresh(fresh) = cipher {
+            self.store(Arc::from(fresh));
+        }
+    }
+
+    fn derive(&self, hour: u32) -> HourCipher {
+        HourCipher {
+            hour,
+            cipher: self.key.message_cipher(hour),
+        }
+    }
+
+    /// Stores one entry in its slot unless the slot holds a newer hour: a miss copies nothing
+    /// else (SECURITY-TESTS F4).
+    fn store(&self, cipher: Arc<HourCipher>) {
+        let Some(slot) = self.slot(cipher.hour) else {
+            return;
+        };
+        let hour = cipher.hour;
+        let mut cipher = Some(cipher);
+        slot.rcu(|current| match current {
+            Some(newer) if newer.hour > hour => Some(Arc::clone(newer)),
+            _ => cipher.take().or_else(|| current.clone()),
         });
-        result
     }
 
     #[cfg(test)]
     fn cached_hours(&self) -> Vec<u32> {
-        self.ciphers.load().keys().copied().collect()
+        let mut hours: Vec<u32> = self
+            .ciphers
+            .iter()
+            .filter_map(|slot| slot.load_full().map(|c| c.hour))
+            .collect();
+        hours.sort_unstable();
+        hours
+    }
+}
+
+/// A ring key looked up to open a value.
+pub(crate) struct OpeningKey<'r> {
+    pub(crate) key: &'r RingKey,
+    /// Whether it is the primary at the time of opening (if not, the value is re-sealed).
+    pub(crate) is_primary: bool,
+}
+
+/// Why no key opens a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyLookupError {
+    Unknown,
+    Revoked,
+}
+
+/// A lock-free snapshot of the ring, held for the length of one seal or open.
+pub(crate) struct RingView(Guard<Arc<RingState>>);
+
+impl RingView {
+    /// The key that seals at `now`.
+    pub(crate) fn sealing_key(&self, now: u64) -> &RingKey {
+        &self.0.primary(now).key
+    }
+
+    /// The key with this id, for opening at `now`.
+    pub(crate) fn opening_key(
+        &self,
+        id: KeyId,
+        now: u64,
+    ) -> Result<OpeningKey<'_>, KeyLookupError> {
+        let entry = self.0.find(id).ok_or(KeyLookupError::Unknown)?;
+        if entry.status == Status::Revoked {
+            return Err(KeyLookupError::Revoked);
+        }
+        Ok(OpeningKey {
+            key: &entry.key,
+            is_primary: Arc::ptr_eq(&entry.key, &self.0.primary(now).key),
+        })
+    }
+
+    /// Sessions created before this Unix time are refused.
+    pub(crate) fn not_before(&self) -> Option<u64> {
+        self.0.not_before
     }
 }
 
@@ -133,10 +294,7 @@ impl KeyRing {
     /// A ring with one key, the primary.
     #[must_use]
     pub fn new(primary: Key) -> Self {
-        Self::from_state(RingState {
-            primary: RingKey::new(primary),
-            accept_only: Vec::new(),
-        })
+        Self::from_state(RingState::new(primary))
     }
 
     /// A ring from keys: the first is the primary, the others accept-only.
@@ -144,17 +302,14 @@ impl KeyRing {
     /// # Errors
     ///
     /// [`KeyError::EmptyRing`] for no keys, [`KeyError::DuplicateId`] if two different keys
-    /// share an id (the same key twice is kept once), [`KeyError::RingFull`] for more than
-    /// [`MAX_RING_KEYS`] keys.
+    /// share an id (the same key twice is kept once), [`KeyError::DuplicateKey`] if one key
+    /// comes under two ids, [`KeyError::RingFull`] for more than 16 keys.
     pub fn from_keys(keys: impl IntoIterator<Item = Key>) -> Result<Self, KeyError> {
         let mut keys = keys.into_iter();
         let primary = keys.next().ok_or(KeyError::EmptyRing)?;
-        let mut state = RingState {
-            primary: RingKey::new(primary),
-            accept_only: Vec::new(),
-        };
+        let mut state = RingState::new(primary);
         for key in keys {
-            state.add(key)?;
+            state.add(key, Status::Active)?;
         }
         Ok(Self::from_state(state))
     }
@@ -168,38 +323,71 @@ impl KeyRing {
         }
     }
 
-    /// The id of the key that seals.
+    pub(crate) fn view(&self) -> RingView {
+        RingView(self.shared.state.load())
+    }
+
+    /// The id of the key that seals now (system clock).
     #[must_use]
     pub fn primary_id(&self) -> KeyId {
-        self.shared.state.load().primary.key.id()
+        self.primary_id_at(unix_now())
     }
 
-    /// The ids of every key in the ring, primary first.
+    /// The id of the key that seals at `now` (Unix seconds).
+    #[must_use]
+    pub fn primary_id_at(&self, now: u64) -> KeyId {
+        self.shared.state.load().primary(now).key.key.id()
+    }
+
+    /// The ids of every key that opens (not revoked), the primary (system clock) first, then
+    /// in ring order.
     #[must_use]
     pub fn ids(&self) -> Vec<KeyId> {
-        self.shared.state.load().all().map(|k| k.key.id()).collect()
+        let state = self.shared.state.load();
+        let primary = state.primary(unix_now()).key.key.id();
+        core::iter::once(primary)
+            .chain(
+                state
+                    .all()
+                    .filter(|e| e.status != Status::Revoked)
+                    .map(|e| e.key.key.id())
+                    .filter(|&id| id != primary),
+            )
+            .collect()
     }
 
-    /// Whether a key with this id opens.
+    /// Whether a key with this id opens (is in the ring and not revoked).
     #[must_use]
     pub fn contains(&self, id: KeyId) -> bool {
-        self.shared.state.load().find(id).is_some()
+        self.shared
+            .state
+            .load()
+            .find(id)
+            .is_some_and(|e| e.status != Status::Revoked)
     }
 
-    /// Makes `key` the primary key at once; the old primary stays as an accept-only key.
+    /// The ring-wide not-before time, if one is set.
+    #[must_use]
+    pub fn not_before(&self) -> Option<u64> {
+        self.shared.state.load().not_before
+    }
+
+    /// Makes `key` the primary key at once; the old primary stays as an accept-only key, and
+    /// every schedule in the ring is cancelled (manual control).
     ///
     /// Sessions sealed under the old primary keep opening and are re-sealed under the new one
     /// on their next response. On a fleet, use [`insert`](Self::insert) then
-    /// [`promote`](Self::promote) instead (see the type docs).
+    /// [`promote`](Self::promote), or [`schedule`](Self::schedule), instead (see the README's
+    /// rotation runbook).
     ///
     /// # Errors
     ///
-    /// [`KeyError::DuplicateId`] if another key already has this id,
-    /// [`KeyError::RingFull`] if the ring is full. The ring is unchanged on error.
+    /// [`KeyError::DuplicateId`] or [`KeyError::DuplicateKey`] if the key clashes with another
+    /// one, [`KeyError::RingFull`] if the ring is full.
     pub fn rotate(&self, key: Key) -> Result<(), KeyError> {
         let id = key.id();
         self.update(|state| {
-            state.add(key)?;
+            state.add(key, Status::Active)?;
             state.promote(id)
         })
     }
@@ -211,34 +399,104 @@ impl KeyRing {
     ///
     /// # Errors
     ///
-    /// [`KeyError::DuplicateId`] if a different key has this id, [`KeyError::RingFull`] if the
-    /// ring is full.
+    /// [`KeyError::DuplicateId`] if a different key has this id, [`KeyError::DuplicateKey`] if
+    /// the ring holds this key under another id, [`KeyError::RingFull`] if the ring is full.
     pub fn insert(&self, key: Key) -> Result<(), KeyError> {
-        self.update(|state| state.add(key))
+        self.update(|state| state.add(key, Status::Active))
     }
 
-    /// Makes the key with this id the primary; the old primary stays as an accept-only key.
+    /// Adds `key` as a pending key that becomes the primary at `activates_at` (Unix seconds):
+    /// it opens at once and seals from that second on, on every instance that holds it.
+    /// Scheduling a key the ring already holds (and that is not the designated primary or
+    /// revoked) sets its activation time.
     ///
     /// # Errors
     ///
-    /// [`KeyError::NoSuchKey`] if the ring has no such key.
+    /// As [`insert`](Self::insert); [`KeyError::RetirePrimary`] if the key is the designated
+    /// primary; [`KeyError::Revoked`] if it is revoked.
+    pub fn schedule(&self, key: Key, activates_at: u64) -> Result<(), KeyError> {
+        self.update(|state| state.add(key, Status::Scheduled(activates_at)))
+    }
+
+    /// Makes the key with this id the designated primary and cancels every schedule in the
+    /// ring; the old primary stays as an accept-only key.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::NoSuchKey`] if the ring has no such key, [`KeyError::Revoked`] if it is
+    /// revoked.
     pub fn promote(&self, id: KeyId) -> Result<(), KeyError> {
         self.update(|state| state.promote(id))
     }
 
-    /// Removes the accept-only key with this id: envelopes sealed under it stop opening.
+    /// Removes the key with this id: envelopes sealed under it stop opening (as an unknown
+    /// key).
     ///
     /// # Errors
     ///
     /// [`KeyError::NoSuchKey`] if the ring has no such key, [`KeyError::RetirePrimary`] if it
-    /// is the primary key.
+    /// is the designated primary.
     pub fn retire(&self, id: KeyId) -> Result<(), KeyError> {
         self.update(|state| {
-            if state.primary.key.id() == id {
-                return Err(KeyError::RetirePrimary { id });
+            let index = state.other_position(id)?;
+            state.others.remove(index);
+            Ok(())
+        })
+    }
+
+    /// Revokes the key with this id: it stays in the ring so logs can name it, and everything
+    /// sealed under it is refused as revoked.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::NoSuchKey`] if the ring has no such key, [`KeyError::RetirePrimary`] if it
+    /// is the designated primary.
+    pub fn revoke(&self, id: KeyId) -> Result<(), KeyError> {
+        self.update(|state| {
+            let index = state.other_position(id)?;
+            if let Some(entry) = state.others.get_mut(index) {
+                entry.status = Status::Revoked;
             }
-            let index = state.accept_only_position(id)?;
-            state.accept_only.remove(index);
+            Ok(())
+        })
+    }
+
+    /// Sets (or clears) the ring-wide not-before time: sessions created before it (Unix
+    /// seconds) are refused, on every instance that holds it.
+    pub fn set_not_before(&self, not_before: Option<u64>) {
+        // A change that cannot fail.
+        let _ = self.update(|state| {
+            state.not_before = not_before;
+            Ok(())
+        });
+    }
+
+    /// Replaces the ring's content with the ring in `text` (the text form in the type docs),
+    /// atomically: every request sees either the old ring or the new one. Keys present in both
+    /// keep their message-key caches.
+    ///
+    /// # Errors
+    ///
+    /// A [`KeyError`] naming the line for a text that does not parse, or
+    /// [`KeyError::NoActiveKey`] if no key of the new ring can seal at `now`. The ring is
+    /// unchanged on error.
+    pub fn reload(&self, text: &str, now: u64) -> Result<(), KeyError> {
+        let (mut next, fallback) = RingState::parse(text)?;
+        if fallback
+            && !next
+                .all()
+                .any(|e| matches!(e.status, Status::Scheduled(at) if at <= now))
+        {
+            return Err(KeyError::NoActiveKey);
+        }
+        self.update(|state| {
+            // Keep the cached ciphers of keys that did not change.
+            for entry in core::iter::once(&mut next.designated).chain(&mut next.others) {
+                if let Some(old) = state.all().find(|old| old.key.key.same_as(&entry.key.key)) {
+                    entry.key = Arc::clone(&old.key);
+                }
+            }
+            *state = next;
             Ok(())
         })
     }
@@ -260,99 +518,385 @@ impl KeyRing {
         self.shared.state.store(Arc::new(next));
         Ok(())
     }
+}
 
-    /// Runs `f` with the primary key, for sealing.
-    pub(crate) fn with_primary<R>(&self, f: impl FnOnce(&RingKey) -> R) -> R {
-        f(&self.shared.state.load().primary)
-    }
-
-    /// Runs `f` with the key of this id, for opening; `f` also learns whether it is the
-    /// primary. `None` if no key has this id.
-    pub(crate) fn with_key<R>(&self, id: KeyId, f: impl FnOnce(&RingKey, bool) -> R) -> Option<R> {
-        let state = self.shared.state.load();
-        if state.primary.key.id() == id {
-            return Some(f(&state.primary, true));
+impl Entry {
+    fn active(key: Key) -> Self {
+        Self {
+            key: RingKey::new(key),
+            status: Status::Active,
         }
-        let key = state.accept_only.iter().find(|k| k.key.id() == id)?;
-        Some(f(key, false))
     }
 }
 
 impl RingState {
-    fn all(&self) -> impl Iterator<Item = &Arc<RingKey>> {
-        core::iter::once(&self.primary).chain(&self.accept_only)
+    fn new(primary: Key) -> Self {
+        Self {
+            designated: Entry::active(primary),
+            others: Vec::new(),
+            not_before: None,
+        }
     }
 
-    fn find(&self, id: KeyId) -> Option<&RingKey> {
-        self.all().find(|k| k.key.id() == id).map(|k| &**k)
+    fn all(&self) -> impl Iterator<Item = &Entry> {
+        core::iter::once(&self.designated).chain(&self.others)
     }
 
-    fn accept_only_position(&self, id: KeyId) -> Result<usize, KeyError> {
-        self.accept_only
+    /// The designated primary, unless a scheduled key has activated by `now`: then the one
+    /// that activated last.
+    fn primary(&self, now: u64) -> &Entry {
+        let mut primary: Option<(u64, &Entry)> = None;
+        for entry in &self.others {
+            if let Status::Scheduled(at) = entry.status
+                && at <= now
+                && primary.is_none_or(|(latest, _)| at > latest)
+            {
+                primary = Some((at, entry));
+            }
+        }
+        primary.map_or(&self.designated, |(_, entry)| entry)
+    }
+
+    fn find(&self, id: KeyId) -> Option<&Entry> {
+        self.all().find(|e| e.key.key.id() == id)
+    }
+
+    /// The position among the non-designated keys; the designated primary cannot be retired
+    /// or revoked.
+    fn other_position(&self, id: KeyId) -> Result<usize, KeyError> {
+        if self.designated.key.key.id() == id {
+            return Err(KeyError::RetirePrimary { id });
+        }
+        self.others
             .iter()
-            .position(|k| k.key.id() == id)
+            .position(|e| e.key.key.id() == id)
             .ok_or(KeyError::NoSuchKey { id })
     }
 
-    fn add(&mut self, key: Key) -> Result<(), KeyError> {
+    fn add(&mut self, key: Key, status: Status) -> Result<(), KeyError> {
         let id = key.id();
-        if let Some(existing) = self.find(id) {
-            return if existing.key.same_as(&key) {
-                Ok(())
-            } else {
-                Err(KeyError::DuplicateId { id })
+        if self.designated.key.key.id() == id {
+            if !self.designated.key.key.same_as(&key) {
+                return Err(KeyError::DuplicateId { id });
+            }
+            return match status {
+                Status::Scheduled(_) => Err(KeyError::RetirePrimary { id }),
+                _ => Ok(()),
             };
         }
-        if self.accept_only.len() + 1 >= MAX_RING_KEYS {
+        if let Some(existing) = self.others.iter_mut().find(|e| e.key.key.id() == id) {
+            if !existing.key.key.same_as(&key) {
+                return Err(KeyError::DuplicateId { id });
+            }
+            if let Status::Scheduled(_) = status {
+                if existing.status == Status::Revoked {
+                    return Err(KeyError::Revoked { id });
+                }
+                existing.status = status;
+            }
+            return Ok(());
+        }
+        if let Some(existing) = self.all().find(|e| e.key.key.same_bytes(&key)) {
+            return Err(KeyError::DuplicateKey {
+                id,
+                existing: existing.key.key.id(),
+            });
+        }
+        if self.others.len() + 1 >= MAX_RING_KEYS {
             return Err(KeyError::RingFull {
                 limit: MAX_RING_KEYS,
             });
         }
-        self.accept_only.push(RingKey::new(key));
+        self.others.push(Entry {
+            key: RingKey::new(key),
+            status,
+        });
         Ok(())
     }
 
     fn promote(&mut self, id: KeyId) -> Result<(), KeyError> {
-        if self.primary.key.id() == id {
+        for entry in &mut self.others {
+            if let Status::Scheduled(_) = entry.status {
+                entry.status = Status::Active;
+            }
+        }
+        if self.designated.key.key.id() == id {
             return Ok(());
         }
-        let index = self.accept_only_position(id)?;
-        let new_primary = self.accept_only.remove(index);
-        let old_primary = core::mem::replace(&mut self.primary, new_primary);
-        self.accept_only.insert(0, old_primary);
+        let index = self
+            .others
+            .iter()
+            .position(|e| e.key.key.id() == id)
+            .ok_or(KeyError::NoSuchKey { id })?;
+        if self.others.get(index).map(|e| e.status) == Some(Status::Revoked) {
+            return Err(KeyError::Revoked { id });
+        }
+        let new_primary = self.others.remove(index);
+        let old_primary = core::mem::replace(&mut self.designated, new_primary);
+        self.others.insert(0, old_primary);
         Ok(())
+    }
+
+    /// Parses the text form (see [`KeyRing`]). Also says whether no key was active, so that
+    /// the earliest scheduled key was designated as a fallback.
+    fn parse(text: &str) -> Result<(Self, bool), KeyError> {
+        if text.len() > MAX_RING_TEXT_LEN {
+            return Err(KeyError::RingText {
+                line: 0,
+                reason: "the text is longer than 64 KiB",
+            });
+        }
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut not_before = None;
+        // Whether the key parsed last already has a state word.
+        let mut last_has_state = true;
+        for (number, line) in text.lines().enumerate() {
+            let at = |reason| KeyError::RingText {
+                line: number + 1,
+                reason,
+            };
+            let content = line.split('#').next().unwrap_or_default();
+            for token in content
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|t| !t.is_empty())
+            {
+                let status = if let Some(time) = token.strip_prefix("not-before=") {
+                    not_before = Some(parse_time(time).ok_or_else(|| at("bad not-before time"))?);
+                    continue;
+                } else if let Some(time) = token.strip_prefix("activate=") {
+                    Status::Scheduled(parse_time(time).ok_or_else(|| at("bad activate time"))?)
+                } else if token == "revoked" {
+                    Status::Revoked
+                } else if token.starts_with("ssk") {
+                    let key: Key = token.parse().map_err(|error| match error {
+                        KeyError::Format { part } => at(part),
+                        other => other,
+                    })?;
+                    if check_new(&entries, &key)? {
+                        entries.push(Entry::active(key));
+                        last_has_state = false;
+                    } else {
+                        // The same key twice is kept once, as in `from_keys`.
+                        last_has_state = true;
+                    }
+                    continue;
+                } else {
+                    return Err(at(
+                        "unknown word; expected a key string, activate=, revoked or not-before=",
+                    ));
+                };
+                let last = entries
+                    .last_mut()
+                    .filter(|_| !last_has_state)
+                    .ok_or_else(|| at("a state word must follow a key string, once"))?;
+                last.status = status;
+                last_has_state = true;
+            }
+        }
+        Self::from_entries(entries, not_before)
+    }
+
+    /// The first active key is the designated primary; with none, the earliest scheduled one
+    /// (it then seals before its time, as nothing else can).
+    fn from_entries(
+        mut entries: Vec<Entry>,
+        not_before: Option<u64>,
+    ) -> Result<(Self, bool), KeyError> {
+        if entries.is_empty() {
+            return Err(KeyError::EmptyRing);
+        }
+        let active = entries.iter().position(|e| e.status == Status::Active);
+        let (index, fallback) = match active {
+            Some(index) => (index, false),
+            None => {
+                let (_, index) = entries
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, e)| match e.status {
+                        Status::Scheduled(at) => Some((at, i)),
+                        _ => None,
+                    })
+                    .min()
+                    .ok_or(KeyError::NoActiveKey)?;
+                (index, true)
+            }
+        };
+        let mut designated = entries.remove(index);
+        designated.status = Status::Active;
+        Ok((
+            Self {
+                designated,
+                others: entries,
+                not_before,
+            },
+            fallback,
+        ))
     }
 }
 
 impl FromStr for KeyRing {
     type Err = KeyError;
 
-    /// Parses key strings separated by commas and/or whitespace; the first is the primary.
+    /// Parses the text form (see the type docs): key strings separated by commas and/or
+    /// whitespace, the first the designated primary, with optional states.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let keys = s
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|part| !part.is_empty())
-            .map(str::parse)
-            .collect::<Result<Vec<Key>, _>>()?;
-        Self::from_keys(keys)
+        RingState::parse(s).map(|(state, _)| Self::from_state(state))
     }
 }
 
 impl fmt::Debug for KeyRing {
+    /// Key ids and states only.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.shared.state.load();
+        let ids = |want: fn(&Status) -> bool| -> Vec<KeyId> {
+            state
+                .others
+                .iter()
+                .filter(|e| want(&e.status))
+                .map(|e| e.key.key.id())
+                .collect()
+        };
         f.debug_struct("KeyRing")
-            .field("primary", &state.primary.key.id())
-            .field(
-                "accept_only",
-                &state
-                    .accept_only
-                    .iter()
-                    .map(|k| k.key.id())
-                    .collect::<Vec<_>>(),
-            )
+            .field("primary", &state.designated.key.key.id())
+            .field("accept_only", &ids(|s| *s == Status::Active))
+            .field("scheduled", &ids(|s| matches!(s, Status::Scheduled(_))))
+            .field("revoked", &ids(|s| *s == Status::Revoked))
+            .field("not_before", &state.not_before)
             .finish()
     }
+}
+
+/// The system clock in Unix seconds (0 before 1970): only for the informational accessors.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Unix seconds, or RFC 3339 in UTC with a `Z` and no fraction (`2026-12-01T00:00:00Z`).
+pub(crate) fn parse_time(text: &str) -> Option<u64> {
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() != 20 || text.get(4..5) != Some("-") || text.get(7..8) != Some("-") {
+        return None;
+    }
+    let (date, time) = (text.get(..10)?, text.get(10..)?);
+    if !matches!(time.as_bytes(), [b'T', _, _, b':', _, _, b':', _, _, b'Z']) {
+        return None;
+    }
+    let field = |s: Option<&str>| -> Option<u64> {
+        let s = s?;
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (year, month, day) = (
+        field(date.get(..4))?,
+        field(date.get(5..7))?,
+        field(date.get(8..10))?,
+    );
+    let (hour, minute, second) = (
+        field(time.get(1..3))?,
+        field(time.get(4..6))?,
+        field(time.get(7..9))?,
+    );
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day)?;
+    days.checked_mul(86_400)?
+        .checked_add(hour * 3600 + minute * 60 + second)
+}
+
+/// Formats Unix seconds as RFC 3339 UTC.
+pub(crate) fn format_time(unix: u64) -> String {
+    let days = unix / 86_400;
+    let rem = unix % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn is_leap(year: u64) -> bool {
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date from 1970 on (H. Hinnant's algorithm).
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let year = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
+    let era = year / 400;
+    let yoe = year % 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
+}
+
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = era * 400 + yoe + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Whether `key` can join `entries` (false: the same key is already there).
+fn check_new(entries: &[Entry], key: &Key) -> Result<bool, KeyError> {
+    let id = key.id();
+    for entry in entries {
+        let existing = &entry.key.key;
+        if existing.id() == id {
+            return if existing.same_as(key) {
+                Ok(false)
+            } else {
+                Err(KeyError::DuplicateId { id })
+            };
+        }
+        if existing.same_bytes(key) {
+            return Err(KeyError::DuplicateKey {
+                id,
+                existing: existing.id(),
+            });
+        }
+    }
+    if entries.len() >= MAX_RING_KEYS {
+        return Err(KeyError::RingFull {
+            limit: MAX_RING_KEYS,
+        });
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -369,19 +913,26 @@ mod tests {
     #[test]
     fn cache_keeps_newest_hours_and_stays_bounded() {
         let ring = KeyRing::new(key(1));
-        let cache_len = u32::try_from(MESSAGE_KEY_CACHE_LEN).unwrap();
-        ring.with_primary(|k| {
-            for hour in 1000..1000 + 2 * cache_len {
-                k.with_cipher(hour, |_| ());
-            }
-            // A flood of older hours evicts nothing.
-            for hour in 0..100 {
-                k.with_cipher(hour, |_| ());
-            }
-            let hours = k.cached_hours();
-            assert_eq!(hours.len(), MESSAGE_KEY_CACHE_LEN);
-            assert_eq!(hours[0], 1000 + cache_len);
-        });
+        let slots = u32::try_from(CIPHER_SLOTS).unwrap();
+        let view = ring.view();
+        let k = view.sealing_key(0);
+        for hour in 1000..1000 + 2 * slots {
+            k.sealing_cipher(hour);
+        }
+        // A flood of older hours evicts nothing.
+        for hour in 0..100 {
+            k.sealing_cipher(hour);
+        }
+        let hours = k.cached_hours();
+        assert_eq!(hours.len(), CIPHER_SLOTS);
+        assert_eq!(hours[0], 1000 + slots);
+        // A cipher derived for opening is cached only when remembered.
+        let miss = k.opening_cipher(5000);
+        assert!(matches!(miss, OpeningCipher::Fresh(_)));
+        assert!(!k.cached_hours().contains(&5000));
+        k.remember(miss);
+        assert!(k.cached_hours().contains(&5000));
+        assert!(matches!(k.opening_cipher(5000), OpeningCipher::Cached(_)));
     }
 
     #[test]
@@ -397,6 +948,98 @@ mod tests {
             ring.insert(clash),
             Err(KeyError::DuplicateId { id: primary })
         );
+        // One key under two ids.
+        let twin = key(1).with_id(KeyId::new(primary.get() ^ 1));
+        assert_eq!(
+            ring.insert(twin),
+            Err(KeyError::DuplicateKey {
+                id: KeyId::new(primary.get() ^ 1),
+                existing: primary
+            })
+        );
         assert_eq!(ring.ids(), vec![primary]);
+    }
+
+    #[test]
+    fn scheduled_keys_take_over_at_their_second_and_promote_cancels_schedules() {
+        let ring = KeyRing::new(key(1));
+        let a = ring.primary_id_at(0);
+        let b = key(2);
+        let b_id = b.id();
+        ring.schedule(b, 1000).unwrap();
+        assert_eq!(ring.primary_id_at(999), a);
+        assert_eq!(ring.primary_id_at(1000), b_id);
+        let c = key(3);
+        let c_id = c.id();
+        ring.schedule(c, 2000).unwrap();
+        assert_eq!(ring.primary_id_at(1500), b_id);
+        assert_eq!(ring.primary_id_at(2000), c_id);
+        ring.promote(a).unwrap();
+        assert_eq!(ring.primary_id_at(5000), a);
+        ring.revoke(b_id).unwrap();
+        assert!(!ring.contains(b_id));
+        assert_eq!(ring.revoke(a), Err(KeyError::RetirePrimary { id: a }));
+        let view = ring.view();
+        assert_eq!(
+            view.opening_key(b_id, 0).err(),
+            Some(KeyLookupError::Revoked)
+        );
+        assert_eq!(
+            view.opening_key(KeyId::new(7), 0).err(),
+            Some(KeyLookupError::Unknown)
+        );
+    }
+
+    #[test]
+    fn text_form_parses_states_and_reload_keeps_caches() {
+        let (k1, k2, k3) = (key(1), key(2), key(3));
+        let text = format!(
+            "# ring\n{k1}\n{k2} activate=2026-12-01T00:00:00Z\n{k3} revoked # old\nnot-before=1700000000\n"
+        );
+        let ring: KeyRing = text.parse().unwrap();
+        let activation = parse_time("2026-12-01T00:00:00Z").unwrap();
+        assert_eq!(activation, 1_796_083_200);
+        assert_eq!(format_time(activation), "2026-12-01T00:00:00Z");
+        assert_eq!(ring.primary_id_at(activation - 1), k1.id());
+        assert_eq!(ring.primary_id_at(activation), k2.id());
+        assert!(!ring.contains(k3.id()));
+        assert_eq!(ring.not_before(), Some(1_700_000_000));
+
+        let warm = ring.view().sealing_key(0).sealing_cipher(7);
+        ring.reload(&format!("{k2}, {k1}"), activation).unwrap();
+        assert_eq!(ring.primary_id_at(0), k2.id());
+        assert_eq!(ring.not_before(), None);
+        let view = ring.view();
+        let k1_again = view.opening_key(k1.id(), 0).unwrap();
+        assert!(Arc::ptr_eq(&k1_again.key.cached(7).unwrap(), &warm));
+
+        for bad in [
+            "",
+            "ssk1.nope",
+            "revoked",
+            "x",
+            &format!("{k1} activate=2026-13-01T00:00:00Z"),
+            &format!("{k1} revoked revoked"),
+        ] {
+            assert!(ring.reload(bad, 0).is_err(), "{bad}");
+        }
+        assert_eq!(ring.primary_id_at(0), k2.id());
+        // Every key pending at `now`: refused, the old ring stays.
+        assert_eq!(
+            ring.reload(&format!("{k3} activate=5000"), 10),
+            Err(KeyError::NoActiveKey)
+        );
+    }
+
+    #[test]
+    fn times_round_trip() {
+        for t in [0, 951_782_400, 1_796_083_200, 4_102_444_799] {
+            assert_eq!(parse_time(&format_time(t)), Some(t));
+        }
+        assert_eq!(parse_time("2024-02-29T12:00:00Z"), Some(1_709_208_000));
+        assert_eq!(parse_time("2023-02-29T12:00:00Z"), None);
+        assert_eq!(parse_time("2024-02-28T24:00:00Z"), None);
+        assert_eq!(parse_time("2024-02-28 12:00:00Z"), None);
+        assert_eq!(parse_time("1969-12-31T23:59:59Z"), None);
     }
 }

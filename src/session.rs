@@ -1,27 +1,27 @@
 //! `Session<T>`: the per-request handle, its state machine and size-checked mutation.
 //!
-//! Framework-neutral: the adapters hand it the candidate cookie values and `now`, and take a
-//! [`Outcome`] (the `Set-Cookie` value to send, and what to log) when the response is ready.
+//! Framework-neutral: the adapters hand it the request's raw `Cookie` fields and `now`, and
+//! take an [`Outcome`] (the `Set-Cookie` lines to send, and what to log) when the response is
+//! ready. It calls down into `cookies` (parsing, lines) and `codec` (opening, encoding,
+//! sealing), and nothing calls back up.
 
 use core::fmt;
-use core::hash::{BuildHasher, Hasher};
-use std::collections::hash_map::RandomState;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use postcard::ser_flavors::Flavor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{self, Codec, Data, SessionId, SessionMeta};
+use crate::codec::{Codec, Data, Opened, SessionId, SessionMeta};
 use crate::config::{Rolling, SessionConfig};
+use crate::cookies::{self, RequestCookies};
 use crate::error::{OpenErrorKind, SessionError};
 use crate::ring::KeyRing;
 
-/// At most this many cookies of the session's name are examined per request
-/// (SECURITY-TESTS D3): enough for a stale path-shadowed copy next to the real one, and a
-/// bound on the work a client can ask for.
-pub const MAX_CANDIDATES: usize = 4;
+/// At most this many cookies of the session's name are authenticated per request
+/// (SECURITY-TESTS D3, F1): every candidate gets the cheap checks (length, base64url, version,
+/// key id, hour window), and only those that pass them cost an AEAD open.
+pub(crate) const MAX_OPENS: usize = 4;
 
 /// What a session type needs: postcard-serializable, a default for new sessions, and shareable
 /// across the threads a request may move between.
@@ -62,59 +62,6 @@ impl Settings {
     }
 }
 
-/// The session's cookie values found in a request, not yet opened.
-#[derive(Default)]
-pub(crate) struct Candidates {
-    /// Values joined by `\n`, which no header value can contain.
-    joined: String,
-    count: usize,
-    /// Values refused for their length alone, without being copied.
-    too_long: usize,
-}
-
-impl Candidates {
-    /// Records one value of the session's cookie. Returns `false` once [`MAX_CANDIDATES`]
-    /// were recorded: the caller may stop looking.
-    pub(crate) fn push(&mut self, value: &str, max_value_len: usize) -> bool {
-        if self.count + self.too_long >= MAX_CANDIDATES {
-            return false;
-        }
-        if value.len() > max_value_len || value.contains('\n') {
-            self.too_long += 1;
-        } else {
-            if self.count > 0 {
-                self.joined.push('\n');
-            }
-            self.joined.push_str(value);
-            self.count += 1;
-        }
-        true
-    }
-
-    fn is_empty(&self) -> bool {
-        self.count + self.too_long == 0
-    }
-
-    fn values(&self) -> impl Iterator<Item = &str> {
-        self.joined.split('\n').take(self.count)
-    }
-}
-
-/// The raw `Cookie` fields of a request, parsed into [`Candidates`] on first access (cookie
-/// name, longest value).
-pub(crate) type PendingCandidates = Box<dyn FnOnce(&str, usize) -> Candidates + Send>;
-
-enum Source {
-    Parsed(Candidates),
-    Pending(PendingCandidates),
-}
-
-static NO_CANDIDATES: Candidates = Candidates {
-    joined: String::new(),
-    count: 0,
-    too_long: 0,
-};
-
 /// A session handle: cheap to clone, every clone is the same session.
 ///
 /// The middleware puts one in each request's extensions (with axum it is also the
@@ -124,8 +71,30 @@ static NO_CANDIDATES: Candidates = Candidates {
 ///
 /// Changes are size-checked: [`set`](Self::set) and [`update`](Self::update) refuse with
 /// [`SessionError::TooLarge`] a change whose `Set-Cookie` would exceed the limit, and leave
-/// the session as it was. A change is detected by comparing serializations, so an update that
-/// changes nothing sends no cookie.
+/// the session as it was. A change is detected by comparing encodings, so an update that
+/// changes nothing (or changes something and changes it back) sends no cookie.
+///
+/// # Which changes of `T` need a new schema version
+///
+/// postcard is not self-describing: a cookie holds `T`'s fields in order, without names. Any
+/// change of the fields' order, count or types (adding a field, even with
+/// `#[serde(default)]`; removing, renaming with a reorder or retyping one) makes old cookies
+/// unreadable, so it needs a new schema version (`SessionConfigBuilder::schema_version`).
+/// Renaming a field in place or changing only methods does not. Attributes that postcard cannot
+/// round-trip (`skip_serializing_if`, `untagged`, `flatten`, `skip_serializing` without
+/// `skip_deserializing`) are refused by `set`/`update` with [`SessionError::NotRoundTrip`],
+/// never sealed into a cookie that would not open.
+///
+/// # Lifecycle within a request
+///
+/// - After [`destroy`](Self::destroy), the session reads as new and empty for the rest of the
+///   request, the response deletes the cookie, and every other change returns
+///   [`SessionError::Destroyed`].
+/// - After the response was written (a clone kept by a spawned task, say), every change returns
+///   [`SessionError::ResponseSent`]: it could never reach the browser.
+/// - A response with a 5xx status writes no session change (as tower-sessions and Django): the
+///   browser keeps the cookie it had. Deleting the cookie ([`destroy`](Self::destroy), or a
+///   refused cookie) still happens.
 ///
 /// # Concurrency
 ///
@@ -159,15 +128,40 @@ struct Shared<T> {
 }
 
 struct State<T> {
-    source: Source,
     /// The request's time; sealing uses it too, so the size predicted on mutation is the size
     /// sent.
     now: u64,
+    cookies: RequestCookies,
+    /// The request's path is outside the cookie's `Path`: the browser neither sent the cookie
+    /// nor would send one set here back, so changes are refused.
+    outside_path: bool,
+    phase: Phase,
+    /// Opened on first access.
     loaded: Option<Loaded<T>>,
-    destroyed: bool,
-    finished: bool,
-    refused: Vec<OpenErrorKind>,
-    conflict: bool,
+    /// What opening found, for the plan and the log.
+    found: Found,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    Destroyed,
+    /// The outcome was taken: the response is on its way.
+    Sent,
+}
+
+/// What the request's cookies of the session's name held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Found {
+    /// Cookies of the name in the request.
+    pub(crate) cookies: usize,
+    /// Refused ones, and the reason to log: the first that is not routine (expiry), else the
+    /// first.
+    pub(crate) refused: usize,
+    pub(crate) first_reason: Option<OpenErrorKind>,
+    /// Two different authentic cookies, or more candidates than could be authenticated: one
+    /// of them may be the user's own, so the session is neither used, saved nor deleted.
+    pub(crate) ambiguous: bool,
 }
 
 struct Loaded<T> {
@@ -178,12 +172,12 @@ struct Loaded<T> {
     expires: Option<u64>,
     from_cookie: bool,
     by_primary: bool,
-    /// The data or the id changed: seal on the response.
-    dirty: bool,
-    /// Of `data`, computed on first comparison.
-    fingerprint: Option<Fingerprint>,
-    /// The postcard encoding of `data`, when a change made it: the seal reuses it.
-    postcard: Option<Vec<u8>>,
+    /// The encoding of the data as loaded (computed on the first change), to detect changes.
+    original: Option<Vec<u8>>,
+    /// The encoding of the data, when a change made it: the seal reuses it.
+    encoded: Option<Vec<u8>>,
+    data_changed: bool,
+    id_changed: bool,
 }
 
 impl<T> Clone for Session<T> {
@@ -195,7 +189,7 @@ impl<T> Clone for Session<T> {
 }
 
 impl<T> fmt::Debug for Session<T> {
-    /// Shows the state, never the data or the cookie.
+    /// Shows the state, never the data, the id or the cookie.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.shared.lock();
         let mut debug = f.debug_struct("Session");
@@ -203,45 +197,41 @@ impl<T> fmt::Debug for Session<T> {
         match &state.loaded {
             None => debug.field("loaded", &false),
             Some(loaded) => debug
-                .field("id", &loaded.meta.map(|m| m.id))
                 .field("from_cookie", &loaded.from_cookie)
-                .field("modified", &loaded.dirty),
+                .field("modified", &(loaded.data_changed || loaded.id_changed)),
         };
-        debug
-            .field("destroyed", &state.destroyed)
-            .finish_non_exhaustive()
+        debug.field("phase", &state.phase).finish_non_exhaustive()
     }
 }
 
 impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // Every mutation is prepared outside the lock and applied in one step, so a panic in
+        // Every mutation is prepared outside the lock or applied in one step, so a panic in
         // another holder cannot leave the state half-changed.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl<T: SessionData> Session<T> {
+    /// A session for one request: its raw `Cookie` fields, its path and its time.
     pub(crate) fn new(
         settings: Arc<Settings>,
-        pending: Option<PendingCandidates>,
+        cookies: RequestCookies,
+        request_path: &str,
         now: u64,
     ) -> Self {
-        let source = match pending {
-            Some(pending) => Source::Pending(pending),
-            None => Source::Parsed(Candidates::default()),
-        };
+        let cookie_path = settings.config.path();
+        let outside_path = cookie_path != "/" && !cookies::path_matches(request_path, cookie_path);
         Self {
             shared: Arc::new(Shared {
                 settings,
                 state: Mutex::new(State {
-                    source,
                     now,
+                    cookies,
+                    outside_path,
+                    phase: Phase::Open,
                     loaded: None,
-                    destroyed: false,
-                    finished: false,
-                    refused: Vec::new(),
-                    conflict: false,
+                    found: Found::default(),
                 }),
             }),
         }
@@ -252,7 +242,7 @@ impl<T: SessionData> Session<T> {
     #[must_use]
     pub fn get(&self) -> Arc<T> {
         let mut state = self.shared.lock();
-        Arc::clone(&self.loaded(&mut state).data)
+        Arc::clone(&state.load(&self.shared.settings).data)
     }
 
     /// Replaces the data.
@@ -260,14 +250,17 @@ impl<T: SessionData> Session<T> {
     /// # Errors
     ///
     /// [`SessionError::TooLarge`] if the sealed session's `Set-Cookie` would exceed the size
-    /// limit (the sizes count the whole `Set-Cookie` value), [`SessionError::Serialize`] if
-    /// the value cannot be serialized, [`SessionError::Random`] if a new session's id cannot
-    /// be drawn. On error the session is unchanged.
+    /// limit (the sizes count the whole `Set-Cookie` line), [`SessionError::NotRoundTrip`] if
+    /// its encoding would not open again, [`SessionError::Serialize`] if the value cannot be
+    /// serialized, [`SessionError::Rng`] if a new session's id cannot be drawn, and
+    /// [`Destroyed`](SessionError::Destroyed), [`ResponseSent`](SessionError::ResponseSent)
+    /// or [`Conflict`](SessionError::Conflict) when no change can take effect. On error the
+    /// session is unchanged.
     pub fn set(&self, value: T) -> Result<(), SessionError> {
         self.replace(value)
     }
 
-    /// Changes the data through `f`, which works on a copy: if the result is too large, the
+    /// Changes the data through `f`, which works on a copy: if the result cannot be saved, the
     /// session stays as it was.
     ///
     /// # Errors
@@ -277,6 +270,7 @@ impl<T: SessionData> Session<T> {
     where
         T: Clone,
     {
+        self.writable()?;
         // `f` runs without the lock held, so it may use the session itself.
         let mut data = T::clone(&self.get());
         let result = f(&mut data);
@@ -284,84 +278,119 @@ impl<T: SessionData> Session<T> {
         Ok(result)
     }
 
+    /// Fails fast when no change can take effect, before any work.
+    fn writable(&self) -> Result<(), SessionError> {
+        let mut state = self.shared.lock();
+        state.writable(&self.shared.settings)
+    }
+
     fn replace(&self, data: T) -> Result<(), SessionError> {
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
+        state.writable(settings)?;
         let now = state.now;
-        if state.destroyed {
-            // A change after `destroy` starts a new session (with a new id).
-            state.destroyed = false;
-            state.loaded = Some(Loaded::fresh());
+        let loaded = state.load(settings);
+        let meta = loaded.meta.unwrap_or_else(|| provisional_meta(now));
+        let encoded =
+            settings
+                .codec
+                .encode_data(&data, &meta, now, settings.config.line_shape())?;
+        let original = loaded.original(&settings.codec);
+        let changed = original != Some(encoded.as_slice());
+        if changed && loaded.meta.is_none() {
+            loaded.meta = Some(SessionMeta::new(now)?);
         }
-        let loaded = self.loaded(&mut state);
-        // Serialized once: for the change check, the size check and the seal.
-        let postcard = settings.serialize(&data, now, loaded.meta)?;
-        let new_fingerprint = Fingerprint::of_postcard(&postcard);
-        if loaded.fingerprint()? == new_fingerprint {
-            return Ok(());
+        if !changed && !loaded.from_cookie && !loaded.id_changed {
+            // Back to what a new session holds: nothing to save (and no identity yet).
+            loaded.meta = None;
         }
-        let meta = match loaded.meta {
-            Some(meta) => meta,
-            None => SessionMeta::new(now)?,
-        };
-        settings.check_size(&meta, postcard.len(), now)?;
-        loaded.meta = Some(meta);
         loaded.data = Arc::new(data);
-        loaded.fingerprint = Some(new_fingerprint);
-        loaded.postcard = Some(postcard);
-        loaded.dirty = true;
+        loaded.encoded = Some(encoded);
+        loaded.data_changed = changed;
         Ok(())
     }
 
     /// Resets the data to `T::default()`, keeping the session id.
-    pub fn clear(&self) {
-        let mut state = self.shared.lock();
-        let loaded = self.loaded(&mut state);
-        let data = T::default();
-        let fingerprint = Fingerprint::of(&data).ok();
-        let changed = fingerprint.is_none() || loaded.fingerprint().ok() != fingerprint;
-        // A session without an id was never saved: clearing it leaves nothing to send.
-        loaded.dirty |= changed && loaded.meta.is_some();
-        loaded.data = Arc::new(data);
-        loaded.fingerprint = fingerprint;
-        loaded.postcard = None;
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set): the default value must fit and round-trip too.
+    pub fn clear(&self) -> Result<(), SessionError> {
+        self.replace(T::default())
     }
 
     /// Ends the session: the response deletes the cookie (`Max-Age=0`, same name, path and
-    /// domain) and the handle reads as a new, empty session.
+    /// domain) and the handle reads as a new, empty session for the rest of the request;
+    /// other changes then return [`SessionError::Destroyed`].
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::ResponseSent`] if the response was already written.
     ///
     /// # Security
     ///
     /// This deletes the cookie from this browser only. A copy of the cookie taken earlier keeps
-    /// opening until it expires: stateless sessions cannot be revoked one by one (see the
-    /// crate docs).
-    pub fn destroy(&self) {
+    /// opening until it expires, unless a revocation check refuses it (see the crate docs).
+    pub fn destroy(&self) -> Result<(), SessionError> {
         let mut state = self.shared.lock();
-        state.destroyed = true;
+        if state.phase == Phase::Sent {
+            return Err(SessionError::ResponseSent);
+        }
+        if state.loaded.is_none() {
+            // Whether there is a cookie to delete; nothing needs opening.
+            let name = self.shared.settings.config.cookie_name();
+            state.found.cookies = state.cookies.values(name).count();
+        }
+        state.phase = Phase::Destroyed;
         state.loaded = Some(Loaded::fresh());
+        Ok(())
     }
 
-    /// Gives the session a new id, keeping its data, and restarts its absolute lifetime. Call
-    /// it on login (and on any privilege change) so that a cookie from before the login never
-    /// carries the logged-in identity (session fixation).
+    /// Gives the session a new id, keeping its data and its absolute deadline. Call it on
+    /// login (and on any privilege change) so that a cookie from before the login never
+    /// carries the logged-in identity (session fixation). [`renew`](Self::renew) also
+    /// restarts the absolute lifetime.
     ///
     /// # Errors
     ///
-    /// [`SessionError::Random`] if the id cannot be drawn; the session is then unchanged.
+    /// As [`set`](Self::set).
     pub fn cycle_id(&self) -> Result<(), SessionError> {
+        self.new_identity(false)
+    }
+
+    /// Gives the session a new id and a fresh absolute lifetime, keeping its data: the session
+    /// is then as new as one created now.
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set).
+    pub fn renew(&self) -> Result<(), SessionError> {
+        self.new_identity(true)
+    }
+
+    fn new_identity(&self, restart: bool) -> Result<(), SessionError> {
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
+        state.writable(settings)?;
         let now = state.now;
-        state.destroyed = false;
-        let loaded = self.loaded(&mut state);
-        let meta = SessionMeta::new(now)?;
-        let data_len = match &loaded.postcard {
-            Some(postcard) => postcard.len(),
-            None => settings.serialize(&*loaded.data, now, Some(meta))?.len(),
+        let loaded = state.load(settings);
+        let mut meta = SessionMeta::new(now)?;
+        if let (false, Some(old)) = (restart, loaded.meta) {
+            // SECURITY-TESTS F9: a new id never extends the absolute deadline.
+            meta.created = old.created;
+        }
+        let data_len = match &loaded.encoded {
+            Some(encoded) => encoded.len(),
+            None => settings
+                .codec
+                .encode_current(&*loaded.data)
+                .map_or(usize::MAX, |encoded| encoded.len()),
         };
-        settings.check_size(&meta, data_len, now)?;
+        settings
+            .codec
+            .check_line(&meta, data_len, now, settings.config.line_shape())?;
         loaded.meta = Some(meta);
-        loaded.dirty = true;
+        loaded.id_changed = true;
         Ok(())
     }
 
@@ -369,7 +398,7 @@ impl<T: SessionData> Session<T> {
     #[must_use]
     pub fn id(&self) -> Option<SessionId> {
         let mut state = self.shared.lock();
-        self.loaded(&mut state).meta.map(|meta| meta.id)
+        state.load(&self.shared.settings).meta.map(|meta| meta.id)
     }
 
     /// When the session expires after this response, or `None` if there will be no session
@@ -378,9 +407,8 @@ impl<T: SessionData> Session<T> {
     pub fn expires_at(&self) -> Option<SystemTime> {
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
-        self.loaded(&mut state);
-        state.parse_candidates(settings);
-        let expires = match state.plan(settings) {
+        state.load(settings);
+        let expires = match state.plan(settings, false) {
             Plan::Seal => {
                 let loaded = state.loaded.as_ref()?;
                 let created = loaded.meta.map_or(state.now, |meta| meta.created);
@@ -396,41 +424,38 @@ impl<T: SessionData> Session<T> {
     #[must_use]
     pub fn is_new(&self) -> bool {
         let mut state = self.shared.lock();
-        !self.loaded(&mut state).from_cookie
+        !state.load(&self.shared.settings).from_cookie
     }
 
     pub(crate) fn config(&self) -> &SessionConfig {
         &self.shared.settings.config
     }
 
-    /// Opens the candidates on first access.
-    fn loaded<'s>(&self, state: &'s mut State<T>) -> &'s mut Loaded<T> {
-        state.load(&self.shared.settings)
-    }
-
-    /// Decides what the response carries. Called once by the adapter.
-    pub(crate) fn finish(&self) -> Outcome {
+    /// Decides what the response carries; later calls get an empty outcome and later changes
+    /// an error. `server_error`: the response has a 5xx status (changes are not saved).
+    pub(crate) fn finish(&self, server_error: bool) -> Outcome {
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
-        if state.finished {
+        if state.phase == Phase::Sent {
             return Outcome::default();
         }
-        state.finished = true;
-        if settings.config.save_uninitialized() && !state.destroyed {
+        if settings.config.save_uninitialized() && state.phase == Phase::Open {
             state.load(settings);
         }
-        if state.loaded.is_some() {
-            state.parse_candidates(settings);
-        }
+        let plan = state.plan(settings, server_error);
+        state.phase = Phase::Sent;
         let mut outcome = Outcome {
             set_cookie: None,
-            refused: core::mem::take(&mut state.refused),
-            conflict: state.conflict,
+            found: state.found,
             seal_error: None,
         };
-        match state.plan(settings) {
+        match plan {
             Plan::Nothing | Plan::Keep => {}
-            Plan::Remove => outcome.set_cookie = Some(settings.config.removal_cookie()),
+            Plan::Remove => {
+                let config = &settings.config;
+                outcome.set_cookie =
+                    Some(cookies::removal_line(config.cookie_name(), config.suffix()));
+            }
             Plan::Seal => match state.seal(settings) {
                 Ok(line) => outcome.set_cookie = Some(line),
                 Err(error) => outcome.seal_error = Some(error),
@@ -440,18 +465,26 @@ impl<T: SessionData> Session<T> {
     }
 }
 
+/// A meta for sizing a new session before it has an id: the id's length is fixed.
+fn provisional_meta(now: u64) -> SessionMeta {
+    SessionMeta {
+        id: SessionId::from_bytes([0; crate::codec::SESSION_ID_LEN]),
+        created: now,
+    }
+}
+
 /// What the response must carry and what the adapter should log.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     pub(crate) set_cookie: Option<String>,
-    pub(crate) refused: Vec<OpenErrorKind>,
-    pub(crate) conflict: bool,
+    pub(crate) found: Found,
     pub(crate) seal_error: Option<SessionError>,
 }
 
+/// What the response does with the session cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Plan {
-    /// No session and no cookie to remove, or never accessed.
+pub(crate) enum Plan {
+    /// No cookie line: nothing to save or remove, or the session was never touched.
     Nothing,
     /// A valid cookie that needs no re-seal.
     Keep,
@@ -459,102 +492,107 @@ enum Plan {
     Remove,
 }
 
-impl<T: SessionData> State<T> {
-    fn load(&mut self, settings: &Settings) -> &mut Loaded<T> {
-        if self.loaded.is_none() {
-            self.loaded = Some(self.open_candidates(settings));
-        }
-        self.loaded.get_or_insert_with(Loaded::fresh)
-    }
+/// The facts the plan depends on, apart so that the decision is a pure function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Facts {
+    pub(crate) loaded: bool,
+    pub(crate) destroyed: bool,
+    pub(crate) had_cookie: bool,
+    pub(crate) ambiguous: bool,
+    pub(crate) from_cookie: bool,
+    pub(crate) changed: bool,
+    pub(crate) by_primary: bool,
+    pub(crate) refresh_due: bool,
+    pub(crate) save_uninitialized: bool,
+    pub(crate) server_error: bool,
+}
 
-    fn parse_candidates(&mut self, settings: &Settings) {
-        if matches!(self.source, Source::Pending(_)) {
-            let empty = Source::Parsed(Candidates::default());
-            if let Source::Pending(parse) = core::mem::replace(&mut self.source, empty) {
-                self.source = Source::Parsed(parse(
-                    settings.config.cookie_name(),
-                    settings.codec.max_value_len(),
-                ));
-            }
-        }
-    }
-
-    fn candidates(&self) -> &Candidates {
-        match &self.source {
-            Source::Parsed(candidates) => candidates,
-            Source::Pending(_) => &NO_CANDIDATES,
-        }
-    }
-
-    fn open_candidates(&mut self, settings: &Settings) -> Loaded<T> {
-        self.parse_candidates(settings);
-        let candidates = match &self.source {
-            Source::Parsed(candidates) => candidates,
-            Source::Pending(_) => &NO_CANDIDATES,
-        };
-        self.refused.extend(core::iter::repeat_n(
-            OpenErrorKind::TooLong,
-            candidates.too_long,
-        ));
-        let name = settings.config.cookie_name();
-        let mut found: Option<(crate::codec::Opened<T>, &str)> = None;
-        for value in candidates.values() {
-            match settings.codec.open::<T>(name, value, self.now) {
-                Ok(opened) => match &found {
-                    None => found = Some((opened, value)),
-                    Some((_, first)) if *first == value => {}
-                    // Two different authentic cookies: one was planted (cookie tossing from a
-                    // sibling domain, or a shadowing path). Trust neither.
-                    Some(_) => self.conflict = true,
-                },
-                Err(error) => self.refused.push(error.kind()),
-            }
-        }
-        match found {
-            Some((opened, _)) if !self.conflict => Loaded {
-                data: Arc::new(opened.data),
-                meta: Some(opened.meta),
-                expires: Some(opened.expires),
-                from_cookie: true,
-                by_primary: opened.by_primary,
-                dirty: false,
-                fingerprint: None,
-                postcard: None,
-            },
-            _ => Loaded::fresh(),
-        }
-    }
-
-    fn plan(&self, settings: &Settings) -> Plan {
-        let Some(loaded) = &self.loaded else {
-            return Plan::Nothing;
-        };
-        let had_cookie = !self.candidates().is_empty();
+impl Facts {
+    /// The decision table (tested exhaustively in `tests::plan_table`).
+    pub(crate) fn plan(self) -> Plan {
         if self.destroyed {
-            return if had_cookie {
+            // An explicit logout deletes the cookie, also on a 5xx and with planted cookies
+            // around (the user asked for it).
+            return if self.had_cookie {
                 Plan::Remove
             } else {
                 Plan::Nothing
             };
         }
-        if loaded.dirty {
-            return Plan::Seal;
+        if !self.loaded {
+            return Plan::Nothing;
         }
-        if loaded.from_cookie {
-            return if !loaded.by_primary || self.refresh_due(settings, loaded) {
-                Plan::Seal
+        if self.ambiguous {
+            // SECURITY-TESTS F1: one of the cookies may be the user's own; never overwrite
+            // or delete it on the strength of the others.
+            return Plan::Nothing;
+        }
+        let wants_seal = self.changed
+            || (self.from_cookie && (!self.by_primary || self.refresh_due))
+            || (!self.from_cookie && self.save_uninitialized);
+        if wants_seal {
+            return if self.server_error {
+                Plan::Nothing
             } else {
-                Plan::Keep
+                Plan::Seal
             };
         }
-        if settings.config.save_uninitialized() {
-            Plan::Seal
-        } else if had_cookie {
-            // Invalid, expired or conflicting cookies: clear them.
+        if self.from_cookie {
+            Plan::Keep
+        } else if self.had_cookie {
+            // Only refused cookies of the name: clear them.
             Plan::Remove
         } else {
             Plan::Nothing
         }
+    }
+}
+
+impl<T: SessionData> State<T> {
+    fn load(&mut self, settings: &Settings) -> &mut Loaded<T> {
+        if self.loaded.is_none() {
+            let (loaded, found) = open_request(&self.cookies, settings, self.now);
+            self.found = found;
+            self.loaded = Some(loaded);
+        }
+        self.loaded.get_or_insert_with(Loaded::fresh)
+    }
+
+    /// Whether a change can take effect now.
+    fn writable(&mut self, settings: &Settings) -> Result<(), SessionError> {
+        match self.phase {
+            Phase::Sent => return Err(SessionError::ResponseSent),
+            Phase::Destroyed => return Err(SessionError::Destroyed),
+            Phase::Open => {}
+        }
+        if self.outside_path {
+            return Err(SessionError::OutsidePath);
+        }
+        self.load(settings);
+        if self.found.ambiguous {
+            return Err(SessionError::Conflict);
+        }
+        Ok(())
+    }
+
+    fn facts(&self, settings: &Settings, server_error: bool) -> Facts {
+        let loaded = self.loaded.as_ref();
+        Facts {
+            loaded: loaded.is_some(),
+            destroyed: self.phase == Phase::Destroyed,
+            had_cookie: self.found.cookies > 0,
+            ambiguous: self.found.ambiguous,
+            from_cookie: loaded.is_some_and(|l| l.from_cookie),
+            changed: loaded.is_some_and(|l| l.data_changed || l.id_changed),
+            by_primary: loaded.is_none_or(|l| l.by_primary),
+            refresh_due: loaded.is_some_and(|l| self.refresh_due(settings, l)),
+            save_uninitialized: settings.config.save_uninitialized(),
+            server_error,
+        }
+    }
+
+    fn plan(&self, settings: &Settings, server_error: bool) -> Plan {
+        self.facts(settings, server_error).plan()
     }
 
     /// Whether re-sealing an unchanged session is due to push its idle expiry forward.
@@ -562,15 +600,16 @@ impl<T: SessionData> State<T> {
         let (Some(meta), Some(expires)) = (loaded.meta, loaded.expires) else {
             return false;
         };
+        let codec = &settings.codec;
         // Near the absolute lifetime a re-seal cannot extend anything.
-        if settings.codec.expires_at(meta.created, self.now) <= expires {
+        if codec.expires_at(meta.created, self.now) <= expires {
             return false;
         }
         match settings.config.rolling() {
             Rolling::Always => true,
             // Sealed at expires - idle; due once more than half the idle timeout has passed.
             Rolling::HalfIdle => {
-                expires.saturating_sub(self.now) < settings.codec.idle_timeout() / 2
+                expires.saturating_sub(self.now) < codec.idle_timeout().as_secs() / 2
             }
         }
     }
@@ -582,25 +621,27 @@ impl<T: SessionData> State<T> {
             Some(meta) => meta,
             None => *loaded.meta.insert(SessionMeta::new(now)?),
         };
-        let data = match &loaded.postcard {
-            Some(postcard) => Data::Postcard(postcard),
+        let data = match &loaded.encoded {
+            Some(encoded) => Data::Encoded(encoded),
             None => Data::Value(&*loaded.data),
         };
+        let config = &settings.config;
         let codec = &settings.codec;
         let value_len_hint = match data {
-            Data::Postcard(postcard) => {
-                codec.sealed_len_for_postcard_len(&meta, postcard.len(), now)
-            }
+            Data::Encoded(encoded) => codec.sealed_value_len(&meta, encoded.len(), now),
             Data::Value(_) => 0,
         };
-        let line = settings.config.set_cookie(value_len_hint, |line| {
-            let expires = codec.seal_into(line, settings.config.cookie_name(), &meta, data, now)?;
-            Ok::<_, SessionError>(expires.saturating_sub(now))
-        })?;
+        let mut line = cookies::begin_line(config.cookie_name(), config.suffix(), value_len_hint);
+        let expires = codec.seal_into(&mut line, config.cookie_name(), &meta, data, now)?;
+        cookies::finish_line(
+            &mut line,
+            Some(expires.saturating_sub(now)),
+            config.suffix(),
+        );
         // Mutations were size-checked, but a re-seal under a primary with a longer nonce
         // (rotation AES-256-GCM -> XChaCha20-Poly1305) grows the line: never send one over
         // the limit; the old cookie keeps opening while its key is accepted.
-        let limit = settings.config.max_cookie_size();
+        let limit = config.max_cookie_size();
         if line.len() > limit {
             return Err(SessionError::TooLarge {
                 size: line.len(),
@@ -611,52 +652,79 @@ impl<T: SessionData> State<T> {
     }
 }
 
-impl Settings {
-    /// Refuses a session whose `Set-Cookie` value would exceed the limit, given the length of
-    /// its data's postcard encoding.
-    fn check_size(
-        &self,
-        meta: &SessionMeta,
-        data_len: usize,
-        now: u64,
-    ) -> Result<(), SessionError> {
-        let value_len = self.codec.sealed_len_for_postcard_len(meta, data_len, now);
-        let max_age = self.codec.expires_at(meta.created, now).saturating_sub(now);
-        let size = self.config.fixed_cookie_len() + value_len + decimal_digits(max_age);
-        let limit = self.config.max_cookie_size();
-        if size > limit {
-            return Err(SessionError::TooLarge { size, limit });
+/// Opens the request's cookies of the session's name.
+///
+/// Every candidate gets the cheap checks; those that pass are authenticated, at most
+/// [`MAX_OPENS`] distinct values per request (a repeated value costs nothing). One authentic
+/// cookie is the session. Two different authentic ones, or a candidate left unauthenticated
+/// because the budget ran out, make the request ambiguous: an attacker who can plant cookies
+/// for the name (a sibling subdomain, longer paths) must never get the request to run as
+/// their session, nor make the response overwrite or delete the user's own cookie
+/// (SECURITY-TESTS F1).
+fn open_request<T: SessionData>(
+    cookies: &RequestCookies,
+    settings: &Settings,
+    now: u64,
+) -> (Loaded<T>, Found) {
+    let name = settings.config.cookie_name();
+    let codec = &settings.codec;
+    let mut found = Found::default();
+    let mut attempted: [&str; MAX_OPENS] = [""; MAX_OPENS];
+    let mut opens = 0;
+    let mut authentic: Option<(Opened<T>, &str)> = None;
+    let refuse = |found: &mut Found, kind: OpenErrorKind| {
+        found.refused += 1;
+        // The log names one reason: the first that is not routine, else the first.
+        let routine = |kind| matches!(kind, OpenErrorKind::Expired | OpenErrorKind::OutsideWindow);
+        if found
+            .first_reason
+            .is_none_or(|first| routine(first) && !routine(kind))
+        {
+            found.first_reason = Some(kind);
         }
-        Ok(())
-    }
-
-    /// The postcard encoding of session data, refused with the exact `TooLarge` size (counted,
-    /// not allocated) once it cannot fit in a cookie value: a huge value is never copied.
-    fn serialize<T: Serialize + ?Sized>(
-        &self,
-        data: &T,
-        now: u64,
-        meta: Option<SessionMeta>,
-    ) -> Result<Vec<u8>, SessionError> {
-        let limit = self.codec.max_value_len();
-        match codec::to_capped_vec(data, limit) {
-            Ok(postcard) => Ok(postcard),
-            Err(postcard::Error::SerializeBufferFull) => {
-                let data_len = Fingerprint::of(data)?.len;
-                let meta = meta.unwrap_or(SessionMeta {
-                    id: SessionId::from_bytes([0; crate::codec::SESSION_ID_LEN]),
-                    created: now,
-                });
-                self.check_size(&meta, data_len, now)?;
-                // Fits after all (cannot happen: the value alone is over the limit).
-                Err(SessionError::TooLarge {
-                    size: data_len,
-                    limit: self.config.max_cookie_size(),
-                })
-            }
-            Err(_) => Err(SessionError::Serialize),
+    };
+    for value in cookies.values(name) {
+        found.cookies += 1;
+        if attempted
+            .get(..opens)
+            .is_some_and(|seen| seen.contains(&value))
+        {
+            continue;
+        }
+        if let Err(error) = codec.precheck(value, now) {
+            refuse(&mut found, error.kind());
+            continue;
+        }
+        let Some(slot) = attempted.get_mut(opens) else {
+            // More candidates than can be authenticated: one of the rest may be the user's.
+            found.ambiguous = true;
+            continue;
+        };
+        *slot = value;
+        opens += 1;
+        match codec.open_chunks::<T>(name, core::iter::once(value), now) {
+            Ok(opened) => match &authentic {
+                None => authentic = Some((opened, value)),
+                Some(_) => found.ambiguous = true,
+            },
+            Err(error) => refuse(&mut found, error.kind()),
         }
     }
+    let loaded = match authentic {
+        Some((opened, _)) if !found.ambiguous => Loaded {
+            data: Arc::new(opened.data),
+            meta: Some(opened.meta),
+            expires: Some(opened.expires),
+            from_cookie: true,
+            by_primary: opened.by_primary,
+            original: None,
+            encoded: None,
+            data_changed: false,
+            id_changed: false,
+        },
+        _ => Loaded::fresh(),
+    };
+    (loaded, found)
 }
 
 impl<T: Default> Loaded<T> {
@@ -667,89 +735,174 @@ impl<T: Default> Loaded<T> {
             expires: None,
             from_cookie: false,
             by_primary: true,
-            dirty: false,
-            fingerprint: None,
-            postcard: None,
+            original: None,
+            encoded: None,
+            data_changed: false,
+            id_changed: false,
         }
     }
 }
 
 impl<T: Serialize> Loaded<T> {
-    fn fingerprint(&mut self) -> Result<Fingerprint, SessionError> {
-        match self.fingerprint {
-            Some(fingerprint) => Ok(fingerprint),
-            None => {
-                let fingerprint = Fingerprint::of(&*self.data)?;
-                self.fingerprint = Some(fingerprint);
-                Ok(fingerprint)
+    /// The encoding of the data as loaded, computed on first use (before any change).
+    fn original(&mut self, codec: &Codec) -> Option<&[u8]> {
+        if self.original.is_none() && !self.data_changed {
+            self.original = match self.encoded.take() {
+                // An earlier change left the data as it was loaded.
+                Some(encoded) => Some(encoded),
+                None => codec.encode_current(&*self.data),
+            };
+        }
+        self.original.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SECURITY-TESTS E8, F1, F13 and the 5xx rule: every combination of the facts.
+    #[test]
+    fn plan_table() {
+        let mut rows = 0;
+        for bits in 0u16..(1 << 10) {
+            let bit = |i: u16| bits & (1 << i) != 0;
+            let facts = Facts {
+                loaded: bit(0),
+                destroyed: bit(1),
+                had_cookie: bit(2),
+                ambiguous: bit(3),
+                from_cookie: bit(4),
+                changed: bit(5),
+                by_primary: bit(6),
+                refresh_due: bit(7),
+                save_uninitialized: bit(8),
+                server_error: bit(9),
+            };
+            // Impossible combinations: a session from a cookie had a cookie, and an
+            // ambiguous request had cookies but did not load one.
+            if (facts.from_cookie && !facts.had_cookie)
+                || (facts.ambiguous && (facts.from_cookie || !facts.had_cookie))
+            {
+                continue;
             }
+            rows += 1;
+            let expected = if facts.destroyed {
+                if facts.had_cookie {
+                    Plan::Remove
+                } else {
+                    Plan::Nothing
+                }
+            } else if !facts.loaded || facts.ambiguous {
+                Plan::Nothing
+            } else if facts.changed
+                || (facts.from_cookie && (!facts.by_primary || facts.refresh_due))
+                || (!facts.from_cookie && facts.save_uninitialized)
+            {
+                if facts.server_error {
+                    Plan::Nothing
+                } else {
+                    Plan::Seal
+                }
+            } else if facts.from_cookie {
+                Plan::Keep
+            } else if facts.had_cookie {
+                Plan::Remove
+            } else {
+                Plan::Nothing
+            };
+            assert_eq!(facts.plan(), expected, "{facts:?}");
         }
-    }
-}
-
-fn decimal_digits(mut n: u64) -> usize {
-    let mut digits = 1;
-    while n >= 10 {
-        n /= 10;
-        digits += 1;
-    }
-    digits
-}
-
-/// The length and a keyed hash of a value's postcard serialization, computed without
-/// allocating: how a change is detected (express-session hashes its JSON the same way).
-/// SipHash under a per-process random key is a PRF, so a client who controls part of the
-/// data cannot craft a change that hashes the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fingerprint {
-    len: usize,
-    hash: u64,
-}
-
-static FINGERPRINT_KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
-
-impl Fingerprint {
-    /// Of postcard bytes: equal to [`Fingerprint::of`] the value they encode.
-    fn of_postcard(postcard: &[u8]) -> Self {
-        let mut hasher = FINGERPRINT_KEY.build_hasher();
-        hasher.write(postcard);
-        Self {
-            len: postcard.len(),
-            hash: hasher.finish(),
-        }
-    }
-
-    fn of<T: Serialize + ?Sized>(value: &T) -> Result<Self, SessionError> {
-        let hasher = FingerprintHasher {
-            hasher: FINGERPRINT_KEY.build_hasher(),
-            len: 0,
+        assert!(rows > 300, "{rows}");
+        // The named rows of the issue, spelled out.
+        let base = Facts {
+            loaded: true,
+            destroyed: false,
+            had_cookie: true,
+            ambiguous: false,
+            from_cookie: true,
+            changed: false,
+            by_primary: true,
+            refresh_due: false,
+            save_uninitialized: false,
+            server_error: false,
         };
-        postcard::serialize_with_flavor(value, hasher).map_err(|_| SessionError::Serialize)
-    }
-}
-
-struct FingerprintHasher<H> {
-    hasher: H,
-    len: usize,
-}
-
-impl<H: Hasher> Flavor for FingerprintHasher<H> {
-    type Output = Fingerprint;
-
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        self.try_extend(&[byte])
-    }
-
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.hasher.write(data);
-        self.len = self.len.saturating_add(data.len());
-        Ok(())
-    }
-
-    fn finalize(self) -> postcard::Result<Fingerprint> {
-        Ok(Fingerprint {
-            len: self.len,
-            hash: self.hasher.finish(),
-        })
+        assert_eq!(base.plan(), Plan::Keep);
+        assert_eq!(
+            Facts {
+                changed: true,
+                ..base
+            }
+            .plan(),
+            Plan::Seal
+        );
+        assert_eq!(
+            Facts {
+                by_primary: false,
+                ..base
+            }
+            .plan(),
+            Plan::Seal
+        );
+        assert_eq!(
+            Facts {
+                refresh_due: true,
+                ..base
+            }
+            .plan(),
+            Plan::Seal
+        );
+        assert_eq!(
+            Facts {
+                changed: true,
+                server_error: true,
+                ..base
+            }
+            .plan(),
+            Plan::Nothing
+        );
+        assert_eq!(
+            Facts {
+                destroyed: true,
+                ..base
+            }
+            .plan(),
+            Plan::Remove
+        );
+        assert_eq!(
+            Facts {
+                from_cookie: false,
+                ..base
+            }
+            .plan(),
+            Plan::Remove
+        );
+        assert_eq!(
+            Facts {
+                from_cookie: false,
+                ambiguous: true,
+                changed: true,
+                ..base
+            }
+            .plan(),
+            Plan::Nothing
+        );
+        assert_eq!(
+            Facts {
+                loaded: false,
+                ..base
+            }
+            .plan(),
+            Plan::Nothing
+        );
+        assert_eq!(
+            Facts {
+                from_cookie: false,
+                had_cookie: false,
+                ..base
+            }
+            .plan(),
+            Plan::Nothing
+        );
     }
 }

@@ -196,3 +196,38 @@ fn refusing_garbage_within_the_limit_allocates_at_most_the_limit() {
         assert!(stats.bytes <= 2 * codec.max_value_len() as u64, "{stats:?}");
     }
 }
+
+/// Kills `SCRATCH_KEEP: replace * with +` (16 + 1024 bytes): the per-thread scratch buffer of
+/// any cookie-sized value is kept, so that after the first use on a thread an open allocates
+/// only the session data and a seal only its output.
+#[test]
+fn the_scratch_buffer_of_a_cookie_sized_value_is_reused() {
+    assert!(
+        is_installed(),
+        "the counting allocator must be the global allocator"
+    );
+    // About 3.4 KB of base64url and 2.6 KB of envelope: well inside the default 4096-byte limit.
+    let data: Vec<u8> = (0..2500u32)
+        .map(|i| u8::try_from(i % 251).unwrap())
+        .collect();
+    for algorithm in ALGORITHMS {
+        let codec = codec(algorithm);
+        // Warm-up: derives the hour's message key and sizes this thread's scratch buffer.
+        let value = codec.seal(NAME, &meta(), &data, T0).unwrap().value;
+        assert!(value.len() > 3000 && value.len() <= codec.max_value_len());
+        codec.open::<Vec<u8>>(NAME, &value, T0).unwrap();
+
+        let (opened, stats) = measure(|| codec.open::<Vec<u8>>(NAME, &value, T0));
+        assert_eq!(opened.unwrap().data, data);
+        // The Vec<u8> itself, and nothing else.
+        assert_eq!(stats.allocations, 1, "{algorithm:?}: {stats:?}");
+        assert_eq!(stats.bytes, 2500, "{algorithm:?}: {stats:?}");
+
+        let (sealed, stats) = measure(|| codec.seal(NAME, &meta(), &data, T0).unwrap());
+        assert!(stats.allocations <= 2, "{algorithm:?}: {stats:?}");
+        assert!(
+            stats.bytes <= 2 * sealed.value.len() as u64,
+            "{algorithm:?}: {stats:?}"
+        );
+    }
+}

@@ -10,25 +10,26 @@
 )]
 
 mod common;
+mod harness;
 
 use axum::Router;
 use axum::routing::get;
-use common::{Adapter, Client, Env, Instance, TestSession, serve_axum};
+use harness::{Adapter, Client, Env, Instance, TestSession, serve_axum};
 use sealed_session::{Algorithm, Session, SessionConfig, SessionLayer};
 
 mod aes_256_gcm {
     use super::{Adapter, Algorithm};
-    crate::common::scenarios!(Adapter::Axum, Algorithm::Aes256Gcm);
+    crate::harness::scenarios!(Adapter::Axum, Algorithm::Aes256Gcm);
 }
 
 #[tokio::test]
 async fn e1_rotation_to_longer_nonce_never_exceeds_limit() {
-    common::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Axum).await;
+    harness::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Axum).await;
 }
 
 mod xchacha20_poly1305 {
     use super::{Adapter, Algorithm};
-    crate::common::scenarios!(Adapter::Axum, Algorithm::XChaCha20Poly1305);
+    crate::harness::scenarios!(Adapter::Axum, Algorithm::XChaCha20Poly1305);
 }
 
 async fn count(session: Session<TestSession>) -> String {

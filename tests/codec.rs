@@ -16,40 +16,21 @@ use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use sealed_session::{
-    Algorithm, Codec, DEFAULT_MAX_VALUE_LEN, Key, KeyId, KeyRing, MAX_VALUE_LEN_LIMIT,
-    OpenErrorKind, SessionError, SessionId, SessionMeta,
+    Algorithm, Codec, ConfigError, KeyId, KeyRing, OpenErrorKind, SessionError, SessionId,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod common;
+
 use OpenErrorKind as K;
+use common::wire::{self, KeyMaterial};
+use common::{
+    ALGORITHMS, DAY, DEFAULT_MAX_VALUE_LEN, HOUR, MAX_VALUE_LEN_LIMIT, NAME, T0, codec, key,
+    key_bytes, meta,
+};
 
-/// 2025-11-24T16:00:00Z, the start of hour 490000.
-const T0: u64 = 1_764_000_000;
-const HOUR: u64 = 3600;
-const DAY: u64 = 24 * HOUR;
-const NAME: &str = "__Host-session";
-const ALGORITHMS: [Algorithm; 2] = [Algorithm::Aes256Gcm, Algorithm::XChaCha20Poly1305];
 const BASE64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// A key with distinct, non-repeating bytes derived from `seed`.
-fn key(algorithm: Algorithm, seed: u8) -> Key {
-    let bytes: Vec<u8> = (0u8..32)
-        .map(|i| seed.wrapping_mul(31).wrapping_add(i.wrapping_mul(7)))
-        .collect();
-    Key::from_bytes(algorithm, &bytes).unwrap()
-}
-
-fn codec(algorithm: Algorithm) -> Codec {
-    Codec::new(KeyRing::new(key(algorithm, 1)))
-}
-
-fn meta(created: u64) -> SessionMeta {
-    SessionMeta {
-        id: SessionId::from_bytes([0x5a; 16]),
-        created,
-    }
-}
 
 fn bytes(len: usize) -> Vec<u8> {
     (0..len).map(|i| u8::try_from(i % 251).unwrap()).collect()
@@ -485,18 +466,18 @@ fn a6_schema_version_is_bound() {
 #[test]
 fn a6_key_id_and_hour_are_bound() {
     for algorithm in ALGORITHMS {
-        // The same key bytes under two ids: a header naming the twin must not open.
+        // The same key bytes under another id (on another instance: one ring refuses a key
+        // under two ids): a header naming the twin must not open there.
         let original = key(algorithm, 1);
         let twin_id = KeyId::new(original.id().get() ^ 0x0000_0100);
-        let ring =
-            KeyRing::from_keys([key(algorithm, 1), key(algorithm, 1).with_id(twin_id)]).unwrap();
-        let codec = Codec::new(ring);
+        let codec = Codec::new(KeyRing::new(original));
+        let twin = Codec::new(KeyRing::new(key(algorithm, 1).with_id(twin_id)));
         let value = seal(&codec, &vec![1u8, 2, 3], T0);
         assert!(codec.open::<Vec<u8>>(NAME, &value, T0).is_ok());
         let mut raw = decode(&value);
         raw[1..5].copy_from_slice(&twin_id.get().to_be_bytes());
         assert_eq!(
-            refused::<Vec<u8>>(&codec, NAME, &encode(&raw), T0),
+            refused::<Vec<u8>>(&twin, NAME, &encode(&raw), T0),
             K::Unauthentic
         );
 
@@ -530,7 +511,8 @@ fn a7_every_unsupported_version_byte_is_refused_before_aead_work() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let raw = decode(&seal(&codec, &bytes(10), T0));
-        for version in (0..=u8::MAX).filter(|v| *v != 1) {
+        // 1 and 2 are the versions this build reads.
+        for version in (0..=u8::MAX).filter(|v| *v != 1 && *v != 2) {
             let mut changed = raw.clone();
             changed[0] = version;
             assert_eq!(
@@ -550,7 +532,7 @@ fn a7_every_unsupported_version_byte_is_refused_before_aead_work() {
             codec
                 .open::<Vec<u8>>(
                     NAME,
-                    &encode(&[[2u8; 9], [0; 9], [0; 9], [0; 9], [0; 9]].concat()),
+                    &encode(&[[3u8; 9], [0; 9], [0; 9], [0; 9], [0; 9]].concat()),
                     T0
                 )
                 .unwrap_err()
@@ -610,7 +592,7 @@ fn a7_algorithm_confusion_is_refused_both_ways() {
 fn c1_absolute_lifetime_holds_however_active_the_session() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm); // idle 1 day, max 7 days
-        let max = codec.max_lifetime();
+        let max = codec.max_lifetime().as_secs();
         let mut value = codec.seal(NAME, &meta(T0), &0u32, T0).unwrap().value;
         // Active every 6 hours: each request opens and re-seals (idle refresh).
         let mut now = T0;
@@ -1057,5 +1039,242 @@ fn value_limit_configuration_bounds() {
         let value = small.seal(NAME, &meta(0), &(), 0).unwrap().value;
         assert!(value.len() <= 91);
         assert!(small.open::<()>(NAME, &value, 0).is_ok());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutants (SECURITY-TESTS A9): tests that kill the meaningful survivors of `cargo mutants` over
+// src/codec.rs and src/envelope.rs. Each names the mutant it pins.
+// ---------------------------------------------------------------------------------------------
+
+/// The opening's refusal kind.
+#[track_caller]
+fn refused_kind(codec: &Codec, value: &str, now: u64) -> K {
+    codec
+        .open::<u32>(NAME, value, now)
+        .expect_err("must be refused")
+        .kind()
+}
+
+/// Kills `codec.rs: replace * with +` in `DEFAULT_MAX_LIFETIME` (7 + 24 * 60 * 60 seconds
+/// still passes the const asserts): the default absolute lifetime is one week, to the second.
+#[test]
+fn default_absolute_lifetime_is_one_week() {
+    for algorithm in ALGORITHMS {
+        let codec = codec(algorithm);
+        assert_eq!(codec.max_lifetime(), Duration::from_secs(7 * DAY));
+        assert_eq!(codec.idle_timeout(), Duration::from_secs(DAY));
+        // Re-sealed two hours before the week is up: the idle expiry is capped by the week.
+        let now = T0 + 7 * DAY - 2 * HOUR;
+        let sealed = codec.seal(NAME, &meta(T0), &1u32, now).unwrap();
+        assert_eq!(sealed.expires, T0 + 7 * DAY);
+        let opened = codec.open::<u32>(NAME, &sealed.value, T0 + 7 * DAY - 1);
+        assert_eq!(opened.unwrap().data, 1);
+        assert_eq!(
+            refused_kind(&codec, &sealed.value, T0 + 7 * DAY),
+            K::Expired
+        );
+    }
+}
+
+/// Kills `Codec::idle_timeout -> u64 with 0` and `with 1`.
+#[test]
+fn idle_timeout_accessor_reports_the_configured_value() {
+    let codec = codec(Algorithm::Aes256Gcm);
+    assert_eq!(codec.idle_timeout(), Duration::from_secs(DAY));
+    let codec = codec
+        .with_lifetimes(Duration::from_secs(90 * 60), Duration::from_secs(2 * DAY))
+        .unwrap();
+    assert_eq!(codec.idle_timeout(), Duration::from_secs(90 * 60));
+    assert_eq!(codec.max_lifetime(), Duration::from_secs(2 * DAY));
+    // The accessor agrees with what sealing does.
+    let sealed = codec.seal(NAME, &meta(T0), &0u32, T0).unwrap();
+    assert_eq!(sealed.expires, T0 + codec.idle_timeout().as_secs());
+}
+
+/// Kills `lifetimes_secs: replace || with &&`: a zero (or sub-second, which truncates to zero)
+/// idle timeout with a non-zero absolute lifetime would be accepted, and every session would
+/// expire the moment it is sealed.
+#[test]
+fn zero_and_sub_second_lifetimes_are_refused_one_at_a_time() {
+    let hour = Duration::from_secs(HOUR);
+    let half_second = Duration::from_millis(500);
+    for (idle, max) in [
+        (Duration::ZERO, hour),
+        (half_second, hour),
+        (Duration::ZERO, Duration::ZERO),
+        (hour, Duration::ZERO),
+        (hour, half_second),
+    ] {
+        let result = codec(Algorithm::Aes256Gcm).with_lifetimes(idle, max);
+        assert!(
+            matches!(result, Err(ConfigError::Lifetime { .. })),
+            "idle {idle:?}, max {max:?}: {:?}",
+            result.map(|c| (c.idle_timeout(), c.max_lifetime()))
+        );
+    }
+    // One second each is the smallest accepted configuration.
+    let one = Duration::from_secs(1);
+    let codec = codec(Algorithm::Aes256Gcm)
+        .with_lifetimes(one, one)
+        .unwrap();
+    let one_second = Duration::from_secs(1);
+    assert_eq!(
+        (codec.idle_timeout(), codec.max_lifetime()),
+        (one_second, one_second)
+    );
+}
+
+/// Kills `<impl Display for SessionId>::fmt -> Ok(Default::default())`: the id prints as 32
+/// lowercase hex digits; `Debug` is redacted (SECURITY-TESTS F11).
+#[test]
+fn session_id_prints_as_lowercase_hex() {
+    let bytes: [u8; 16] = core::array::from_fn(|i| u8::try_from(i * 17).unwrap());
+    let id = SessionId::from_bytes(bytes);
+    let hex = "00112233445566778899aabbccddeeff";
+    assert_eq!(id.to_string(), hex);
+    assert_eq!(format!("{id:?}"), "SessionId(..)");
+}
+
+/// Kills the `Debug` impls of `Sealed`, `Opened` and `Codec` -> `Ok(Default::default())`.
+/// Their redaction (no cookie value, no session data, no key bytes in logs) is only meaningful
+/// if the output also says what it does show.
+#[test]
+fn debug_output_names_its_fields_and_redacts_secrets() {
+    let secret = String::from("hunter2-personal-data");
+    let codec = codec(Algorithm::Aes256Gcm);
+    let sealed = codec.seal(NAME, &meta(T0), &secret, T0).unwrap();
+
+    let debug = format!("{sealed:?}");
+    let expected = format!(
+        "Sealed {{ value: <{} bytes>, expires: {} }}",
+        sealed.value.len(),
+        T0 + DAY
+    );
+    assert_eq!(debug, expected);
+    assert!(!debug.contains(&sealed.value));
+
+    let opened = codec.open::<String>(NAME, &sealed.value, T0).unwrap();
+    assert_eq!(opened.data, secret);
+    let debug = format!("{opened:?}");
+    for field in [
+        "Opened {",
+        "meta: SessionMeta {",
+        &format!("created: {T0}"),
+        &format!("expires: {}", T0 + DAY),
+        &format!("key_id: {:?}", codec.ring().primary_id()),
+        "by_primary: true",
+        "..",
+    ] {
+        assert!(debug.contains(field), "{field:?} missing from {debug}");
+    }
+    assert!(!debug.contains("hunter2"), "{debug}");
+
+    let debug = format!("{codec:?}");
+    for field in [
+        "Codec {",
+        "ring: KeyRing {",
+        &format!("primary: {:?}", codec.ring().primary_id()),
+        &format!("idle_timeout: {DAY}"),
+        &format!("max_lifetime: {}", 7 * DAY),
+        "clock_skew: 60",
+        "schema_version: 0",
+        "max_value_len: 4096",
+    ] {
+        assert!(debug.contains(field), "{field:?} missing from {debug}");
+    }
+    assert!(
+        !debug.contains(&format!("{:?}", &key_bytes(1)[..4])),
+        "{debug}"
+    );
+    assert!(
+        !debug.contains(&key(Algorithm::Aes256Gcm, 1).to_string()),
+        "{debug}"
+    );
+}
+
+/// Kills `MIN_ENVELOPE_LEN: replace + with -` (9 + 12 - 16 = 5 bytes): a value shorter than
+/// the shortest envelope is refused as malformed on its length alone, before its header is
+/// read, so its version byte and key id cannot change the verdict.
+#[test]
+fn values_shorter_than_the_minimum_envelope_are_malformed_whatever_their_header() {
+    // The shortest envelope: a v1 header, an AES-GCM nonce and a tag (the crate's own unit
+    // test pins MIN_ENVELOPE_LEN to the same 37).
+    const MIN_ENVELOPE_LEN: usize = wire::HEADER_LEN + 12 + wire::TAG_LEN;
+    assert_eq!(MIN_ENVELOPE_LEN, 37);
+    let hour = u32::try_from(T0 / HOUR).unwrap();
+    for algorithm in ALGORITHMS {
+        let codec = codec(algorithm);
+        let known = codec.ring().primary_id().get();
+        let unknown = known ^ 0x8000_0001;
+        for head in [
+            wire::header(1, known, hour),
+            wire::header(1, unknown, hour),
+            wire::header(3, known, hour),
+            wire::header(0, unknown, u32::MAX),
+        ] {
+            for len in 0..MIN_ENVELOPE_LEN {
+                let mut raw = head.clone();
+                raw.resize(len, 0xa5);
+                let value = encode(&raw);
+                assert_eq!(
+                    refused_kind(&codec, &value, T0),
+                    K::Malformed,
+                    "{algorithm:?}, {len} bytes, header {:02x?}",
+                    &head
+                );
+            }
+        }
+    }
+}
+
+/// Kills `envelope::open: replace < with <=` in the nonce + tag length check: an envelope with
+/// an empty ciphertext (exactly header + nonce + tag) is well formed and goes to the AEAD. An
+/// authentic one opens at the envelope layer and is refused only by the payload decoder; a
+/// forged one is unauthentic; one byte less is malformed.
+#[test]
+fn an_envelope_with_an_empty_ciphertext_is_authenticated_not_malformed() {
+    let hour = u32::try_from(T0 / HOUR).unwrap();
+    for algorithm in ALGORITHMS {
+        let codec = codec(algorithm);
+        let material = KeyMaterial::parse(&key(algorithm, 1).to_string());
+        let head = wire::header(1, material.id, hour);
+        let nonce = vec![0x42u8; algorithm.nonce_len()];
+        let tag = wire::aead_seal(
+            material.alg,
+            &material.message_key(hour),
+            &nonce,
+            &wire::aad(&head, NAME, codec.schema_version()),
+            &[],
+        );
+        assert_eq!(tag.len(), wire::TAG_LEN);
+        let raw = [head.as_slice(), &nonce, &tag].concat();
+        assert_eq!(
+            raw.len(),
+            wire::HEADER_LEN + algorithm.nonce_len() + wire::TAG_LEN
+        );
+
+        let authentic = encode(&raw);
+        assert_eq!(
+            refused_kind(&codec, &authentic, T0),
+            K::Payload,
+            "{algorithm:?}"
+        );
+
+        let mut forged = raw.clone();
+        *forged.last_mut().unwrap() ^= 1;
+        let forged = encode(&forged);
+        assert_eq!(
+            refused_kind(&codec, &forged, T0),
+            K::Unauthentic,
+            "{algorithm:?}"
+        );
+
+        let short = encode(&raw[..raw.len() - 1]);
+        assert_eq!(
+            refused_kind(&codec, &short, T0),
+            K::Malformed,
+            "{algorithm:?}"
+        );
     }
 }

@@ -20,11 +20,12 @@
 )]
 
 mod common;
+mod harness;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{
+use harness::{
     Adapter, Client, Clock, Resp, T0, TestSession, codec_for, key_id, key_string, sealed_key_id,
     serve,
 };

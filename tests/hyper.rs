@@ -10,23 +10,24 @@
 )]
 
 mod common;
+mod harness;
 
-use common::{Adapter, Client, Env, Instance, T0};
+use harness::{Adapter, Client, Env, Instance, T0};
 use sealed_session::Algorithm;
 
 mod aes_256_gcm {
     use super::{Adapter, Algorithm};
-    crate::common::scenarios!(Adapter::Hyper, Algorithm::Aes256Gcm);
+    crate::harness::scenarios!(Adapter::Hyper, Algorithm::Aes256Gcm);
 }
 
 #[tokio::test]
 async fn e1_rotation_to_longer_nonce_never_exceeds_limit() {
-    common::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Hyper).await;
+    harness::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Hyper).await;
 }
 
 mod xchacha20_poly1305 {
     use super::{Adapter, Algorithm};
-    crate::common::scenarios!(Adapter::Hyper, Algorithm::XChaCha20Poly1305);
+    crate::harness::scenarios!(Adapter::Hyper, Algorithm::XChaCha20Poly1305);
 }
 
 /// HTTP/2 (h2c, prior knowledge): cookie crumbs arrive as separate `Cookie` fields (RFC 9113
@@ -78,7 +79,9 @@ async fn http2_cookie_crumbs_xchacha20_poly1305() {
 /// E2: every contradictory cookie configuration is refused when built, with a message that
 /// says how to fix it; the same configuration without the contradiction builds.
 mod config_errors {
-    use sealed_session::{ConfigError, MAX_ATTRIBUTE_LEN, SameSite, SessionConfig};
+    use sealed_session::{ConfigError, SameSite, SessionConfig};
+
+    use crate::common::MAX_ATTRIBUTE_LEN;
 
     fn refused(builder: sealed_session::SessionConfigBuilder, hint: &str) {
         let error = builder.build().unwrap_err();

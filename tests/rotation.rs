@@ -17,50 +17,17 @@ use std::thread;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sealed_session::{
-    Algorithm, Codec, Key, KeyError, KeyId, KeyRing, MIN_MASTER_LEN, OpenErrorKind, SessionError,
-    SessionId, SessionMeta,
+    Algorithm, Codec, Key, KeyError, KeyId, KeyRing, OpenErrorKind, SessionError, SessionId,
+    SessionMeta,
 };
 use sealed_session_unsafe_support::{fork_and_run, wait};
 
+mod common;
+
 use OpenErrorKind as K;
-
-/// 2025-11-24T16:00:00Z, the start of hour 490000.
-const T0: u64 = 1_764_000_000;
-const HOUR: u64 = 3600;
-const DAY: u64 = 24 * HOUR;
-const NAME: &str = "__Host-session";
-const ALGORITHMS: [Algorithm; 2] = [Algorithm::Aes256Gcm, Algorithm::XChaCha20Poly1305];
-
-fn key_bytes(seed: u32) -> [u8; 32] {
-    let mut bytes = [0u8; 32];
-    for (i, b) in bytes.iter_mut().enumerate() {
-        let i = u32::try_from(i).unwrap();
-        *b = u8::try_from(seed.wrapping_mul(2_654_435_761).wrapping_add(i * 97) >> 24).unwrap();
-    }
-    bytes[0] = 0x42; // never all-equal
-    bytes[1] = 0x17;
-    bytes
-}
-
-/// The same key material every time it is called with the same seed: one `Key` per instance.
-fn key(algorithm: Algorithm, seed: u32) -> Key {
-    Key::from_bytes(algorithm, &key_bytes(seed)).unwrap()
-}
-
-fn meta(created: u64) -> SessionMeta {
-    SessionMeta {
-        id: SessionId::from_bytes([0x11; 16]),
-        created,
-    }
-}
-
-fn raw(value: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(value).unwrap()
-}
-
-fn header_key_id(value: &str) -> KeyId {
-    KeyId::new(u32::from_be_bytes(raw(value)[1..5].try_into().unwrap()))
-}
+use common::{
+    ALGORITHMS, DAY, HOUR, MIN_MASTER_LEN, NAME, T0, header_key_id, key, key_bytes, meta, raw,
+};
 
 // ---------------------------------------------------------------------------------------------
 // B1 nonce uniqueness, B2 fork safety
@@ -442,9 +409,10 @@ fn b4_key_strings_are_strict() {
         assert_eq!(ring.ids(), vec![key.id(), other.id()]);
         assert_eq!("".parse::<KeyRing>().unwrap_err(), KeyError::EmptyRing);
         assert_eq!(" , ".parse::<KeyRing>().unwrap_err(), KeyError::EmptyRing);
-        // Two different keys under one id.
+        // Two different keys under one id (set explicitly on the second, or it would not
+        // parse at all: an unmarked id must be the derived one).
         let clash = format!(
-            "{text},ssk1.{name}.{id}.{}",
+            "{text},ssk1.{name}.={id}.{}",
             URL_SAFE_NO_PAD.encode(key_bytes(8))
         );
         assert_eq!(

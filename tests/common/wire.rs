@@ -1,0 +1,252 @@
+//! The tests' independent implementation of the wire format, written from DESIGN.md alone:
+//! it calls no crate internals, only the RustCrypto primitives, postcard and base64. The
+//! vectors (tests/vectors.rs) are recomputed with it byte for byte, and the envelope tests
+//! (tests/codec.rs, tests/rotation.rs) build hand-made envelopes with it.
+#![allow(dead_code, unreachable_pub)]
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::XChaCha20Poly1305;
+use hkdf::Hkdf;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub(crate) const HEADER_LEN: usize = 9;
+pub(crate) const TAG_LEN: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Alg {
+    Aes,
+    XChaCha,
+}
+
+impl Alg {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Aes => "aes-256-gcm",
+            Self::XChaCha => "xchacha20-poly1305",
+        }
+    }
+
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Self::Aes => 1,
+            Self::XChaCha => 2,
+        }
+    }
+
+    pub(crate) fn nonce_len(self) -> usize {
+        match self {
+            Self::Aes => 12,
+            Self::XChaCha => 24,
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Self {
+        match name {
+            "aes-256-gcm" => Self::Aes,
+            "xchacha20-poly1305" => Self::XChaCha,
+            other => panic!("unknown algorithm {other}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyMaterial {
+    pub(crate) alg: Alg,
+    pub(crate) id: u32,
+    pub(crate) bytes: [u8; 32],
+}
+
+impl KeyMaterial {
+    /// `ssk1.<algorithm>.<8 hex id>.<43 base64url chars>`.
+    pub(crate) fn parse(key_string: &str) -> Self {
+        let parts: Vec<&str> = key_string.split('.').collect();
+        assert_eq!(parts.len(), 4, "key string {key_string}");
+        assert_eq!(parts[0], "ssk1");
+        assert_eq!(parts[2].len(), 8);
+        assert_eq!(parts[3].len(), 43);
+        let bytes: [u8; 32] = URL_SAFE_NO_PAD
+            .decode(parts[3])
+            .unwrap()
+            .try_into()
+            .unwrap();
+        Self {
+            alg: Alg::parse(parts[1]),
+            id: u32::from_str_radix(parts[2], 16).unwrap(),
+            bytes,
+        }
+    }
+
+    pub(crate) fn to_key_string(self) -> String {
+        format!(
+            "ssk1.{}.{:08x}.{}",
+            self.alg.name(),
+            self.id,
+            URL_SAFE_NO_PAD.encode(self.bytes)
+        )
+    }
+
+    /// The id a key gets when none is set: SHA-256(label || alg code || key)[..4], BE.
+    pub(crate) fn derived_id(alg: Alg, bytes: &[u8; 32]) -> u32 {
+        let digest = Sha256::new()
+            .chain_update(b"sealed-session/v1/key-id")
+            .chain_update([alg.code()])
+            .chain_update(bytes)
+            .finalize();
+        u32::from_be_bytes(digest[..4].try_into().unwrap())
+    }
+
+    /// HKDF-SHA256(salt = "sealed-session/v1/message-key", ikm = key,
+    /// info = alg code || key id BE || hour BE), 32 bytes.
+    pub(crate) fn message_key(&self, hour: u32) -> [u8; 32] {
+        let mut info = vec![self.alg.code()];
+        info.extend_from_slice(&self.id.to_be_bytes());
+        info.extend_from_slice(&hour.to_be_bytes());
+        let mut okm = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(b"sealed-session/v1/message-key"), &self.bytes)
+            .expand(&info, &mut okm)
+            .unwrap();
+        okm
+    }
+}
+
+pub(crate) fn header(version: u8, key_id: u32, hour: u32) -> Vec<u8> {
+    let mut header = vec![version];
+    header.extend_from_slice(&key_id.to_be_bytes());
+    header.extend_from_slice(&hour.to_be_bytes());
+    header
+}
+
+pub(crate) fn aad(header: &[u8], name: &str, schema: u32) -> Vec<u8> {
+    let mut aad = header.to_vec();
+    aad.extend_from_slice(name.as_bytes());
+    aad.extend_from_slice(&schema.to_be_bytes());
+    aad
+}
+
+/// postcard((id, created, expires, data)).
+pub(crate) fn plaintext<T: Serialize>(
+    id: [u8; 16],
+    created: u64,
+    expires: u64,
+    data: &T,
+) -> Vec<u8> {
+    postcard::to_allocvec(&(id, created, expires, data)).unwrap()
+}
+
+/// AEAD under a raw 32-byte key: ciphertext || tag.
+pub(crate) fn aead_seal(alg: Alg, key: &[u8; 32], nonce: &[u8], aad: &[u8], msg: &[u8]) -> Vec<u8> {
+    assert_eq!(nonce.len(), alg.nonce_len());
+    let payload = Payload { msg, aad };
+    match alg {
+        Alg::Aes => Aes256Gcm::new(key.into())
+            .encrypt(nonce.into(), payload)
+            .unwrap(),
+        Alg::XChaCha => XChaCha20Poly1305::new(key.into())
+            .encrypt(nonce.into(), payload)
+            .unwrap(),
+    }
+}
+
+pub(crate) fn aead_open(
+    alg: Alg,
+    key: &[u8; 32],
+    nonce: &[u8],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Option<Vec<u8>> {
+    if nonce.len() != alg.nonce_len() {
+        return None;
+    }
+    let payload = Payload { msg: sealed, aad };
+    match alg {
+        Alg::Aes => Aes256Gcm::new(key.into()).decrypt(nonce.into(), payload),
+        Alg::XChaCha => XChaCha20Poly1305::new(key.into()).decrypt(nonce.into(), payload),
+    }
+    .ok()
+}
+
+/// The raw v1 envelope: header || nonce || ciphertext || tag, with any version byte and hour.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn seal_raw_versioned(
+    key: &KeyMaterial,
+    version: u8,
+    hour: u32,
+    name: &str,
+    schema: u32,
+    nonce: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let header = header(version, key.id, hour);
+    let aad = aad(&header, name, schema);
+    let mut raw = header;
+    raw.extend_from_slice(nonce);
+    raw.extend(aead_seal(
+        key.alg,
+        &key.message_key(hour),
+        nonce,
+        &aad,
+        plaintext,
+    ));
+    raw
+}
+
+pub(crate) fn seal_raw(
+    key: &KeyMaterial,
+    hour: u32,
+    name: &str,
+    schema: u32,
+    nonce: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    seal_raw_versioned(key, 1, hour, name, schema, nonce, plaintext)
+}
+
+pub(crate) fn encode(raw: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+pub(crate) fn decode(sealed: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(sealed).ok()
+}
+
+/// What an opened envelope holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OpenedRaw {
+    pub(crate) key_id: u32,
+    pub(crate) hour: u32,
+    pub(crate) nonce: Vec<u8>,
+    pub(crate) plaintext: Vec<u8>,
+}
+
+/// Opens a sealed string with `key`, checking nothing but the format and the AEAD.
+pub(crate) fn open(key: &KeyMaterial, name: &str, schema: u32, sealed: &str) -> Option<OpenedRaw> {
+    let raw = decode(sealed)?;
+    let nonce_len = key.alg.nonce_len();
+    if raw.len() < HEADER_LEN + nonce_len + TAG_LEN || raw[0] != 1 {
+        return None;
+    }
+    let key_id = u32::from_be_bytes(raw[1..5].try_into().ok()?);
+    let hour = u32::from_be_bytes(raw[5..9].try_into().ok()?);
+    if key_id != key.id {
+        return None;
+    }
+    let nonce = &raw[HEADER_LEN..HEADER_LEN + nonce_len];
+    let aad = aad(&raw[..HEADER_LEN], name, schema);
+    let plaintext = aead_open(
+        key.alg,
+        &key.message_key(hour),
+        nonce,
+        &aad,
+        &raw[HEADER_LEN + nonce_len..],
+    )?;
+    Some(OpenedRaw {
+        key_id,
+        hour,
+        nonce: nonce.to_vec(),
+        plaintext,
+    })
+}

@@ -1,0 +1,944 @@
+//! Real servers on `127.0.0.1:0` and a cookie-keeping HTTP client, shared by the HTTP suites
+//! (`tests/hyper.rs`, `tests/axum.rs`, `tests/fleet.rs`); the fixtures are in `tests/common`.
+//!
+//! - [`serve`] starts either a plain hyper 1 server (hyper-util's auto builder: HTTP/1.1 and
+//!   HTTP/2 with prior knowledge) whose `service_fn` handler is wrapped by
+//!   `SessionLayer::layer`, or an axum 0.8 app behind `axum::serve`. Both expose the same
+//!   routes over the same [`TestSession`] type (see [`route`] and [`axum_router`]), so one
+//!   scenario suite ([`scenarios!`], bodies in [`scenario`]) runs on both.
+//! - Time comes from an injected [`Clock`] that the test advances: nothing sleeps.
+//! - [`Client`] is a real hyper client over TCP that keeps a cookie jar (applying `Max-Age=0`
+//!   deletions), records every raw `Set-Cookie` line, and can send arbitrary raw `Cookie`
+//!   fields instead of its jar (several fields, as HTTP/2 crumbs).
+//! - [`Logs`] captures `tracing` output at TRACE level on the current thread (scenario tests
+//!   run on a current-thread runtime, so the server's events land there too).
+#![allow(dead_code, unreachable_pub)]
+
+pub(crate) mod scenario;
+
+pub(crate) use crate::common::{T0, key_id, key_string, sealed_key_id};
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::Router;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use sealed_session::{
+    Algorithm, Codec, KeyRing, Session, SessionConfig, SessionError, SessionLayer,
+};
+use serde::{Deserialize, Serialize};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+use tower_layer::Layer as _;
+
+/// The session type every route uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TestSession {
+    pub(crate) visits: u64,
+    pub(crate) user: Option<String>,
+    pub(crate) blob: String,
+}
+
+/// Which adapter serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Adapter {
+    /// A plain hyper 1 server around a `service_fn`, via hyper-util's auto builder.
+    Hyper,
+    /// An axum 0.8 `Router` behind `axum::serve`.
+    Axum,
+}
+
+/// One instance of the scenario suite.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Instance {
+    pub(crate) adapter: Adapter,
+    pub(crate) algorithm: Algorithm,
+}
+
+impl Instance {
+    pub(crate) const fn new(adapter: Adapter, algorithm: Algorithm) -> Self {
+        Self { adapter, algorithm }
+    }
+}
+
+/// The server's clock, in Unix seconds; the test moves it.
+#[derive(Clone, Debug)]
+pub(crate) struct Clock(Arc<AtomicU64>);
+
+impl Clock {
+    pub(crate) fn new(now: u64) -> Self {
+        Self(Arc::new(AtomicU64::new(now)))
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set(&self, now: u64) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+
+    pub(crate) fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes: one implementation, wired into hyper (`route`) and axum (`axum_router`).
+// ---------------------------------------------------------------------------------------------
+
+/// A framework-neutral response.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    status: StatusCode,
+    cache_control: Option<&'static str>,
+    body: String,
+}
+
+impl Reply {
+    fn ok(body: impl Into<String>) -> Self {
+        Self::with_status(StatusCode::OK, body)
+    }
+
+    fn with_status(status: StatusCode, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            cache_control: None,
+            body: body.into(),
+        }
+    }
+
+    fn error(error: &SessionError) -> Self {
+        let status = match error {
+            SessionError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            // Planted cookies: the request's fault, never a 5xx.
+            SessionError::Conflict => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::with_status(status, error.to_string())
+    }
+
+    fn into_hyper(self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::from(self.body)));
+        *response.status_mut() = self.status;
+        // The same content type axum gives a String, so both adapters answer alike.
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if let Some(value) = self.cache_control {
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static(value));
+        }
+        response
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> axum::response::Response {
+        let mut response = (self.status, self.body).into_response();
+        if let Some(value) = self.cache_control {
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static(value));
+        }
+        response
+    }
+}
+
+type S = Session<TestSession>;
+
+/// `GET /`: increments the visits.
+fn visit(session: &S) -> Reply {
+    match session.update(|s| {
+        s.visits += 1;
+        s.visits
+    }) {
+        Ok(visits) => Reply::ok(format!("visits: {visits}")),
+        Err(error) => Reply::error(&error),
+    }
+}
+
+/// `GET /peek`: reads the visits.
+fn peek(session: &S) -> Reply {
+    Reply::ok(format!("visits: {}", session.get().visits))
+}
+
+/// `POST /login` (body = name): sets the user and cycles the id.
+fn login(session: &S, name: &str) -> Reply {
+    let name = name.to_owned();
+    match session
+        .update(|s| s.user = Some(name.clone()))
+        .and_then(|()| session.cycle_id())
+    {
+        Ok(()) => Reply::ok(format!("hello {name}")),
+        Err(error) => Reply::error(&error),
+    }
+}
+
+/// `GET /me`: the user, or 401.
+fn me(session: &S) -> Reply {
+    match &session.get().user {
+        Some(user) => Reply::ok(user.clone()),
+        None => Reply::with_status(StatusCode::UNAUTHORIZED, "not logged in"),
+    }
+}
+
+/// `POST /logout`: destroys the session.
+fn logout(session: &S) -> Reply {
+    match session.destroy() {
+        Ok(()) => Reply::ok("logged out"),
+        Err(error) => Reply::error(&error),
+    }
+}
+
+/// `POST /grow?n=BYTES`: appends `n` bytes to the blob; 413 with the error message when the
+/// cookie would be too large.
+fn grow(session: &S, query: Option<&str>) -> Reply {
+    let n = query
+        .and_then(|q| q.strip_prefix("n="))
+        .and_then(|n| n.parse::<usize>().ok());
+    let Some(n) = n else {
+        return Reply::with_status(StatusCode::BAD_REQUEST, "expected ?n=BYTES");
+    };
+    match session.update(|s| {
+        s.blob.extend(core::iter::repeat_n('x', n));
+        s.blob.len()
+    }) {
+        Ok(len) => Reply::ok(format!("len: {len}")),
+        Err(error) => Reply::error(&error),
+    }
+}
+
+/// `GET /len`: the blob's length.
+fn len(session: &S) -> Reply {
+    Reply::ok(format!("len: {}", session.get().blob.len()))
+}
+
+/// `GET /untouched`: never touches the session.
+fn untouched() -> Reply {
+    Reply::ok("untouched")
+}
+
+/// `GET /cached`: sets its own `Cache-Control` and modifies the session.
+fn cached(session: &S) -> Reply {
+    let mut reply = visit(session);
+    reply.cache_control = Some("max-age=60");
+    reply
+}
+
+/// `GET /clear`: resets the data, keeping the id.
+fn clear(session: &S) -> Reply {
+    match session.clear() {
+        Ok(()) => Reply::ok("cleared"),
+        Err(error) => Reply::error(&error),
+    }
+}
+
+/// `GET /id`: the session id or `none`.
+fn id(session: &S) -> Reply {
+    Reply::ok(
+        session
+            .id()
+            .map_or_else(|| "none".to_owned(), |id| id.to_string()),
+    )
+}
+
+/// `GET /noop`: an update that changes nothing.
+fn noop(session: &S) -> Reply {
+    match session.update(|_| ()) {
+        Ok(()) => Reply::ok("noop"),
+        Err(error) => Reply::error(&error),
+    }
+}
+
+/// `GET /expires`: `expires_at()` in Unix seconds, or `none`.
+fn expires(session: &S) -> Reply {
+    Reply::ok(session.expires_at().map_or_else(
+        || "none".to_owned(),
+        |at| at.duration_since(UNIX_EPOCH).unwrap().as_secs().to_string(),
+    ))
+}
+
+/// `GET /debug`: the session's `Debug` after reading it.
+fn debug(session: &S) -> Reply {
+    let _ = session.get();
+    Reply::ok(format!("{session:?}"))
+}
+
+/// `GET /fields`: how many `Cookie` fields arrived (HTTP/2 crumbs stay separate).
+fn fields(headers: &HeaderMap) -> Reply {
+    Reply::ok(format!(
+        "fields: {}",
+        headers.get_all(COOKIE).iter().count()
+    ))
+}
+
+/// The hyper router: the same routes as [`axum_router`].
+pub(crate) fn route(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    session: &S,
+) -> Reply {
+    match (method.as_str(), uri.path()) {
+        ("GET", "/") => visit(session),
+        ("GET", "/peek") => peek(session),
+        ("POST", "/login") => login(session, &String::from_utf8_lossy(body)),
+        ("GET", "/me") => me(session),
+        ("POST", "/logout") => logout(session),
+        ("POST", "/grow") => grow(session, uri.query()),
+        ("GET", "/len") => len(session),
+        ("GET", "/untouched") => untouched(),
+        ("GET", "/cached") => cached(session),
+        ("GET", "/clear") => clear(session),
+        ("GET", "/id") => id(session),
+        ("GET", "/noop") => noop(session),
+        ("GET", "/expires") => expires(session),
+        ("GET", "/debug") => debug(session),
+        ("GET", "/fields") => fields(headers),
+        _ => Reply::with_status(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// The hyper handler: what a user writes around `service_fn`.
+async fn hyper_handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    let reply = match parts.extensions.get::<S>() {
+        Some(session) => route(&parts.method, &parts.uri, &parts.headers, &body, session),
+        None => Reply::with_status(StatusCode::INTERNAL_SERVER_ERROR, "no SessionLayer"),
+    };
+    Ok(reply.into_hyper())
+}
+
+/// The axum routes, each with the `Session<TestSession>` extractor (none on `/untouched`).
+pub(crate) fn axum_router() -> Router {
+    Router::new()
+        .route("/", get(|s: S| async move { visit(&s) }))
+        .route("/peek", get(|s: S| async move { peek(&s) }))
+        .route(
+            "/login",
+            post(|s: S, body: String| async move { login(&s, &body) }),
+        )
+        .route("/me", get(|s: S| async move { me(&s) }))
+        .route("/logout", post(|s: S| async move { logout(&s) }))
+        .route(
+            "/grow",
+            post(|s: S, uri: Uri| async move { grow(&s, uri.query()) }),
+        )
+        .route("/len", get(|s: S| async move { len(&s) }))
+        .route("/untouched", get(|| async { untouched() }))
+        .route("/cached", get(|s: S| async move { cached(&s) }))
+        .route("/clear", get(|s: S| async move { clear(&s) }))
+        .route("/id", get(|s: S| async move { id(&s) }))
+        .route("/noop", get(|s: S| async move { noop(&s) }))
+        .route("/expires", get(|s: S| async move { expires(&s) }))
+        .route("/debug", get(|s: S| async move { debug(&s) }))
+        .route(
+            "/fields",
+            get(|headers: HeaderMap| async move { fields(&headers) }),
+        )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+// ---------------------------------------------------------------------------------------------
+
+/// A running server; dropping it stops accepting (and, for hyper, closes its connections).
+#[derive(Debug)]
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
+    pub(crate) adapter: Adapter,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Stops the server and waits until it has stopped: the listener is closed and (hyper)
+    /// every open connection dropped.
+    pub(crate) async fn shutdown(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The layer every server uses: `ring`, `config`, and the injected clock.
+pub(crate) fn layer(
+    ring: KeyRing,
+    config: SessionConfig,
+    clock: &Clock,
+) -> SessionLayer<TestSession> {
+    let clock = clock.clone();
+    SessionLayer::<TestSession>::new(ring, config)
+        .with_clock(move || UNIX_EPOCH + Duration::from_secs(clock.now()))
+}
+
+/// Starts a server on `127.0.0.1:0`.
+pub(crate) async fn serve(
+    adapter: Adapter,
+    ring: KeyRing,
+    config: SessionConfig,
+    clock: &Clock,
+) -> Server {
+    let sessions = layer(ring, config, clock);
+    match adapter {
+        Adapter::Hyper => serve_hyper(sessions).await,
+        Adapter::Axum => serve_axum(axum_router().layer(sessions)).await,
+    }
+}
+
+/// A plain hyper 1 server (HTTP/1.1, and HTTP/2 with prior knowledge) around `service_fn`.
+pub(crate) async fn serve_hyper(sessions: SessionLayer<TestSession>) -> Server {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        // Owned by the accept loop: aborting the loop drops (and aborts) every connection.
+        let mut connections = JoinSet::new();
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            // The whole integration: wrap the handler with the layer.
+            let service = sessions.layer(service_fn(hyper_handler));
+            connections.spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+            while connections.try_join_next().is_some() {}
+        }
+    });
+    Server {
+        addr,
+        adapter: Adapter::Hyper,
+        task,
+    }
+}
+
+/// An axum app behind `axum::serve`.
+pub(crate) async fn serve_axum(app: Router) -> Server {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Server {
+        addr,
+        adapter: Adapter::Axum,
+        task,
+    }
+}
+
+/// One scenario's world: a key ring, a config, a clock and a server over them.
+pub(crate) struct Env {
+    pub(crate) instance: Instance,
+    pub(crate) clock: Clock,
+    /// The key strings the ring was built from, primary first.
+    pub(crate) keys: Vec<String>,
+    pub(crate) ring: KeyRing,
+    pub(crate) config: SessionConfig,
+    pub(crate) server: Server,
+}
+
+impl Env {
+    /// The default configuration (`__Host-session`, Secure, 1 day idle, 7 days max).
+    pub(crate) async fn new(instance: Instance) -> Self {
+        Self::with_config(instance, SessionConfig::default()).await
+    }
+
+    pub(crate) async fn with_config(instance: Instance, config: SessionConfig) -> Self {
+        let keys = vec![key_string(instance.algorithm)];
+        let ring: KeyRing = keys.join(",").parse().unwrap();
+        let clock = Clock::new(T0);
+        let server = serve(instance.adapter, ring.clone(), config.clone(), &clock).await;
+        Self {
+            instance,
+            clock,
+            keys,
+            ring,
+            config,
+            server,
+        }
+    }
+
+    /// Another server of the same adapter over the same ring and clock.
+    pub(crate) async fn also_serve(&self, config: SessionConfig) -> Server {
+        serve(
+            self.instance.adapter,
+            self.ring.clone(),
+            config,
+            &self.clock,
+        )
+        .await
+    }
+
+    /// A keep-alive HTTP/1.1 client of this server.
+    pub(crate) fn client(&self) -> Client {
+        Client::new(self.server.addr)
+    }
+
+    /// The cookie name.
+    pub(crate) fn name(&self) -> &str {
+        self.config.cookie_name()
+    }
+
+    /// A codec equal to the server's (ring, lifetimes, schema version).
+    pub(crate) fn codec(&self) -> Codec {
+        codec_for(self.ring.clone(), &self.config)
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now()
+    }
+}
+
+/// A codec with `config`'s lifetimes and schema version over `ring`.
+pub(crate) fn codec_for(ring: KeyRing, config: &SessionConfig) -> Codec {
+    Codec::new(ring)
+        .with_lifetimes(config.idle_timeout(), config.max_lifetime())
+        .unwrap()
+        .with_schema_version(config.schema_version())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------------
+
+/// HTTP version the client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Proto {
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge (h2c).
+    Http2,
+}
+
+enum Sender {
+    H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+/// A response, fully read.
+#[derive(Debug, Clone)]
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+}
+
+impl Resp {
+    /// Every raw `Set-Cookie` line.
+    pub(crate) fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The one `Set-Cookie` line, if any (asserts there is at most one).
+    pub(crate) fn set_cookie(&self) -> Option<String> {
+        let all = self.set_cookies();
+        assert!(all.len() <= 1, "more than one Set-Cookie: {all:?}");
+        all.into_iter().next()
+    }
+
+    /// The one `Set-Cookie` line, parsed; panics if there is none.
+    pub(crate) fn cookie(&self) -> SetCookie {
+        SetCookie::parse(
+            &self
+                .set_cookie()
+                .unwrap_or_else(|| panic!("expected a Set-Cookie, got {self:?}")),
+        )
+    }
+
+    /// Every `Cache-Control` value.
+    pub(crate) fn cache_control(&self) -> Vec<String> {
+        self.headers
+            .get_all(CACHE_CONTROL)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// A parsed `Set-Cookie` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SetCookie {
+    pub(crate) line: String,
+    pub(crate) name: String,
+    pub(crate) value: String,
+    /// In order; `(name, None)` for flags such as `Secure`.
+    pub(crate) attributes: Vec<(String, Option<String>)>,
+}
+
+impl SetCookie {
+    pub(crate) fn parse(line: &str) -> Self {
+        let mut parts = line.split("; ");
+        let (name, value) = parts.next().unwrap().split_once('=').unwrap();
+        let attributes = parts
+            .map(|attribute| match attribute.split_once('=') {
+                Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+                None => (attribute.to_owned(), None),
+            })
+            .collect();
+        Self {
+            line: line.to_owned(),
+            name: name.to_owned(),
+            value: value.to_owned(),
+            attributes,
+        }
+    }
+
+    /// The attribute's value (`Some(None)` for a flag), compared case-insensitively by name.
+    pub(crate) fn attr(&self, name: &str) -> Option<Option<&str>> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
+    }
+
+    pub(crate) fn max_age(&self) -> u64 {
+        self.attr("Max-Age").unwrap().unwrap().parse().unwrap()
+    }
+
+    pub(crate) fn is_removal(&self) -> bool {
+        self.attr("Max-Age") == Some(Some("0"))
+    }
+}
+
+/// A real HTTP client over TCP that keeps cookies.
+pub(crate) struct Client {
+    addr: SocketAddr,
+    proto: Proto,
+    keep_alive: bool,
+    sender: Option<Sender>,
+    jar: BTreeMap<String, String>,
+    /// Every `Set-Cookie` line received, in order.
+    pub(crate) set_cookie_log: Vec<String>,
+}
+
+impl Client {
+    /// HTTP/1.1 over one kept-alive connection.
+    pub(crate) fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            proto: Proto::Http1,
+            keep_alive: true,
+            sender: None,
+            jar: BTreeMap::new(),
+            set_cookie_log: Vec::new(),
+        }
+    }
+
+    /// HTTP/2 with prior knowledge.
+    pub(crate) fn http2(addr: SocketAddr) -> Self {
+        Self {
+            proto: Proto::Http2,
+            ..Self::new(addr)
+        }
+    }
+
+    /// A new connection for every request.
+    pub(crate) fn fresh_connections(mut self) -> Self {
+        self.keep_alive = false;
+        self
+    }
+
+    /// Talks to another server from now on (same jar).
+    pub(crate) fn retarget(&mut self, addr: SocketAddr) {
+        self.addr = addr;
+        self.sender = None;
+    }
+
+    /// The jar's value for `name`.
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.get(name).cloned()
+    }
+
+    /// Puts a cookie in the jar (for example a copy taken earlier).
+    pub(crate) fn set_cookie(&mut self, name: &str, value: &str) {
+        self.jar.insert(name.to_owned(), value.to_owned());
+    }
+
+    pub(crate) fn clear_jar(&mut self) {
+        self.jar.clear();
+    }
+
+    /// `GET path` with the jar's cookies.
+    pub(crate) async fn get(&mut self, path: &str) -> Resp {
+        self.send(Method::GET, path, "", None).await
+    }
+
+    /// `POST path` with the jar's cookies.
+    pub(crate) async fn post(&mut self, path: &str, body: &str) -> Resp {
+        self.send(Method::POST, path, body, None).await
+    }
+
+    /// `GET path` with exactly these `Cookie` fields instead of the jar.
+    pub(crate) async fn get_with(&mut self, path: &str, fields: &[&str]) -> Resp {
+        self.send(Method::GET, path, "", Some(fields)).await
+    }
+
+    /// Sends a request: the jar's cookies as one `Cookie` field, or `fields` (one header field
+    /// each) when given. Records and applies every `Set-Cookie` of the response.
+    pub(crate) async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: &str,
+        fields: Option<&[&str]>,
+    ) -> Resp {
+        let mut req = Request::new(Full::new(Bytes::from(body.to_owned())));
+        *req.method_mut() = method;
+        *req.uri_mut() = match self.proto {
+            Proto::Http1 => path.parse().unwrap(),
+            Proto::Http2 => format!("http://{}{path}", self.addr).parse().unwrap(),
+        };
+        let headers = req.headers_mut();
+        if self.proto == Proto::Http1 {
+            headers.insert(HOST, self.addr.to_string().parse().unwrap());
+        }
+        match fields {
+            Some(fields) => {
+                for field in fields {
+                    headers.append(COOKIE, HeaderValue::from_str(field).unwrap());
+                }
+            }
+            None if !self.jar.is_empty() => {
+                let line = self
+                    .jar
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                headers.insert(COOKIE, HeaderValue::from_str(&line).unwrap());
+            }
+            None => {}
+        }
+        let response = self.roundtrip(req).await;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        let resp = Resp {
+            status: parts.status.as_u16(),
+            version: parts.version,
+            headers: parts.headers,
+            body: String::from_utf8(body.to_vec()).unwrap(),
+        };
+        for line in resp.set_cookies() {
+            self.apply(&line);
+            self.set_cookie_log.push(line);
+        }
+        if !self.keep_alive {
+            self.sender = None;
+        }
+        resp
+    }
+
+    async fn roundtrip(&mut self, req: Request<Full<Bytes>>) -> Response<Incoming> {
+        let reusable = match &self.sender {
+            Some(Sender::H1(s)) => !s.is_closed(),
+            Some(Sender::H2(s)) => !s.is_closed(),
+            None => false,
+        };
+        if !reusable {
+            self.sender = Some(self.connect().await);
+        }
+        match self.sender.as_mut().unwrap() {
+            Sender::H1(sender) => {
+                sender.ready().await.unwrap();
+                sender.send_request(req).await.unwrap()
+            }
+            Sender::H2(sender) => {
+                sender.ready().await.unwrap();
+                sender.send_request(req).await.unwrap()
+            }
+        }
+    }
+
+    async fn connect(&self) -> Sender {
+        let stream = TcpStream::connect(self.addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let io = TokioIo::new(stream);
+        match self.proto {
+            Proto::Http1 => {
+                let (sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Sender::H1(sender)
+            }
+            Proto::Http2 => {
+                let (sender, connection) =
+                    hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                        .await
+                        .unwrap();
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Sender::H2(sender)
+            }
+        }
+    }
+
+    /// What a browser does with a `Set-Cookie` (name and value; `Max-Age=0` deletes).
+    fn apply(&mut self, line: &str) {
+        let cookie = SetCookie::parse(line);
+        if cookie.is_removal() {
+            self.jar.remove(&cookie.name);
+        } else {
+            self.jar.insert(cookie.name, cookie.value);
+        }
+    }
+}
+
+/// Sends `request` (raw bytes, which should say `Connection: close`) over a plain TCP socket
+/// and returns every byte of the answer.
+pub(crate) async fn raw_exchange(addr: SocketAddr, request: String) -> Vec<u8> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read as _;
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        answer
+    })
+    .await
+    .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log capture
+// ---------------------------------------------------------------------------------------------
+
+/// Captures `tracing` output (TRACE and up) on this thread while alive.
+pub(crate) struct Logs {
+    buf: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    pub(crate) fn capture() -> Self {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogWriter(Arc::clone(&buf));
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        Self { buf, _guard: guard }
+    }
+
+    /// Everything captured so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().unwrap()).into_owned()
+    }
+
+    /// Everything captured since the last `take`, and forget it.
+    pub(crate) fn take(&self) -> String {
+        let bytes = core::mem::take(&mut *self.buf.lock().unwrap());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The conformance suite
+// ---------------------------------------------------------------------------------------------
+
+/// Expands every scenario of [`scenario`] as a `#[tokio::test]` for one [`Instance`], in the
+/// manner of aes-gcm's `tests!` and tower-sessions' `route_tests!`:
+///
+/// ```ignore
+/// mod aes_256_gcm {
+///     crate::harness::scenarios!(Adapter::Hyper, Algorithm::Aes256Gcm);
+/// }
+/// ```
+#[allow(unused_macros)] // not every test crate runs the suite
+macro_rules! scenarios {
+    ($adapter:expr, $algorithm:expr) => {
+        $crate::harness::scenarios!(
+            @tests $crate::harness::Instance::new($adapter, $algorithm);
+            smoke_counter,
+            e1_too_large_refused_and_session_kept,
+            e1_exact_limit_boundary,
+            e2_default_attributes,
+            e2_configured_attributes,
+            e2_insecure_http_escape_hatch,
+            e3_found_in_any_field_and_among_many,
+            e3_names_match_byte_exactly,
+            e3_malformed_pairs_skipped,
+            e4_authentic_beats_garbage_either_order,
+            e4_two_authentic_mean_no_session_and_a_warning,
+            d3_bounded_candidates,
+            e5_no_store_on_set_and_delete,
+            e5_handler_cache_control_kept,
+            e6_logout_deletes_but_copy_still_opens,
+            e7_login_cycles_id,
+            e8_no_reseal_before_threshold,
+            e8_rolling_always,
+            e9_uniform_failure,
+            e10_redaction,
+            e11_large_cookie_header_served,
+            e11_oversize_session_cookie_refused_by_us,
+            b5_accept_only_key_reseals_under_primary,
+            c1_absolute_lifetime,
+            express_resave_false,
+            express_save_uninitialized,
+            express_max_age_caps,
+            express_clear_keeps_id,
+            lazy_untouched_route,
+        );
+    };
+    (@tests $instance:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $crate::harness::scenario::$name($instance).await;
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use scenarios;
