@@ -34,6 +34,9 @@ pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60 * 60);
 pub(crate) const DEFAULT_MAX_VALUE_LEN: usize = 4096;
 /// The largest value limit that can be configured, in bytes.
 pub(crate) const MAX_VALUE_LEN_LIMIT: usize = 16 * 1024;
+/// The first allocation for a session's encoding: one allocation for most sessions.
+#[cfg(feature = "tower")]
+const ENCODE_CAPACITY: usize = 256;
 /// Length of a [`SessionId`], in bytes.
 pub(crate) const SESSION_ID_LEN: usize = 16;
 
@@ -205,6 +208,20 @@ pub struct Codec {
     clock_skew: u64,
     schema_version: u32,
     max_value_len: usize,
+}
+
+/// Why a candidate value did not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Refused(OpenError),
+    /// It passed every check short of the AEAD, and the request's AEAD budget was spent.
+    OverBudget,
+}
+
+impl From<OpenError> for Refusal {
+    fn from(error: OpenError) -> Self {
+        Self::Refused(error)
+    }
 }
 
 /// The shape of the `Set-Cookie` line a value goes into, for the size check: the bytes around
@@ -520,29 +537,46 @@ impl Codec {
         value: &str,
         now: u64,
     ) -> Result<Opened<T>, OpenError> {
-        self.open_chunks(cookie_name, core::iter::once(value), now)
+        let mut unlimited = usize::MAX;
+        self.open_chunks(
+            cookie_name,
+            core::iter::once(value.as_bytes()),
+            now,
+            &mut unlimited,
+        )
+        .map_err(|refusal| match refusal {
+            Refusal::Refused(error) => error,
+            // An unlimited budget never runs out.
+            Refusal::OverBudget => OpenError::new(OpenErrorKind::Unauthentic),
+        })
     }
 
     /// Opens a value given as its chunks, in order. One straight sequence: length and base64url,
     /// the header, the hour window, the key, the AEAD, the plaintext, the lifetimes. Everything
     /// a client controls is checked before any key derivation or AEAD work, and each value costs
-    /// at most one AEAD open (no trial decryption).
+    /// at most one AEAD open (no trial decryption), taken from `aead_budget`: with none left, a
+    /// value that passed every cheap check is [`Refusal::OverBudget`].
     pub(crate) fn open_chunks<'v, T: DeserializeOwned>(
         &self,
         cookie_name: &str,
-        chunks: impl Iterator<Item = &'v str> + Clone,
+        chunks: impl Iterator<Item = &'v [u8]> + Clone,
         now: u64,
-    ) -> Result<Opened<T>, OpenError> {
+        aead_budget: &mut usize,
+    ) -> Result<Opened<T>, Refusal> {
         let mut opening = Opening::decode(chunks, self.max_value_len, self.schema_version)
             .map_err(OpenError::new)?;
         let header = *opening.header();
-        let fail = |kind| OpenError::new(kind).with_key_id(header.key_id);
+        let fail = |kind| Refusal::Refused(OpenError::new(kind).with_key_id(header.key_id));
         let ring = self.ring.view();
         let key = self.check_header(&ring, &header, now)?;
         if header.version != envelope::V1 {
             // Sealed, not opened yet: v2 arrives with the schema evolution (issue 10).
             return Err(fail(OpenErrorKind::UnsupportedVersion));
         }
+        let Some(left) = aead_budget.checked_sub(1) else {
+            return Err(Refusal::OverBudget);
+        };
+        *aead_budget = left;
         let cipher = key.key.opening_cipher(header.hour);
         let plaintext = opening.open(&cipher, cookie_name).map_err(fail)?;
         let decoded = decode_v1::<T>(plaintext);
@@ -567,22 +601,6 @@ impl Codec {
             key_id: header.key_id,
             by_primary: key.is_primary,
         })
-    }
-
-    /// The checks that cost no key derivation and no AEAD work, on a value alone: length,
-    /// the header's base64url, version and flags, a known key, the hour window. A value that
-    /// passes may still be refused by [`open`](Self::open).
-    #[cfg(feature = "tower")]
-    pub(crate) fn precheck(&self, value: &str, now: u64) -> Result<(), OpenError> {
-        if value.len() > self.max_value_len {
-            return Err(OpenError::new(OpenErrorKind::TooLong));
-        }
-        if value.len() < envelope::encoded_len(envelope::MIN_ENVELOPE_LEN) {
-            return Err(OpenError::new(OpenErrorKind::Malformed));
-        }
-        let header = envelope::peek_header(value, self.schema_version).map_err(OpenError::new)?;
-        self.check_header(&self.ring.view(), &header, now)
-            .map(|_| ())
     }
 
     /// The header checks: a known, unrevoked key and an hour inside the window.
@@ -618,10 +636,11 @@ impl Codec {
         Ok(key)
     }
 
-    /// The postcard encoding of session data for a change, capped so that an oversize value is
-    /// never copied, and refused unless it decodes back to itself (postcard is not
-    /// self-describing: `skip_serializing_if`, `untagged` and `flatten` break round trips).
-    /// Over the cap, the error carries the exact line size, counted without allocating.
+    /// The postcard encoding of session data for a change, refused unless it fits the line and
+    /// decodes back to itself (postcard is not self-describing: `skip_serializing_if`,
+    /// `untagged` and `flatten` break round trips). Written under the value limit, so an
+    /// oversize value is never copied; its error carries the exact line size, counted without
+    /// allocating.
     #[cfg(feature = "tower")]
     pub(crate) fn encode_data<T: Serialize + DeserializeOwned>(
         &self,
@@ -630,7 +649,8 @@ impl Codec {
         now: u64,
         line: LineShape,
     ) -> Result<Vec<u8>, SessionError> {
-        let mut encoded = Vec::new();
+        // Room for a typical session at once; larger ones grow, but never past the value limit.
+        let mut encoded = Vec::with_capacity(ENCODE_CAPACITY);
         match write_capped(&mut encoded, self.max_value_len, data) {
             Ok(()) => {}
             Err(postcard::Error::SerializeBufferFull) => {
@@ -647,18 +667,28 @@ impl Codec {
             }
             Err(_) => return Err(SessionError::Serialize),
         }
-        check_round_trip::<T>(&encoded)?;
         self.check_line(meta, encoded.len(), now, line)?;
+        check_round_trip::<T>(&encoded)?;
         Ok(encoded)
     }
 
-    /// The postcard encoding of data as it stands, to compare a change against; `None` if it
-    /// cannot be serialized within the value limit.
+    /// Whether `value` encodes to exactly `encoded`: the change check, without a second buffer.
     #[cfg(feature = "tower")]
-    pub(crate) fn encode_current<T: Serialize>(&self, data: &T) -> Option<Vec<u8>> {
-        let mut encoded = Vec::new();
-        write_capped(&mut encoded, self.max_value_len, data).ok()?;
-        Some(encoded)
+    pub(crate) fn encodes_to<T: Serialize + ?Sized>(value: &T, encoded: &[u8]) -> bool {
+        postcard::serialize_with_flavor(
+            value,
+            SameBytes {
+                expected: encoded,
+                at: 0,
+            },
+        )
+        .is_ok()
+    }
+
+    /// The length of the encoding of data as it stands; `None` if it cannot be serialized.
+    #[cfg(feature = "tower")]
+    pub(crate) fn encoded_len<T: Serialize + ?Sized>(data: &T) -> Option<usize> {
+        Data::Value(data).encoded_len()
     }
 }
 
@@ -727,14 +757,10 @@ fn write_capped<T: Serialize + ?Sized>(
     postcard::serialize_with_flavor(value, CappedAppend { buf, limit })
 }
 
+/// The number of decimal digits of `n` (of a Max-Age, say).
 #[cfg(feature = "tower")]
-fn decimal_digits(mut n: u64) -> usize {
-    let mut digits = 1;
-    while n >= 10 {
-        n /= 10;
-        digits += 1;
-    }
-    digits
+pub(crate) fn decimal_digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// Validates lifetimes and returns them in whole seconds.

@@ -314,15 +314,11 @@ impl Sealing {
         let sealed = with_aad(header, cookie_name, &self.header, |aad| {
             cipher.seal(nonce, aad, body)
         });
-        let tag = match sealed {
-            Ok(tag) => tag,
-            Err(failure) => {
-                // The plaintext is still in the buffer.
-                self.buf.0.zeroize();
-                return Err(failure.into());
-            }
-        };
+        // On failure the plaintext is still in the buffer, and `Drop` wipes it.
+        let tag = sealed?;
         self.buf.0.extend_from_slice(&tag);
+        // Now ciphertext: nothing for `Drop` to wipe.
+        self.body_start = self.buf.0.len();
         // One exact allocation, not a doubling series.
         out.reserve(encoded_len(self.buf.0.len()));
         URL_SAFE_NO_PAD.encode_string(self.buf.0.as_slice(), out);
@@ -332,9 +328,10 @@ impl Sealing {
 
 impl Drop for Sealing {
     fn drop(&mut self) {
-        // After `seal` the buffer holds only the envelope; an abandoned one may hold plaintext.
-        if self.buf.0.len() > self.body_start {
-            self.buf.0.zeroize();
+        // After `seal` the buffer holds only the envelope; an abandoned one may hold plaintext
+        // (only that range: zeroizing the whole `Vec` would wipe its spare capacity too).
+        if let Some(plaintext) = self.buf.0.get_mut(self.body_start..) {
+            plaintext.zeroize();
         }
     }
 }
@@ -343,6 +340,8 @@ impl Drop for Sealing {
 pub(crate) struct Opening {
     buf: Scratch,
     header: Header,
+    /// Where the authenticated plaintext lies, once decrypted: wiped on drop.
+    plaintext: core::ops::Range<usize>,
 }
 
 impl Opening {
@@ -354,7 +353,7 @@ impl Opening {
     /// padding, no non-zero trailing bits, so no two accepted strings decode to one envelope),
     /// then the version.
     pub(crate) fn decode<'v>(
-        chunks: impl Iterator<Item = &'v str> + Clone,
+        chunks: impl Iterator<Item = &'v [u8]> + Clone,
         max_value_len: usize,
         v1_schema: u32,
     ) -> Result<Self, OpenErrorKind> {
@@ -380,7 +379,11 @@ impl Opening {
                 .map_err(|_| OpenErrorKind::Malformed)?;
         }
         let header = Header::parse(&buf.0, v1_schema)?;
-        Ok(Self { buf, header })
+        Ok(Self {
+            buf,
+            header,
+            plaintext: 0..0,
+        })
     }
 
     pub(crate) fn header(&self) -> &Header {
@@ -413,14 +416,16 @@ impl Opening {
 
 impl Drop for Opening {
     fn drop(&mut self) {
-        // It may hold an authenticated plaintext.
-        self.buf.0.zeroize();
+        // Only the plaintext is secret (header, nonce, ciphertext and tag came from the client).
+        if let Some(plaintext) = self.buf.0.get_mut(self.plaintext.clone()) {
+            plaintext.zeroize();
+        }
     }
 }
 
 /// Reads the header of a sealed value from its first chunk alone (to learn the chunk count
 /// before joining): the first 20 characters decode to 15 bytes, more than a v2 header.
-pub(crate) fn peek_header(first_chunk: &str, v1_schema: u32) -> Result<Header, OpenErrorKind> {
+pub(crate) fn peek_header(first_chunk: &[u8], v1_schema: u32) -> Result<Header, OpenErrorKind> {
     const PEEK_CHARS: usize = 20;
     const _: () = assert!(max_raw_len(PEEK_CHARS) >= V2_HEADER_LEN);
     let head = first_chunk

@@ -19,7 +19,7 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
 use crate::config::{CacheControl, SessionConfig};
-use crate::cookies::{self, RequestCookies};
+use crate::cookies::{self, CookieFields};
 use crate::error::OpenErrorKind;
 use crate::ring::KeyRing;
 use crate::session::{Found, Session, SessionData, Settings};
@@ -232,20 +232,31 @@ impl<S, T: SessionData> SessionService<S, T> {
     /// Attaches a session (not yet opened) to the request: the `Cookie` fields are kept
     /// (reference-counted, not copied) and parsed on first access.
     fn start<B>(&self, req: &mut Request<B>) -> Session<T> {
-        let fields = req
-            .headers()
-            .get_all(COOKIE)
-            .iter()
-            .map(|field| Box::new(field.clone()) as cookies::Field);
-        let cookies = RequestCookies::new(fields);
-        let session = Session::new(
-            Arc::clone(&self.settings),
-            cookies,
-            req.uri().path(),
-            self.settings.now(),
-        );
+        let mut fields = req.headers().get_all(COOKIE).iter().cloned();
+        let cookies = HeaderFields {
+            first: fields.next(),
+            rest: fields.collect(),
+        };
+        let session = Session::new(Arc::clone(&self.settings), cookies, req.uri().path());
         req.extensions_mut().insert(session.clone());
         session
+    }
+}
+
+/// A request's `Cookie` fields, kept as header values (reference-counted, not copied); a
+/// `Vec` only for HTTP/2 requests that send several.
+struct HeaderFields {
+    first: Option<HeaderValue>,
+    rest: Vec<HeaderValue>,
+}
+
+impl CookieFields for HeaderFields {
+    fn field(&self, index: usize) -> Option<&[u8]> {
+        match index.checked_sub(1) {
+            None => self.first.as_ref(),
+            Some(rest) => self.rest.get(rest),
+        }
+        .map(HeaderValue::as_bytes)
     }
 }
 
@@ -333,7 +344,9 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
         tracing::error!(target: SEAL_EVENT_TARGET, %error, "session not saved");
     }
     let headers = response.headers_mut();
-    drop_handler_cookies(headers, config.cookie_name());
+    if headers.contains_key(SET_COOKIE) {
+        drop_handler_cookies(headers, config.cookie_name());
+    }
     let Some(line) = outcome.set_cookie else {
         return;
     };
@@ -380,48 +393,39 @@ fn drop_handler_cookies(headers: &mut HeaderMap, name: &str) {
 /// added, and the rest (`max-age` for the browser's own cache, say) is kept. Without a
 /// `Cache-Control` the response gets `no-store`.
 fn keep_from_shared_caches(headers: &mut HeaderMap) {
-    let mut directives: Vec<String> = Vec::new();
+    if let http::header::Entry::Vacant(entry) = headers.entry(CACHE_CONTROL) {
+        entry.insert(HeaderValue::from_static("no-store"));
+        return;
+    }
+    let mut directives: Vec<&str> = Vec::new();
     for value in headers.get_all(CACHE_CONTROL) {
         let Ok(text) = value.to_str() else {
             // Not even visible ASCII: not a Cache-Control a cache can obey; replace it.
             directives.clear();
             break;
         };
-        directives.extend(
-            text.split(',')
-                .map(str::trim)
-                .filter(|d| !d.is_empty())
-                .map(str::to_owned),
-        );
+        directives.extend(text.split(',').map(str::trim).filter(|d| !d.is_empty()));
     }
-    let name_of = |directive: &str| {
-        directive
-            .split('=')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-    };
     let safe = directives
         .iter()
         .any(|d| d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private"));
     if safe {
         return;
     }
-    directives.retain(|d| !matches!(name_of(d).as_str(), "public" | "s-maxage" | "private"));
-    let value = if headers.contains_key(CACHE_CONTROL) {
-        core::iter::once("private".to_owned())
-            .chain(directives)
-            .collect::<Vec<_>>()
-            .join(", ")
-    } else {
-        "no-store".to_owned()
+    let shared_only = |directive: &&str| {
+        let name = directive.split('=').next().unwrap_or_default().trim();
+        ["public", "s-maxage", "private"]
+            .iter()
+            .any(|shared| name.eq_ignore_ascii_case(shared))
     };
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        headers.insert(CACHE_CONTROL, value);
-    } else {
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut value = String::from("private");
+    for directive in directives.into_iter().filter(|d| !shared_only(d)) {
+        value.push_str(", ");
+        value.push_str(directive);
     }
+    let value =
+        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("no-store"));
+    headers.insert(CACHE_CONTROL, value);
 }
 
 /// SECURITY-TESTS F5: at most one event per request about the cookies it carried, and never

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Codec, Data, Opened, SessionId, SessionMeta};
+use crate::codec::{self, Codec, Data, Opened, Refusal, SessionId, SessionMeta};
 use crate::config::{Rolling, SessionConfig};
-use crate::cookies::{self, RequestCookies};
+use crate::cookies::{self, CookieFields};
 use crate::error::{OpenErrorKind, SessionError};
 use crate::ring::KeyRing;
 
@@ -119,19 +119,22 @@ impl Settings {
 /// # }
 /// ```
 pub struct Session<T> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<Shared<T, dyn CookieFields>>,
 }
 
-struct Shared<T> {
+/// One allocation per request: the state and, unsized at the end, the request's `Cookie`
+/// fields as the adapter holds them.
+struct Shared<T, C: ?Sized> {
     settings: Arc<Settings>,
     state: Mutex<State<T>>,
+    cookies: C,
 }
 
 struct State<T> {
-    /// The request's time; sealing uses it too, so the size predicted on mutation is the size
-    /// sent.
-    now: u64,
-    cookies: RequestCookies,
+    /// The request's time, read from the clock on first access (a route that never touches
+    /// the session never reads it); sealing uses it too, so the size predicted on mutation is
+    /// the size sent.
+    now: Option<u64>,
     /// The request's path is outside the cookie's `Path`: the browser neither sent the cookie
     /// nor would send one set here back, so changes are refused.
     outside_path: bool,
@@ -172,8 +175,8 @@ struct Loaded<T> {
     expires: Option<u64>,
     from_cookie: bool,
     by_primary: bool,
-    /// The encoding of the data as loaded (computed on the first change), to detect changes.
-    original: Option<Vec<u8>>,
+    /// The data as loaded, to detect changes (a change back to it is no change).
+    original: Arc<T>,
     /// The encoding of the data, when a change made it: the seal reuses it.
     encoded: Option<Vec<u8>>,
     data_changed: bool,
@@ -204,7 +207,7 @@ impl<T> fmt::Debug for Session<T> {
     }
 }
 
-impl<T> Shared<T> {
+impl<T, C: ?Sized> Shared<T, C> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // Every mutation is prepared outside the lock or applied in one step, so a panic in
         // another holder cannot leave the state half-changed.
@@ -216,18 +219,17 @@ impl<T: SessionData> Session<T> {
     /// A session for one request: its raw `Cookie` fields, its path and its time.
     pub(crate) fn new(
         settings: Arc<Settings>,
-        cookies: RequestCookies,
+        cookies: impl CookieFields + 'static,
         request_path: &str,
-        now: u64,
     ) -> Self {
         let cookie_path = settings.config.path();
         let outside_path = cookie_path != "/" && !cookies::path_matches(request_path, cookie_path);
         Self {
             shared: Arc::new(Shared {
                 settings,
+                cookies,
                 state: Mutex::new(State {
-                    now,
-                    cookies,
+                    now: None,
                     outside_path,
                     phase: Phase::Open,
                     loaded: None,
@@ -242,7 +244,7 @@ impl<T: SessionData> Session<T> {
     #[must_use]
     pub fn get(&self) -> Arc<T> {
         let mut state = self.shared.lock();
-        Arc::clone(&state.load(&self.shared.settings).data)
+        Arc::clone(&state.load(&self.shared.settings, &self.shared.cookies).data)
     }
 
     /// Replaces the data.
@@ -281,22 +283,21 @@ impl<T: SessionData> Session<T> {
     /// Fails fast when no change can take effect, before any work.
     fn writable(&self) -> Result<(), SessionError> {
         let mut state = self.shared.lock();
-        state.writable(&self.shared.settings)
+        state.writable(&self.shared.settings, &self.shared.cookies)
     }
 
     fn replace(&self, data: T) -> Result<(), SessionError> {
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
-        state.writable(settings)?;
-        let now = state.now;
-        let loaded = state.load(settings);
+        state.writable(settings, &self.shared.cookies)?;
+        let now = state.now(settings);
+        let loaded = state.load(settings, &self.shared.cookies);
         let meta = loaded.meta.unwrap_or_else(|| provisional_meta(now));
         let encoded =
             settings
                 .codec
                 .encode_data(&data, &meta, now, settings.config.line_shape())?;
-        let original = loaded.original(&settings.codec);
-        let changed = original != Some(encoded.as_slice());
+        let changed = !Codec::encodes_to(&*loaded.original, &encoded);
         if changed && loaded.meta.is_none() {
             loaded.meta = Some(SessionMeta::new(now)?);
         }
@@ -339,7 +340,7 @@ impl<T: SessionData> Session<T> {
         if state.loaded.is_none() {
             // Whether there is a cookie to delete; nothing needs opening.
             let name = self.shared.settings.config.cookie_name();
-            state.found.cookies = state.cookies.values(name).count();
+            state.found.cookies = cookies::values(&self.shared.cookies, name).count();
         }
         state.phase = Phase::Destroyed;
         state.loaded = Some(Loaded::fresh());
@@ -371,9 +372,9 @@ impl<T: SessionData> Session<T> {
     fn new_identity(&self, restart: bool) -> Result<(), SessionError> {
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
-        state.writable(settings)?;
-        let now = state.now;
-        let loaded = state.load(settings);
+        state.writable(settings, &self.shared.cookies)?;
+        let now = state.now(settings);
+        let loaded = state.load(settings, &self.shared.cookies);
         let mut meta = SessionMeta::new(now)?;
         if let (false, Some(old)) = (restart, loaded.meta) {
             // SECURITY-TESTS F9: a new id never extends the absolute deadline.
@@ -381,10 +382,7 @@ impl<T: SessionData> Session<T> {
         }
         let data_len = match &loaded.encoded {
             Some(encoded) => encoded.len(),
-            None => settings
-                .codec
-                .encode_current(&*loaded.data)
-                .map_or(usize::MAX, |encoded| encoded.len()),
+            None => Codec::encoded_len(&*loaded.data).ok_or(SessionError::Serialize)?,
         };
         settings
             .codec
@@ -398,7 +396,10 @@ impl<T: SessionData> Session<T> {
     #[must_use]
     pub fn id(&self) -> Option<SessionId> {
         let mut state = self.shared.lock();
-        state.load(&self.shared.settings).meta.map(|meta| meta.id)
+        state
+            .load(&self.shared.settings, &self.shared.cookies)
+            .meta
+            .map(|meta| meta.id)
     }
 
     /// When the session expires after this response, or `None` if there will be no session
@@ -407,12 +408,13 @@ impl<T: SessionData> Session<T> {
     pub fn expires_at(&self) -> Option<SystemTime> {
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
-        state.load(settings);
+        state.load(settings, &self.shared.cookies);
         let expires = match state.plan(settings, false) {
             Plan::Seal => {
                 let loaded = state.loaded.as_ref()?;
-                let created = loaded.meta.map_or(state.now, |meta| meta.created);
-                settings.codec.expires_at(created, state.now)
+                let now = state.time();
+                let created = loaded.meta.map_or(now, |meta| meta.created);
+                settings.codec.expires_at(created, now)
             }
             Plan::Keep => state.loaded.as_ref()?.expires?,
             Plan::Remove | Plan::Nothing => return None,
@@ -424,7 +426,9 @@ impl<T: SessionData> Session<T> {
     #[must_use]
     pub fn is_new(&self) -> bool {
         let mut state = self.shared.lock();
-        !state.load(&self.shared.settings).from_cookie
+        !state
+            .load(&self.shared.settings, &self.shared.cookies)
+            .from_cookie
     }
 
     pub(crate) fn config(&self) -> &SessionConfig {
@@ -440,7 +444,7 @@ impl<T: SessionData> Session<T> {
             return Outcome::default();
         }
         if settings.config.save_uninitialized() && state.phase == Phase::Open {
-            state.load(settings);
+            state.load(settings, &self.shared.cookies);
         }
         let plan = state.plan(settings, server_error);
         state.phase = Phase::Sent;
@@ -549,9 +553,20 @@ impl Facts {
 }
 
 impl<T: SessionData> State<T> {
-    fn load(&mut self, settings: &Settings) -> &mut Loaded<T> {
+    /// The request's time, read from the clock on first use.
+    fn now(&mut self, settings: &Settings) -> u64 {
+        *self.now.get_or_insert_with(|| settings.now())
+    }
+
+    /// The request's time once read (every path that needs it loads the session first).
+    fn time(&self) -> u64 {
+        self.now.unwrap_or_default()
+    }
+
+    fn load(&mut self, settings: &Settings, cookies: &dyn CookieFields) -> &mut Loaded<T> {
         if self.loaded.is_none() {
-            let (loaded, found) = open_request(&self.cookies, settings, self.now);
+            let now = self.now(settings);
+            let (loaded, found) = open_request(cookies, settings, now);
             self.found = found;
             self.loaded = Some(loaded);
         }
@@ -559,7 +574,11 @@ impl<T: SessionData> State<T> {
     }
 
     /// Whether a change can take effect now.
-    fn writable(&mut self, settings: &Settings) -> Result<(), SessionError> {
+    fn writable(
+        &mut self,
+        settings: &Settings,
+        cookies: &dyn CookieFields,
+    ) -> Result<(), SessionError> {
         match self.phase {
             Phase::Sent => return Err(SessionError::ResponseSent),
             Phase::Destroyed => return Err(SessionError::Destroyed),
@@ -568,7 +587,7 @@ impl<T: SessionData> State<T> {
         if self.outside_path {
             return Err(SessionError::OutsidePath);
         }
-        self.load(settings);
+        self.load(settings, cookies);
         if self.found.ambiguous {
             return Err(SessionError::Conflict);
         }
@@ -602,20 +621,19 @@ impl<T: SessionData> State<T> {
         };
         let codec = &settings.codec;
         // Near the absolute lifetime a re-seal cannot extend anything.
-        if codec.expires_at(meta.created, self.now) <= expires {
+        let now = self.time();
+        if codec.expires_at(meta.created, now) <= expires {
             return false;
         }
         match settings.config.rolling() {
             Rolling::Always => true,
             // Sealed at expires - idle; due once more than half the idle timeout has passed.
-            Rolling::HalfIdle => {
-                expires.saturating_sub(self.now) < codec.idle_timeout().as_secs() / 2
-            }
+            Rolling::HalfIdle => expires.saturating_sub(now) < codec.idle_timeout().as_secs() / 2,
         }
     }
 
     fn seal(&mut self, settings: &Settings) -> Result<String, SessionError> {
-        let now = self.now;
+        let now = self.now(settings);
         let loaded = self.loaded.as_mut().ok_or(SessionError::Serialize)?;
         let meta = match loaded.meta {
             Some(meta) => meta,
@@ -627,11 +645,18 @@ impl<T: SessionData> State<T> {
         };
         let config = &settings.config;
         let codec = &settings.codec;
-        let value_len_hint = match data {
-            Data::Encoded(encoded) => codec.sealed_value_len(&meta, encoded.len(), now),
-            Data::Value(_) => 0,
+        let data_len = match data {
+            Data::Encoded(encoded) => Some(encoded.len()),
+            Data::Value(value) => Codec::encoded_len(value),
         };
-        let mut line = cookies::begin_line(config.cookie_name(), config.suffix(), value_len_hint);
+        let value_len = data_len.map_or(0, |len| codec.sealed_value_len(&meta, len, now));
+        let max_age = codec.expires_at(meta.created, now).saturating_sub(now);
+        let mut line = cookies::begin_line(
+            config.cookie_name(),
+            config.suffix(),
+            value_len,
+            Some(codec::decimal_digits(max_age)),
+        );
         let expires = codec.seal_into(&mut line, config.cookie_name(), &meta, data, now)?;
         cookies::finish_line(
             &mut line,
@@ -662,16 +687,17 @@ impl<T: SessionData> State<T> {
 /// their session, nor make the response overwrite or delete the user's own cookie
 /// (SECURITY-TESTS F1).
 fn open_request<T: SessionData>(
-    cookies: &RequestCookies,
+    cookies: &dyn CookieFields,
     settings: &Settings,
     now: u64,
 ) -> (Loaded<T>, Found) {
     let name = settings.config.cookie_name();
     let codec = &settings.codec;
     let mut found = Found::default();
-    let mut attempted: [&str; MAX_OPENS] = [""; MAX_OPENS];
-    let mut opens = 0;
-    let mut authentic: Option<(Opened<T>, &str)> = None;
+    // The values authenticated (or refused by the AEAD) so far: a repeat costs nothing.
+    let mut attempted: [&[u8]; MAX_OPENS] = [&[]; MAX_OPENS];
+    let mut budget = MAX_OPENS;
+    let mut authentic: Option<Opened<T>> = None;
     let refuse = |found: &mut Found, kind: OpenErrorKind| {
         found.refused += 1;
         // The log names one reason: the first that is not routine, else the first.
@@ -683,45 +709,47 @@ fn open_request<T: SessionData>(
             found.first_reason = Some(kind);
         }
     };
-    for value in cookies.values(name) {
+    for value in cookies::values(cookies, name) {
         found.cookies += 1;
+        let seen = MAX_OPENS - budget;
         if attempted
-            .get(..opens)
-            .is_some_and(|seen| seen.contains(&value))
+            .get(..seen)
+            .is_some_and(|done| done.contains(&value))
         {
             continue;
         }
-        if let Err(error) = codec.precheck(value, now) {
-            refuse(&mut found, error.kind());
-            continue;
+        let before = budget;
+        let result = codec.open_chunks::<T>(name, core::iter::once(value), now, &mut budget);
+        if budget < before {
+            if let Some(slot) = attempted.get_mut(seen) {
+                *slot = value;
+            }
         }
-        let Some(slot) = attempted.get_mut(opens) else {
-            // More candidates than can be authenticated: one of the rest may be the user's.
-            found.ambiguous = true;
-            continue;
-        };
-        *slot = value;
-        opens += 1;
-        match codec.open_chunks::<T>(name, core::iter::once(value), now) {
+        match result {
             Ok(opened) => match &authentic {
-                None => authentic = Some((opened, value)),
+                None => authentic = Some(opened),
                 Some(_) => found.ambiguous = true,
             },
-            Err(error) => refuse(&mut found, error.kind()),
+            Err(Refusal::Refused(error)) => refuse(&mut found, error.kind()),
+            // More candidates than can be authenticated: one of the rest may be the user's.
+            Err(Refusal::OverBudget) => found.ambiguous = true,
         }
     }
     let loaded = match authentic {
-        Some((opened, _)) if !found.ambiguous => Loaded {
-            data: Arc::new(opened.data),
-            meta: Some(opened.meta),
-            expires: Some(opened.expires),
-            from_cookie: true,
-            by_primary: opened.by_primary,
-            original: None,
-            encoded: None,
-            data_changed: false,
-            id_changed: false,
-        },
+        Some(opened) if !found.ambiguous => {
+            let data = Arc::new(opened.data);
+            Loaded {
+                original: Arc::clone(&data),
+                data,
+                meta: Some(opened.meta),
+                expires: Some(opened.expires),
+                from_cookie: true,
+                by_primary: opened.by_primary,
+                encoded: None,
+                data_changed: false,
+                id_changed: false,
+            }
+        }
         _ => Loaded::fresh(),
     };
     (loaded, found)
@@ -729,31 +757,18 @@ fn open_request<T: SessionData>(
 
 impl<T: Default> Loaded<T> {
     fn fresh() -> Self {
+        let data = Arc::new(T::default());
         Self {
-            data: Arc::new(T::default()),
+            original: Arc::clone(&data),
+            data,
             meta: None,
             expires: None,
             from_cookie: false,
             by_primary: true,
-            original: None,
             encoded: None,
             data_changed: false,
             id_changed: false,
         }
-    }
-}
-
-impl<T: Serialize> Loaded<T> {
-    /// The encoding of the data as loaded, computed on first use (before any change).
-    fn original(&mut self, codec: &Codec) -> Option<&[u8]> {
-        if self.original.is_none() && !self.data_changed {
-            self.original = match self.encoded.take() {
-                // An earlier change left the data as it was loaded.
-                Some(encoded) => Some(encoded),
-                None => codec.encode_current(&*self.data),
-            };
-        }
-        self.original.as_deref()
     }
 }
 

@@ -126,6 +126,7 @@ impl Reply {
             SessionError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             // Planted cookies: the request's fault, never a 5xx.
             SessionError::Conflict => StatusCode::BAD_REQUEST,
+            SessionError::OutsidePath => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::with_status(status, error.to_string())
@@ -297,7 +298,8 @@ pub(crate) fn route(
     session: &S,
 ) -> Reply {
     match (method.as_str(), uri.path()) {
-        ("GET", "/") => visit(session),
+        // `/app`: the same, inside a cookie `Path=/app`.
+        ("GET", "/" | "/app") => visit(session),
         ("GET", "/peek") => peek(session),
         ("POST", "/login") => login(session, &String::from_utf8_lossy(body)),
         ("GET", "/me") => me(session),
@@ -335,6 +337,7 @@ async fn hyper_handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, 
 pub(crate) fn axum_router() -> Router {
     Router::new()
         .route("/", get(|s: S| async move { visit(&s) }))
+        .route("/app", get(|s: S| async move { visit(&s) }))
         .route("/peek", get(|s: S| async move { peek(&s) }))
         .route(
             "/login",

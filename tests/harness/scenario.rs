@@ -247,7 +247,8 @@ pub(crate) async fn e2_configured_attributes(instance: Instance) {
         .unwrap();
     let env = Env::with_config(instance, config).await;
     let mut client = env.client();
-    let cookie = client.get("/").await.cookie();
+    // Inside the cookie's Path (a change outside it would be lost: see e2_outside_path).
+    let cookie = client.get("/app").await.cookie();
     assert_eq!(cookie.name, "sid");
     assert_eq!(cookie.attr("Path"), Some(Some("/app")));
     assert_eq!(cookie.attr("Domain"), Some(Some("example.test")));
@@ -255,7 +256,7 @@ pub(crate) async fn e2_configured_attributes(instance: Instance) {
     assert_eq!(cookie.attr("Secure"), None);
     assert_eq!(cookie.attr("HttpOnly"), None);
     assert_eq!(cookie.attr("Partitioned"), None);
-    assert_eq!(visits(&client.get("/").await), 2);
+    assert_eq!(visits(&client.get("/app").await), 2);
 
     let config = SessionConfig::builder()
         .cookie_name("__Secure-sid")

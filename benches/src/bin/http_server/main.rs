@@ -8,16 +8,25 @@
 //!   hyper-session   aes|xchacha   the same stack behind SessionLayer; every request opens
 //!                                 the session, bumps a counter and re-seals it
 //!   hyper-untouched aes|xchacha   behind SessionLayer, a handler that never touches the session
+//!   hyper-inline                  no layer: the handler does the same read-modify-reseal
+//!                                 inline (postcard + a cached AES-256-GCM + base64url + a
+//!                                 user-space ChaCha20 nonce): the limit any layer can reach
 //!   bare-axum                     axum Router with a handler answering "hello, world"
 //!   axum-session    aes|xchacha   as hyper-session, with the `Session<T>` extractor
 //!   axum-untouched  aes|xchacha   as hyper-untouched, through axum
+//!   axum-inline                   as hyper-inline, in an axum handler
 //! ```
 //!
 //! In every mode `GET /start` touches the session (where there is one) so that the script can
 //! take a valid cookie from its `Set-Cookie`; `GET /` is the measured route. Each server makes
 //! a fresh key at start-up. Without a mode (as under `cargo bench`) it prints the usage and
 //! exits: the measurement is `benches/http.sh`.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::indexing_slicing,
+    reason = "a benchmark server: it reports on stdout and indexes fixed-size headers"
+)]
 
 use std::convert::Infallible;
 use std::error::Error;
@@ -35,6 +44,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use sealed_session::{Algorithm, Key, KeyRing, Session, SessionConfig, SessionLayer};
+
+mod inline;
 use serde::{Deserialize, Serialize};
 use tower_layer::Layer as _;
 
@@ -50,8 +61,8 @@ const HELLO: &str = "hello, world\n";
 type Body = Full<Bytes>;
 
 const USAGE: &str = "usage: http_server MODE [aes|xchacha] PORT
-modes: bare-hyper, hyper-session ALG, hyper-untouched ALG,
-       bare-axum, axum-session ALG, axum-untouched ALG
+modes: bare-hyper, hyper-session ALG, hyper-untouched ALG, hyper-inline,
+       bare-axum, axum-session ALG, axum-untouched ALG, axum-inline
 (run benches/http.sh for the measurement)";
 
 #[derive(Clone, Copy)]
@@ -68,6 +79,8 @@ enum Route {
     Session,
     /// `GET /` never touches the session; the layer still runs.
     Untouched,
+    /// No layer; `GET /` does the session work inline.
+    Inline,
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -76,6 +89,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (stack, route, algorithm, port) = match args.as_slice() {
         ["bare-hyper", port] => (Stack::Hyper, Route::Bare, None, port),
         ["bare-axum", port] => (Stack::Axum, Route::Bare, None, port),
+        ["hyper-inline", port] => (Stack::Hyper, Route::Inline, None, port),
+        ["axum-inline", port] => (Stack::Axum, Route::Inline, None, port),
         [mode, algorithm, port] => {
             let (stack, route) = match *mode {
                 "hyper-session" => (Stack::Hyper, Route::Session),
@@ -173,6 +188,10 @@ async fn serve_hyper(
         let builder = http1::Builder::new();
         // Each arm names its own service type; the connection futures are spawned unboxed.
         match (route, &layer) {
+            (Route::Inline, _) => {
+                let connection = builder.serve_connection(io, service_fn(inline_visit));
+                tokio::spawn(async move { drop(connection.await) });
+            }
             (Route::Session, Some(layer)) => {
                 let connection = builder.serve_connection(io, layer.layer(service_fn(visit)));
                 tokio::spawn(async move { drop(connection.await) });
@@ -209,6 +228,9 @@ async fn serve_axum(
     layer: Option<SessionLayer<Counter>>,
 ) -> Result<(), Box<dyn Error>> {
     let router = match (route, layer) {
+        (Route::Inline, _) => Router::new()
+            .route("/", get(axum_inline))
+            .route("/start", get(axum_inline)),
         (Route::Session, Some(layer)) => Router::new()
             .route("/", get(axum_visit))
             .route("/start", get(axum_visit))
@@ -228,4 +250,20 @@ async fn serve_axum(
     });
     axum::serve(listener, router).await?;
     Ok(())
+}
+
+// ---- the inline limit ----------------------------------------------------------------------
+
+async fn inline_visit(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let (set_cookie, visits) = inline::visit(req.headers());
+    let mut response = Response::new(Full::new(Bytes::from(format!("visits: {visits}\n"))));
+    inline::finish(response.headers_mut(), set_cookie);
+    Ok(response)
+}
+
+async fn axum_inline(headers: http::HeaderMap) -> axum::response::Response {
+    let (set_cookie, visits) = inline::visit(&headers);
+    let mut response = axum::response::IntoResponse::into_response(format!("visits: {visits}\n"));
+    inline::finish(response.headers_mut(), set_cookie);
+    response
 }
