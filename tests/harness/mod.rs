@@ -15,6 +15,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub(crate) mod scenario;
+pub(crate) mod security;
 
 pub(crate) use crate::common::{T0, key_id, key_string, sealed_key_id};
 
@@ -104,7 +105,9 @@ impl Clock {
 #[derive(Debug)]
 pub(crate) struct Reply {
     status: StatusCode,
-    cache_control: Option<&'static str>,
+    cache_control: Option<String>,
+    /// `Set-Cookie` lines of the handler's own.
+    set_cookies: Vec<String>,
     body: String,
 }
 
@@ -117,6 +120,7 @@ impl Reply {
         Self {
             status,
             cache_control: None,
+            set_cookies: Vec::new(),
             body: body.into(),
         }
     }
@@ -132,31 +136,34 @@ impl Reply {
         Self::with_status(status, error.to_string())
     }
 
-    fn into_hyper(self) -> Response<Full<Bytes>> {
-        let mut response = Response::new(Full::new(Bytes::from(self.body)));
+    fn into_hyper(mut self) -> Response<Full<Bytes>> {
+        let body = core::mem::take(&mut self.body);
+        let mut response = Response::new(Full::new(Bytes::from(body)));
         *response.status_mut() = self.status;
         // The same content type axum gives a String, so both adapters answer alike.
         response.headers_mut().insert(
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
-        if let Some(value) = self.cache_control {
-            response
-                .headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static(value));
-        }
+        self.own_headers(response.headers_mut());
         response
+    }
+
+    fn own_headers(self, headers: &mut HeaderMap) {
+        if let Some(value) = self.cache_control {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_str(&value).unwrap());
+        }
+        for line in self.set_cookies {
+            headers.append(SET_COOKIE, HeaderValue::from_str(&line).unwrap());
+        }
     }
 }
 
 impl IntoResponse for Reply {
-    fn into_response(self) -> axum::response::Response {
-        let mut response = (self.status, self.body).into_response();
-        if let Some(value) = self.cache_control {
-            response
-                .headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static(value));
-        }
+    fn into_response(mut self) -> axum::response::Response {
+        let body = core::mem::take(&mut self.body);
+        let mut response = (self.status, body).into_response();
+        self.own_headers(response.headers_mut());
         response
     }
 }
@@ -238,7 +245,7 @@ fn untouched() -> Reply {
 /// `GET /cached`: sets its own `Cache-Control` and modifies the session.
 fn cached(session: &S) -> Reply {
     let mut reply = visit(session);
-    reply.cache_control = Some("max-age=60");
+    reply.cache_control = Some("max-age=60".to_owned());
     reply
 }
 
@@ -289,6 +296,167 @@ fn fields(headers: &HeaderMap) -> Reply {
     ))
 }
 
+/// `GET /cache?CACHE-CONTROL`: increments the visits and answers with that `Cache-Control`
+/// (`+` stands for a space and `!` for a quote); `GET /cache?peek,CACHE-CONTROL` only reads
+/// them.
+fn cache(session: &S, query: Option<&str>) -> Reply {
+    let query = query.unwrap_or_default();
+    // `peek,..`: only read the session (a rolling refresh may still re-seal it).
+    let (mut reply, directives) = match query.strip_prefix("peek,") {
+        Some(directives) => (peek(session), directives),
+        None => (visit(session), query),
+    };
+    reply.cache_control =
+        (!directives.is_empty()).then(|| directives.replace('+', " ").replace('!', "\""));
+    reply
+}
+
+/// `GET /keep?TOKEN`: reads the session and keeps a clone of it in [`KEPT`] under `TOKEN`,
+/// as a spawned task would.
+fn keep(session: &S, query: Option<&str>) -> Reply {
+    let _ = session.get();
+    KEPT.lock()
+        .unwrap()
+        .insert(query.unwrap_or_default().to_owned(), session.clone());
+    Reply::ok("kept")
+}
+
+/// Sessions kept past their response by `GET /keep` (SECURITY-TESTS F6), by token.
+pub(crate) static KEPT: Mutex<BTreeMap<String, S>> = Mutex::new(BTreeMap::new());
+
+/// `GET /own-cookie?NAME`: increments the visits and sets its own `Set-Cookie` for `NAME`
+/// (the session's name, SECURITY-TESTS F8) and for `other`.
+fn own_cookie(session: &S, query: Option<&str>) -> Reply {
+    let mut reply = visit(session);
+    let name = query.unwrap_or("__Host-session");
+    reply.set_cookies = vec![
+        format!("{name}=from-the-handler; Path=/"),
+        "other=1; Path=/".to_owned(),
+    ];
+    reply
+}
+
+/// `GET /destroy-then?OP`: destroys the session, then tries `OP` (`set`, `update`, `clear`,
+/// `cycle`, `renew`, `destroy`, `get`) and answers with the outcome (SECURITY-TESTS F9).
+fn destroy_then(session: &S, query: Option<&str>) -> Reply {
+    if let Err(error) = session.destroy() {
+        return Reply::error(&error);
+    }
+    let outcome = match query.unwrap_or_default() {
+        "set" => session
+            .set(TestSession::default())
+            .map(|()| "ok".to_owned()),
+        "update" => session.update(|s| s.visits += 1).map(|()| "ok".to_owned()),
+        "clear" => session.clear().map(|()| "ok".to_owned()),
+        "cycle" => session.cycle_id().map(|()| "ok".to_owned()),
+        "renew" => session.renew().map(|()| "ok".to_owned()),
+        "destroy" => session.destroy().map(|()| "ok".to_owned()),
+        _ => Ok(format!("visits: {}", session.get().visits)),
+    };
+    Reply::ok(match outcome {
+        Ok(text) => text,
+        Err(error) => format!("{error:?}"),
+    })
+}
+
+/// `GET /fail`: increments the visits, then answers 500 (a changed session on a 5xx).
+fn fail(session: &S) -> Reply {
+    let _ = visit(session);
+    Reply::with_status(StatusCode::INTERNAL_SERVER_ERROR, "failed")
+}
+
+/// `POST /fail-logout`: destroys the session, then answers 500.
+fn fail_logout(session: &S) -> Reply {
+    let _ = session.destroy();
+    Reply::with_status(StatusCode::INTERNAL_SERVER_ERROR, "failed")
+}
+
+/// `GET /flip`: increments the visits and sets them back, in one request
+/// (SECURITY-TESTS F13).
+fn flip(session: &S) -> Reply {
+    let before = session.get().visits;
+    let up = session.update(|s| s.visits += 1);
+    let down = session.update(|s| s.visits -= 1);
+    match up.and(down) {
+        Ok(()) => Reply::ok(format!("visits: {before}")),
+        Err(error) => Reply::error(&error),
+    }
+}
+
+/// A session type whose `None` field postcard skips: it never decodes back.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LossySkip {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) note: Option<u32>,
+    pub(crate) count: u32,
+}
+
+/// A session type with an untagged enum, which postcard cannot decode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Untagged {
+    Number(u32),
+    Text(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LossyUntagged {
+    pub(crate) value: Untagged,
+}
+
+impl Default for LossyUntagged {
+    fn default() -> Self {
+        Self {
+            value: Untagged::Number(0),
+        }
+    }
+}
+
+/// A session type with a flattened field, which postcard cannot serialize (a map of unknown
+/// length).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LossyFlatten {
+    #[serde(flatten)]
+    pub(crate) inner: FlatInner,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FlatInner {
+    pub(crate) count: u32,
+}
+
+/// `GET /lossy/CASE`: sets a value postcard cannot round-trip (`skip`, `untagged`, `flatten`)
+/// or one it can (`skip-ok`), in a second session layer of its own type (cookie `lossy-CASE`),
+/// and answers with the outcome (SECURITY-TESTS F12).
+fn lossy(extensions: &http::Extensions, case: &str) -> Reply {
+    let outcome = match case {
+        "skip" | "skip-ok" => extensions.get::<Session<LossySkip>>().map(|session| {
+            let note = (case == "skip-ok").then_some(7);
+            let result = session.set(LossySkip { note, count: 1 });
+            (result, session.get().count)
+        }),
+        "untagged" => extensions.get::<Session<LossyUntagged>>().map(|session| {
+            let result = session.set(LossyUntagged {
+                value: Untagged::Text("x".to_owned()),
+            });
+            (
+                result,
+                u32::from(session.get().value != Untagged::Number(0)),
+            )
+        }),
+        "flatten" => extensions.get::<Session<LossyFlatten>>().map(|session| {
+            let result = session.update(|s| s.inner.count += 1);
+            (result, session.get().inner.count)
+        }),
+        _ => None,
+    };
+    match outcome {
+        Some((Ok(()), count)) => Reply::ok(format!("ok {count}")),
+        Some((Err(error), count)) => Reply::ok(format!("{error:?} {count}")),
+        None => Reply::with_status(StatusCode::NOT_FOUND, "no such case"),
+    }
+}
+
 /// The hyper router: the same routes as [`axum_router`].
 pub(crate) fn route(
     method: &Method,
@@ -314,6 +482,13 @@ pub(crate) fn route(
         ("GET", "/expires") => expires(session),
         ("GET", "/debug") => debug(session),
         ("GET", "/fields") => fields(headers),
+        ("GET", "/cache") => cache(session, uri.query()),
+        ("GET", "/keep") => keep(session, uri.query()),
+        ("GET", "/own-cookie") => own_cookie(session, uri.query()),
+        ("GET", "/destroy-then") => destroy_then(session, uri.query()),
+        ("GET", "/fail") => fail(session),
+        ("POST", "/fail-logout") => fail_logout(session),
+        ("GET", "/flip") => flip(session),
         _ => Reply::with_status(StatusCode::NOT_FOUND, "not found"),
     }
 }
@@ -326,9 +501,13 @@ async fn hyper_handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, 
         .await
         .map(|collected| collected.to_bytes())
         .unwrap_or_default();
-    let reply = match parts.extensions.get::<S>() {
-        Some(session) => route(&parts.method, &parts.uri, &parts.headers, &body, session),
-        None => Reply::with_status(StatusCode::INTERNAL_SERVER_ERROR, "no SessionLayer"),
+    let reply = match (
+        parts.uri.path().strip_prefix("/lossy/"),
+        parts.extensions.get::<S>(),
+    ) {
+        (Some(case), _) => lossy(&parts.extensions, case),
+        (None, Some(session)) => route(&parts.method, &parts.uri, &parts.headers, &body, session),
+        (None, None) => Reply::with_status(StatusCode::INTERNAL_SERVER_ERROR, "no SessionLayer"),
     };
     Ok(reply.into_hyper())
 }
@@ -360,6 +539,34 @@ pub(crate) fn axum_router() -> Router {
         .route(
             "/fields",
             get(|headers: HeaderMap| async move { fields(&headers) }),
+        )
+        .route(
+            "/cache",
+            get(|s: S, uri: Uri| async move { cache(&s, uri.query()) }),
+        )
+        .route(
+            "/keep",
+            get(|s: S, uri: Uri| async move { keep(&s, uri.query()) }),
+        )
+        .route(
+            "/own-cookie",
+            get(|s: S, uri: Uri| async move { own_cookie(&s, uri.query()) }),
+        )
+        .route(
+            "/destroy-then",
+            get(|s: S, uri: Uri| async move { destroy_then(&s, uri.query()) }),
+        )
+        .route("/fail", get(|s: S| async move { fail(&s) }))
+        .route("/fail-logout", post(|s: S| async move { fail_logout(&s) }))
+        .route("/flip", get(|s: S| async move { flip(&s) }))
+        .route(
+            "/lossy/{case}",
+            get(
+                |axum::extract::Path(case): axum::extract::Path<String>,
+                 request: axum::extract::Request| async move {
+                    lossy(request.extensions(), &case)
+                },
+            ),
         )
 }
 
@@ -408,26 +615,69 @@ pub(crate) async fn serve(
     config: SessionConfig,
     clock: &Clock,
 ) -> Server {
-    let sessions = layer(ring, config, clock);
+    let sessions = layer(ring.clone(), config, clock);
+    let lossy = LossyLayers::new(&ring);
     match adapter {
-        Adapter::Hyper => serve_hyper(sessions).await,
-        Adapter::Axum => serve_axum(axum_router().layer(sessions)).await,
+        Adapter::Hyper => serve_hyper_with(sessions, lossy).await,
+        Adapter::Axum => {
+            serve_axum(
+                axum_router()
+                    .layer(lossy.skip)
+                    .layer(lossy.untagged)
+                    .layer(lossy.flatten)
+                    .layer(sessions),
+            )
+            .await
+        }
     }
 }
 
-/// A plain hyper 1 server (HTTP/1.1, and HTTP/2 with prior knowledge) around `service_fn`.
+/// The layers of the round-trip cases (`/lossy/..`), each with a cookie of its own.
+#[derive(Clone)]
+pub(crate) struct LossyLayers {
+    skip: SessionLayer<LossySkip>,
+    untagged: SessionLayer<LossyUntagged>,
+    flatten: SessionLayer<LossyFlatten>,
+}
+
+impl LossyLayers {
+    fn new(ring: &KeyRing) -> Self {
+        let config = |name: &str| SessionConfig::builder().cookie_name(name).build().unwrap();
+        Self {
+            skip: SessionLayer::new(ring.clone(), config("lossy-skip")),
+            untagged: SessionLayer::new(ring.clone(), config("lossy-untagged")),
+            flatten: SessionLayer::new(ring.clone(), config("lossy-flatten")),
+        }
+    }
+}
+
+/// A plain hyper 1 server with the test session layer only.
 pub(crate) async fn serve_hyper(sessions: SessionLayer<TestSession>) -> Server {
+    let lossy = LossyLayers::new(sessions.ring());
+    serve_hyper_with(sessions, lossy).await
+}
+
+/// A plain hyper 1 server (HTTP/1.1, and HTTP/2 with prior knowledge) around `service_fn`.
+async fn serve_hyper_with(sessions: SessionLayer<TestSession>, lossy: LossyLayers) -> Server {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
+        let lossy = lossy.clone();
         // Owned by the accept loop: aborting the loop drops (and aborts) every connection.
         let mut connections = JoinSet::new();
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            // The whole integration: wrap the handler with the layer.
-            let service = sessions.layer(service_fn(hyper_handler));
+            // The whole integration: wrap the handler with the layer (and the round-trip
+            // cases' layers).
+            let service = sessions.layer(
+                lossy.skip.layer(
+                    lossy
+                        .untagged
+                        .layer(lossy.flatten.layer(service_fn(hyper_handler))),
+                ),
+            );
             connections.spawn(async move {
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)
@@ -933,12 +1183,34 @@ macro_rules! scenarios {
             express_clear_keeps_id,
             lazy_untouched_route,
         );
+        $crate::harness::scenarios!(
+            @security $crate::harness::Instance::new($adapter, $algorithm);
+            f1_planted_cookies_never_swap_or_delete,
+            f2_session_responses_are_never_shared_cacheable,
+            f5_one_event_per_request_never_warn,
+            f6_changes_after_the_response_are_errors,
+            f8_the_handlers_own_session_cookie_is_dropped,
+            f9_cycle_id_keeps_the_absolute_deadline,
+            f9_destroy_then_anything,
+            f12_values_that_do_not_round_trip_are_refused,
+            f13_a_change_undone_sends_nothing,
+            server_errors_save_no_change,
+            changes_outside_the_cookie_path_are_refused,
+        );
     };
     (@tests $instance:expr; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $name() {
                 $crate::harness::scenario::$name($instance).await;
+            }
+        )*
+    };
+    (@security $instance:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $crate::harness::security::$name($instance).await;
             }
         )*
     };
