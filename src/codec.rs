@@ -11,11 +11,16 @@ use postcard::ser_flavors::{Flavor, Size};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{self, Header, Opening, SealFailure, Sealing};
+pub(crate) use self::schema::Encoding;
+pub use self::schema::Migrations;
+pub(crate) use self::schema::Schema;
+use crate::envelope::{self, Flags, Header, Opening, SealFailure};
 use crate::error::{ConfigError, OpenError, OpenErrorKind, SessionError};
 use crate::key::{Algorithm, KeyId};
 use crate::ring::{KeyLookupError, KeyRing, OpeningKey, RingView};
 use crate::rng;
+
+mod schema;
 
 /// The default idle timeout: a session not used for a day expires.
 pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -146,34 +151,151 @@ pub struct Opened<T> {
     pub meta: SessionMeta,
     /// When the session expires unless re-sealed, in Unix seconds.
     pub expires: u64,
-    /// The session data.
+    /// The session data, converted to the current schema version.
     pub data: T,
     /// The key that opened it.
     pub key_id: KeyId,
     /// Whether that key is the ring's primary. If not, re-seal the session so that it moves to
     /// the primary key (the middleware does this on the same response).
     pub by_primary: bool,
+    /// How the session expires, as sealed (and capped by the codec's maxima).
+    pub lifetime: Lifetime,
+    /// The pending flash messages.
+    pub flash: Vec<String>,
+    /// The schema version the data was sealed as.
+    pub schema_version: u32,
 }
 
 impl<T> fmt::Debug for Opened<T> {
-    /// Omits the session data, which may hold personal data.
+    /// Omits the session data and the flash messages, which may hold personal data.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Opened")
             .field("meta", &self.meta)
             .field("expires", &self.expires)
             .field("key_id", &self.key_id)
             .field("by_primary", &self.by_primary)
+            .field("lifetime", &self.lifetime)
+            .field("schema_version", &self.schema_version)
             .finish_non_exhaustive()
+    }
+}
+
+/// How a session expires: a persistent cookie or a browser-session one, each with an idle
+/// timeout and an absolute lifetime.
+///
+/// The lifetime is sealed with the session (wire format v2), so every instance enforces the
+/// same one. Its bounds are capped by the configuration's maxima (`idle_timeout`,
+/// `max_lifetime`) when it is sealed and again when it is opened; unset bounds are the maxima.
+///
+/// - [`Lifetime::persistent`]: the cookie has a `Max-Age` and survives a browser restart
+///   ("remember me").
+/// - [`Lifetime::browser_session`]: no `Max-Age`/`Expires`, so the browser drops the cookie
+///   when it closes; the server still enforces the idle and absolute bounds from the sealed
+///   data, since browsers that restore sessions keep such cookies.
+///
+/// ```
+/// use std::time::Duration;
+/// use sealed_session::Lifetime;
+///
+/// let remember_me = Lifetime::persistent();
+/// let tab = Lifetime::browser_session().with_idle_timeout(Duration::from_secs(30 * 60));
+/// assert!(remember_me.is_persistent() && !tab.is_persistent());
+/// assert_eq!(tab.idle_timeout(), Some(Duration::from_secs(1800)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lifetime {
+    persistent: bool,
+    idle: Option<u64>,
+    max: Option<u64>,
+}
+
+impl Lifetime {
+    /// A persistent cookie (`Max-Age`), with the configuration's maxima as bounds.
+    #[must_use]
+    pub const fn persistent() -> Self {
+        Self {
+            persistent: true,
+            idle: None,
+            max: None,
+        }
+    }
+
+    /// A browser-session cookie (no `Max-Age`), with the configuration's maxima as bounds.
+    #[must_use]
+    pub const fn browser_session() -> Self {
+        Self {
+            persistent: false,
+            idle: None,
+            max: None,
+        }
+    }
+
+    /// A shorter idle timeout than the configuration's (longer ones are capped). Whole seconds.
+    #[must_use]
+    pub const fn with_idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle = Some(idle.as_secs());
+        self
+    }
+
+    /// A shorter absolute lifetime than the configuration's (longer ones are capped). Whole
+    /// seconds.
+    #[must_use]
+    pub const fn with_max_lifetime(mut self, max: Duration) -> Self {
+        self.max = Some(max.as_secs());
+        self
+    }
+
+    /// Whether the cookie survives the browser's restart.
+    #[must_use]
+    pub const fn is_persistent(&self) -> bool {
+        self.persistent
+    }
+
+    /// The idle timeout, if set.
+    #[must_use]
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle.map(Duration::from_secs)
+    }
+
+    /// The absolute lifetime, if set.
+    #[must_use]
+    pub fn max_lifetime(&self) -> Option<Duration> {
+        self.max.map(Duration::from_secs)
+    }
+}
+
+impl Default for Lifetime {
+    fn default() -> Self {
+        Self::persistent()
+    }
+}
+
+/// A lifetime with both bounds resolved against a codec's maxima, in seconds: what is sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Bounds {
+    pub(crate) persistent: bool,
+    pub(crate) idle: u64,
+    pub(crate) max: u64,
+}
+
+impl Bounds {
+    fn lifetime(self) -> Lifetime {
+        Lifetime {
+            persistent: self.persistent,
+            idle: Some(self.idle),
+            max: Some(self.max),
+        }
     }
 }
 
 /// Seals session data into cookie values and opens them again.
 ///
-/// The plaintext is `postcard(session id, created, expires, data)`; it is sealed under the
-/// ring's primary key for one cookie name and one schema version (both authenticated, so a
-/// value cannot be replayed as another cookie or misread as another shape of data). Opening
-/// checks the absolute and idle lifetimes against the caller's `now`, from the authenticated
-/// plaintext only. Cloning is cheap and shares the ring.
+/// Wire format v2 (see SECURITY.md): the plaintext is `postcard(session id, created, expires,
+/// lifetime, flash messages, data)`, sealed under the ring's primary key for one cookie name,
+/// with the schema version in the authenticated header (so a value cannot be replayed as
+/// another cookie or misread as another shape of data). Values of format v1 (0.1) still open.
+/// Opening checks the absolute and idle lifetimes against the caller's `now`, from the
+/// authenticated plaintext only. Cloning is cheap and shares the ring.
 ///
 /// # Example
 ///
@@ -225,16 +347,37 @@ impl From<OpenError> for Refusal {
 }
 
 /// The shape of the `Set-Cookie` line a value goes into, for the size check: the bytes around
-/// the value, whether a Max-Age is written (its digits depend on the expiry), and the limit.
+/// the value, the bytes a Max-Age adds besides its digits (a browser-session cookie has
+/// none), and the limit. Lengths only: the codec knows nothing of the cookie grammar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LineShape {
-    /// Every byte of the line but the value and the Max-Age digits.
+    /// Every byte of the line but the value and the Max-Age.
     pub(crate) fixed_len: usize,
-    pub(crate) max_age: bool,
+    /// The bytes of a Max-Age attribute before its digits.
+    pub(crate) max_age_len: usize,
     pub(crate) limit: usize,
 }
 
-/// The session data to seal: a value, or its postcard encoding made earlier.
+/// What is sealed besides the data: the session's identity, its lifetime and its flash slot.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head<'a> {
+    pub(crate) meta: SessionMeta,
+    pub(crate) lifetime: Lifetime,
+    pub(crate) flash: &'a [String],
+}
+
+impl Head<'_> {
+    /// A session with the codec's default lifetime and no flash messages.
+    pub(crate) fn plain(meta: SessionMeta) -> Self {
+        Self {
+            meta,
+            lifetime: Lifetime::persistent(),
+            flash: &[],
+        }
+    }
+}
+
+/// The session data to seal: a value, or its encoding made earlier (with its schema version).
 #[derive(Debug)]
 pub(crate) enum Data<'a, T: ?Sized> {
     Value(&'a T),
@@ -248,6 +391,11 @@ impl<T: ?Sized> Clone for Data<'_, T> {
 }
 
 impl<T: ?Sized> Copy for Data<'_, T> {}
+
+/// The head of a v2 plaintext, as written: id, created, expires, lifetime, flash messages.
+type WireHead<'a> = (&'a SessionId, u64, u64, Bounds, &'a [String]);
+/// The head of a v2 plaintext, as read.
+type ReadHead = (SessionId, u64, u64, Bounds, Vec<String>);
 
 impl Codec {
     /// A codec over `ring` with the default lifetimes (1 day idle, 7 days absolute), a clock
@@ -285,6 +433,7 @@ impl Codec {
 
     /// Sets the idle timeout (a session not re-sealed for this long expires) and the absolute
     /// lifetime (a session expires this long after creation, however active). Whole seconds.
+    /// They are also the maxima of per-session [`Lifetime`]s.
     ///
     /// # Errors
     ///
@@ -309,7 +458,8 @@ impl Codec {
 
     /// Sets the schema version, which is authenticated with every value: bump it whenever the
     /// shape of the session type changes, so that values sealed for the old shape are refused
-    /// instead of misread (postcard is not self-describing).
+    /// instead of misread (postcard is not self-describing). The middleware can also read
+    /// registered older versions ([`Migrations`]).
     #[must_use]
     pub fn with_schema_version(mut self, version: u32) -> Self {
         self.schema_version = version;
@@ -362,8 +512,37 @@ impl Codec {
     /// but never after the absolute lifetime.
     #[must_use]
     pub fn expires_at(&self, created: u64, now: u64) -> u64 {
-        now.saturating_add(self.idle_timeout)
-            .min(created.saturating_add(self.max_lifetime))
+        self.expiry(self.bounds(Lifetime::persistent()), created, now)
+    }
+
+    /// A lifetime with both bounds resolved against this codec's maxima.
+    #[cfg(feature = "tower")]
+    pub(crate) fn resolved(&self, lifetime: Lifetime) -> Lifetime {
+        self.bounds(lifetime).lifetime()
+    }
+
+    /// A lifetime's bounds, capped by this codec's maxima.
+    pub(crate) fn bounds(&self, lifetime: Lifetime) -> Bounds {
+        let max = lifetime
+            .max
+            .unwrap_or(self.max_lifetime)
+            .min(self.max_lifetime);
+        let idle = lifetime
+            .idle
+            .unwrap_or(self.idle_timeout)
+            .min(self.idle_timeout)
+            .min(max);
+        Bounds {
+            persistent: lifetime.persistent,
+            idle,
+            max,
+        }
+    }
+
+    /// When a session with these bounds, created at `created` and sealed at `now`, expires.
+    pub(crate) fn expiry(&self, bounds: Bounds, created: u64, now: u64) -> u64 {
+        now.saturating_add(bounds.idle)
+            .min(created.saturating_add(bounds.max))
     }
 
     /// Seals `data` for the cookie `cookie_name` under the primary key, at time `now` (Unix
@@ -384,36 +563,53 @@ impl Codec {
         now: u64,
     ) -> Result<Sealed, SessionError> {
         let mut value = String::new();
-        let expires = self.seal_into(&mut value, cookie_name, meta, Data::Value(data), now)?;
+        let head = Head::plain(*meta);
+        let schema = self.schema_version;
+        let expires = self.seal_into(
+            &mut value,
+            cookie_name,
+            &head,
+            Data::Value(data),
+            schema,
+            now,
+        )?;
         Ok(Sealed { value, expires })
     }
 
     /// Appends the sealed value to `out` (which is left as it was on error) and returns the
-    /// expiry sealed into it. A seal is one straight sequence: the primary key, the header,
-    /// the plaintext written into the envelope buffer under a cap, the AEAD, base64url.
+    /// expiry sealed into it. One straight sequence: the primary key, the header, the plaintext
+    /// written into the envelope buffer under a cap, the AEAD, base64url.
     pub(crate) fn seal_into<T: Serialize + ?Sized>(
         &self,
         out: &mut String,
         cookie_name: &str,
-        meta: &SessionMeta,
+        head: &Head<'_>,
         data: Data<'_, T>,
+        schema_version: u32,
         now: u64,
     ) -> Result<u64, SessionError> {
         let ring = self.ring.view();
         let key = ring.sealing_key(now);
         let algorithm = key.key().algorithm();
         let hour = envelope::hour_of(now);
-        let header = Header::v1(key.key().id(), hour, self.schema_version);
-        let expires = self.expires_at(meta.created, now);
-        let head = (&meta.id, meta.created, expires);
+        let header = Header::v2(key.key().id(), hour, schema_version, Flags::default());
+        let bounds = self.bounds(head.lifetime);
+        let expires = self.expiry(bounds, head.meta.created, now);
+        let wire: WireHead<'_> = (
+            &head.meta.id,
+            head.meta.created,
+            expires,
+            bounds,
+            head.flash,
+        );
 
-        let mut sealing = Sealing::new(header, algorithm);
+        let mut envelope = envelope::Sealing::new(header, algorithm);
         let room = self.max_plaintext_len(&header, algorithm);
-        let limit = sealing.buffer().len().saturating_add(room);
-        let written = write_capped(sealing.buffer(), limit, &head).and_then(|()| match data {
-            Data::Value(value) => write_capped(sealing.buffer(), limit, value),
+        let limit = envelope.buffer().len().saturating_add(room);
+        let written = write_capped(envelope.buffer(), limit, &wire).and_then(|()| match data {
+            Data::Value(value) => write_capped(envelope.buffer(), limit, value),
             Data::Encoded(bytes) => CappedAppend {
-                buf: sealing.buffer(),
+                buf: envelope.buffer(),
                 limit,
             }
             .try_extend(bytes),
@@ -422,7 +618,7 @@ impl Codec {
             return Err(match error {
                 postcard::Error::SerializeBufferFull => SessionError::TooLarge {
                     size: data.encoded_len().map_or(usize::MAX, |len| {
-                        self.value_len(&header, algorithm, &head, len)
+                        self.value_len(&header, algorithm, &wire, len)
                     }),
                     limit: self.max_value_len,
                 },
@@ -430,7 +626,7 @@ impl Codec {
             });
         }
         let cipher = key.sealing_cipher(hour);
-        sealing
+        envelope
             .seal(cipher.cipher(), cookie_name, out)
             .map_err(|failure| match failure {
                 SealFailure::Rng => SessionError::Rng,
@@ -457,16 +653,24 @@ impl Codec {
         let data_len = Data::Value(data)
             .encoded_len()
             .ok_or(SessionError::Serialize)?;
-        Ok(self.sealed_value_len(meta, data_len, now))
+        Ok(self.sealed_value_len(&Head::plain(*meta), data_len, now))
     }
 
     /// The length of the value sealed now for data whose encoding is `data_len` bytes.
-    pub(crate) fn sealed_value_len(&self, meta: &SessionMeta, data_len: usize, now: u64) -> usize {
+    pub(crate) fn sealed_value_len(&self, head: &Head<'_>, data_len: usize, now: u64) -> usize {
         let ring = self.ring.view();
         let key = ring.sealing_key(now).key();
-        let header = Header::v1(key.id(), envelope::hour_of(now), self.schema_version);
-        let head = (&meta.id, meta.created, self.expires_at(meta.created, now));
-        self.value_len(&header, key.algorithm(), &head, data_len)
+        let header = Header::v2(key.id(), envelope::hour_of(now), 0, Flags::default());
+        let bounds = self.bounds(head.lifetime);
+        let expires = self.expiry(bounds, head.meta.created, now);
+        let wire: WireHead<'_> = (
+            &head.meta.id,
+            head.meta.created,
+            expires,
+            bounds,
+            head.flash,
+        );
+        self.value_len(&header, key.algorithm(), &wire, data_len)
     }
 
     /// The length of the whole `Set-Cookie` line for data whose encoding is `data_len` bytes,
@@ -474,22 +678,25 @@ impl Codec {
     #[cfg(feature = "tower")]
     pub(crate) fn check_line(
         &self,
-        meta: &SessionMeta,
+        head: &Head<'_>,
         data_len: usize,
         now: u64,
         line: LineShape,
     ) -> Result<usize, SessionError> {
-        let value_len = self.sealed_value_len(meta, data_len, now);
-        let max_age = self.expires_at(meta.created, now).saturating_sub(now);
-        let digits = if line.max_age {
-            decimal_digits(max_age)
+        let value_len = self.sealed_value_len(head, data_len, now);
+        let bounds = self.bounds(head.lifetime);
+        let max_age = self
+            .expiry(bounds, head.meta.created, now)
+            .saturating_sub(now);
+        let max_age_len = if bounds.persistent {
+            line.max_age_len + decimal_digits(max_age)
         } else {
             0
         };
         let size = line
             .fixed_len
             .saturating_add(value_len)
-            .saturating_add(digits);
+            .saturating_add(max_age_len);
         if size > line.limit {
             return Err(SessionError::TooLarge {
                 size,
@@ -503,12 +710,12 @@ impl Codec {
         &self,
         header: &Header,
         algorithm: Algorithm,
-        head: &(&SessionId, u64, u64),
+        wire: &WireHead<'_>,
         data_len: usize,
     ) -> usize {
-        // The head (a fixed array and two integers) always serializes.
-        let head_len = postcard::serialize_with_flavor::<_, _, usize>(head, Size::default())
-            .unwrap_or(SESSION_ID_LEN + 20);
+        // The head (a fixed array, integers and strings) always serializes.
+        let head_len = postcard::serialize_with_flavor::<_, _, usize>(wire, Size::default())
+            .unwrap_or(usize::MAX);
         envelope::encoded_len(envelope::envelope_len(
             header.len(),
             algorithm,
@@ -525,7 +732,8 @@ impl Codec {
         ))
     }
 
-    /// Opens a value sealed for `cookie_name`, at time `now` (Unix seconds).
+    /// Opens a value sealed for `cookie_name`, at time `now` (Unix seconds), as the codec's
+    /// schema version (older versions are refused; the middleware reads registered ones).
     ///
     /// # Errors
     ///
@@ -538,11 +746,13 @@ impl Codec {
         now: u64,
     ) -> Result<Opened<T>, OpenError> {
         let mut unlimited = usize::MAX;
+        let schema = Schema::current(self.schema_version);
         self.open_chunks(
             cookie_name,
             core::iter::once(value.as_bytes()),
             now,
             &mut unlimited,
+            &schema,
         )
         .map_err(|refusal| match refusal {
             Refusal::Refused(error) => error,
@@ -562,30 +772,33 @@ impl Codec {
         chunks: impl Iterator<Item = &'v [u8]> + Clone,
         now: u64,
         aead_budget: &mut usize,
+        schema: &Schema<T>,
     ) -> Result<Opened<T>, Refusal> {
         let mut opening = Opening::decode(chunks, self.max_value_len, self.schema_version)
             .map_err(OpenError::new)?;
         let header = *opening.header();
         let fail = |kind| Refusal::Refused(OpenError::new(kind).with_key_id(header.key_id));
+        if !schema.reads(header.schema) {
+            return Err(fail(OpenErrorKind::UnknownSchema));
+        }
         let ring = self.ring.view();
         let key = self.check_header(&ring, &header, now)?;
-        if header.version != envelope::V1 {
-            // Sealed, not opened yet: v2 arrives with the schema evolution (issue 10).
-            return Err(fail(OpenErrorKind::UnsupportedVersion));
-        }
         let Some(left) = aead_budget.checked_sub(1) else {
             return Err(Refusal::OverBudget);
         };
         *aead_budget = left;
         let cipher = key.key.opening_cipher(header.hour);
         let plaintext = opening.open(&cipher, cookie_name).map_err(fail)?;
-        let decoded = decode_v1::<T>(plaintext);
+        let decoded = self.decode_plaintext(&header, plaintext, schema);
         key.key.remember(cipher);
-        let (id, created, expires, data) = decoded.map_err(fail)?;
+        let (head, data) = decoded.ok_or_else(|| fail(OpenErrorKind::Payload))?;
+        let (id, created, expires, bounds, flash) = head;
+        // The sealed lifetime, capped by this codec's maxima (they may have shrunk since).
+        let max = bounds.max.min(self.max_lifetime);
         if created > now.saturating_add(self.clock_skew) {
             return Err(fail(OpenErrorKind::FutureDated));
         }
-        if now >= created.saturating_add(self.max_lifetime) || now >= expires {
+        if now >= created.saturating_add(max) || now >= expires {
             return Err(fail(OpenErrorKind::Expired));
         }
         if ring
@@ -600,10 +813,41 @@ impl Codec {
             data,
             key_id: header.key_id,
             by_primary: key.is_primary,
+            lifetime: self
+                .bounds(Lifetime {
+                    persistent: bounds.persistent,
+                    idle: Some(bounds.idle),
+                    max: Some(max),
+                })
+                .lifetime(),
+            flash,
+            schema_version: header.schema,
         })
     }
 
-    /// The header checks: a known, unrevoked key and an hour inside the window.
+    /// The plaintext's head and data: v1 is `(id, created, expires, data)` with the codec's
+    /// default lifetime; v2 adds the lifetime and the flash slot, and its data is read as the
+    /// header's schema version. Nothing may follow the data.
+    fn decode_plaintext<T: DeserializeOwned>(
+        &self,
+        header: &Header,
+        plaintext: &[u8],
+        schema: &Schema<T>,
+    ) -> Option<(ReadHead, T)> {
+        if header.version == envelope::V1 {
+            let ((id, created, expires), rest) =
+                postcard::take_from_bytes::<(SessionId, u64, u64)>(plaintext).ok()?;
+            let data = schema.decode(header.schema, rest)?;
+            let bounds = self.bounds(Lifetime::persistent());
+            return Some(((id, created, expires, bounds, Vec::new()), data));
+        }
+        let (head, rest) = postcard::take_from_bytes::<ReadHead>(plaintext).ok()?;
+        let data = schema.decode(header.schema, rest)?;
+        Some((head, data))
+    }
+
+    /// The header checks: v2 flags this codec reads, a known, unrevoked key and an hour inside
+    /// the window.
     fn check_header<'r>(
         &self,
         ring: &'r RingView,
@@ -611,12 +855,8 @@ impl Codec {
         now: u64,
     ) -> Result<OpeningKey<'r>, OpenError> {
         let fail = |kind| OpenError::new(kind).with_key_id(header.key_id);
-        // v2: one chunk, uncompressed, and the current schema; refused before any key work.
         if header.flags.chunks() != 1 || header.flags.compressed() {
             return Err(fail(OpenErrorKind::Flags));
-        }
-        if header.schema != self.schema_version {
-            return Err(fail(OpenErrorKind::UnknownSchema));
         }
         let key = ring
             .opening_key(header.key_id, now)
@@ -636,28 +876,26 @@ impl Codec {
         Ok(key)
     }
 
-    /// The postcard encoding of session data for a change, refused unless it fits the line and
-    /// decodes back to itself (postcard is not self-describing: `skip_serializing_if`,
-    /// `untagged` and `flatten` break round trips). Written under the value limit, so an
-    /// oversize value is never copied; its error carries the exact line size, counted without
-    /// allocating.
+    /// The encoding of session data for a change, as `schema` writes it, refused unless it
+    /// fits the line and decodes back to itself (postcard is not self-describing:
+    /// `skip_serializing_if`, `untagged` and `flatten` break round trips). Written under the
+    /// value limit, so an oversize value is never copied; its error carries the exact line
+    /// size, counted without allocating.
     #[cfg(feature = "tower")]
     pub(crate) fn encode_data<T: Serialize + DeserializeOwned>(
         &self,
         data: &T,
-        meta: &SessionMeta,
+        schema: &Schema<T>,
+        head: &Head<'_>,
         now: u64,
         line: LineShape,
     ) -> Result<Vec<u8>, SessionError> {
         // Room for a typical session at once; larger ones grow, but never past the value limit.
         let mut encoded = Vec::with_capacity(ENCODE_CAPACITY);
-        match write_capped(&mut encoded, self.max_value_len, data) {
+        match schema.encode(data, &mut encoded, self.max_value_len) {
             Ok(()) => {}
-            Err(postcard::Error::SerializeBufferFull) => {
-                let len = Data::Value(data)
-                    .encoded_len()
-                    .ok_or(SessionError::Serialize)?;
-                self.check_line(meta, len, now, line)?;
+            Err(Encoding::OverLimit { len }) => {
+                self.check_line(head, len, now, line)?;
                 // Within the line limit but not the value limit: cannot happen, as the value
                 // limit is the line limit minus the line's fixed part.
                 return Err(SessionError::TooLarge {
@@ -665,30 +903,10 @@ impl Codec {
                     limit: line.limit,
                 });
             }
-            Err(_) => return Err(SessionError::Serialize),
+            Err(Encoding::Refused(error)) => return Err(error),
         }
-        self.check_line(meta, encoded.len(), now, line)?;
-        check_round_trip::<T>(&encoded)?;
+        self.check_line(head, encoded.len(), now, line)?;
         Ok(encoded)
-    }
-
-    /// Whether `value` encodes to exactly `encoded`: the change check, without a second buffer.
-    #[cfg(feature = "tower")]
-    pub(crate) fn encodes_to<T: Serialize + ?Sized>(value: &T, encoded: &[u8]) -> bool {
-        postcard::serialize_with_flavor(
-            value,
-            SameBytes {
-                expected: encoded,
-                at: 0,
-            },
-        )
-        .is_ok()
-    }
-
-    /// The length of the encoding of data as it stands; `None` if it cannot be serialized.
-    #[cfg(feature = "tower")]
-    pub(crate) fn encoded_len<T: Serialize + ?Sized>(data: &T) -> Option<usize> {
-        Data::Value(data).encoded_len()
     }
 }
 
@@ -705,20 +923,7 @@ impl fmt::Debug for Codec {
     }
 }
 
-/// The v1 plaintext: `(session id, created, expires, data)`, with nothing after it.
-fn decode_v1<T: DeserializeOwned>(
-    plaintext: &[u8],
-) -> Result<(SessionId, u64, u64, T), OpenErrorKind> {
-    let (decoded, rest) = postcard::take_from_bytes::<(SessionId, u64, u64, T)>(plaintext)
-        .map_err(|_| OpenErrorKind::Payload)?;
-    if !rest.is_empty() {
-        return Err(OpenErrorKind::Payload);
-    }
-    Ok(decoded)
-}
-
 /// Refuses an encoding that does not decode to a value which encodes to the same bytes.
-#[cfg(feature = "tower")]
 fn check_round_trip<T: Serialize + DeserializeOwned>(encoded: &[u8]) -> Result<(), SessionError> {
     let (decoded, rest) =
         postcard::take_from_bytes::<T>(encoded).map_err(|_| SessionError::NotRoundTrip)?;
@@ -736,14 +941,18 @@ fn check_round_trip<T: Serialize + DeserializeOwned>(encoded: &[u8]) -> Result<(
     .map_err(|_| SessionError::NotRoundTrip)
 }
 
+/// The length of `value`'s postcard encoding, counted without allocating; `None` if it cannot
+/// be serialized.
+pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Option<usize> {
+    postcard::serialize_with_flavor::<_, _, usize>(value, Size::default()).ok()
+}
+
 impl<T: Serialize + ?Sized> Data<'_, T> {
     /// The length of the encoding, counted without allocating; `None` if the value cannot be
     /// serialized.
     fn encoded_len(self) -> Option<usize> {
         match self {
-            Self::Value(value) => {
-                postcard::serialize_with_flavor::<_, _, usize>(value, Size::default()).ok()
-            }
+            Self::Value(value) => encoded_len(value),
             Self::Encoded(bytes) => Some(bytes.len()),
         }
     }
@@ -800,12 +1009,17 @@ pub(crate) fn clock_skew(skew: Duration) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(skew.as_secs()))
 }
 
-/// Validates a value length limit: room for the smallest session under any algorithm, and no
-/// more than [`MAX_VALUE_LEN_LIMIT`].
+/// Validates a value length limit for a codec: room for the smallest envelope it can open
+/// (a v1 session under any algorithm), and no more than [`MAX_VALUE_LEN_LIMIT`].
 pub(crate) fn check_max_value_len(len: usize) -> Result<(), ConfigError> {
-    if !(MIN_VALUE_LEN..=MAX_VALUE_LEN_LIMIT).contains(&len) {
+    check_value_len_from(len, MIN_VALUE_LEN)
+}
+
+/// Validates a value length limit against `min`.
+pub(crate) fn check_value_len_from(len: usize, min: usize) -> Result<(), ConfigError> {
+    if !(min..=MAX_VALUE_LEN_LIMIT).contains(&len) {
         return Err(ConfigError::CookieSize {
-            min: MIN_VALUE_LEN,
+            min,
             max: MAX_VALUE_LEN_LIMIT,
             limit: len,
         });
@@ -813,16 +1027,25 @@ pub(crate) fn check_max_value_len(len: usize) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The shortest sealed value: the smallest plaintext under the longest nonce.
+/// The shortest value a codec may be limited to: the smallest v1 plaintext (a 16-byte id and
+/// three one-byte varints) under the longest nonce, so that every frozen v1 vector keeps its
+/// configuration.
 pub(crate) const MIN_VALUE_LEN: usize = envelope::encoded_len(envelope::envelope_len(
     envelope::V1_HEADER_LEN,
     Algorithm::XChaCha20Poly1305,
-    MIN_PLAINTEXT_LEN,
+    SESSION_ID_LEN + 3,
 ));
 
-/// The smallest plaintext: a 16-byte id and three one-byte varints (created, expires and a
-/// unit-like payload). A lower bound: real timestamps take 5 bytes each.
-const MIN_PLAINTEXT_LEN: usize = SESSION_ID_LEN + 3;
+/// The shortest value that can be sealed now (wire format v2): a 16-byte id and one-byte
+/// fields (created, expires, the lifetime's three, an empty flash slot and a unit-like
+/// payload) under the longest nonce. A session configuration must hold at least this.
+pub(crate) const MIN_SEALED_LEN: usize = envelope::encoded_len(envelope::envelope_len(
+    envelope::V2_HEADER_LEN,
+    Algorithm::XChaCha20Poly1305,
+    SESSION_ID_LEN + 7,
+));
+
+const _: () = assert!(MIN_VALUE_LEN == 91 && MIN_SEALED_LEN == 103);
 
 /// A postcard flavor that appends to a `Vec` and refuses to grow it past `limit`, so that an
 /// oversize session never costs more memory than the limit.
@@ -861,13 +1084,11 @@ impl Flavor for CappedAppend<'_> {
 }
 
 /// A postcard flavor that checks the bytes written against `expected` instead of keeping them.
-#[cfg(feature = "tower")]
 struct SameBytes<'a> {
     expected: &'a [u8],
     at: usize,
 }
 
-#[cfg(feature = "tower")]
 impl Flavor for SameBytes<'_> {
     type Output = ();
 

@@ -23,7 +23,7 @@ mod session;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use crate::axum::SessionRejection;
-pub use codec::{Codec, Opened, Sealed, SessionId, SessionMeta};
+pub use codec::{Codec, Lifetime, Migrations, Opened, Sealed, SessionId, SessionMeta};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use config::{CacheControl, MAX_COOKIE_SIZE, Rolling, SessionConfig, SessionConfigBuilder};

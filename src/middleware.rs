@@ -8,7 +8,6 @@
 
 use core::fmt;
 use core::future::Future;
-use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::sync::Arc;
@@ -18,8 +17,11 @@ use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
+use crate::codec::{Migrations, Schema, SessionMeta};
+use crate::config::Rolling;
 use crate::config::{CacheControl, SessionConfig};
 use crate::cookies::{self, CookieFields};
+use crate::error::ConfigError;
 use crate::error::OpenErrorKind;
 use crate::ring::KeyRing;
 use crate::session::{Found, Session, SessionData, Settings};
@@ -85,11 +87,10 @@ pub const OPEN_EVENT_TARGET: &str = "sealed_session::open";
 /// # }
 /// ```
 pub struct SessionLayer<T> {
-    settings: Arc<Settings>,
-    _session: PhantomData<fn() -> T>,
+    settings: Arc<Settings<T>>,
 }
 
-impl<T> SessionLayer<T> {
+impl<T: SessionData> SessionLayer<T> {
     /// A layer sealing with `ring` under `config`.
     ///
     /// Logs a warning (target `sealed_session`) when `config` has the development-only
@@ -105,10 +106,71 @@ impl<T> SessionLayer<T> {
         }
         Self {
             settings: Arc::new(Settings::new(ring, config)),
-            _session: PhantomData,
         }
     }
 
+    /// Reads sessions sealed as the registered older schema versions too, converting them to
+    /// `T` and re-sealing them as the current version (or, during a rollout, the version
+    /// [`Migrations::write_as`] names) on the same response.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Migration`] if a version is registered twice or as the configuration's
+    /// current `schema_version`, or `write_as` names a version that is not registered.
+    pub fn with_migrations<Next>(
+        mut self,
+        migrations: Migrations<T, Next>,
+    ) -> Result<Self, ConfigError> {
+        let schema = Schema::with_migrations(self.settings.config.schema_version(), migrations)?;
+        let mut settings = Settings::clone(&self.settings);
+        settings.schema = Arc::new(schema);
+        self.settings = Arc::new(settings);
+        Ok(self)
+    }
+
+    /// Refuses live, authentic sessions for which `is_valid` returns `false` (they give a fresh
+    /// session, as a revoked one), checked once per request when the session is opened.
+    ///
+    /// This is revocation without a store: keep in the session what identifies the grant (a
+    /// user id and a per-user epoch, or a fingerprint of the password hash, as axum-login
+    /// does), keep the current values in memory, and compare. A password change or a "log out
+    /// everywhere" then bumps the epoch, and every older session of that user stops opening,
+    /// on every instance that sees the new value. The check runs on the request path: keep it
+    /// to a lookup in memory (the cost is yours; a hash map lookup is tens of nanoseconds).
+    ///
+    /// ```
+    /// # use std::collections::HashMap;
+    /// # use std::sync::{Arc, RwLock};
+    /// # use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, SessionLayer};
+    /// #[derive(Default, serde::Serialize, serde::Deserialize)]
+    /// struct Login { user: Option<u64>, epoch: u32 }
+    ///
+    /// // The current epoch of each user, bumped on a password change.
+    /// let epochs: Arc<RwLock<HashMap<u64, u32>>> = Arc::default();
+    /// let current = Arc::clone(&epochs);
+    /// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+    /// let layer = SessionLayer::<Login>::new(ring, SessionConfig::default())
+    ///     .with_revocation_check(move |_meta, login| match login.user {
+    ///         None => true,
+    ///         Some(user) => current.read().map_or(false, |epochs| {
+    ///             epochs.get(&user).copied().unwrap_or(0) == login.epoch
+    ///         }),
+    ///     });
+    /// # drop(layer);
+    /// ```
+    #[must_use]
+    pub fn with_revocation_check(
+        mut self,
+        is_valid: impl Fn(&SessionMeta, &T) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        let mut settings = Settings::clone(&self.settings);
+        settings.validator = Some(Arc::new(is_valid));
+        self.settings = Arc::new(settings);
+        self
+    }
+}
+
+impl<T> SessionLayer<T> {
     /// Reads the time from `clock` instead of the system clock: for tests and simulations
     /// that need expiry and refresh without waiting.
     ///
@@ -146,7 +208,6 @@ impl<T> Clone for SessionLayer<T> {
     fn clone(&self) -> Self {
         Self {
             settings: Arc::clone(&self.settings),
-            _session: PhantomData,
         }
     }
 }
@@ -167,7 +228,6 @@ impl<S, T> tower_layer::Layer<S> for SessionLayer<T> {
         SessionService {
             inner,
             settings: Arc::clone(&self.settings),
-            _session: PhantomData,
         }
     }
 }
@@ -176,11 +236,10 @@ impl<S, T> tower_layer::Layer<S> for SessionLayer<T> {
 /// `hyper::service::Service` too.
 pub struct SessionService<S, T> {
     inner: S,
-    settings: Arc<Settings>,
-    _session: PhantomData<fn() -> T>,
+    settings: Arc<Settings<T>>,
 }
 
-impl<S, T> SessionService<S, T> {
+impl<S, T: SessionData> SessionService<S, T> {
     /// Wraps `inner` like [`SessionLayer::new`] would.
     #[must_use]
     pub fn new(inner: S, ring: KeyRing, config: SessionConfig) -> Self {
@@ -192,7 +251,9 @@ impl<S, T> SessionService<S, T> {
     pub fn layer(ring: KeyRing, config: SessionConfig) -> SessionLayer<T> {
         SessionLayer::new(ring, config)
     }
+}
 
+impl<S, T> SessionService<S, T> {
     /// The inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -214,7 +275,6 @@ impl<S: Clone, T> Clone for SessionService<S, T> {
         Self {
             inner: self.inner.clone(),
             settings: Arc::clone(&self.settings),
-            _session: PhantomData,
         }
     }
 }
@@ -238,6 +298,9 @@ impl<S, T: SessionData> SessionService<S, T> {
             rest: fields.collect(),
         };
         let session = Session::new(Arc::clone(&self.settings), cookies, req.uri().path());
+        if self.settings.config.rolling() == Rolling::EveryRequest {
+            session.touch();
+        }
         req.extensions_mut().insert(session.clone());
         session
     }
@@ -340,6 +403,14 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
     let outcome = session.finish(response.status().is_server_error());
     let config = session.config();
     log_found(outcome.found);
+    if let Some(version) = outcome.found.migrated_from {
+        tracing::info!(
+            target: MIGRATE_EVENT_TARGET,
+            from = version,
+            to = config.schema_version(),
+            "session sealed as an older schema version: converted and re-sealed"
+        );
+    }
     if let Some(error) = outcome.seal_error {
         tracing::error!(target: SEAL_EVENT_TARGET, %error, "session not saved");
     }
@@ -363,6 +434,10 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
 
 /// The target of events about sessions that could not be saved.
 const SEAL_EVENT_TARGET: &str = "sealed_session::seal";
+
+/// The target of the event logged for each session opened from an older schema version
+/// (count them to see when an old version can be dropped).
+const MIGRATE_EVENT_TARGET: &str = "sealed_session::migrate";
 
 /// SECURITY-TESTS F8: the layer owns its cookie name. A handler's own `Set-Cookie` for it
 /// would race the session's line (or resurrect a deleted session), so it is dropped, with a

@@ -1,9 +1,9 @@
 //! `Session<T>`: the per-request handle, its state machine and size-checked mutation.
 //!
-//! Framework-neutral: the adapters hand it the request's raw `Cookie` fields and `now`, and
-//! take an [`Outcome`] (the `Set-Cookie` lines to send, and what to log) when the response is
-//! ready. It calls down into `cookies` (parsing, lines) and `codec` (opening, encoding,
-//! sealing), and nothing calls back up.
+//! Framework-neutral: the adapters hand it the request's raw `Cookie` fields, and take an
+//! [`Outcome`] (the `Set-Cookie` line to send, and what to log) when the response is ready.
+//! It calls down into `cookies` (parsing, lines) and `codec` (opening, encoding, sealing), and
+//! nothing calls back up.
 
 use core::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{self, Codec, Data, Opened, Refusal, SessionId, SessionMeta};
+use crate::codec::{
+    self, Codec, Data, Head, Lifetime, Opened, Refusal, Schema, SessionId, SessionMeta,
+};
 use crate::config::{Rolling, SessionConfig};
 use crate::cookies::{self, CookieFields};
 use crate::error::{OpenErrorKind, SessionError};
@@ -23,6 +25,9 @@ use crate::ring::KeyRing;
 /// key id, hour window), and only those that pass them cost an AEAD open.
 pub(crate) const MAX_OPENS: usize = 4;
 
+/// The most flash messages a session holds; older ones are dropped first.
+const MAX_FLASH: usize = 16;
+
 /// What a session type needs: postcard-serializable, a default for new sessions, and shareable
 /// across the threads a request may move between.
 pub trait SessionData: Serialize + DeserializeOwned + Default + Send + Sync + 'static {}
@@ -32,25 +37,47 @@ impl<T: Serialize + DeserializeOwned + Default + Send + Sync + 'static> SessionD
 /// A source of the current time (the system clock unless a layer was given another).
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
+/// An application's check that a live, authentic session is still valid (revocation): `false`
+/// refuses it.
+pub(crate) type Validator<T> = Arc<dyn Fn(&SessionMeta, &T) -> bool + Send + Sync>;
+
 /// The settings a layer shares with every session it creates.
-#[derive(Clone)]
-pub(crate) struct Settings {
+pub(crate) struct Settings<T> {
     pub(crate) config: SessionConfig,
     pub(crate) codec: Codec,
+    pub(crate) schema: Arc<Schema<T>>,
     /// `None`: the system clock.
     pub(crate) clock: Option<Clock>,
+    pub(crate) validator: Option<Validator<T>>,
 }
 
-impl Settings {
+impl<T> Clone for Settings<T> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            codec: self.codec.clone(),
+            schema: Arc::clone(&self.schema),
+            clock: self.clock.clone(),
+            validator: self.validator.clone(),
+        }
+    }
+}
+
+impl<T: SessionData> Settings<T> {
     pub(crate) fn new(ring: KeyRing, config: SessionConfig) -> Self {
         let codec = config.codec(ring);
+        let schema = Arc::new(Schema::current(config.schema_version()));
         Self {
             config,
             codec,
+            schema,
             clock: None,
+            validator: None,
         }
     }
+}
 
+impl<T> Settings<T> {
     /// The current time in Unix seconds (0 for a clock set before 1970).
     pub(crate) fn now(&self) -> u64 {
         let now = self
@@ -84,6 +111,14 @@ impl Settings {
 /// round-trip (`skip_serializing_if`, `untagged`, `flatten`, `skip_serializing` without
 /// `skip_deserializing`) are refused by `set`/`update` with [`SessionError::NotRoundTrip`],
 /// never sealed into a cookie that would not open.
+///
+/// # Lifetimes and flash messages
+///
+/// A session expires as its [`Lifetime`] says: the configuration's default, or one chosen
+/// with [`set_lifetime`](Self::set_lifetime) ("remember me" on login: a persistent cookie; a
+/// browser-session cookie otherwise), capped by the configuration's maxima and sealed with the
+/// session, so every instance enforces it. [`flash`](Self::flash) leaves a message for the
+/// next request that reads [`take_flash`](Self::take_flash) (or this one), across a redirect.
 ///
 /// # Lifecycle within a request
 ///
@@ -125,7 +160,7 @@ pub struct Session<T> {
 /// One allocation per request: the state and, unsized at the end, the request's `Cookie`
 /// fields as the adapter holds them.
 struct Shared<T, C: ?Sized> {
-    settings: Arc<Settings>,
+    settings: Arc<Settings<T>>,
     state: Mutex<State<T>>,
     cookies: C,
 }
@@ -165,22 +200,30 @@ pub(crate) struct Found {
     /// Two different authentic cookies, or more candidates than could be authenticated: one
     /// of them may be the user's own, so the session is neither used, saved nor deleted.
     pub(crate) ambiguous: bool,
+    /// The session was sealed as an older schema version, and was converted.
+    pub(crate) migrated_from: Option<u32>,
 }
 
 struct Loaded<T> {
     data: Arc<T>,
+    /// The data as loaded, to detect changes (a change back to it is no change).
+    original: Arc<T>,
     /// `None` for a new session that has not been given an identity yet.
     meta: Option<SessionMeta>,
     /// The expiry sealed in the incoming cookie.
     expires: Option<u64>,
+    /// `None`: the configuration's default.
+    lifetime: Option<Lifetime>,
+    flash: Vec<String>,
     from_cookie: bool,
     by_primary: bool,
-    /// The data as loaded, to detect changes (a change back to it is no change).
-    original: Arc<T>,
+    /// Sealed as an older schema version than the one written: re-seal.
+    outdated: bool,
     /// The encoding of the data, when a change made it: the seal reuses it.
     encoded: Option<Vec<u8>>,
     data_changed: bool,
-    id_changed: bool,
+    /// The id, the lifetime or the flash messages changed.
+    head_changed: bool,
 }
 
 impl<T> Clone for Session<T> {
@@ -201,7 +244,7 @@ impl<T> fmt::Debug for Session<T> {
             None => debug.field("loaded", &false),
             Some(loaded) => debug
                 .field("from_cookie", &loaded.from_cookie)
-                .field("modified", &(loaded.data_changed || loaded.id_changed)),
+                .field("modified", &(loaded.data_changed || loaded.head_changed)),
         };
         debug.field("phase", &state.phase).finish_non_exhaustive()
     }
@@ -216,9 +259,9 @@ impl<T, C: ?Sized> Shared<T, C> {
 }
 
 impl<T: SessionData> Session<T> {
-    /// A session for one request: its raw `Cookie` fields, its path and its time.
+    /// A session for one request: its raw `Cookie` fields and its path.
     pub(crate) fn new(
-        settings: Arc<Settings>,
+        settings: Arc<Settings<T>>,
         cookies: impl CookieFields + 'static,
         request_path: &str,
     ) -> Self {
@@ -255,9 +298,9 @@ impl<T: SessionData> Session<T> {
     /// limit (the sizes count the whole `Set-Cookie` line), [`SessionError::NotRoundTrip`] if
     /// its encoding would not open again, [`SessionError::Serialize`] if the value cannot be
     /// serialized, [`SessionError::Rng`] if a new session's id cannot be drawn, and
-    /// [`Destroyed`](SessionError::Destroyed), [`ResponseSent`](SessionError::ResponseSent)
-    /// or [`Conflict`](SessionError::Conflict) when no change can take effect. On error the
-    /// session is unchanged.
+    /// [`Destroyed`](SessionError::Destroyed), [`ResponseSent`](SessionError::ResponseSent),
+    /// [`Conflict`](SessionError::Conflict) or [`OutsidePath`](SessionError::OutsidePath)
+    /// when no change can take effect. On error the session is unchanged.
     pub fn set(&self, value: T) -> Result<(), SessionError> {
         self.replace(value)
     }
@@ -292,16 +335,19 @@ impl<T: SessionData> Session<T> {
         state.writable(settings, &self.shared.cookies)?;
         let now = state.now(settings);
         let loaded = state.load(settings, &self.shared.cookies);
-        let meta = loaded.meta.unwrap_or_else(|| provisional_meta(now));
-        let encoded =
-            settings
-                .codec
-                .encode_data(&data, &meta, now, settings.config.line_shape())?;
-        let changed = !Codec::encodes_to(&*loaded.original, &encoded);
+        let head = loaded.head(settings, provisional_meta(now));
+        let encoded = settings.codec.encode_data(
+            &data,
+            &settings.schema,
+            &head,
+            now,
+            settings.config.line_shape(),
+        )?;
+        let changed = !settings.schema.encodes_to(&loaded.original, &encoded);
         if changed && loaded.meta.is_none() {
             loaded.meta = Some(SessionMeta::new(now)?);
         }
-        if !changed && !loaded.from_cookie && !loaded.id_changed {
+        if !changed && !loaded.from_cookie && !loaded.head_changed {
             // Back to what a new session holds: nothing to save (and no identity yet).
             loaded.meta = None;
         }
@@ -331,7 +377,7 @@ impl<T: SessionData> Session<T> {
     /// # Security
     ///
     /// This deletes the cookie from this browser only. A copy of the cookie taken earlier keeps
-    /// opening until it expires, unless a revocation check refuses it (see the crate docs).
+    /// opening until it expires, unless a revocation check refuses it (see SECURITY.md).
     pub fn destroy(&self) -> Result<(), SessionError> {
         let mut state = self.shared.lock();
         if state.phase == Phase::Sent {
@@ -356,7 +402,12 @@ impl<T: SessionData> Session<T> {
     ///
     /// As [`set`](Self::set).
     pub fn cycle_id(&self) -> Result<(), SessionError> {
-        self.new_identity(false)
+        self.change_head(|head, now| {
+            // SECURITY-TESTS F9: a new id never extends the absolute deadline.
+            let created = head.meta.map_or(now, |meta| meta.created);
+            head.meta = Some(SessionMeta::new(now).map(|meta| SessionMeta { created, ..meta })?);
+            Ok(())
+        })
     }
 
     /// Gives the session a new id and a fresh absolute lifetime, keeping its data: the session
@@ -366,29 +417,117 @@ impl<T: SessionData> Session<T> {
     ///
     /// As [`set`](Self::set).
     pub fn renew(&self) -> Result<(), SessionError> {
-        self.new_identity(true)
+        self.change_head(|head, now| {
+            head.meta = Some(SessionMeta::new(now)?);
+            Ok(())
+        })
     }
 
-    fn new_identity(&self, restart: bool) -> Result<(), SessionError> {
+    /// Sets how this session expires (for example a persistent cookie on a "remember me"
+    /// login, a browser-session cookie otherwise), capped by the configuration's maxima.
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set).
+    pub fn set_lifetime(&self, lifetime: Lifetime) -> Result<(), SessionError> {
+        self.change_head(|head, now| {
+            head.lifetime = Some(lifetime);
+            if head.meta.is_none() {
+                head.meta = Some(SessionMeta::new(now)?);
+            }
+            Ok(())
+        })
+    }
+
+    /// How this session expires: its own lifetime, or the configuration's default, with both
+    /// bounds resolved against the configuration's maxima.
+    #[must_use]
+    pub fn lifetime(&self) -> Lifetime {
+        let settings = &self.shared.settings;
+        let mut state = self.shared.lock();
+        let loaded = state.load(settings, &self.shared.cookies);
+        let lifetime = loaded.lifetime.unwrap_or(settings.config.lifetime());
+        settings.codec.resolved(lifetime)
+    }
+
+    /// Leaves a message for the next request that reads [`take_flash`](Self::take_flash) (or
+    /// for this one): set before a redirect, shown after it. Counted in the size check; at most
+    /// 16 are kept, the oldest dropped first.
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set).
+    pub fn flash(&self, message: impl Into<String>) -> Result<(), SessionError> {
+        let message = message.into();
+        self.change_head(move |head, now| {
+            if head.flash.len() >= MAX_FLASH {
+                head.flash.remove(0);
+            }
+            head.flash.push(message);
+            if head.meta.is_none() {
+                head.meta = Some(SessionMeta::new(now)?);
+            }
+            Ok(())
+        })
+    }
+
+    /// Takes the pending flash messages, oldest first: they are shown once, and the response
+    /// removes them from the cookie.
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set): a message read where its removal cannot be saved would show
+    /// again.
+    pub fn take_flash(&self) -> Result<Vec<String>, SessionError> {
+        let mut taken = Vec::new();
+        let empty = {
+            let mut state = self.shared.lock();
+            state
+                .load(&self.shared.settings, &self.shared.cookies)
+                .flash
+                .is_empty()
+        };
+        if empty {
+            return Ok(taken);
+        }
+        self.change_head(|head, _| {
+            taken = core::mem::take(&mut head.flash);
+            Ok(())
+        })?;
+        Ok(taken)
+    }
+
+    /// Applies a change to the sealed head (id, lifetime, flash) on a copy, size-checks the
+    /// result, and keeps it only if it fits.
+    fn change_head(
+        &self,
+        change: impl FnOnce(&mut HeadChange, u64) -> Result<(), SessionError>,
+    ) -> Result<(), SessionError> {
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
         state.writable(settings, &self.shared.cookies)?;
         let now = state.now(settings);
         let loaded = state.load(settings, &self.shared.cookies);
-        let mut meta = SessionMeta::new(now)?;
-        if let (false, Some(old)) = (restart, loaded.meta) {
-            // SECURITY-TESTS F9: a new id never extends the absolute deadline.
-            meta.created = old.created;
-        }
-        let data_len = match &loaded.encoded {
-            Some(encoded) => encoded.len(),
-            None => Codec::encoded_len(&*loaded.data).ok_or(SessionError::Serialize)?,
+        let mut next = HeadChange {
+            meta: loaded.meta,
+            lifetime: loaded.lifetime,
+            flash: loaded.flash.clone(),
         };
+        change(&mut next, now)?;
+        let meta = next.meta.unwrap_or_else(|| provisional_meta(now));
+        let head = Head {
+            meta,
+            lifetime: next.lifetime.unwrap_or(settings.config.lifetime()),
+            flash: &next.flash,
+        };
+        let data_len = loaded.encoded_len(&settings.schema)?;
         settings
             .codec
-            .check_line(&meta, data_len, now, settings.config.line_shape())?;
-        loaded.meta = Some(meta);
-        loaded.id_changed = true;
+            .check_line(&head, data_len, now, settings.config.line_shape())?;
+        loaded.meta = next.meta;
+        loaded.lifetime = next.lifetime;
+        loaded.flash = next.flash;
+        loaded.head_changed = true;
         Ok(())
     }
 
@@ -411,10 +550,13 @@ impl<T: SessionData> Session<T> {
         state.load(settings, &self.shared.cookies);
         let expires = match state.plan(settings, false) {
             Plan::Seal => {
-                let loaded = state.loaded.as_ref()?;
                 let now = state.time();
+                let loaded = state.loaded.as_ref()?;
                 let created = loaded.meta.map_or(now, |meta| meta.created);
-                settings.codec.expires_at(created, now)
+                let lifetime = loaded.lifetime.unwrap_or(settings.config.lifetime());
+                settings
+                    .codec
+                    .expiry(settings.codec.bounds(lifetime), created, now)
             }
             Plan::Keep => state.loaded.as_ref()?.expires?,
             Plan::Remove | Plan::Nothing => return None,
@@ -435,6 +577,15 @@ impl<T: SessionData> Session<T> {
         &self.shared.settings.config
     }
 
+    /// Opens the session now (the `Rolling::EveryRequest` policy), so that the response
+    /// refreshes it even if the handler never touched it.
+    pub(crate) fn touch(&self) {
+        let mut state = self.shared.lock();
+        if state.phase == Phase::Open {
+            state.load(&self.shared.settings, &self.shared.cookies);
+        }
+    }
+
     /// Decides what the response carries; later calls get an empty outcome and later changes
     /// an error. `server_error`: the response has a 5xx status (changes are not saved).
     pub(crate) fn finish(&self, server_error: bool) -> Outcome {
@@ -443,7 +594,9 @@ impl<T: SessionData> Session<T> {
         if state.phase == Phase::Sent {
             return Outcome::default();
         }
-        if settings.config.save_uninitialized() && state.phase == Phase::Open {
+        let eager = settings.config.save_uninitialized()
+            || settings.config.rolling() == Rolling::EveryRequest;
+        if eager && state.phase == Phase::Open {
             state.load(settings, &self.shared.cookies);
         }
         let plan = state.plan(settings, server_error);
@@ -469,10 +622,17 @@ impl<T: SessionData> Session<T> {
     }
 }
 
+/// The sealed head being changed, on a copy.
+struct HeadChange {
+    meta: Option<SessionMeta>,
+    lifetime: Option<Lifetime>,
+    flash: Vec<String>,
+}
+
 /// A meta for sizing a new session before it has an id: the id's length is fixed.
 fn provisional_meta(now: u64) -> SessionMeta {
     SessionMeta {
-        id: SessionId::from_bytes([0; crate::codec::SESSION_ID_LEN]),
+        id: SessionId::from_bytes([0; codec::SESSION_ID_LEN]),
         created: now,
     }
 }
@@ -505,7 +665,8 @@ pub(crate) struct Facts {
     pub(crate) ambiguous: bool,
     pub(crate) from_cookie: bool,
     pub(crate) changed: bool,
-    pub(crate) by_primary: bool,
+    /// Sealed under a key that is not the primary, or as an older schema version: re-seal.
+    pub(crate) upgrade: bool,
     pub(crate) refresh_due: bool,
     pub(crate) save_uninitialized: bool,
     pub(crate) server_error: bool,
@@ -532,7 +693,7 @@ impl Facts {
             return Plan::Nothing;
         }
         let wants_seal = self.changed
-            || (self.from_cookie && (!self.by_primary || self.refresh_due))
+            || (self.from_cookie && (self.upgrade || self.refresh_due))
             || (!self.from_cookie && self.save_uninitialized);
         if wants_seal {
             return if self.server_error {
@@ -554,7 +715,7 @@ impl Facts {
 
 impl<T: SessionData> State<T> {
     /// The request's time, read from the clock on first use.
-    fn now(&mut self, settings: &Settings) -> u64 {
+    fn now(&mut self, settings: &Settings<T>) -> u64 {
         *self.now.get_or_insert_with(|| settings.now())
     }
 
@@ -563,7 +724,7 @@ impl<T: SessionData> State<T> {
         self.now.unwrap_or_default()
     }
 
-    fn load(&mut self, settings: &Settings, cookies: &dyn CookieFields) -> &mut Loaded<T> {
+    fn load(&mut self, settings: &Settings<T>, cookies: &dyn CookieFields) -> &mut Loaded<T> {
         if self.loaded.is_none() {
             let now = self.now(settings);
             let (loaded, found) = open_request(cookies, settings, now);
@@ -576,7 +737,7 @@ impl<T: SessionData> State<T> {
     /// Whether a change can take effect now.
     fn writable(
         &mut self,
-        settings: &Settings,
+        settings: &Settings<T>,
         cookies: &dyn CookieFields,
     ) -> Result<(), SessionError> {
         match self.phase {
@@ -594,7 +755,7 @@ impl<T: SessionData> State<T> {
         Ok(())
     }
 
-    fn facts(&self, settings: &Settings, server_error: bool) -> Facts {
+    fn facts(&self, settings: &Settings<T>, server_error: bool) -> Facts {
         let loaded = self.loaded.as_ref();
         Facts {
             loaded: loaded.is_some(),
@@ -602,67 +763,74 @@ impl<T: SessionData> State<T> {
             had_cookie: self.found.cookies > 0,
             ambiguous: self.found.ambiguous,
             from_cookie: loaded.is_some_and(|l| l.from_cookie),
-            changed: loaded.is_some_and(|l| l.data_changed || l.id_changed),
-            by_primary: loaded.is_none_or(|l| l.by_primary),
+            changed: loaded.is_some_and(|l| l.data_changed || l.head_changed),
+            upgrade: loaded.is_some_and(|l| !l.by_primary || l.outdated),
             refresh_due: loaded.is_some_and(|l| self.refresh_due(settings, l)),
             save_uninitialized: settings.config.save_uninitialized(),
             server_error,
         }
     }
 
-    fn plan(&self, settings: &Settings, server_error: bool) -> Plan {
+    fn plan(&self, settings: &Settings<T>, server_error: bool) -> Plan {
         self.facts(settings, server_error).plan()
     }
 
     /// Whether re-sealing an unchanged session is due to push its idle expiry forward.
-    fn refresh_due(&self, settings: &Settings, loaded: &Loaded<T>) -> bool {
+    fn refresh_due(&self, settings: &Settings<T>, loaded: &Loaded<T>) -> bool {
         let (Some(meta), Some(expires)) = (loaded.meta, loaded.expires) else {
             return false;
         };
         let codec = &settings.codec;
-        // Near the absolute lifetime a re-seal cannot extend anything.
         let now = self.time();
-        if codec.expires_at(meta.created, now) <= expires {
+        let bounds = codec.bounds(loaded.lifetime.unwrap_or(settings.config.lifetime()));
+        // Near the absolute lifetime a re-seal cannot extend anything.
+        if codec.expiry(bounds, meta.created, now) <= expires {
             return false;
         }
         match settings.config.rolling() {
-            Rolling::Always => true,
+            Rolling::Always | Rolling::EveryRequest => true,
             // Sealed at expires - idle; due once more than half the idle timeout has passed.
-            Rolling::HalfIdle => expires.saturating_sub(now) < codec.idle_timeout().as_secs() / 2,
+            Rolling::HalfIdle => expires.saturating_sub(now) < bounds.idle / 2,
         }
     }
 
-    fn seal(&mut self, settings: &Settings) -> Result<String, SessionError> {
+    fn seal(&mut self, settings: &Settings<T>) -> Result<String, SessionError> {
         let now = self.now(settings);
         let loaded = self.loaded.as_mut().ok_or(SessionError::Serialize)?;
-        let meta = match loaded.meta {
-            Some(meta) => meta,
-            None => *loaded.meta.insert(SessionMeta::new(now)?),
+        if loaded.meta.is_none() {
+            loaded.meta = Some(SessionMeta::new(now)?);
+        }
+        let encoded = match loaded.encoded.take() {
+            Some(encoded) => encoded,
+            // An unchanged session (a refresh, a key or schema upgrade): as the schema writes.
+            None => loaded.encode(&settings.schema, settings.codec.max_value_len())?,
         };
-        let data = match &loaded.encoded {
-            Some(encoded) => Data::Encoded(encoded),
-            None => Data::Value(&*loaded.data),
-        };
+        let head = loaded.head(settings, provisional_meta(now));
         let config = &settings.config;
         let codec = &settings.codec;
-        let data_len = match data {
-            Data::Encoded(encoded) => Some(encoded.len()),
-            Data::Value(value) => Codec::encoded_len(value),
-        };
-        let value_len = data_len.map_or(0, |len| codec.sealed_value_len(&meta, len, now));
-        let max_age = codec.expires_at(meta.created, now).saturating_sub(now);
+        let bounds = codec.bounds(head.lifetime);
+        let value_len = codec.sealed_value_len(&head, encoded.len(), now);
+        let max_age = bounds.persistent.then(|| {
+            codec
+                .expiry(bounds, head.meta.created, now)
+                .saturating_sub(now)
+        });
         let mut line = cookies::begin_line(
             config.cookie_name(),
             config.suffix(),
             value_len,
-            Some(codec::decimal_digits(max_age)),
+            max_age.map(codec::decimal_digits),
         );
-        let expires = codec.seal_into(&mut line, config.cookie_name(), &meta, data, now)?;
-        cookies::finish_line(
+        let expires = codec.seal_into(
             &mut line,
-            Some(expires.saturating_sub(now)),
-            config.suffix(),
-        );
+            config.cookie_name(),
+            &head,
+            Data::<T>::Encoded(&encoded),
+            settings.schema.write_version(),
+            now,
+        )?;
+        let max_age = bounds.persistent.then(|| expires.saturating_sub(now));
+        cookies::finish_line(&mut line, max_age, config.suffix());
         // Mutations were size-checked, but a re-seal under a primary with a longer nonce
         // (rotation AES-256-GCM -> XChaCha20-Poly1305) grows the line: never send one over
         // the limit; the old cookie keeps opening while its key is accepted.
@@ -688,7 +856,7 @@ impl<T: SessionData> State<T> {
 /// (SECURITY-TESTS F1).
 fn open_request<T: SessionData>(
     cookies: &dyn CookieFields,
-    settings: &Settings,
+    settings: &Settings<T>,
     now: u64,
 ) -> (Loaded<T>, Found) {
     let name = settings.config.cookie_name();
@@ -698,17 +866,6 @@ fn open_request<T: SessionData>(
     let mut attempted: [&[u8]; MAX_OPENS] = [&[]; MAX_OPENS];
     let mut budget = MAX_OPENS;
     let mut authentic: Option<Opened<T>> = None;
-    let refuse = |found: &mut Found, kind: OpenErrorKind| {
-        found.refused += 1;
-        // The log names one reason: the first that is not routine, else the first.
-        let routine = |kind| matches!(kind, OpenErrorKind::Expired | OpenErrorKind::OutsideWindow);
-        if found
-            .first_reason
-            .is_none_or(|first| routine(first) && !routine(kind))
-        {
-            found.first_reason = Some(kind);
-        }
-    };
     for value in cookies::values(cookies, name) {
         found.cookies += 1;
         let seen = MAX_OPENS - budget;
@@ -719,7 +876,21 @@ fn open_request<T: SessionData>(
             continue;
         }
         let before = budget;
-        let result = codec.open_chunks::<T>(name, core::iter::once(value), now, &mut budget);
+        let result = codec
+            .open_chunks::<T>(
+                name,
+                core::iter::once(value),
+                now,
+                &mut budget,
+                &settings.schema,
+            )
+            .and_then(|opened| match &settings.validator {
+                Some(valid) if !valid(&opened.meta, &opened.data) => Err(Refusal::Refused(
+                    crate::error::OpenError::new(OpenErrorKind::SessionRevoked)
+                        .with_key_id(opened.key_id),
+                )),
+                _ => Ok(opened),
+            });
         if budget < before {
             if let Some(slot) = attempted.get_mut(seen) {
                 *slot = value;
@@ -730,29 +901,36 @@ fn open_request<T: SessionData>(
                 None => authentic = Some(opened),
                 Some(_) => found.ambiguous = true,
             },
-            Err(Refusal::Refused(error)) => refuse(&mut found, error.kind()),
+            Err(Refusal::Refused(error)) => found.refuse(error.kind()),
             // More candidates than can be authenticated: one of the rest may be the user's.
             Err(Refusal::OverBudget) => found.ambiguous = true,
         }
     }
     let loaded = match authentic {
         Some(opened) if !found.ambiguous => {
-            let data = Arc::new(opened.data);
-            Loaded {
-                original: Arc::clone(&data),
-                data,
-                meta: Some(opened.meta),
-                expires: Some(opened.expires),
-                from_cookie: true,
-                by_primary: opened.by_primary,
-                encoded: None,
-                data_changed: false,
-                id_changed: false,
+            let outdated = settings.schema.is_outdated(opened.schema_version);
+            if outdated {
+                found.migrated_from = Some(opened.schema_version);
             }
+            Loaded::opened(opened, outdated)
         }
         _ => Loaded::fresh(),
     };
     (loaded, found)
+}
+
+impl Found {
+    fn refuse(&mut self, kind: OpenErrorKind) {
+        self.refused += 1;
+        // The log names one reason: the first that is not routine, else the first.
+        let routine = |kind| matches!(kind, OpenErrorKind::Expired | OpenErrorKind::OutsideWindow);
+        if self
+            .first_reason
+            .is_none_or(|first| routine(first) && !routine(kind))
+        {
+            self.first_reason = Some(kind);
+        }
+    }
 }
 
 impl<T: Default> Loaded<T> {
@@ -763,11 +941,61 @@ impl<T: Default> Loaded<T> {
             data,
             meta: None,
             expires: None,
+            lifetime: None,
+            flash: Vec::new(),
             from_cookie: false,
             by_primary: true,
+            outdated: false,
             encoded: None,
             data_changed: false,
-            id_changed: false,
+            head_changed: false,
+        }
+    }
+
+    fn opened(opened: Opened<T>, outdated: bool) -> Self {
+        let data = Arc::new(opened.data);
+        Self {
+            original: Arc::clone(&data),
+            data,
+            meta: Some(opened.meta),
+            expires: Some(opened.expires),
+            lifetime: Some(opened.lifetime),
+            flash: opened.flash,
+            from_cookie: true,
+            by_primary: opened.by_primary,
+            outdated,
+            encoded: None,
+            data_changed: false,
+            head_changed: false,
+        }
+    }
+}
+
+impl<T: SessionData> Loaded<T> {
+    /// The sealed head: the session's meta (or `provisional` for a new one), lifetime and
+    /// flash messages.
+    fn head<'a>(&'a self, settings: &Settings<T>, provisional: SessionMeta) -> Head<'a> {
+        Head {
+            meta: self.meta.unwrap_or(provisional),
+            lifetime: self.lifetime.unwrap_or(settings.config.lifetime()),
+            flash: &self.flash,
+        }
+    }
+
+    /// The data's encoding as the schema writes it.
+    fn encode(&self, schema: &Schema<T>, limit: usize) -> Result<Vec<u8>, SessionError> {
+        let mut encoded = Vec::new();
+        schema
+            .encode(&self.data, &mut encoded, limit)
+            .map_err(codec::Encoding::into_error)?;
+        Ok(encoded)
+    }
+
+    /// The length of the data's encoding.
+    fn encoded_len(&self, schema: &Schema<T>) -> Result<usize, SessionError> {
+        match &self.encoded {
+            Some(encoded) => Ok(encoded.len()),
+            None => self.encode(schema, usize::MAX).map(|encoded| encoded.len()),
         }
     }
 }
@@ -789,7 +1017,7 @@ mod tests {
                 ambiguous: bit(3),
                 from_cookie: bit(4),
                 changed: bit(5),
-                by_primary: bit(6),
+                upgrade: bit(6),
                 refresh_due: bit(7),
                 save_uninitialized: bit(8),
                 server_error: bit(9),
@@ -811,7 +1039,7 @@ mod tests {
             } else if !facts.loaded || facts.ambiguous {
                 Plan::Nothing
             } else if facts.changed
-                || (facts.from_cookie && (!facts.by_primary || facts.refresh_due))
+                || (facts.from_cookie && (facts.upgrade || facts.refresh_due))
                 || (!facts.from_cookie && facts.save_uninitialized)
             {
                 if facts.server_error {
@@ -837,7 +1065,7 @@ mod tests {
             ambiguous: false,
             from_cookie: true,
             changed: false,
-            by_primary: true,
+            upgrade: false,
             refresh_due: false,
             save_uninitialized: false,
             server_error: false,
@@ -853,7 +1081,7 @@ mod tests {
         );
         assert_eq!(
             Facts {
-                by_primary: false,
+                upgrade: true,
                 ..base
             }
             .plan(),

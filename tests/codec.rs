@@ -92,6 +92,7 @@ fn flip_every_bit(codec: &Codec, data: &[u8]) -> usize {
             let mut tampered = raw.clone();
             tampered[byte] ^= 1 << bit;
             let kind = refused::<Vec<u8>>(codec, NAME, &encode(&tampered), now);
+            // Wire format v2: version, key id, hour, schema version, flags, then the body.
             match byte {
                 0 => assert_eq!(kind, K::UnsupportedVersion),
                 1..=4 => assert_eq!(kind, K::UnknownKey),
@@ -101,6 +102,9 @@ fn flip_every_bit(codec: &Codec, data: &[u8]) -> usize {
                     matches!(kind, K::Unauthentic | K::OutsideWindow),
                     "{kind:?}"
                 ),
+                // Another schema version or flags: refused before any AEAD work.
+                9..=12 => assert_eq!(kind, K::UnknownSchema, "byte {byte} bit {bit}"),
+                13 => assert_eq!(kind, K::Flags, "bit {bit}"),
                 _ => assert_eq!(kind, K::Unauthentic, "byte {byte} bit {bit}"),
             }
             flips += 1;
@@ -456,7 +460,16 @@ fn a6_schema_version_is_bound() {
                 if sealed_under == opened_under {
                     assert_eq!(result, None);
                 } else {
-                    assert_eq!(result, Some(K::Unauthentic));
+                    // v2: the version is in the header, so another one is refused before any
+                    // AEAD work...
+                    assert_eq!(result, Some(K::UnknownSchema));
+                    // ...and rewriting the header to the opener's version breaks the tag.
+                    let mut raw = decode(&value);
+                    raw[9..13].copy_from_slice(&opened_under.to_be_bytes());
+                    assert_eq!(
+                        refusal::<u8>(&opener, NAME, &encode(&raw), T0),
+                        Some(K::Unauthentic)
+                    );
                 }
             }
         }
@@ -866,8 +879,9 @@ fn d4_a_schema_bump_refuses_old_values() {
             .seal(NAME, &meta(T0), &V1 { user: "ada".into() }, T0)
             .unwrap()
             .value;
-        assert_eq!(refused::<V2>(&v2, NAME, &value, T0), K::Unauthentic);
-        assert_eq!(refused::<V1>(&v2, NAME, &value, T0), K::Unauthentic);
+        // v2: refused on the header's schema version, before any AEAD work.
+        assert_eq!(refused::<V2>(&v2, NAME, &value, T0), K::UnknownSchema);
+        assert_eq!(refused::<V1>(&v2, NAME, &value, T0), K::UnknownSchema);
         assert!(v1.open::<V1>(NAME, &value, T0).is_ok());
         // Without the bump, the shape change is still caught, as a payload error.
         assert_eq!(refused::<V2>(&v1, NAME, &value, T0), K::Payload);
@@ -1027,17 +1041,17 @@ fn value_limit_configuration_bounds() {
             .with_max_value_len(MAX_VALUE_LEN_LIMIT + 1)
             .is_err()
     );
-    // The smallest limit holds the smallest session under either algorithm (one-byte
-    // timestamps, unit data).
+    // 91 holds the smallest v1 session (which still opens); the smallest session sealed now
+    // (wire format v2, one-byte timestamps, unit data) needs 103 under either algorithm.
     let one = Duration::from_secs(1);
     for algorithm in ALGORITHMS {
         let small = Codec::new(KeyRing::new(key(algorithm, 1)))
-            .with_max_value_len(91)
+            .with_max_value_len(103)
             .unwrap()
             .with_lifetimes(one, one)
             .unwrap();
         let value = small.seal(NAME, &meta(0), &(), 0).unwrap().value;
-        assert!(value.len() <= 91);
+        assert!(value.len() <= 103);
         assert!(small.open::<()>(NAME, &value, 0).is_ok());
     }
 }

@@ -17,14 +17,14 @@ use std::thread;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sealed_session::{
-    Algorithm, Codec, Key, KeyError, KeyId, KeyRing, OpenErrorKind, SessionError, SessionId,
-    SessionMeta,
+    Algorithm, Codec, Key, KeyError, KeyId, KeyRing, OpenErrorKind, SessionError,
 };
 use sealed_session_unsafe_support::{fork_and_run, wait};
 
 mod common;
 
 use OpenErrorKind as K;
+use common::wire;
 use common::{
     ALGORITHMS, DAY, HOUR, MIN_MASTER_LEN, NAME, T0, header_key_id, key, key_bytes, meta, raw,
 };
@@ -138,31 +138,18 @@ fn message_key(key_string: &str, hour: u32) -> (Algorithm, [u8; 32]) {
     (algorithm, okm)
 }
 
-/// Opens an envelope with a raw message key (the AAD is the envelope's own header).
+/// Opens an envelope with a raw message key (the AAD is the envelope's own header), with the
+/// reference implementation.
 fn open_with_message_key(
     (algorithm, message_key): (Algorithm, [u8; 32]),
     value: &str,
     schema: u32,
 ) -> Option<Vec<u8>> {
-    use aes_gcm::aead::{Aead, KeyInit, Payload};
-    let raw = raw(value);
-    let nonce_len = algorithm.nonce_len();
-    let mut aad = raw[..9].to_vec();
-    aad.extend_from_slice(NAME.as_bytes());
-    aad.extend_from_slice(&schema.to_be_bytes());
-    let nonce = &raw[9..9 + nonce_len];
-    let payload = Payload {
-        msg: &raw[9 + nonce_len..],
-        aad: &aad,
+    let alg = match algorithm {
+        Algorithm::Aes256Gcm => wire::Alg::Aes,
+        _ => wire::Alg::XChaCha,
     };
-    match algorithm {
-        Algorithm::Aes256Gcm => aes_gcm::Aes256Gcm::new(&message_key.into())
-            .decrypt(nonce.into(), payload)
-            .ok(),
-        _ => chacha20poly1305::XChaCha20Poly1305::new(&message_key.into())
-            .decrypt(nonce.into(), payload)
-            .ok(),
-    }
+    wire::open_with_message_key(alg, &message_key, NAME, schema, &raw(value)).map(|o| o.plaintext)
 }
 
 #[test]

@@ -457,12 +457,27 @@ fn crate_sealed_values_open_with_the_independent_implementation() {
             .expect("the independent implementation opens a crate-sealed value");
             assert_eq!(opened.key_id, material.id);
             assert_eq!(u64::from(opened.hour), now / 3600);
-            let (id, created, expires, data): ([u8; 16], u64, u64, Profile) =
+            // 0.2 seals wire format v2: the schema version in the header, no flags.
+            assert_eq!(
+                (opened.version, opened.schema, opened.flags),
+                (2, codec.schema_version(), 0)
+            );
+            type Head = ([u8; 16], u64, u64, wire::LifetimeV2, Vec<String>);
+            let ((id, created, expires, lifetime, flash), data): (Head, Profile) =
                 postcard::from_bytes(&opened.plaintext).unwrap();
             assert_eq!(&id, meta.id.as_bytes());
             assert_eq!((created, expires), (now, sealed.expires));
+            assert_eq!(
+                lifetime,
+                wire::LifetimeV2 {
+                    persistent: true,
+                    idle: IDLE,
+                    max: MAX
+                }
+            );
+            assert!(flash.is_empty());
             assert_eq!(data, profile);
-            // Bound to the name and the schema there too.
+            // Bound to the name and the header's schema version there too.
             assert!(
                 wire::open(
                     &material,
@@ -472,15 +487,9 @@ fn crate_sealed_values_open_with_the_independent_implementation() {
                 )
                 .is_none()
             );
-            assert!(
-                wire::open(
-                    &material,
-                    "__Host-session",
-                    codec.schema_version() + 1,
-                    &sealed.value
-                )
-                .is_none()
-            );
+            let mut raw = wire::decode(&sealed.value).unwrap();
+            raw[12] ^= 1;
+            assert!(wire::open(&material, "__Host-session", 0, &wire::encode(&raw)).is_none());
         }
     }
 }

@@ -209,7 +209,55 @@ fn bench_algorithm<C: AeadInPlace + KeyInit>(c: &mut Criterion, algorithm: Algor
     }
 }
 
+/// SECURITY-TESTS F4: with the longest idle timeout a configuration allows (400 days), a flood
+/// of forged cookies (authentic headers, bad tags) for distinct in-window hours, against a
+/// valid open. Each forged one costs a message-key derivation that is not cached.
+fn forged_flood(c: &mut Criterion, algorithm: Algorithm) {
+    let key_bytes: Vec<u8> = (1..=32).collect();
+    let longest = std::time::Duration::from_secs(400 * 24 * 3600);
+    let codec = Codec::new(KeyRing::new(
+        Key::from_bytes(algorithm, &key_bytes).unwrap(),
+    ))
+    .with_lifetimes(longest, longest)
+    .unwrap();
+    let meta = SessionMeta {
+        id: SessionId::from_bytes(SESSION_ID),
+        created: NOW,
+    };
+    let data = reference();
+    let now = NOW + 399 * 24 * 3600;
+    let valid = codec.seal(COOKIE, &meta, &data, now).unwrap().value;
+    // One forged value per hour of the window: a value sealed in that hour with its last tag
+    // character changed.
+    let forged: Vec<String> = (0..9000u64)
+        .map(|h| {
+            let mut value = codec
+                .seal(COOKIE, &meta, &data, NOW + h * 3600)
+                .unwrap()
+                .value;
+            let last = if value.ends_with('A') { "B" } else { "A" };
+            value.replace_range(value.len() - 1.., last);
+            value
+        })
+        .collect();
+    assert!(codec.open::<Reference>(COOKIE, &forged[5], now).is_err());
+    let mut group = c.benchmark_group(format!("{}/flood", algorithm.name()));
+    group.bench_function("valid", |b| {
+        b.iter(|| codec.open::<Reference>(black_box(COOKIE), black_box(&valid), now))
+    });
+    let mut next = 0;
+    group.bench_function("forged", |b| {
+        b.iter(|| {
+            next = (next + 1) % forged.len();
+            codec.open::<Reference>(black_box(COOKIE), black_box(&forged[next]), now)
+        })
+    });
+    group.finish();
+}
+
 fn seal_open(c: &mut Criterion) {
+    forged_flood(c, Algorithm::Aes256Gcm);
+    forged_flood(c, Algorithm::XChaCha20Poly1305);
     let lengths = [
         bench_algorithm::<Aes256Gcm>(c, Algorithm::Aes256Gcm),
         bench_algorithm::<XChaCha20Poly1305>(c, Algorithm::XChaCha20Poly1305),

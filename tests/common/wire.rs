@@ -1,4 +1,5 @@
-//! The tests' independent implementation of the wire format, written from DESIGN.md alone:
+//! The tests' independent implementation of the wire formats v1 and v2, written from
+//! DESIGN.md and SECURITY.md alone:
 //! it calls no crate internals, only the RustCrypto primitives, postcard and base64. The
 //! vectors (tests/vectors.rs) are recomputed with it byte for byte, and the envelope tests
 //! (tests/codec.rs, tests/rotation.rs) build hand-made envelopes with it.
@@ -13,7 +14,10 @@ use hkdf::Hkdf;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+/// The v1 header: version || key id || hour.
 pub(crate) const HEADER_LEN: usize = 9;
+/// The v2 header: version || key id || hour || schema version || flags.
+pub(crate) const V2_HEADER_LEN: usize = 14;
 pub(crate) const TAG_LEN: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +209,68 @@ pub(crate) fn seal_raw(
     seal_raw_versioned(key, 1, hour, name, schema, nonce, plaintext)
 }
 
+/// The v2 header: 0x02 || key id (4, BE) || hour (4, BE) || schema (4, BE) || flags (1).
+pub(crate) fn header_v2(key_id: u32, hour: u32, schema: u32, flags: u8) -> Vec<u8> {
+    let mut header = vec![2];
+    header.extend_from_slice(&key_id.to_be_bytes());
+    header.extend_from_slice(&hour.to_be_bytes());
+    header.extend_from_slice(&schema.to_be_bytes());
+    header.push(flags);
+    header
+}
+
+/// The v2 AAD: header || cookie name.
+pub(crate) fn aad_v2(header: &[u8], name: &str) -> Vec<u8> {
+    let mut aad = header.to_vec();
+    aad.extend_from_slice(name.as_bytes());
+    aad
+}
+
+/// The v2 lifetime in the plaintext: (persistent, idle seconds, absolute seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct LifetimeV2 {
+    pub(crate) persistent: bool,
+    pub(crate) idle: u64,
+    pub(crate) max: u64,
+}
+
+/// The v2 plaintext: postcard((id, created, expires, lifetime, flash), data).
+pub(crate) fn plaintext_v2<T: Serialize>(
+    id: [u8; 16],
+    created: u64,
+    expires: u64,
+    lifetime: LifetimeV2,
+    flash: &[String],
+    data: &T,
+) -> Vec<u8> {
+    postcard::to_allocvec(&((id, created, expires, lifetime, flash), data)).unwrap()
+}
+
+/// The raw v2 envelope: header || nonce || ciphertext || tag.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn seal_raw_v2(
+    key: &KeyMaterial,
+    hour: u32,
+    name: &str,
+    schema: u32,
+    flags: u8,
+    nonce: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let header = header_v2(key.id, hour, schema, flags);
+    let aad = aad_v2(&header, name);
+    let mut raw = header;
+    raw.extend_from_slice(nonce);
+    raw.extend(aead_seal(
+        key.alg,
+        &key.message_key(hour),
+        nonce,
+        &aad,
+        plaintext,
+    ));
+    raw
+}
+
 pub(crate) fn encode(raw: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(raw)
 }
@@ -216,36 +282,76 @@ pub(crate) fn decode(sealed: &str) -> Option<Vec<u8>> {
 /// What an opened envelope holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OpenedRaw {
+    pub(crate) version: u8,
     pub(crate) key_id: u32,
     pub(crate) hour: u32,
+    /// v2: from the header; v1: the one given to `open`.
+    pub(crate) schema: u32,
+    pub(crate) flags: u8,
     pub(crate) nonce: Vec<u8>,
     pub(crate) plaintext: Vec<u8>,
 }
 
-/// Opens a sealed string with `key`, checking nothing but the format and the AEAD.
+/// Opens a sealed string (v1 or v2) with `key`, checking nothing but the format and the AEAD;
+/// `schema` is the one a v1 AAD binds.
 pub(crate) fn open(key: &KeyMaterial, name: &str, schema: u32, sealed: &str) -> Option<OpenedRaw> {
     let raw = decode(sealed)?;
-    let nonce_len = key.alg.nonce_len();
-    if raw.len() < HEADER_LEN + nonce_len + TAG_LEN || raw[0] != 1 {
-        return None;
-    }
-    let key_id = u32::from_be_bytes(raw[1..5].try_into().ok()?);
-    let hour = u32::from_be_bytes(raw[5..9].try_into().ok()?);
+    let key_id = u32::from_be_bytes(raw.get(1..5)?.try_into().ok()?);
     if key_id != key.id {
         return None;
     }
-    let nonce = &raw[HEADER_LEN..HEADER_LEN + nonce_len];
-    let aad = aad(&raw[..HEADER_LEN], name, schema);
+    let hour = u32::from_be_bytes(raw.get(5..9)?.try_into().ok()?);
+    open_with_message_key(key.alg, &key.message_key(hour), name, schema, &raw)
+}
+
+/// Opens a raw envelope (v1 or v2) with a given message key.
+pub(crate) fn open_with_message_key(
+    alg: Alg,
+    message_key: &[u8; 32],
+    name: &str,
+    schema: u32,
+    raw: &[u8],
+) -> Option<OpenedRaw> {
+    let version = *raw.first()?;
+    let (header_len, aad, schema, flags) = match version {
+        1 => (
+            HEADER_LEN,
+            aad(raw.get(..HEADER_LEN)?, name, schema),
+            schema,
+            0,
+        ),
+        2 => {
+            let header = raw.get(..V2_HEADER_LEN)?;
+            let schema = u32::from_be_bytes(header.get(9..13)?.try_into().ok()?);
+            (
+                V2_HEADER_LEN,
+                aad_v2(header, name),
+                schema,
+                *header.get(13)?,
+            )
+        }
+        _ => return None,
+    };
+    let nonce_len = alg.nonce_len();
+    if raw.len() < header_len + nonce_len + TAG_LEN {
+        return None;
+    }
+    let key_id = u32::from_be_bytes(raw.get(1..5)?.try_into().ok()?);
+    let hour = u32::from_be_bytes(raw.get(5..9)?.try_into().ok()?);
+    let nonce = raw.get(header_len..header_len + nonce_len)?;
     let plaintext = aead_open(
-        key.alg,
-        &key.message_key(hour),
+        alg,
+        message_key,
         nonce,
         &aad,
-        &raw[HEADER_LEN + nonce_len..],
+        raw.get(header_len + nonce_len..)?,
     )?;
     Some(OpenedRaw {
+        version,
         key_id,
         hour,
+        schema,
+        flags,
         nonce: nonce.to_vec(),
         plaintext,
     })
