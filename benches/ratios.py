@@ -27,7 +27,7 @@ def load(root):
 
 def main():
     here = pathlib.Path(__file__).resolve().parent
-    root = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else here.parent / "target" / "criterion"
+    root = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else here / "target" / "criterion"
     times = load(root)
     algorithms = sorted({i.split("/")[0] for i in times if i.endswith("/seal/ours")})
     if not algorithms:
