@@ -583,6 +583,15 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// A server serving on `addr` from `task`.
+    pub(crate) fn new(addr: SocketAddr, adapter: Adapter, task: JoinHandle<()>) -> Self {
+        Self {
+            addr,
+            adapter,
+            task,
+        }
+    }
+
     /// Stops the server and waits until it has stopped: the listener is closed and (hyper)
     /// every open connection dropped.
     pub(crate) async fn shutdown(mut self) {
