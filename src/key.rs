@@ -333,6 +333,19 @@ pub(crate) enum MessageCipher {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AeadFailure;
 
+impl Drop for MessageCipher {
+    /// polyval 0.6's auto-detected backend (used by aes-gcm 0.10's GHASH) keeps its state in a
+    /// `ManuallyDrop` union without a `Drop`, so its `zeroize` feature never runs and the
+    /// POLYVAL key would stay in freed memory. Overwriting the cipher in place with one under
+    /// the all-zero key, whose keys are public, replaces those bytes before the allocation is
+    /// freed (the old value's own `Drop`s wipe the AES round keys).
+    fn drop(&mut self) {
+        if let Self::Aes256Gcm(aead) = self {
+            *aead = Aes256Gcm::new(&GenericArray::default());
+        }
+    }
+}
+
 impl MessageCipher {
     pub(crate) fn algorithm(&self) -> Algorithm {
         match self {

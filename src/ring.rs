@@ -146,10 +146,11 @@ impl HourCipher {
     }
 }
 
-/// A message cipher for opening: cached, or derived for this open and not cached yet.
+/// A message cipher for opening: cached, or derived for this open and not cached yet (in an
+/// `Arc` already, so that caching it moves no key material out of a freed allocation).
 pub(crate) enum OpeningCipher {
     Cached(Arc<HourCipher>),
-    Fresh(Box<HourCipher>),
+    Fresh(Arc<HourCipher>),
 }
 
 impl core::ops::Deref for OpeningCipher {
@@ -157,8 +158,7 @@ impl core::ops::Deref for OpeningCipher {
 
     fn deref(&self) -> &MessageCipher {
         match self {
-            Self::Cached(cached) => &cached.cipher,
-            Self::Fresh(fresh) => &fresh.cipher,
+            Self::Cached(cipher) | Self::Fresh(cipher) => &cipher.cipher,
         }
     }
 }
@@ -201,14 +201,14 @@ impl RingKey {
     pub(crate) fn opening_cipher(&self, hour: u32) -> OpeningCipher {
         match self.cached(hour) {
             Some(cached) => OpeningCipher::Cached(cached),
-            None => OpeningCipher::Fresh(Box::new(self.derive(hour))),
+            None => OpeningCipher::Fresh(Arc::new(self.derive(hour))),
         }
     }
 
     /// Caches a cipher that opened an authentic value.
     pub(crate) fn remember(&self, cipher: OpeningCipher) {
         if let OpeningCipher::Fresh(fresh) = cipher {
-            self.store(Arc::from(fresh));
+            self.store(fresh);
         }
     }
 
