@@ -23,15 +23,6 @@ use std::time::Duration;
 use sealed_session::{Algorithm, Codec, Key, KeyRing, OpenErrorKind, SessionId, SessionMeta};
 use serde::{Deserialize, Serialize};
 
-/// The session data type of every vector.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-struct Profile {
-    user: String,
-    visits: u32,
-    roles: Vec<String>,
-}
-
 /// The vector file.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
@@ -110,40 +101,12 @@ const MAX_VALUE_LEN: usize = 4096;
 
 mod common;
 
-use common::wire::{self, Alg, KeyMaterial};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    assert_eq!(s.len() % 2, 0, "odd hex {s}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use common::wire::{
+    self, Alg, KeyMaterial, Profile, counting_bytes, crate_key, hex, profile, test_key, unhex,
+};
 
 fn load() -> VectorFile {
     serde_json::from_str(VECTOR_FILE).expect("tests/vectors/v1.json parses")
-}
-
-/// The crate's key for a frozen key string. The file keeps 0.1's spelling, which wrote an
-/// explicitly set id like a derived one; 0.2 marks explicit ids with `=` (SECURITY-TESTS F10),
-/// so the loader rebuilds such keys with `with_id`.
-fn crate_key(text: &str) -> Key {
-    let material = KeyMaterial::parse(text);
-    let algorithm = match material.alg {
-        Alg::Aes => Algorithm::Aes256Gcm,
-        Alg::XChaCha => Algorithm::XChaCha20Poly1305,
-    };
-    let key = Key::from_bytes(algorithm, &material.bytes).unwrap();
-    if key.id().get() == material.id {
-        assert_eq!(text.parse::<Key>().unwrap(), key);
-        key
-    } else {
-        key.with_id(sealed_session::KeyId::new(material.id))
-    }
 }
 
 /// The ring of a vector. 0.2 refuses one key under two ids in one ring (SECURITY-TESTS F10);
@@ -516,30 +479,6 @@ fn independent_implementation_matches_crate_key_strings() {
 // ---------------------------------------------------------------------------------------------
 
 /// A deterministic key for the vectors: SHA-256 of a label.
-fn test_key(alg: Alg, label: &str, id: Option<u32>) -> KeyMaterial {
-    use sha2::{Digest, Sha256};
-    let bytes: [u8; 32] = Sha256::digest(format!("sealed-session test vector key {label}")).into();
-    KeyMaterial {
-        alg,
-        id: id.unwrap_or_else(|| KeyMaterial::derived_id(alg, &bytes)),
-        bytes,
-    }
-}
-
-fn counting_bytes(len: usize, start: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| start.wrapping_add(u8::try_from(i % 256).unwrap()))
-        .collect()
-}
-
-fn profile(user: &str, visits: u32, roles: &[&str]) -> Profile {
-    Profile {
-        user: user.into(),
-        visits,
-        roles: roles.iter().map(|r| (*r).to_string()).collect(),
-    }
-}
-
 /// A valid case before sealing.
 struct Case {
     label: String,
