@@ -1,32 +1,39 @@
-//! An axum app with sealed sessions: a visit counter, login/logout and notes.
+//! An axum app with sealed sessions: a visit counter, login (with "remember me") and logout,
+//! flash messages and notes.
 //!
 //! ```text
-//! SESSION_KEYS=$(cargo run -q --example keygen) PORT=3000 \
-//!     cargo run --example axum_app --features axum
+//! cargo run -q --example keygen > session.keys          # once: keep this file secret
+//! SESSION_KEYS=$(cat session.keys) PORT=3000 cargo run --example axum_app
 //! ```
 //!
 //! | route | answer |
 //! |---|---|
 //! | `GET /` | `visits: N` (counts this session's visits) |
 //! | `GET /login` | an HTML login form |
-//! | `POST /login` (form `username=NAME`) | `hello NAME`; sets the user and cycles the session id |
+//! | `POST /login` (form `username=NAME`, optional `remember=1`) | `hello NAME`; sets the user, gives the session a new id and the flash message `welcome NAME`. With `remember=1` the session is a persistent cookie of the longest lifetime (30 days); without it, a browser-session cookie (forgotten when the browser closes; 1 day idle, 7 days at most) |
 //! | `GET /me` | the user name, or 401 when not logged in |
+//! | `GET /flash` | the pending flash messages, one per line (each shown once; empty when none) |
 //! | `POST /logout` | 200; destroys the session |
 //! | `POST /notes` (text/plain body) | `notes: K`, or 413 naming the size limit |
 //! | `GET /notes` | the notes, one per line |
 //!
 //! The key ring comes from `$SESSION_KEYS` (key strings separated by commas, the first one
 //! sealing); without it a fresh key is generated, so sessions do not survive a restart.
+//! Warnings and refused cookies are logged to stderr (`RUST_LOG=sealed_session=debug` shows
+//! more).
 #![allow(clippy::print_stderr)]
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Form;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use sealed_session::{Algorithm, Key, KeyRing, Session, SessionConfig, SessionError, SessionLayer};
+use sealed_session::{
+    Algorithm, Key, KeyRing, Lifetime, Session, SessionConfig, SessionError, SessionLayer,
+};
 use serde::{Deserialize, Serialize};
 
 /// Everything this app keeps per browser. Bump the schema version when its shape changes.
@@ -40,7 +47,12 @@ struct AppSession {
 #[derive(Deserialize)]
 struct Login {
     username: String,
+    /// `1` when the "remember me" box is ticked.
+    remember: Option<String>,
 }
+
+/// A day, as the default idle timeout; a plain login's session lasts a week at most.
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 async fn index(session: Session<AppSession>) -> Response {
     match session.update(|s| {
@@ -48,7 +60,7 @@ async fn index(session: Session<AppSession>) -> Response {
         s.visits
     }) {
         Ok(visits) => format!("visits: {visits}").into_response(),
-        Err(error) => too_large(&error),
+        Err(error) => too_large(error),
     }
 }
 
@@ -57,20 +69,37 @@ async fn login_form() -> Html<&'static str> {
         "<!doctype html><title>log in</title>\
          <form method=post action=/login>\
          <label>user name <input name=username id=username autofocus></label>\
+         <label><input type=checkbox name=remember id=remember value=1> remember me</label>\
          <button id=submit>log in</button></form>",
     )
 }
 
-async fn login(session: Session<AppSession>, Form(login): Form<Login>) -> Response {
+async fn login(
+    session: Session<AppSession>,
+    Form(login): Form<Login>,
+) -> Result<String, SessionError> {
     let username = login.username;
-    let result = session
-        .update(|s| s.user = Some(username.clone()))
-        // A new id on login: a cookie from before never carries the logged-in identity.
-        .and_then(|()| session.cycle_id());
-    match result {
-        Ok(()) => format!("hello {username}").into_response(),
-        Err(error) => too_large(&error),
-    }
+    // "Remember me": a persistent cookie of the configuration's longest lifetime; otherwise
+    // one the browser forgets when it closes (the server still ends it after a day idle).
+    let lifetime = if login.remember.as_deref() == Some("1") {
+        Lifetime::persistent()
+    } else {
+        Lifetime::browser_session()
+            .with_idle_timeout(DAY)
+            .with_max_lifetime(7 * DAY)
+    };
+    session.update(|s| s.user = Some(username.clone()))?;
+    // A new id and a fresh lifetime on login: a cookie from before never carries the
+    // logged-in identity.
+    session.renew()?;
+    session.set_lifetime(lifetime)?;
+    session.flash(format!("welcome {username}"))?;
+    Ok(format!("hello {username}"))
+}
+
+async fn flash(session: Session<AppSession>) -> Result<String, SessionError> {
+    let messages = session.take_flash()?;
+    Ok(messages.iter().map(|m| format!("{m}\n")).collect())
 }
 
 async fn me(session: Session<AppSession>) -> Response {
@@ -80,9 +109,9 @@ async fn me(session: Session<AppSession>) -> Response {
     }
 }
 
-async fn logout(session: Session<AppSession>) -> &'static str {
-    session.destroy();
-    "logged out"
+async fn logout(session: Session<AppSession>) -> Result<&'static str, SessionError> {
+    session.destroy()?;
+    Ok("logged out")
 }
 
 async fn add_note(session: Session<AppSession>, note: String) -> Response {
@@ -91,7 +120,7 @@ async fn add_note(session: Session<AppSession>, note: String) -> Response {
         s.notes.len()
     }) {
         Ok(count) => format!("notes: {count}").into_response(),
-        Err(error) => too_large(&error),
+        Err(error) => too_large(error),
     }
 }
 
@@ -104,12 +133,9 @@ async fn notes(session: Session<AppSession>) -> String {
         .collect()
 }
 
-fn too_large(error: &SessionError) -> Response {
-    let status = match error {
-        SessionError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    (status, error.to_string()).into_response()
+fn too_large(error: SessionError) -> Response {
+    // SessionError is a response: 413 naming the limit for TooLarge, 500 otherwise.
+    error.into_response()
 }
 
 fn key_ring() -> Result<KeyRing, Box<dyn std::error::Error>> {
@@ -125,22 +151,47 @@ fn key_ring() -> Result<KeyRing, Box<dyn std::error::Error>> {
     }
 }
 
+/// Events at `info` and above on stderr (or as `RUST_LOG` says, e.g.
+/// `RUST_LOG=sealed_session=debug`): the session layer's warnings show where they happen.
+fn install_logging() {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|spec| spec.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .init();
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    install_logging();
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse()?,
         Err(_) => 3000,
     };
+    // Anonymous visits keep the defaults (a day idle, a week at most); "remember me" may ask
+    // for up to the maxima: 30 days.
+    let config = SessionConfig::builder()
+        .idle_timeout(30 * DAY)
+        .max_lifetime(30 * DAY)
+        .lifetime(
+            Lifetime::persistent()
+                .with_idle_timeout(DAY)
+                .with_max_lifetime(7 * DAY),
+        )
+        .build()?;
     let app = Router::new()
         .route("/", get(index))
         .route("/login", get(login_form).post(login))
         .route("/me", get(me))
+        .route("/flash", get(flash))
         .route("/logout", axum::routing::post(logout))
         .route("/notes", get(notes).post(add_note))
-        .layer(SessionLayer::<AppSession>::new(
-            key_ring()?,
-            SessionConfig::default(),
-        ));
+        .layer(SessionLayer::<AppSession>::new(key_ring()?, config));
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);

@@ -12,6 +12,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
+use crate::error::SessionError;
 use crate::session::{Session, SessionData};
 
 impl<S, T> FromRequestParts<S> for Session<T>
@@ -71,5 +72,44 @@ impl std::error::Error for SessionRejection {}
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
         (self.status(), self.body_text()).into_response()
+    }
+}
+
+/// A handler can return `Result<_, SessionError>` and `?` the session's changes.
+///
+/// - `TooLarge` is `413 Payload Too Large`, with the message (which names the size and the
+///   limit): the client sent more than the session can hold.
+/// - `Conflict` is `400 Bad Request`: the request carried conflicting cookies of the session's
+///   name (planted ones, say); never a 5xx for what a client sent.
+/// - Everything else is a server-side error: `500 Internal Server Error` with a generic body,
+///   and one `error` event (target `sealed_session::seal`) with the details.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use sealed_session::{Session, SessionError};
+///
+/// #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+/// struct Notes { notes: Vec<String> }
+///
+/// async fn add(session: Session<Notes>, note: String) -> Result<String, SessionError> {
+///     let count = session.update(|s| { s.notes.push(note); s.notes.len() })?;
+///     Ok(format!("notes: {count}"))
+/// }
+///
+/// let app: Router = Router::new().route("/notes", post(add));
+/// # drop(app);
+/// ```
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::TooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, self.to_string()).into_response()
+            }
+            Self::Conflict => (StatusCode::BAD_REQUEST, self.to_string()).into_response(),
+            _ => {
+                tracing::error!(target: "sealed_session::seal", error = %self, "session change failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
+            }
+        }
     }
 }

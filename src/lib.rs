@@ -10,6 +10,8 @@ mod codec;
 mod config;
 #[cfg(feature = "tower")]
 mod cookies;
+#[cfg(feature = "tower")]
+mod csrf;
 mod envelope;
 mod error;
 mod key;
@@ -30,6 +32,9 @@ pub use config::{CacheControl, MAX_COOKIE_SIZE, Rolling, SessionConfig, SessionC
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use cookies::SameSite;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use csrf::CsrfToken;
 pub use error::{ConfigError, KeyError, OpenError, OpenErrorKind, SessionError};
 pub use key::{Algorithm, KEY_LEN, Key, KeyId};
 #[cfg(feature = "tower")]

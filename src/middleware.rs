@@ -306,6 +306,43 @@ impl<S, T: SessionData> SessionService<S, T> {
     }
 }
 
+impl<T: SessionData> Session<T> {
+    /// The request's session, as an owned handle (a clone: every clone is the same session),
+    /// so that the request can be consumed afterwards (its body read, say); `None` without a
+    /// [`SessionLayer<T>`] around the service.
+    ///
+    /// ```
+    /// # #[cfg(feature = "hyper")]
+    /// # mod demo {
+    /// use std::convert::Infallible;
+    /// use http_body_util::BodyExt as _;
+    /// use hyper::{Request, Response, body::Incoming};
+    /// use sealed_session::Session;
+    ///
+    /// #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    /// struct Login { user: Option<String> }
+    ///
+    /// async fn login(req: Request<Incoming>) -> Result<Response<String>, Infallible> {
+    ///     let Some(session) = Session::<Login>::from_request(&req) else {
+    ///         return Ok(Response::new("no session layer".to_owned()));
+    ///     };
+    ///     // The request is ours again: read its body.
+    ///     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    ///     let user = String::from_utf8_lossy(&body).trim_start_matches("username=").to_owned();
+    ///     let reply = match session.set(Login { user: Some(user.clone()) }) {
+    ///         Ok(()) => format!("hello {user}"),
+    ///         Err(error) => error.to_string(),
+    ///     };
+    ///     Ok(Response::new(reply))
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn from_request<B>(req: &Request<B>) -> Option<Self> {
+        req.extensions().get::<Self>().cloned()
+    }
+}
+
 /// A request's `Cookie` fields, kept as header values (reference-counted, not copied); a
 /// `Vec` only for HTTP/2 requests that send several.
 struct HeaderFields {

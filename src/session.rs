@@ -140,17 +140,26 @@ impl<T> Settings<T> {
 ///
 /// ```
 /// # #[cfg(feature = "axum")]
-/// # mod demo {
-/// use sealed_session::Session;
+/// # fn demo() -> axum::Router {
+/// use axum::{Router, routing::get};
+/// use sealed_session::{
+///     Algorithm, Key, KeyRing, Session, SessionConfig, SessionError, SessionLayer,
+/// };
 ///
 /// #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 /// struct Visits { count: u32 }
 ///
-/// // An axum handler: `Session<Visits>` is the extractor.
-/// async fn count(session: Session<Visits>) -> Result<String, sealed_session::SessionError> {
+/// // An axum handler: `Session<Visits>` is the extractor, and `SessionError` a response
+/// // (413 when the session would be too large).
+/// async fn count(session: Session<Visits>) -> Result<String, SessionError> {
 ///     let count = session.update(|v| { v.count += 1; v.count })?;
 ///     Ok(format!("visits: {count}"))
 /// }
+///
+/// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+/// Router::new()
+///     .route("/", get(count))
+///     .layer(SessionLayer::<Visits>::new(ring, SessionConfig::default()))
 /// # }
 /// ```
 pub struct Session<T> {

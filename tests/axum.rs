@@ -15,7 +15,7 @@ mod harness;
 use axum::Router;
 use axum::routing::get;
 use harness::{Adapter, Client, Env, Instance, TestSession, serve_axum};
-use sealed_session::{Algorithm, Session, SessionConfig, SessionLayer};
+use sealed_session::{Algorithm, Session, SessionConfig, SessionError, SessionLayer};
 
 mod aes_256_gcm {
     use super::{Adapter, Algorithm};
@@ -121,4 +121,76 @@ async fn two_layers_compose() {
     assert_eq!(client.get("/").await.body, "2 4");
     assert!(client.cookie("__Host-session").is_some());
     assert!(client.cookie("__Host-other").is_some());
+}
+
+/// `SessionError` is a response: `TooLarge` a 413 naming the limit, `Conflict` a 400, the rest
+/// a 500 with a generic body and one `error` event. Routed through `?` in real handlers.
+#[tokio::test]
+async fn session_errors_are_responses() {
+    let logs = harness::Logs::capture();
+    let env = Env::new(Instance::new(Adapter::Axum, Algorithm::Aes256Gcm)).await;
+    async fn grow(session: Session<TestSession>) -> Result<String, SessionError> {
+        let len = session.update(|s| {
+            s.blob.push_str(&"x".repeat(5000));
+            s.blob.len()
+        })?;
+        Ok(format!("len: {len}"))
+    }
+    async fn after_logout(session: Session<TestSession>) -> Result<&'static str, SessionError> {
+        session.destroy()?;
+        session.update(|s| s.visits += 1)?;
+        Ok("unreachable")
+    }
+    async fn visit(session: Session<TestSession>) -> Result<String, SessionError> {
+        let visits = session.update(|s| {
+            s.visits += 1;
+            s.visits
+        })?;
+        Ok(format!("visits: {visits}"))
+    }
+    let app = Router::new()
+        .route("/grow", get(grow))
+        .route("/after-logout", get(after_logout))
+        .route("/", get(visit))
+        .layer(SessionLayer::<TestSession>::new(
+            env.ring.clone(),
+            SessionConfig::default(),
+        ));
+    let server = serve_axum(app).await;
+    let mut client = Client::new(server.addr);
+    let resp = client.get("/grow").await;
+    assert_eq!(resp.status, 413, "{resp:?}");
+    assert!(
+        resp.body.contains("over the 4096-byte cookie limit"),
+        "{}",
+        resp.body
+    );
+    assert!(resp.set_cookie().is_none());
+    logs.take();
+    let resp = client.get("/after-logout").await;
+    assert_eq!(resp.status, 500);
+    assert_eq!(resp.body, "internal server error");
+    let captured = logs.take();
+    assert!(
+        captured.contains("ERROR") && captured.contains("destroyed"),
+        "{captured}"
+    );
+    // Two authentic cookies of the name: the request's fault, a 400.
+    let one = Client::new(server.addr)
+        .get("/")
+        .await
+        .set_cookie()
+        .unwrap();
+    let two = Client::new(server.addr)
+        .get("/")
+        .await
+        .set_cookie()
+        .unwrap();
+    let pairs = format!(
+        "{}; {}",
+        one.split(';').next().unwrap(),
+        two.split(';').next().unwrap()
+    );
+    let resp = client.get_with("/", &[&pairs]).await;
+    assert_eq!(resp.status, 400, "{resp:?}");
 }

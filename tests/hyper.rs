@@ -78,6 +78,66 @@ async fn http2_cookie_crumbs_xchacha20_poly1305() {
 
 /// E2: every contradictory cookie configuration is refused when built, with a message that
 /// says how to fix it; the same configuration without the contradiction builds.
+/// The hyper quick start: a POST handler takes the session as an owned handle, then reads the
+/// request's form body, and logs the user in.
+#[tokio::test]
+async fn a_post_handler_reads_the_form_after_taking_the_session() {
+    use std::convert::Infallible;
+
+    use http_body_util::{BodyExt as _, Full};
+    use hyper::body::{Bytes, Incoming};
+    use hyper::service::service_fn;
+    use hyper::{Request, Response};
+    use sealed_session::{Session, SessionConfig, SessionLayer};
+    use tower_layer::Layer as _;
+
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    struct Login {
+        user: Option<String>,
+    }
+
+    async fn handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+        let Some(session) = Session::<Login>::from_request(&req) else {
+            return Ok(Response::new(Full::new(Bytes::from("no session layer"))));
+        };
+        let body = if req.method() == hyper::Method::POST {
+            // The request is ours: consume it to read the form.
+            let bytes = req.into_body().collect().await.unwrap().to_bytes();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        } else {
+            String::new()
+        };
+        let answer = match body.strip_prefix("username=") {
+            Some(user) => match session.set(Login {
+                user: Some(user.to_owned()),
+            }) {
+                Ok(()) => format!("hello {user}"),
+                Err(error) => error.to_string(),
+            },
+            None => format!("user: {:?}", session.get().user),
+        };
+        Ok(Response::new(Full::new(Bytes::from(answer))))
+    }
+
+    let env = Env::new(Instance::new(Adapter::Hyper, Algorithm::Aes256Gcm)).await;
+    let layer = SessionLayer::<Login>::new(env.ring.clone(), SessionConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = layer.layer(service_fn(handler));
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    let mut client = Client::new(addr);
+    assert_eq!(client.post("/", "username=ada").await.body, "hello ada");
+    assert_eq!(client.get("/").await.body, "user: Some(\"ada\")");
+}
+
 mod config_errors {
     use sealed_session::{ConfigError, SameSite, SessionConfig};
 

@@ -14,6 +14,7 @@
 //!   run on a current-thread runtime, so the server's events land there too).
 #![allow(dead_code, unreachable_pub)]
 
+pub(crate) mod dayone;
 pub(crate) mod scenario;
 pub(crate) mod security;
 
@@ -38,7 +39,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use sealed_session::{
-    Algorithm, Codec, KeyRing, Session, SessionConfig, SessionError, SessionLayer,
+    Algorithm, Codec, KeyRing, Lifetime, Session, SessionConfig, SessionError, SessionLayer,
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
@@ -108,6 +109,7 @@ pub(crate) struct Reply {
     cache_control: Option<String>,
     /// `Set-Cookie` lines of the handler's own.
     set_cookies: Vec<String>,
+    location: Option<&'static str>,
     body: String,
 }
 
@@ -121,6 +123,7 @@ impl Reply {
             status,
             cache_control: None,
             set_cookies: Vec::new(),
+            location: None,
             body: body.into(),
         }
     }
@@ -155,6 +158,9 @@ impl Reply {
         }
         for line in self.set_cookies {
             headers.append(SET_COOKIE, HeaderValue::from_str(&line).unwrap());
+        }
+        if let Some(location) = self.location {
+            headers.insert(http::header::LOCATION, HeaderValue::from_static(location));
         }
     }
 }
@@ -294,6 +300,52 @@ fn fields(headers: &HeaderMap) -> Reply {
         "fields: {}",
         headers.get_all(COOKIE).iter().count()
     ))
+}
+
+/// `POST /remember?yes|no|long` (body = name): logs in with a persistent cookie of the longest
+/// lifetime (`yes`), a browser-session one (`no`), or asks for 400 days (`long`, capped).
+fn remember(session: &S, query: Option<&str>, name: &str) -> Reply {
+    let lifetime = match query {
+        Some("yes") => Lifetime::persistent(),
+        Some("long") => Lifetime::persistent()
+            .with_idle_timeout(Duration::from_secs(400 * 86_400))
+            .with_max_lifetime(Duration::from_secs(400 * 86_400)),
+        _ => Lifetime::browser_session(),
+    };
+    let name = name.to_owned();
+    let result = session
+        .update(|s| s.user = Some(name.clone()))
+        .and_then(|()| session.renew())
+        .and_then(|()| session.set_lifetime(lifetime));
+    match result {
+        Ok(()) => Reply::ok(format!("hello {name}")),
+        Err(error) => Reply::error(&error),
+    }
+}
+
+/// `POST /flash` (body = message): leaves a flash message and redirects to `/flash`.
+fn flash_set(session: &S, message: &str) -> Reply {
+    match session.flash(message) {
+        Ok(()) => {
+            let mut reply = Reply::with_status(StatusCode::SEE_OTHER, "");
+            reply.location = Some("/flash");
+            reply
+        }
+        Err(error) => Reply::error(&error),
+    }
+}
+
+/// `GET /flash`: the pending flash messages, one per line.
+fn flash_get(session: &S) -> Reply {
+    match session.take_flash() {
+        Ok(messages) => Reply::ok(
+            messages
+                .iter()
+                .map(|m| format!("{m}\n"))
+                .collect::<String>(),
+        ),
+        Err(error) => Reply::error(&error),
+    }
 }
 
 /// `GET /cache?CACHE-CONTROL`: increments the visits and answers with that `Cache-Control`
@@ -489,6 +541,9 @@ pub(crate) fn route(
         ("GET", "/fail") => fail(session),
         ("POST", "/fail-logout") => fail_logout(session),
         ("GET", "/flip") => flip(session),
+        ("POST", "/remember") => remember(session, uri.query(), &String::from_utf8_lossy(body)),
+        ("POST", "/flash") => flash_set(session, &String::from_utf8_lossy(body)),
+        ("GET", "/flash") => flash_get(session),
         _ => Reply::with_status(StatusCode::NOT_FOUND, "not found"),
     }
 }
@@ -560,6 +615,15 @@ pub(crate) fn axum_router() -> Router {
         .route("/fail-logout", post(|s: S| async move { fail_logout(&s) }))
         .route("/flip", get(|s: S| async move { flip(&s) }))
         .route(
+            "/remember",
+            post(|s: S, uri: Uri, body: String| async move { remember(&s, uri.query(), &body) }),
+        )
+        .route(
+            "/flash",
+            post(|s: S, body: String| async move { flash_set(&s, &body) })
+                .get(|s: S| async move { flash_get(&s) }),
+        )
+        .route(
             "/lossy/{case}",
             get(
                 |axum::extract::Path(case): axum::extract::Path<String>,
@@ -624,8 +688,12 @@ pub(crate) async fn serve(
     config: SessionConfig,
     clock: &Clock,
 ) -> Server {
-    let sessions = layer(ring.clone(), config, clock);
-    let lossy = LossyLayers::new(&ring);
+    serve_layer(adapter, layer(ring, config, clock)).await
+}
+
+/// Starts a server on `127.0.0.1:0` around a layer made by the test.
+pub(crate) async fn serve_layer(adapter: Adapter, sessions: SessionLayer<TestSession>) -> Server {
+    let lossy = LossyLayers::new(sessions.ring());
     match adapter {
         Adapter::Hyper => serve_hyper_with(sessions, lossy).await,
         Adapter::Axum => {
@@ -1206,12 +1274,28 @@ macro_rules! scenarios {
             server_errors_save_no_change,
             changes_outside_the_cookie_path_are_refused,
         );
+        $crate::harness::scenarios!(
+            @dayone $crate::harness::Instance::new($adapter, $algorithm);
+            browser_session_cookies_have_no_max_age_and_expire_server_side,
+            remember_me_is_persistent_and_capped_by_the_maxima,
+            a_flash_is_read_once_across_a_redirect,
+            every_request_refreshes_untouched_routes,
+            revoked_sessions_are_refused_over_http,
+        );
     };
     (@tests $instance:expr; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $name() {
                 $crate::harness::scenario::$name($instance).await;
+            }
+        )*
+    };
+    (@dayone $instance:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $crate::harness::dayone::$name($instance).await;
             }
         )*
     };
