@@ -4,7 +4,12 @@
 //! on that response; a phase-1 instance reads schema-2 cookies and writes schema 1; an
 //! unregistered version gives a fresh session. Then a two-phase rollout on a two-instance
 //! fleet under load, without logging anyone out.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 mod harness;
@@ -113,10 +118,14 @@ fn v2_layer(kind: Kind, ring: &KeyRing, clock: &Clock) -> SessionLayer<V2> {
     let layer = SessionLayer::<V2>::new(ring.clone(), config(2));
     let layer = match kind {
         Kind::Phase1 => layer
-            .with_migrations(Migrations::<V2>::new().from::<V1>(1).write_as(1, |v2: &V2| V1 {
-                user: v2.user.clone(),
-                visits: v2.visits,
-            }))
+            .with_migrations(
+                Migrations::<V2>::new()
+                    .from::<V1>(1)
+                    .write_as(1, |v2: &V2| V1 {
+                        user: v2.user.clone(),
+                        visits: v2.visits,
+                    }),
+            )
             .unwrap(),
         Kind::New => layer
             .with_migrations(Migrations::<V2>::new().from::<V1>(1))
@@ -154,7 +163,9 @@ async fn serve(adapter: Adapter, kind: Kind, ring: &KeyRing, clock: &Clock) -> h
     }
 }
 
-async fn hyper_answer<T: Visit>(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn hyper_answer<T: Visit>(
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let body = answer(req.extensions().get::<Session<T>>());
     Ok(Response::new(Full::new(Bytes::from(body))))
 }
@@ -267,16 +278,26 @@ async fn g2_migrations_over_axum() {
 #[test]
 fn registration_errors_name_the_version() {
     let ring = KeyRing::new(key(Algorithm::Aes256Gcm, 1));
-    let twice = Migrations::<V2>::new().from::<V1>(1).from_with::<V1>(1, |v1| v1);
+    let twice = Migrations::<V2>::new()
+        .from::<V1>(1)
+        .from_with::<V1>(1, |v1| v1);
     let error = SessionLayer::<V2>::new(ring.clone(), config(2))
         .with_migrations(twice)
         .unwrap_err();
-    assert!(error.to_string().contains("schema version 1: registered twice"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("schema version 1: registered twice"),
+        "{error}"
+    );
     let current = Migrations::<V2>::new().from::<V1>(2);
     let error = SessionLayer::<V2>::new(ring.clone(), config(2))
         .with_migrations(current)
         .unwrap_err();
-    assert!(error.to_string().contains("current schema_version"), "{error}");
+    assert!(
+        error.to_string().contains("current schema_version"),
+        "{error}"
+    );
     let unknown = Migrations::<V2>::new().write_as(1, |v2: &V2| V1 {
         user: v2.user.clone(),
         visits: v2.visits,

@@ -151,7 +151,11 @@ fn vector_file_has_enough_cases_of_every_kind() {
         .map(|v| v.label.as_str())
         .chain(file.invalid.iter().map(|v| v.label.as_str()))
         .collect();
-    assert_eq!(labels.len(), file.valid.len() + file.invalid.len(), "labels are unique");
+    assert_eq!(
+        labels.len(),
+        file.valid.len() + file.invalid.len(),
+        "labels are unique"
+    );
 }
 
 #[test]
@@ -206,9 +210,17 @@ fn valid_vectors_open_with_the_crate() {
         assert_eq!(opened.key_id, crate_key(&v.key).id(), "{}", v.label);
         assert_eq!(opened.by_primary, v.by_primary, "{}", v.label);
         // The independent implementation opens it too.
-        let opened = wire::open(&KeyMaterial::parse(&v.key), &v.opener.name, 0, single(&v.sealed));
+        let opened = wire::open(
+            &KeyMaterial::parse(&v.key),
+            &v.opener.name,
+            0,
+            single(&v.sealed),
+        );
         let opened = opened.unwrap_or_else(|| panic!("{}", v.label));
-        assert_eq!((opened.version, opened.schema, opened.flags), (2, v.opener.schema, v.flags));
+        assert_eq!(
+            (opened.version, opened.schema, opened.flags),
+            (2, v.opener.schema, v.flags)
+        );
     }
 }
 
@@ -233,10 +245,16 @@ fn loader_rejects_unknown_misspelled_and_missing_fields() {
         ("\"lifetime\":", "\"lifetimes\":"),
         ("\"nonce\":", "\"nonce\":\"00\",\"extra\":"),
     ] {
-        assert!(serde_json::from_str::<ValidVector>(&text.replacen(from, to, 1)).is_err(), "{to}");
+        assert!(
+            serde_json::from_str::<ValidVector>(&text.replacen(from, to, 1)).is_err(),
+            "{to}"
+        );
     }
     let text = serde_json::to_string(&file.invalid[0]).unwrap();
-    assert!(serde_json::from_str::<InvalidVector>(&text.replacen("\"class\":", "\"klass\":", 1)).is_err());
+    assert!(
+        serde_json::from_str::<InvalidVector>(&text.replacen("\"class\":", "\"klass\":", 1))
+            .is_err()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,7 +324,14 @@ impl Case {
     }
 
     fn plaintext(&self) -> Vec<u8> {
-        wire::plaintext_v2(self.id, self.created, self.expires, self.lifetime, &self.flash, &self.data)
+        wire::plaintext_v2(
+            self.id,
+            self.created,
+            self.expires,
+            self.lifetime,
+            &self.flash,
+            &self.data,
+        )
     }
 
     fn raw_with(&self, plaintext: &[u8]) -> Vec<u8> {
@@ -344,7 +369,14 @@ impl Case {
         }
     }
 
-    fn invalid(&self, label: &str, class: &str, note: &str, raw: &[u8], error: OpenErrorKind) -> InvalidVector {
+    fn invalid(
+        &self,
+        label: &str,
+        class: &str,
+        note: &str,
+        raw: &[u8],
+        error: OpenErrorKind,
+    ) -> InvalidVector {
         InvalidVector {
             label: label.into(),
             class: class.into(),
@@ -498,7 +530,13 @@ fn invalid_vectors() -> Vec<InvalidVector> {
         );
         v.opener.schema = 2;
         out.push(v);
-        out.push(inv("version_3", "version", "version byte 3", &flip(&raw, 0, 0x01), K::UnsupportedVersion));
+        out.push(inv(
+            "version_3",
+            "version",
+            "version byte 3",
+            &flip(&raw, 0, 0x01),
+            K::UnsupportedVersion,
+        ));
         out.push(inv(
             "header_only",
             "truncated",
@@ -507,12 +545,36 @@ fn invalid_vectors() -> Vec<InvalidVector> {
             K::Malformed,
         ));
         let n = raw.len();
-        out.push(inv("bad_tag", "bad_tag", "last tag byte xor 0x01", &flip(&raw, n - 1, 0x01), K::Unauthentic));
-        out.push(inv("bad_body", "bad_tag", "first ciphertext byte xor 0x80", &flip(&raw, 14 + key.alg.nonce_len(), 0x80), K::Unauthentic));
-        let mut v = inv("wrong_name", "wrong_name", "opened for another cookie name", &raw, K::Unauthentic);
+        out.push(inv(
+            "bad_tag",
+            "bad_tag",
+            "last tag byte xor 0x01",
+            &flip(&raw, n - 1, 0x01),
+            K::Unauthentic,
+        ));
+        out.push(inv(
+            "bad_body",
+            "bad_tag",
+            "first ciphertext byte xor 0x80",
+            &flip(&raw, 14 + key.alg.nonce_len(), 0x80),
+            K::Unauthentic,
+        ));
+        let mut v = inv(
+            "wrong_name",
+            "wrong_name",
+            "opened for another cookie name",
+            &raw,
+            K::Unauthentic,
+        );
         v.opener.name = "session".into();
         out.push(v);
-        let mut v = inv("expired_idle", "expired", "opened at exactly its expires time", &raw, K::Expired);
+        let mut v = inv(
+            "expired_idle",
+            "expired",
+            "opened at exactly its expires time",
+            &raw,
+            K::Expired,
+        );
         v.opener.now = base.expires;
         out.push(v);
         let mut c = base.clone();
@@ -528,27 +590,86 @@ fn invalid_vectors() -> Vec<InvalidVector> {
         out.push(v);
         let mut c = base.clone();
         c.created = T0 + 3600;
-        out.push(inv("future_dated", "future_dated", "created an hour after now", &c.raw(), K::FutureDated));
+        out.push(inv(
+            "future_dated",
+            "future_dated",
+            "created an hour after now",
+            &c.raw(),
+            K::FutureDated,
+        ));
         let mut trailing = base.plaintext();
         trailing.push(0);
-        out.push(inv("trailing_byte", "payload", "one byte after the data", &base.raw_with(&trailing), K::Payload));
-        let mut bad_flash = postcard::to_allocvec(&(base.id, base.created, base.expires, base.lifetime)).unwrap();
+        out.push(inv(
+            "trailing_byte",
+            "payload",
+            "one byte after the data",
+            &base.raw_with(&trailing),
+            K::Payload,
+        ));
+        let mut bad_flash =
+            postcard::to_allocvec(&(base.id, base.created, base.expires, base.lifetime)).unwrap();
         bad_flash.extend_from_slice(&[1, 2, 0xff, 0xfe]);
         bad_flash.extend(postcard::to_allocvec(&base.data).unwrap());
-        out.push(inv("flash_not_utf8", "payload", "a flash message that is not UTF-8", &base.raw_with(&bad_flash), K::Payload));
+        out.push(inv(
+            "flash_not_utf8",
+            "payload",
+            "a flash message that is not UTF-8",
+            &base.raw_with(&bad_flash),
+            K::Payload,
+        ));
         let mut bad_bool = base.plaintext();
         // id (16) + created (5) + expires (5): then the lifetime's bool.
         bad_bool[26] = 2;
-        out.push(inv("lifetime_bool_2", "payload", "the lifetime's persistent byte is 2", &base.raw_with(&bad_bool), K::Payload));
-        let wrong = postcard::to_allocvec(&((base.id, base.created, base.expires, base.lifetime, Vec::<String>::new()), ("ada", 1u8))).unwrap();
-        out.push(inv("wrong_type", "payload", "the data is not a Profile", &base.raw_with(&wrong), K::Payload));
-        let mut v = inv("unknown_key", "unknown_key", "opened by a ring that lacks the sealing key", &raw, K::UnknownKey);
+        out.push(inv(
+            "lifetime_bool_2",
+            "payload",
+            "the lifetime's persistent byte is 2",
+            &base.raw_with(&bad_bool),
+            K::Payload,
+        ));
+        let wrong = postcard::to_allocvec(&(
+            (
+                base.id,
+                base.created,
+                base.expires,
+                base.lifetime,
+                Vec::<String>::new(),
+            ),
+            ("ada", 1u8),
+        ))
+        .unwrap();
+        out.push(inv(
+            "wrong_type",
+            "payload",
+            "the data is not a Profile",
+            &base.raw_with(&wrong),
+            K::Payload,
+        ));
+        let mut v = inv(
+            "unknown_key",
+            "unknown_key",
+            "opened by a ring that lacks the sealing key",
+            &raw,
+            K::UnknownKey,
+        );
         v.opener.ring = vec![test_key(key.alg, "v2-other", None).to_key_string()];
         out.push(v);
-        let mut v = inv("outside_window", "outside_window", "opened two idle timeouts after sealing", &raw, K::OutsideWindow);
+        let mut v = inv(
+            "outside_window",
+            "outside_window",
+            "opened two idle timeouts after sealing",
+            &raw,
+            K::OutsideWindow,
+        );
         v.opener.now = base.sealed_at + 2 * IDLE;
         out.push(v);
-        let mut v = inv("too_long", "too_long", "an authentic value one character longer than max_value_len", &raw, K::TooLong);
+        let mut v = inv(
+            "too_long",
+            "too_long",
+            "an authentic value one character longer than max_value_len",
+            &raw,
+            K::TooLong,
+        );
         v.opener.max_value_len = wire::encode(&raw).len() - 1;
         out.push(v);
     }

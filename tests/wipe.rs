@@ -378,7 +378,11 @@ fn assert_wiped(name: &str, needles: &Needles, scenario: impl FnOnce(&mut Steps<
     let marks = steps.marks;
     drop(watch);
     // Every hit must be recorded to be judged.
-    assert_eq!(count, hits.len(), "{name}: more hits than the scanner records");
+    assert_eq!(
+        count,
+        hits.len(),
+        "{name}: more hits than the scanner records"
+    );
     let hits: Vec<scan::Hit> = hits
         .into_iter()
         .filter(|hit| !tolerated(needles.get(hit), hit))

@@ -369,7 +369,6 @@ pub(crate) struct Profile {
     pub(crate) roles: Vec<String>,
 }
 
-
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -400,7 +399,6 @@ pub(crate) fn crate_key(text: &str) -> Key {
     }
 }
 
-
 pub(crate) fn test_key(alg: Alg, label: &str, id: Option<u32>) -> KeyMaterial {
     use sha2::{Digest, Sha256};
     let bytes: [u8; 32] = Sha256::digest(format!("sealed-session test vector key {label}")).into();
@@ -424,4 +422,3 @@ pub(crate) fn profile(user: &str, visits: u32, roles: &[&str]) -> Profile {
         roles: roles.iter().map(|r| (*r).to_string()).collect(),
     }
 }
-
