@@ -82,6 +82,11 @@ pub enum KeyError {
     /// No key of a ring text can seal at the time it is loaded (every key is pending or
     /// revoked).
     NoActiveKey,
+    /// A ring file could not be read.
+    File {
+        /// What the operating system said.
+        kind: std::io::ErrorKind,
+    },
     /// A ring text (ring file, `SESSION_KEYS`) does not parse.
     RingText {
         /// The line, counted from 1 (0 for the text as a whole).
@@ -130,6 +135,7 @@ impl fmt::Display for KeyError {
             Self::NoActiveKey => f.write_str(
                 "no key of the ring can seal now: every key is pending or revoked; add an active key",
             ),
+            Self::File { kind } => write!(f, "the key ring file could not be read: {kind}"),
             Self::RingText { line: 0, reason } => write!(f, "invalid key ring text: {reason}"),
             Self::RingText { line, reason } => {
                 write!(f, "invalid key ring text at line {line}: {reason}")

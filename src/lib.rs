@@ -21,6 +21,8 @@ mod ring;
 mod rng;
 #[cfg(feature = "tower")]
 mod session;
+#[cfg(feature = "tower")]
+mod watch;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -45,3 +47,6 @@ pub use rng::reseed_nonces;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use session::{Session, SessionData};
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use watch::RingWatcher;

@@ -555,13 +555,14 @@ fn log_found(found: Found) {
     let Some(reason) = found.first_reason else {
         return;
     };
+    let key_id = found.first_key.map(tracing::field::display);
     match reason {
         // Routine: browsers keep cookies a little past the server-side expiry.
         OpenErrorKind::Expired | OpenErrorKind::OutsideWindow => {
-            tracing::debug!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), refused = found.refused, "session cookie refused");
+            tracing::debug!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "session cookie refused");
         }
         _ => {
-            tracing::info!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), refused = found.refused, "session cookie refused");
+            tracing::info!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "session cookie refused");
         }
     }
 }

@@ -501,6 +501,27 @@ impl KeyRing {
         })
     }
 
+    /// Reads a ring from a file in the text form (see the type docs).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::File`] if it cannot be read, or the errors of the text form.
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, KeyError> {
+        read_ring_file(path.as_ref())?.parse()
+    }
+
+    /// [`reload`](Self::reload)s from a file in the text form, at `now`: call it from a timer
+    /// or a signal handler (SIGHUP), or let the middleware poll it
+    /// ([`KeyRing::watch_file`](Self::watch_file), feature `tower`).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::File`] if it cannot be read, or the errors of [`reload`](Self::reload); the
+    /// ring is unchanged on error.
+    pub fn reload_file(&self, path: impl AsRef<std::path::Path>, now: u64) -> Result<(), KeyError> {
+        self.reload(&read_ring_file(path.as_ref())?, now)
+    }
+
     /// Applies a change to a copy of the state and publishes it only if the change succeeded.
     fn update(
         &self,
@@ -764,6 +785,21 @@ impl fmt::Debug for KeyRing {
             .field("not_before", &state.not_before)
             .finish()
     }
+}
+
+/// The text of a ring file, wiped from memory after use (it holds key strings).
+fn read_ring_file(path: &std::path::Path) -> Result<zeroize::Zeroizing<String>, KeyError> {
+    let metadata =
+        std::fs::metadata(path).map_err(|error| KeyError::File { kind: error.kind() })?;
+    if metadata.len() > MAX_RING_TEXT_LEN as u64 {
+        return Err(KeyError::RingText {
+            line: 0,
+            reason: "the text is longer than 64 KiB",
+        });
+    }
+    std::fs::read_to_string(path)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|error| KeyError::File { kind: error.kind() })
 }
 
 /// The system clock in Unix seconds (0 before 1970): only for the informational accessors.

@@ -18,6 +18,7 @@ use crate::codec::{
 use crate::config::{Rolling, SessionConfig};
 use crate::cookies::{self, CookieFields};
 use crate::error::{OpenErrorKind, SessionError};
+use crate::key::KeyId;
 use crate::ring::KeyRing;
 
 /// At most this many cookies of the session's name are authenticated per request
@@ -206,6 +207,8 @@ pub(crate) struct Found {
     /// first.
     pub(crate) refused: usize,
     pub(crate) first_reason: Option<OpenErrorKind>,
+    /// The key id the logged refusal named, if its header was read (a revoked key, say).
+    pub(crate) first_key: Option<KeyId>,
     /// Two different authentic cookies, or more candidates than could be authenticated: one
     /// of them may be the user's own, so the session is neither used, saved nor deleted.
     pub(crate) ambiguous: bool,
@@ -910,7 +913,7 @@ fn open_request<T: SessionData>(
                 None => authentic = Some(opened),
                 Some(_) => found.ambiguous = true,
             },
-            Err(Refusal::Refused(error)) => found.refuse(error.kind()),
+            Err(Refusal::Refused(error)) => found.refuse(error.kind(), error.key_id()),
             // More candidates than can be authenticated: one of the rest may be the user's.
             Err(Refusal::OverBudget) => found.ambiguous = true,
         }
@@ -929,7 +932,7 @@ fn open_request<T: SessionData>(
 }
 
 impl Found {
-    fn refuse(&mut self, kind: OpenErrorKind) {
+    fn refuse(&mut self, kind: OpenErrorKind, key: Option<KeyId>) {
         self.refused += 1;
         // The log names one reason: the first that is not routine, else the first.
         let routine = |kind| matches!(kind, OpenErrorKind::Expired | OpenErrorKind::OutsideWindow);
@@ -938,6 +941,7 @@ impl Found {
             .is_none_or(|first| routine(first) && !routine(kind))
         {
             self.first_reason = Some(kind);
+            self.first_key = key;
         }
     }
 }
