@@ -17,7 +17,7 @@ pub(crate) use self::schema::Schema;
 use crate::envelope::{self, Flags, Header, Opening, SealFailure};
 use crate::error::{ConfigError, OpenError, OpenErrorKind, SessionError};
 use crate::key::{Algorithm, KeyId};
-use crate::ring::{KeyLookupError, KeyRing, OpeningKey, RingView};
+use crate::ring::{KeyRing, OpeningKey, RingView};
 use crate::rng;
 
 mod schema;
@@ -789,6 +789,9 @@ impl Codec {
         *aead_budget = left;
         let cipher = key.key.opening_cipher(header.hour);
         let plaintext = opening.open(&cipher, cookie_name).map_err(fail)?;
+        if key.revoked {
+            return Err(fail(OpenErrorKind::KeyRevoked));
+        }
         let decoded = self.decode_plaintext(&header, plaintext, schema);
         key.key.remember(cipher);
         let (head, data) = decoded.ok_or_else(|| fail(OpenErrorKind::Payload))?;
@@ -860,10 +863,7 @@ impl Codec {
         }
         let key = ring
             .opening_key(header.key_id, now)
-            .map_err(|error| match error {
-                KeyLookupError::Unknown => fail(OpenErrorKind::UnknownKey),
-                KeyLookupError::Revoked => fail(OpenErrorKind::KeyRevoked),
-            })?;
+            .ok_or_else(|| fail(OpenErrorKind::UnknownKey))?;
         // A value sealed at time t expires by t + idle timeout, so only hours from then up to
         // now (plus the skew between instances) can hold an authentic, live value; any other
         // hour is refused before key derivation, so a client cannot make the server derive

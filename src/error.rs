@@ -338,7 +338,8 @@ pub enum OpenErrorKind {
     UnsupportedVersion,
     /// No key in the ring has the envelope's key id.
     UnknownKey,
-    /// The envelope's key is revoked.
+    /// The envelope is authentic, but sealed under a revoked key (checked after the AEAD, so
+    /// this reason always names a real cookie of that key).
     KeyRevoked,
     /// The envelope's hour lies outside the session lifetime window: too old to be valid, or
     /// too far in the future.

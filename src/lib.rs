@@ -42,7 +42,7 @@ pub use key::{Algorithm, KEY_LEN, Key, KeyId};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use middleware::{OPEN_EVENT_TARGET, ResponseFuture, SessionLayer, SessionService};
-pub use ring::KeyRing;
+pub use ring::{KeyRing, KeyStatus};
 pub use rng::reseed_nonces;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]

@@ -128,6 +128,36 @@ enum Status {
     Revoked,
 }
 
+/// Where a key of a ring stands at a given time ([`KeyRing::status_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyStatus {
+    /// It seals new sessions (and opens).
+    Primary,
+    /// It opens, and seals from `activates_at` (Unix seconds) on.
+    Pending {
+        /// When it becomes the primary, in Unix seconds.
+        activates_at: u64,
+    },
+    /// It opens and does not seal.
+    AcceptOnly,
+    /// It is kept so that logs can name it; everything sealed under it is refused.
+    Revoked,
+}
+
+impl fmt::Display for KeyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Primary => f.write_str("primary"),
+            Self::Pending { activates_at } => {
+                write!(f, "pending until {}", format_time(*activates_at))
+            }
+            Self::AcceptOnly => f.write_str("accept-only"),
+            Self::Revoked => f.write_str("revoked"),
+        }
+    }
+}
+
 /// A ring key with its message-key cache.
 pub(crate) struct RingKey {
     key: Key,
@@ -250,13 +280,10 @@ pub(crate) struct OpeningKey<'r> {
     pub(crate) key: &'r RingKey,
     /// Whether it is the primary at the time of opening (if not, the value is re-sealed).
     pub(crate) is_primary: bool,
-}
-
-/// Why no key opens a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyLookupError {
-    Unknown,
-    Revoked,
+    /// Whether it is revoked: an authentic value under it is refused as
+    /// [`KeyRevoked`](crate::OpenErrorKind::KeyRevoked), so that the reason is only ever
+    /// logged for a cookie that really was sealed under the key.
+    pub(crate) revoked: bool,
 }
 
 /// A lock-free snapshot of the ring, held for the length of one seal or open.
@@ -269,18 +296,12 @@ impl RingView {
     }
 
     /// The key with this id, for opening at `now`.
-    pub(crate) fn opening_key(
-        &self,
-        id: KeyId,
-        now: u64,
-    ) -> Result<OpeningKey<'_>, KeyLookupError> {
-        let entry = self.0.find(id).ok_or(KeyLookupError::Unknown)?;
-        if entry.status == Status::Revoked {
-            return Err(KeyLookupError::Revoked);
-        }
-        Ok(OpeningKey {
+    pub(crate) fn opening_key(&self, id: KeyId, now: u64) -> Option<OpeningKey<'_>> {
+        let entry = self.0.find(id)?;
+        Some(OpeningKey {
             key: &entry.key,
             is_primary: Arc::ptr_eq(&entry.key, &self.0.primary(now).key),
+            revoked: entry.status == Status::Revoked,
         })
     }
 
@@ -354,6 +375,38 @@ impl KeyRing {
                     .filter(|&id| id != primary),
             )
             .collect()
+    }
+
+    /// Where the key with this id stands at `now` (Unix seconds), or `None` if the ring has no
+    /// such key.
+    ///
+    /// ```
+    /// use sealed_session::{Algorithm, Key, KeyRing, KeyStatus};
+    ///
+    /// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+    /// let next = Key::generate(Algorithm::Aes256Gcm);
+    /// let next_id = next.id();
+    /// ring.schedule(next, 1_800_000_000)?;
+    /// assert_eq!(
+    ///     ring.status_at(next_id, 1_799_999_999),
+    ///     Some(KeyStatus::Pending { activates_at: 1_800_000_000 })
+    /// );
+    /// assert_eq!(ring.status_at(next_id, 1_800_000_000), Some(KeyStatus::Primary));
+    /// # Ok::<(), sealed_session::KeyError>(())
+    /// ```
+    #[must_use]
+    pub fn status_at(&self, id: KeyId, now: u64) -> Option<KeyStatus> {
+        let state = self.shared.state.load();
+        let entry = state.find(id)?;
+        Some(if Arc::ptr_eq(&entry.key, &state.primary(now).key) {
+            KeyStatus::Primary
+        } else {
+            match entry.status {
+                Status::Revoked => KeyStatus::Revoked,
+                Status::Scheduled(at) if at > now => KeyStatus::Pending { activates_at: at },
+                Status::Scheduled(_) | Status::Active => KeyStatus::AcceptOnly,
+            }
+        })
     }
 
     /// Whether a key with this id opens (is in the ring and not revoked).
@@ -435,9 +488,11 @@ impl KeyRing {
     /// # Errors
     ///
     /// [`KeyError::NoSuchKey`] if the ring has no such key, [`KeyError::RetirePrimary`] if it
-    /// is the designated primary.
+    /// is the primary (by the system clock: the key a scheduled key has replaced can be
+    /// retired).
     pub fn retire(&self, id: KeyId) -> Result<(), KeyError> {
         self.update(|state| {
+            state.settle(unix_now());
             let index = state.other_position(id)?;
             state.others.remove(index);
             Ok(())
@@ -450,9 +505,10 @@ impl KeyRing {
     /// # Errors
     ///
     /// [`KeyError::NoSuchKey`] if the ring has no such key, [`KeyError::RetirePrimary`] if it
-    /// is the designated primary.
+    /// is the primary (by the system clock, as in [`retire`](Self::retire)).
     pub fn revoke(&self, id: KeyId) -> Result<(), KeyError> {
         self.update(|state| {
+            state.settle(unix_now());
             let index = state.other_position(id)?;
             if let Some(entry) = state.others.get_mut(index) {
                 entry.status = Status::Revoked;
@@ -576,6 +632,26 @@ impl RingState {
             }
         }
         primary.map_or(&self.designated, |(_, entry)| entry)
+    }
+
+    /// Makes the key that seals at `now` the designated primary, and every schedule that has
+    /// passed plain accept-only, so that the key a scheduled rotation replaced can be retired.
+    fn settle(&mut self, now: u64) {
+        let primary = Arc::clone(&self.primary(now).key);
+        for entry in &mut self.others {
+            if matches!(entry.status, Status::Scheduled(at) if at <= now) {
+                entry.status = Status::Active;
+            }
+        }
+        if let Some(index) = self
+            .others
+            .iter()
+            .position(|e| Arc::ptr_eq(&e.key, &primary))
+        {
+            let new_primary = self.others.remove(index);
+            let old_primary = core::mem::replace(&mut self.designated, new_primary);
+            self.others.insert(0, old_primary);
+        }
     }
 
     fn find(&self, id: KeyId) -> Option<&Entry> {
@@ -855,7 +931,7 @@ pub(crate) fn parse_time(text: &str) -> Option<u64> {
 }
 
 /// Formats Unix seconds as RFC 3339 UTC.
-pub(crate) fn format_time(unix: u64) -> String {
+fn format_time(unix: u64) -> String {
     let days = unix / 86_400;
     let rem = unix % 86_400;
     let (year, month, day) = civil_from_days(days);
@@ -1016,14 +1092,12 @@ mod tests {
         assert!(!ring.contains(b_id));
         assert_eq!(ring.revoke(a), Err(KeyError::RetirePrimary { id: a }));
         let view = ring.view();
-        assert_eq!(
-            view.opening_key(b_id, 0).err(),
-            Some(KeyLookupError::Revoked)
+        assert!(view.opening_key(b_id, 0).is_some_and(|k| k.revoked));
+        assert!(
+            view.opening_key(a, 0)
+                .is_some_and(|k| !k.revoked && k.is_primary)
         );
-        assert_eq!(
-            view.opening_key(KeyId::new(7), 0).err(),
-            Some(KeyLookupError::Unknown)
-        );
+        assert!(view.opening_key(KeyId::new(7), 0).is_none());
     }
 
     #[test]
@@ -1064,6 +1138,48 @@ mod tests {
         assert_eq!(
             ring.reload(&format!("{k3} activate=5000"), 10),
             Err(KeyError::NoActiveKey)
+        );
+    }
+
+    #[test]
+    fn the_key_a_schedule_replaced_can_be_retired_and_statuses_follow_the_clock() {
+        let ring = KeyRing::new(key(1));
+        let a = ring.primary_id_at(0);
+        let (b, c) = (key(2), key(3));
+        let (b_id, c_id) = (b.id(), c.id());
+        // b activated long ago (by any system clock), c is far in the future.
+        ring.schedule(b, 1000).unwrap();
+        ring.schedule(c, u64::MAX).unwrap();
+        assert_eq!(ring.status_at(a, 999), Some(KeyStatus::Primary));
+        assert_eq!(
+            ring.status_at(b_id, 999),
+            Some(KeyStatus::Pending { activates_at: 1000 })
+        );
+        assert_eq!(ring.status_at(a, 1000), Some(KeyStatus::AcceptOnly));
+        assert_eq!(ring.status_at(b_id, 1000), Some(KeyStatus::Primary));
+        ring.retire(a).unwrap();
+        assert!(!ring.contains(a));
+        assert_eq!(
+            ring.primary_id_at(0),
+            b_id,
+            "b is the designated primary now"
+        );
+        assert_eq!(
+            ring.status_at(c_id, 2000),
+            Some(KeyStatus::Pending {
+                activates_at: u64::MAX
+            })
+        );
+        assert_eq!(ring.retire(b_id), Err(KeyError::RetirePrimary { id: b_id }));
+        ring.revoke(c_id).unwrap();
+        assert_eq!(ring.status_at(c_id, u64::MAX), Some(KeyStatus::Revoked));
+        assert_eq!(ring.status_at(KeyId::new(7), 0), None);
+        assert_eq!(
+            KeyStatus::Pending {
+                activates_at: 1_796_083_200
+            }
+            .to_string(),
+            "pending until 2026-12-01T00:00:00Z"
         );
     }
 

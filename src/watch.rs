@@ -52,9 +52,17 @@ impl KeyRing {
         let (stop, stopped) = mpsc::channel::<()>();
         let ring = self.clone();
         let watched = path.clone();
+        // Read before the thread starts, so that a change made once this returns is seen.
+        let last = std::fs::read_to_string(&path).ok().map(Zeroizing::new);
+        // The thread reports to the subscriber of the code that started it, scoped or global.
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let thread = thread::Builder::new()
             .name("sealed-session-ring".into())
-            .spawn(move || watch(&ring, &watched, every, &stopped))
+            .spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    watch(&ring, &watched, every, last, &stopped);
+                });
+            })
             .ok();
         if thread.is_none() {
             tracing::error!(target: KEYS_EVENT_TARGET, path = %path.display(), "could not start the key ring watcher thread");
@@ -68,10 +76,16 @@ impl KeyRing {
 }
 
 /// The watcher's loop: read, compare, reload; until told to stop.
-fn watch(ring: &KeyRing, path: &Path, every: Duration, stopped: &mpsc::Receiver<()>) {
-    // The text of the file as last seen (loaded or refused), so each change is handled once.
-    let mut last: Option<Zeroizing<String>> =
-        std::fs::read_to_string(path).ok().map(Zeroizing::new);
+///
+/// `last` is the text of the file as last seen (loaded or refused), so that each change is
+/// handled once.
+fn watch(
+    ring: &KeyRing,
+    path: &Path,
+    every: Duration,
+    mut last: Option<Zeroizing<String>>,
+    stopped: &mpsc::Receiver<()>,
+) {
     loop {
         match stopped.recv_timeout(every) {
             Err(RecvTimeoutError::Timeout) => {}

@@ -26,18 +26,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use harness::{
-    Adapter, Client, Clock, Resp, T0, TestSession, codec_for, key_id, key_string, sealed_key_id,
-    serve,
+    Adapter, Client, Clock, T0, TestSession, codec_for, key_id, key_string, sealed_key_id, serve,
+    visits,
 };
 use sealed_session::{Algorithm, KeyId, KeyRing, SessionConfig};
 use tokio::sync::watch;
 
 const NAME: &str = "__Host-session";
-
-fn visits(resp: &Resp) -> u64 {
-    assert_eq!(resp.status, 200, "{resp:?}");
-    resp.body.strip_prefix("visits: ").unwrap().parse().unwrap()
-}
 
 fn ring(keys: &[&str]) -> KeyRing {
     keys.join(",").parse().unwrap()
@@ -339,4 +334,202 @@ async fn restarts_keep_sessions_unless_the_key_is_retired() {
         .get_with("/me", &[&format!("{NAME}={under_k1}")])
         .await;
     assert_eq!(resp.body, "ada");
+}
+
+/// The ring-file fleet (issue "fleet operations"): three instances (both adapters) with rings
+/// of their own loaded from one file; 32 clients hop between them while the file gains a
+/// scheduled key, the instances reload it at staggered moments, and the activation second
+/// passes mid-run. No request fails, no session loses a visit, every response from the
+/// activation second on is sealed under the new key. Then a `not-before` line logs out, on all
+/// three, the sessions created before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ring_file_fleet_scheduled_rotation_then_not_before() {
+    const CLIENTS: usize = 32;
+    const REQUESTS: usize = 48;
+    let dir = harness::lifecycle::TempDir::new();
+    let path = dir.path().join("session.keys");
+    let old = key_string(Algorithm::Aes256Gcm);
+    let new = key_string(Algorithm::XChaCha20Poly1305);
+    let (old_id, new_id) = (key_id(&old), key_id(&new));
+    std::fs::write(&path, format!("# the fleet's ring\n{old}\n")).unwrap();
+    let clock = Clock::new(T0);
+    let activation = T0 + 3600;
+    let config = SessionConfig::default();
+    let rings: Vec<KeyRing> = (0..3).map(|_| KeyRing::from_file(&path).unwrap()).collect();
+    let mut servers = Vec::new();
+    for (i, ring) in rings.iter().enumerate() {
+        let adapter = if i == 1 {
+            Adapter::Axum
+        } else {
+            Adapter::Hyper
+        };
+        servers.push(serve(adapter, ring.clone(), config.clone(), &clock).await);
+    }
+    let addrs: Arc<Vec<_>> = Arc::new(servers.iter().map(|s| s.addr).collect());
+
+    // The operator's steps, taken by whichever client's request crosses each count, in order.
+    let steps = Arc::new(std::sync::Mutex::new(0_usize));
+    let done = Arc::new(AtomicU64::new(0));
+    let step = {
+        let (path, rings, clock) = (path.clone(), rings.clone(), clock.clone());
+        let (old, new) = (old.clone(), new.clone());
+        move |count: u64, steps: &mut usize| match (*steps, count) {
+            (0, 200..) => {
+                let text = format!("{old}\n{new} activate={activation}\n");
+                std::fs::write(&path, text).unwrap();
+                *steps = 1;
+            }
+            (n @ 1..=3, c) if c >= 200 + 150 * n as u64 => {
+                rings[n - 1].reload_file(&path, clock.now()).unwrap();
+                *steps = n + 1;
+            }
+            (4, 900..) => {
+                clock.set(activation);
+                *steps = 5;
+            }
+            _ => {}
+        }
+    };
+    let step = Arc::new(step);
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let (addrs, clock, steps, done, step) = (
+            Arc::clone(&addrs),
+            clock.clone(),
+            Arc::clone(&steps),
+            Arc::clone(&done),
+            Arc::clone(&step),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::new(addrs[i % 3]);
+            for j in 0..REQUESTS {
+                client.retarget(addrs[(i + j) % 3]);
+                let started = clock.now();
+                let resp = client.get("/").await;
+                let ended = clock.now();
+                assert_eq!(visits(&resp), j as u64 + 1, "client {i} lost a visit");
+                let sealed = sealed_key_id(&resp.cookie().value);
+                if started >= activation {
+                    assert_eq!(sealed, new_id, "sealed under the old key after activation");
+                }
+                if ended < activation {
+                    assert_eq!(sealed, old_id, "a pending key sealed");
+                }
+                let count = done.fetch_add(1, Ordering::SeqCst) + 1;
+                step(count, &mut steps.lock().unwrap());
+            }
+            client
+        }));
+    }
+    let mut clients = Vec::new();
+    for task in tasks {
+        clients.push(task.await.unwrap());
+    }
+    assert_eq!(*steps.lock().unwrap(), 5, "every step was taken mid-run");
+    for client in &clients {
+        assert_eq!(sealed_key_id(&client.cookie(NAME).unwrap()), new_id);
+    }
+
+    // Log everyone out who logged in before the cutoff; sessions from after it stay.
+    clock.advance(60);
+    let cutoff = clock.now();
+    let mut late = Client::new(addrs[0]);
+    assert_eq!(visits(&late.get("/").await), 1);
+    std::fs::write(
+        &path,
+        format!("{old}\n{new} activate={activation}\nnot-before={cutoff}\n"),
+    )
+    .unwrap();
+    for ring in &rings {
+        ring.reload_file(&path, clock.now()).unwrap();
+    }
+    let late = late.cookie(NAME).unwrap();
+    for addr in addrs.iter() {
+        for client in &clients {
+            let mut copy = Client::new(*addr);
+            copy.set_cookie(NAME, &client.cookie(NAME).unwrap());
+            assert_eq!(visits(&copy.get("/").await), 1, "logged out on {addr}");
+        }
+        let mut copy = Client::new(*addr);
+        copy.set_cookie(NAME, &late);
+        assert!(visits(&copy.get("/").await) > 1, "kept on {addr}");
+    }
+}
+
+/// Corrupt and empty ring files arriving under load, through the watcher: no request fails,
+/// the ring stays as it was, one error event per bad file; a good file afterwards loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_ring_files_under_load_keep_the_ring() {
+    let dir = harness::lifecycle::TempDir::new();
+    let path = dir.path().join("session.keys");
+    let key = key_string(Algorithm::Aes256Gcm);
+    std::fs::write(&path, format!("{key}\n")).unwrap();
+    let ring = KeyRing::from_file(&path).unwrap();
+    let logs = harness::Logs::capture();
+    let watcher = ring.watch_file(&path, std::time::Duration::from_millis(5));
+    let clock = Clock::new(T0);
+    let server = serve(
+        Adapter::Hyper,
+        ring.clone(),
+        SessionConfig::default(),
+        &clock,
+    )
+    .await;
+    let (stop_tx, stop) = watch::channel(false);
+    let served = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (mut stop, served) = (stop.clone(), Arc::clone(&served));
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::new(addr);
+            let mut expected = 0;
+            while !*stop.borrow_and_update() {
+                expected += 1;
+                assert_eq!(visits(&client.get("/").await), expected);
+                served.fetch_add(1, Ordering::SeqCst);
+            }
+            expected
+        }));
+    }
+    // Under load: every client is under way before the first bad file arrives.
+    while served.load(Ordering::SeqCst) < 64 {
+        tokio::task::yield_now().await;
+    }
+    // Replace the file atomically, as the runbook says, and wait for the watcher to see it.
+    let replace = |text: &str| {
+        let staged = dir.path().join("staged");
+        std::fs::write(&staged, text).unwrap();
+        std::fs::rename(&staged, &path).unwrap();
+    };
+    let errors = |text: &str| text.matches("key ring file refused").count();
+    for (n, bad) in ["ssk1-garbage\n", ""].into_iter().enumerate() {
+        replace(bad);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while errors(&logs.text()) <= n {
+            assert!(std::time::Instant::now() < deadline, "no error event");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(ring.ids(), vec![KeyId::new(key_id(&key))]);
+    }
+    // A good file (a second key, accept-only) loads.
+    let second = key_string(Algorithm::XChaCha20Poly1305);
+    replace(&format!("{key}\n{second}\n"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while ring.ids().len() != 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the good file never loaded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    stop_tx.send(true).unwrap();
+    for task in tasks {
+        assert!(task.await.unwrap() > 0);
+    }
+    drop(watcher);
+    let text = logs.text();
+    assert_eq!(errors(&text), 2, "one error event per bad file: {text}");
+    assert_eq!(text.matches("key ring reloaded").count(), 1, "{text}");
+    assert!(!text.contains(&key[4..]), "no key material in the events");
 }

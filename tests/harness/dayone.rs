@@ -8,17 +8,8 @@ use std::time::Duration;
 
 use sealed_session::{Lifetime, Rolling, SessionConfig};
 
-use super::{Env, Instance, Resp, layer, serve_layer};
+use super::{Env, Instance, layer, serve_layer, visits};
 use crate::common::{DAY, HOUR};
-
-fn visits(resp: &Resp) -> u64 {
-    assert_eq!(resp.status, 200, "{resp:?}");
-    resp.body
-        .strip_prefix("visits: ")
-        .unwrap_or_else(|| panic!("not a visits answer: {resp:?}"))
-        .parse()
-        .unwrap()
-}
 
 /// G7: a browser-session cookie has no `Max-Age`/`Expires`, and the server still ends it at
 /// its idle and absolute bounds.

@@ -15,6 +15,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub(crate) mod dayone;
+pub(crate) mod lifecycle;
 pub(crate) mod scenario;
 pub(crate) mod security;
 
@@ -637,6 +638,16 @@ pub(crate) fn axum_router() -> Router {
 // ---------------------------------------------------------------------------------------------
 // Servers
 // ---------------------------------------------------------------------------------------------
+
+/// The `N` of a `visits: N` answer.
+pub(crate) fn visits(resp: &Resp) -> u64 {
+    assert_eq!(resp.status, 200, "{resp:?}");
+    resp.body
+        .strip_prefix("visits: ")
+        .unwrap_or_else(|| panic!("not a visits answer: {resp:?}"))
+        .parse()
+        .unwrap()
+}
 
 /// A running server; dropping it stops accepting (and, for hyper, closes its connections).
 #[derive(Debug)]
@@ -1282,6 +1293,21 @@ macro_rules! scenarios {
             every_request_refreshes_untouched_routes,
             revoked_sessions_are_refused_over_http,
         );
+        $crate::harness::scenarios!(
+            @lifecycle $crate::harness::Instance::new($adapter, $algorithm);
+            g5_a_pending_key_opens_and_seals_from_its_second,
+            g5_a_revoked_key_is_refused_with_its_own_reason,
+            g5_a_bad_ring_file_keeps_the_ring,
+            g6_not_before_in_the_ring_file_logs_everyone_out,
+        );
+    };
+    (@lifecycle $instance:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $crate::harness::lifecycle::$name($instance).await;
+            }
+        )*
     };
     (@tests $instance:expr; $($name:ident),* $(,)?) => {
         $(

@@ -17,21 +17,11 @@ use crate::common::MAX_OPENS;
 
 use super::{
     Client, Env, Instance, Logs, Resp, SetCookie, T0, TestSession, codec_for, key_id, key_string,
-    layer, raw_exchange, sealed_key_id,
+    layer, raw_exchange, sealed_key_id, visits,
 };
 
 const DAY: u64 = 86_400;
 const DEFAULT_NAME: &str = "__Host-session";
-
-/// The `N` of a `visits: N` answer.
-fn visits(resp: &Resp) -> u64 {
-    assert_eq!(resp.status, 200, "{resp:?}");
-    resp.body
-        .strip_prefix("visits: ")
-        .unwrap_or_else(|| panic!("not a visits answer: {resp:?}"))
-        .parse()
-        .unwrap()
-}
 
 /// The `K` of a `len: K` answer.
 fn blob_len(resp: &Resp) -> usize {

@@ -5,17 +5,8 @@ use std::time::Duration;
 
 use sealed_session::{CacheControl, Rolling, SessionConfig, SessionError};
 
-use super::{Env, Instance, KEPT, Logs, Resp, T0, TestSession};
+use super::{Env, Instance, KEPT, Logs, Resp, T0, TestSession, visits};
 use crate::common::{DAY, MAX_OPENS};
-
-fn visits(resp: &Resp) -> u64 {
-    assert_eq!(resp.status, 200, "{resp:?}");
-    resp.body
-        .strip_prefix("visits: ")
-        .unwrap_or_else(|| panic!("not a visits answer: {resp:?}"))
-        .parse()
-        .unwrap()
-}
 
 fn pair(name: &str, value: &str) -> String {
     format!("{name}={value}")
