@@ -20,6 +20,8 @@ use crate::key::{Algorithm, KeyId};
 use crate::ring::{KeyRing, OpeningKey, RingView};
 use crate::rng;
 
+#[cfg(feature = "compression")]
+mod compress;
 mod schema;
 
 /// The default idle timeout: a session not used for a day expires.
@@ -164,6 +166,8 @@ pub struct Opened<T> {
     pub flash: Vec<String>,
     /// The schema version the data was sealed as.
     pub schema_version: u32,
+    /// How many cookies the value was split across.
+    pub(crate) chunks: usize,
 }
 
 impl<T> fmt::Debug for Opened<T> {
@@ -330,6 +334,11 @@ pub struct Codec {
     clock_skew: u64,
     schema_version: u32,
     max_value_len: usize,
+    /// The most chunks a value may be split across (the middleware's `max_chunks`).
+    max_chunks: usize,
+    /// Whether sealing compresses data (feature `compression`); compressed values are read
+    /// whenever the feature is built.
+    compress: bool,
 }
 
 /// Why a candidate value did not open.
@@ -344,18 +353,6 @@ impl From<OpenError> for Refusal {
     fn from(error: OpenError) -> Self {
         Self::Refused(error)
     }
-}
-
-/// The shape of the `Set-Cookie` line a value goes into, for the size check: the bytes around
-/// the value, the bytes a Max-Age adds besides its digits (a browser-session cookie has
-/// none), and the limit. Lengths only: the codec knows nothing of the cookie grammar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LineShape {
-    /// Every byte of the line but the value and the Max-Age.
-    pub(crate) fixed_len: usize,
-    /// The bytes of a Max-Age attribute before its digits.
-    pub(crate) max_age_len: usize,
-    pub(crate) limit: usize,
 }
 
 /// What is sealed besides the data: the session's identity, its lifetime and its flash slot.
@@ -392,6 +389,13 @@ impl<T: ?Sized> Clone for Data<'_, T> {
 
 impl<T: ?Sized> Copy for Data<'_, T> {}
 
+/// How a value is written: its schema version and header flags (chunk count, compression).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Format {
+    pub(crate) schema_version: u32,
+    pub(crate) flags: Flags,
+}
+
 /// The head of a v2 plaintext, as written: id, created, expires, lifetime, flash messages.
 type WireHead<'a> = (&'a SessionId, u64, u64, Bounds, &'a [String]);
 /// The head of a v2 plaintext, as read.
@@ -409,6 +413,8 @@ impl Codec {
             clock_skew: DEFAULT_CLOCK_SKEW.as_secs(),
             schema_version: 0,
             max_value_len: DEFAULT_MAX_VALUE_LEN,
+            max_chunks: 1,
+            compress: false,
         }
     }
 
@@ -428,7 +434,33 @@ impl Codec {
             clock_skew: clock_skew.as_secs(),
             schema_version,
             max_value_len,
+            max_chunks: 1,
+            compress: false,
         }
+    }
+
+    /// The middleware's chunking and compression settings (validated by `SessionConfig`).
+    #[cfg(feature = "tower")]
+    pub(crate) fn with_chunking(mut self, max_chunks: usize, compress: bool) -> Self {
+        self.max_chunks = max_chunks;
+        self.compress = compress;
+        self
+    }
+
+    /// Compresses session data (raw DEFLATE) when that makes it shorter; data under 256 bytes
+    /// is never compressed, and compressed data inflates to at most 16 KiB. A codec built
+    /// with the `compression` feature opens compressed values whether or not it compresses.
+    ///
+    /// # Security
+    ///
+    /// The sealed length then depends on the content: see
+    /// [`SessionConfigBuilder::compression`](crate::SessionConfigBuilder::compression).
+    #[cfg(feature = "compression")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+    #[must_use]
+    pub fn with_compression(mut self, on: bool) -> Self {
+        self.compress = on;
+        self
     }
 
     /// Sets the idle timeout (a session not re-sealed for this long expires) and the absolute
@@ -565,15 +597,96 @@ impl Codec {
         let mut value = String::new();
         let head = Head::plain(*meta);
         let schema = self.schema_version;
+        #[cfg(feature = "compression")]
+        if self.compress {
+            let encoded = self.encode_for_compression(data)?;
+            let packed = self.pack(&encoded);
+            let (bytes, compressed) = packed
+                .as_deref()
+                .map_or((&encoded[..], false), |packed| (packed, true));
+            let flags = Flags::new(1, compressed).unwrap_or_default();
+            let expires = self.seal_into(
+                &mut value,
+                cookie_name,
+                &head,
+                Data::<T>::Encoded(bytes),
+                Format {
+                    schema_version: schema,
+                    flags,
+                },
+                now,
+            )?;
+            return Ok(Sealed { value, expires });
+        }
         let expires = self.seal_into(
             &mut value,
             cookie_name,
             &head,
             Data::Value(data),
-            schema,
+            Format {
+                schema_version: schema,
+                flags: Flags::default(),
+            },
             now,
         )?;
         Ok(Sealed { value, expires })
+    }
+
+    /// The data's encoding for the standalone codec's compression, within the inflation limit.
+    #[cfg(feature = "compression")]
+    fn encode_for_compression<T: Serialize + ?Sized>(
+        &self,
+        data: &T,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, SessionError> {
+        let len = encoded_len(data).ok_or(SessionError::Serialize)?;
+        if len > self.data_limit() {
+            return Err(SessionError::TooLarge {
+                size: len,
+                limit: self.data_limit(),
+            });
+        }
+        let mut encoded = zeroize::Zeroizing::new(Vec::with_capacity(len));
+        write_capped(&mut encoded, len, data).map_err(|_| SessionError::Serialize)?;
+        Ok(encoded)
+    }
+
+    /// The compressed form of a data encoding, when this codec compresses and that makes it
+    /// shorter.
+    pub(crate) fn pack(&self, encoded: &[u8]) -> Option<Vec<u8>> {
+        #[cfg(feature = "compression")]
+        if self.compress {
+            return compress::deflate(encoded);
+        }
+        let _ = encoded;
+        None
+    }
+
+    /// The longest data encoding a mutation may make: the value limit, or with compression
+    /// what a compressed session may inflate to.
+    pub(crate) fn data_limit(&self) -> usize {
+        #[cfg(feature = "compression")]
+        if self.compress {
+            return compress::MAX_INFLATED_LEN.max(self.max_value_len);
+        }
+        self.max_value_len
+    }
+
+    /// The Max-Age of a session with this head sealed at `now`, or `None` for a
+    /// browser-session cookie.
+    #[cfg(feature = "tower")]
+    pub(crate) fn max_age(&self, head: &Head<'_>, now: u64) -> Option<u64> {
+        let bounds = self.bounds(head.lifetime);
+        bounds.persistent.then(|| {
+            self.expiry(bounds, head.meta.created, now)
+                .saturating_sub(now)
+        })
+    }
+
+    /// The chunk count in the header of a value's first chunk (1 when it cannot be read: the
+    /// value then fails to open on its own).
+    #[cfg(feature = "tower")]
+    pub(crate) fn chunk_count(&self, first: &[u8]) -> usize {
+        envelope::peek_header(first, self.schema_version).map_or(1, |header| header.flags.chunks())
     }
 
     /// Appends the sealed value to `out` (which is left as it was on error) and returns the
@@ -585,14 +698,14 @@ impl Codec {
         cookie_name: &str,
         head: &Head<'_>,
         data: Data<'_, T>,
-        schema_version: u32,
+        format: Format,
         now: u64,
     ) -> Result<u64, SessionError> {
         let ring = self.ring.view();
         let key = ring.sealing_key(now);
         let algorithm = key.key().algorithm();
         let hour = envelope::hour_of(now);
-        let header = Header::v2(key.key().id(), hour, schema_version, Flags::default());
+        let header = Header::v2(key.key().id(), hour, format.schema_version, format.flags);
         let bounds = self.bounds(head.lifetime);
         let expires = self.expiry(bounds, head.meta.created, now);
         let wire: WireHead<'_> = (
@@ -639,17 +752,27 @@ impl Codec {
         Ok(expires)
     }
 
-    /// The exact length of the value [`seal`](Self::seal) would return now, without sealing.
+    /// The exact length of the value [`seal`](Self::seal) would return now, without sealing
+    /// (with compression, the data is compressed to know).
     ///
     /// # Errors
     ///
-    /// [`SessionError::Serialize`] if `data` cannot be serialized. The limit is not applied.
+    /// [`SessionError::Serialize`] if `data` cannot be serialized. The limit is not applied
+    /// (with compression, the inflation limit is).
     pub fn sealed_len<T: Serialize + ?Sized>(
         &self,
         meta: &SessionMeta,
         data: &T,
         now: u64,
     ) -> Result<usize, SessionError> {
+        #[cfg(feature = "compression")]
+        if self.compress {
+            let encoded = self.encode_for_compression(data)?;
+            let data_len = self
+                .pack(&encoded)
+                .map_or(encoded.len(), |packed| packed.len());
+            return Ok(self.sealed_value_len(&Head::plain(*meta), data_len, now));
+        }
         let data_len = Data::Value(data)
             .encoded_len()
             .ok_or(SessionError::Serialize)?;
@@ -671,39 +794,6 @@ impl Codec {
             head.flash,
         );
         self.value_len(&header, key.algorithm(), &wire, data_len)
-    }
-
-    /// The length of the whole `Set-Cookie` line for data whose encoding is `data_len` bytes,
-    /// refused with its exact size when over the line's limit.
-    #[cfg(feature = "tower")]
-    pub(crate) fn check_line(
-        &self,
-        head: &Head<'_>,
-        data_len: usize,
-        now: u64,
-        line: LineShape,
-    ) -> Result<usize, SessionError> {
-        let value_len = self.sealed_value_len(head, data_len, now);
-        let bounds = self.bounds(head.lifetime);
-        let max_age = self
-            .expiry(bounds, head.meta.created, now)
-            .saturating_sub(now);
-        let max_age_len = if bounds.persistent {
-            line.max_age_len + decimal_digits(max_age)
-        } else {
-            0
-        };
-        let size = line
-            .fixed_len
-            .saturating_add(value_len)
-            .saturating_add(max_age_len);
-        if size > line.limit {
-            return Err(SessionError::TooLarge {
-                size,
-                limit: line.limit,
-            });
-        }
-        Ok(size)
     }
 
     fn value_len(
@@ -774,6 +864,7 @@ impl Codec {
         aead_budget: &mut usize,
         schema: &Schema<T>,
     ) -> Result<Opened<T>, Refusal> {
+        let supplied = chunks.clone().count();
         let mut opening = Opening::decode(chunks, self.max_value_len, self.schema_version)
             .map_err(OpenError::new)?;
         let header = *opening.header();
@@ -783,6 +874,10 @@ impl Codec {
         }
         let ring = self.ring.view();
         let key = self.check_header(&ring, &header, now)?;
+        if supplied != header.flags.chunks() {
+            // Chunks missing or extra: what the AEAD would refuse, refused without it.
+            return Err(fail(OpenErrorKind::Unauthentic));
+        }
         let Some(left) = aead_budget.checked_sub(1) else {
             return Err(Refusal::OverBudget);
         };
@@ -825,6 +920,7 @@ impl Codec {
                 .lifetime(),
             flash,
             schema_version: header.schema,
+            chunks: header.flags.chunks(),
         })
     }
 
@@ -845,6 +941,12 @@ impl Codec {
             return Some(((id, created, expires, bounds, Vec::new()), data));
         }
         let (head, rest) = postcard::take_from_bytes::<ReadHead>(plaintext).ok()?;
+        #[cfg(feature = "compression")]
+        if header.flags.compressed() {
+            let inflated = compress::inflate(rest)?;
+            let data = schema.decode(header.schema, &inflated)?;
+            return Some((head, data));
+        }
         let data = schema.decode(header.schema, rest)?;
         Some((head, data))
     }
@@ -858,7 +960,9 @@ impl Codec {
         now: u64,
     ) -> Result<OpeningKey<'r>, OpenError> {
         let fail = |kind| OpenError::new(kind).with_key_id(header.key_id);
-        if header.flags.chunks() != 1 || header.flags.compressed() {
+        if header.flags.chunks() > self.max_chunks
+            || (header.flags.compressed() && !cfg!(feature = "compression"))
+        {
             return Err(fail(OpenErrorKind::Flags));
         }
         let key = ring
@@ -877,35 +981,18 @@ impl Codec {
     }
 
     /// The encoding of session data for a change, as `schema` writes it, refused unless it
-    /// fits the line and decodes back to itself (postcard is not self-describing:
-    /// `skip_serializing_if`, `untagged` and `flatten` break round trips). Written under the
-    /// value limit, so an oversize value is never copied; its error carries the exact line
-    /// size, counted without allocating.
+    /// decodes back to itself (postcard is not self-describing: `skip_serializing_if`,
+    /// `untagged` and `flatten` break round trips). Written under the data limit, so an
+    /// oversize value is never copied; its exact length is counted without allocating.
     #[cfg(feature = "tower")]
     pub(crate) fn encode_data<T: Serialize + DeserializeOwned>(
         &self,
         data: &T,
         schema: &Schema<T>,
-        head: &Head<'_>,
-        now: u64,
-        line: LineShape,
-    ) -> Result<Vec<u8>, SessionError> {
-        // Room for a typical session at once; larger ones grow, but never past the value limit.
+    ) -> Result<Vec<u8>, Encoding> {
+        // Room for a typical session at once; larger ones grow, but never past the limit.
         let mut encoded = Vec::with_capacity(ENCODE_CAPACITY);
-        match schema.encode(data, &mut encoded, self.max_value_len) {
-            Ok(()) => {}
-            Err(Encoding::OverLimit { len }) => {
-                self.check_line(head, len, now, line)?;
-                // Within the line limit but not the value limit: cannot happen, as the value
-                // limit is the line limit minus the line's fixed part.
-                return Err(SessionError::TooLarge {
-                    size: len,
-                    limit: line.limit,
-                });
-            }
-            Err(Encoding::Refused(error)) => return Err(error),
-        }
-        self.check_line(head, encoded.len(), now, line)?;
+        schema.encode(data, &mut encoded, self.data_limit())?;
         Ok(encoded)
     }
 }

@@ -8,9 +8,10 @@ use core::time::Duration;
 
 use crate::codec::{
     self, Codec, DEFAULT_CLOCK_SKEW, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME, Lifetime,
-    LineShape, MAX_VALUE_LEN_LIMIT,
+    MAX_VALUE_LEN_LIMIT,
 };
-use crate::cookies::{self, Attributes, SameSite};
+use crate::cookies::{self, Attributes, LineLimits, SameSite};
+use crate::envelope::MAX_CHUNKS;
 use crate::error::ConfigError;
 use crate::ring::KeyRing;
 
@@ -31,7 +32,14 @@ pub(crate) const MAX_ATTRIBUTE_LEN: usize = 1024;
 /// The longest cookie name accepted, in bytes.
 pub(crate) const MAX_COOKIE_NAME_LEN: usize = 256;
 
+/// The default limit on what the session's cookies add to a request's `Cookie` header: many
+/// servers and proxies refuse request header lines over 8 KiB (nginx's
+/// `large_client_header_buffers`, for one), and this leaves 2 KiB of that to other cookies.
+pub(crate) const DEFAULT_COOKIE_HEADER_BUDGET: usize = 6 * 1024;
+
 const _: () = assert!(MAX_COOKIE_SIZE <= MAX_VALUE_LEN_LIMIT);
+const _: () = assert!(MAX_COOKIE_SIZE <= DEFAULT_COOKIE_HEADER_BUDGET);
+const _: () = assert!(DEFAULT_COOKIE_HEADER_BUDGET <= MAX_VALUE_LEN_LIMIT);
 
 /// When a session that was read but not modified is sealed again to push its idle expiry
 /// forward (express-session's `rolling`).
@@ -139,6 +147,9 @@ struct Policy {
     schema_version: u32,
     cache_control: CacheControl,
     insecure_http: bool,
+    max_chunks: usize,
+    cookie_header_budget: usize,
+    compression: bool,
 }
 
 impl Default for Policy {
@@ -154,6 +165,9 @@ impl Default for Policy {
             schema_version: 0,
             cache_control: CacheControl::NoStoreUnlessSet,
             insecure_http: false,
+            max_chunks: 1,
+            cookie_header_budget: DEFAULT_COOKIE_HEADER_BUDGET,
+            compression: false,
         }
     }
 }
@@ -241,13 +255,32 @@ impl SessionConfig {
         &self.path
     }
 
-    /// The shape of a session line, for the codec's size check.
-    pub(crate) fn line_shape(&self) -> LineShape {
-        let fixed_len = cookies::fixed_line_len(&self.cookie_name, &self.suffix, false);
-        LineShape {
-            fixed_len,
-            max_age_len: cookies::fixed_line_len(&self.cookie_name, &self.suffix, true) - fixed_len,
-            limit: self.policy.max_cookie_size,
+    /// The most cookies one session is split across (1: no chunking).
+    #[must_use]
+    pub fn max_chunks(&self) -> usize {
+        self.policy.max_chunks
+    }
+
+    /// The most the session's cookies may add to a request's `Cookie` header, in bytes.
+    #[must_use]
+    pub fn cookie_header_budget(&self) -> usize {
+        self.policy.cookie_header_budget
+    }
+
+    /// Whether session data is compressed (feature `compression`).
+    #[must_use]
+    pub fn compression(&self) -> bool {
+        self.policy.compression
+    }
+
+    /// What bounds the session's lines, for the size check.
+    pub(crate) fn line_limits(&self) -> LineLimits<'_> {
+        LineLimits {
+            name: &self.cookie_name,
+            suffix: &self.suffix,
+            line_limit: self.policy.max_cookie_size,
+            header_budget: self.policy.cookie_header_budget,
+            max_chunks: self.policy.max_chunks,
         }
     }
 
@@ -257,13 +290,19 @@ impl SessionConfig {
         self.policy.lifetime
     }
 
-    /// The longest value this configuration could ever emit: the limit minus the fixed part
-    /// and a one-digit Max-Age. A longer incoming value is not ours and is refused before
-    /// decoding.
+    /// The longest value this configuration could ever emit, all chunks together: one line's
+    /// limit minus its fixed part and a one-digit Max-Age, or with chunking the `Cookie` header
+    /// budget. A longer incoming value is not ours and is refused before decoding.
     fn max_value_len(&self) -> usize {
-        self.policy
+        let one_line = self
+            .policy
             .max_cookie_size
-            .saturating_sub(cookies::fixed_line_len(&self.cookie_name, &self.suffix, true) + 1)
+            .saturating_sub(cookies::fixed_line_len(&self.cookie_name, 0, &self.suffix, true) + 1);
+        if self.policy.max_chunks == 1 {
+            one_line
+        } else {
+            one_line.max(self.policy.cookie_header_budget.min(MAX_VALUE_LEN_LIMIT))
+        }
     }
 
     /// The codec for these (validated) settings over `ring`.
@@ -275,6 +314,7 @@ impl SessionConfig {
             self.policy.schema_version,
             self.max_value_len(),
         )
+        .with_chunking(self.policy.max_chunks, self.policy.compression)
     }
 }
 
@@ -428,6 +468,45 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Splits sessions too large for one cookie across up to `max` cookies (default 1: no
+    /// chunking; at most 16): `name`, `name.1`, `name.2`, ... with the same attributes. The
+    /// count is sealed in the authenticated header, so the reader joins exactly that many;
+    /// missing, extra, reordered or foreign chunks are refused, and chunks a shrinking session
+    /// no longer needs are deleted on the same response. Mutations that would need more
+    /// cookies, or more than [`cookie_header_budget`](Self::cookie_header_budget), are refused
+    /// with [`SessionError::TooLarge`](crate::SessionError::TooLarge).
+    ///
+    /// Every request then carries the whole session: keep sessions small where you can.
+    pub fn max_chunks(mut self, max: usize) -> Self {
+        self.policy.max_chunks = max;
+        self
+    }
+
+    /// The most the session's cookies may add to a request's `Cookie` header, `name=value`
+    /// pairs and separators, in bytes (default 6144, at most 16384). Many servers and proxies
+    /// refuse request header lines over 8 KiB, and a browser sends the application's other
+    /// cookies in the same header.
+    pub fn cookie_header_budget(mut self, bytes: usize) -> Self {
+        self.policy.cookie_header_budget = bytes;
+        self
+    }
+
+    /// Compresses session data (raw DEFLATE) when that makes it shorter (default off; data
+    /// under 256 bytes is never compressed). Compressed data inflates to at most 16 KiB.
+    ///
+    /// # Security
+    ///
+    /// Compression makes the cookie's length depend on the content. If a session holds a
+    /// secret (a CSRF token, say) next to data an attacker can influence (a search term, a
+    /// cart item name) and the attacker can watch cookie sizes, they can guess the secret
+    /// piece by piece (as in CRIME and BREACH). Keep it off for such sessions.
+    #[cfg(feature = "compression")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+    pub fn compression(mut self, on: bool) -> Self {
+        self.policy.compression = on;
+        self
+    }
+
     /// Whether responses that set or delete the cookie get `Cache-Control: no-store` (default
     /// [`CacheControl::NoStoreUnlessSet`]).
     pub fn cache_control(mut self, cache_control: CacheControl) -> Self {
@@ -482,6 +561,7 @@ impl SessionConfigBuilder {
             path: cookie.path,
             policy,
         };
+        validate_chunking(&config.policy)?;
         validate_size(&config)?;
         Ok(config)
     }
@@ -557,10 +637,28 @@ fn validate_secure_only(cookie: &Attributes) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The chunk count fits the header's flags; the budget holds the smallest session and stays
+/// within what the codec opens.
+fn validate_chunking(policy: &Policy) -> Result<(), ConfigError> {
+    if !(1..=MAX_CHUNKS).contains(&policy.max_chunks) {
+        return Err(ConfigError::Chunking {
+            setting: "max_chunks",
+            reason: "must be from 1 (no chunking) to 16",
+        });
+    }
+    if !(codec::MIN_SEALED_LEN..=MAX_VALUE_LEN_LIMIT).contains(&policy.cookie_header_budget) {
+        return Err(ConfigError::Chunking {
+            setting: "cookie_header_budget",
+            reason: "must be from 256 to 16384 bytes",
+        });
+    }
+    Ok(())
+}
+
 /// The smallest session must fit, and the limit stays within what the codec accepts.
 fn validate_size(config: &SessionConfig) -> Result<(), ConfigError> {
     if codec::check_value_len_from(config.max_value_len(), codec::MIN_SEALED_LEN).is_err() {
-        let fixed = cookies::fixed_line_len(&config.cookie_name, &config.suffix, true) + 1;
+        let fixed = cookies::fixed_line_len(&config.cookie_name, 0, &config.suffix, true) + 1;
         return Err(ConfigError::CookieSize {
             min: codec::MIN_SEALED_LEN + fixed,
             max: MAX_VALUE_LEN_LIMIT + fixed,

@@ -6,6 +6,9 @@
 //! byte (it trims them, so `__Host-session ` would pass for `__Host-session`), and the
 //! attribute suffix is rendered once per configuration rather than per response.
 
+use crate::envelope::{CHUNK_ALIGN, MAX_CHUNKS};
+use crate::error::SessionError;
+
 /// The `SameSite` cookie attribute (RFC 6265bis §4.1.2.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -87,26 +90,46 @@ impl Attributes {
 
 const MAX_AGE: &str = "; Max-Age=";
 
-/// Every byte of a line but the value and the Max-Age digits (`max_age`: whether the line
-/// has a Max-Age at all).
-pub(crate) fn fixed_line_len(name: &str, suffix: &str, max_age: bool) -> usize {
-    name.len() + "=".len() + if max_age { MAX_AGE.len() } else { 0 } + suffix.len()
+/// The length of the name of chunk `index` of the cookie `name`: `name`, then `name.1`,
+/// `name.2`, ... (a `__Host-` name keeps its prefix on every chunk).
+pub(crate) fn chunk_name_len(name: &str, index: usize) -> usize {
+    if index == 0 {
+        name.len()
+    } else {
+        name.len() + ".".len() + decimal_len(index)
+    }
 }
 
-/// Starts a line: `name=`, with room for exactly a value of `value_len` bytes and a Max-Age of
-/// `max_age_digits` (an exact capacity lets the header value take the buffer without a copy);
-/// the value is then appended in place, and [`finish_line`] adds the rest.
+fn decimal_len(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+/// Every byte of the line of chunk `index` but the value and the Max-Age digits (`max_age`:
+/// whether the line has a Max-Age at all).
+pub(crate) fn fixed_line_len(name: &str, index: usize, suffix: &str, max_age: bool) -> usize {
+    chunk_name_len(name, index) + "=".len() + if max_age { MAX_AGE.len() } else { 0 } + suffix.len()
+}
+
+/// Starts the line of chunk `index` (0: the cookie itself): `name=`, with room for exactly a
+/// value of `value_len` bytes and a Max-Age of `max_age_digits` (an exact capacity lets the
+/// header value take the buffer without a copy); the value is then appended in place, and
+/// [`finish_line`] adds the rest.
 pub(crate) fn begin_line(
     name: &str,
+    index: usize,
     suffix: &str,
     value_len: usize,
     max_age_digits: Option<usize>,
 ) -> String {
-    let capacity = fixed_line_len(name, suffix, max_age_digits.is_some())
+    let capacity = fixed_line_len(name, index, suffix, max_age_digits.is_some())
         + value_len
         + max_age_digits.unwrap_or(0);
     let mut line = String::with_capacity(capacity);
     line.push_str(name);
+    if index > 0 {
+        line.push('.');
+        push_decimal(&mut line, index as u64);
+    }
     line.push('=');
     line
 }
@@ -118,6 +141,122 @@ pub(crate) fn finish_line(line: &mut String, max_age: Option<u64>, suffix: &str)
         push_decimal(line, max_age);
     }
     line.push_str(suffix);
+}
+
+/// What bounds the session's cookies, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineLimits<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) suffix: &'a str,
+    /// The longest `Set-Cookie` line.
+    pub(crate) line_limit: usize,
+    /// The most the session's cookies may add to a request's `Cookie` header.
+    pub(crate) header_budget: usize,
+    /// 1: no chunking.
+    pub(crate) max_chunks: usize,
+}
+
+/// How a sealed value is split across cookies: the length of each chunk, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout {
+    lens: [usize; MAX_CHUNKS],
+    count: usize,
+}
+
+impl Layout {
+    /// The number of cookies.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The length of each chunk.
+    pub(crate) fn lens(&self) -> &[usize] {
+        self.lens.get(..self.count).unwrap_or_default()
+    }
+}
+
+/// A greedy split: every chunk as long as its line allows (a multiple of four characters, so
+/// that each decodes alone), the last one what is left.
+struct Walk {
+    lens: [usize; MAX_CHUNKS],
+    count: usize,
+    /// The bytes the cookies add to a `Cookie` header: `name=value` pairs and `; ` between.
+    header_len: usize,
+    /// The value bytes that did not fit.
+    left: usize,
+}
+
+impl LineLimits<'_> {
+    /// Splits a sealed value of `value_len` bytes whose lines carry a Max-Age of
+    /// `max_age_digits` digits (`None`: no Max-Age).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::TooLarge`]: without chunking, with the size of the line (or of the
+    /// `Cookie` header pair) and its limit; with chunking, in bytes of the request's `Cookie`
+    /// header, the session's need and the most it may take (the budget, or `max_chunks` full
+    /// chunks).
+    pub(crate) fn layout(
+        &self,
+        value_len: usize,
+        max_age_digits: Option<usize>,
+    ) -> Result<Layout, SessionError> {
+        let extra = max_age_digits.map_or(0, |digits| MAX_AGE.len() + digits);
+        let walk = self.walk(value_len, extra, self.max_chunks);
+        let too_large = |size, limit| Err(SessionError::TooLarge { size, limit });
+        if self.max_chunks == 1 {
+            if walk.left > 0 {
+                let line = fixed_line_len(self.name, 0, self.suffix, false) + extra + value_len;
+                return too_large(line, self.line_limit);
+            }
+            if walk.header_len > self.header_budget {
+                return too_large(walk.header_len, self.header_budget);
+            }
+        } else if walk.left > 0 || walk.header_len > self.header_budget {
+            let need = self.walk(value_len, extra, usize::MAX).header_len;
+            let full = self.walk(usize::MAX, extra, self.max_chunks).header_len;
+            return too_large(need, full.min(self.header_budget));
+        }
+        Ok(Layout {
+            lens: walk.lens,
+            count: walk.count,
+        })
+    }
+
+    fn walk(&self, value_len: usize, extra: usize, max_chunks: usize) -> Walk {
+        let mut walk = Walk {
+            lens: [0; MAX_CHUNKS],
+            count: 0,
+            header_len: 0,
+            left: value_len,
+        };
+        let mut index = 0;
+        while walk.left > 0 && index < max_chunks {
+            let room = self
+                .line_limit
+                .saturating_sub(fixed_line_len(self.name, index, self.suffix, false) + extra);
+            let len = if walk.left <= room {
+                walk.left
+            } else {
+                room - room % CHUNK_ALIGN
+            };
+            if len == 0 {
+                walk.header_len = usize::MAX;
+                break;
+            }
+            if let Some(slot) = walk.lens.get_mut(index) {
+                *slot = len;
+            }
+            let separator = if index == 0 { 0 } else { "; ".len() };
+            walk.header_len = walk
+                .header_len
+                .saturating_add(separator + chunk_name_len(self.name, index) + "=".len() + len);
+            walk.left -= len;
+            index += 1;
+            walk.count = index;
+        }
+        walk
+    }
 }
 
 /// Appends `n` in decimal: `write!` costs several times as much on this path.
@@ -140,12 +279,28 @@ fn push_decimal(line: &mut String, mut n: u64) {
     }
 }
 
-/// The deletion line: same name, path and domain, empty value, `Max-Age=0` (RFC 6265bis
-/// §5.6.2: a non-positive Max-Age expires the cookie at once).
-pub(crate) fn removal_line(name: &str, suffix: &str) -> String {
-    let mut line = begin_line(name, suffix, 0, Some(1));
+/// The deletion line of chunk `index`: same name, path and domain, empty value, `Max-Age=0`
+/// (RFC 6265bis §5.6.2: a non-positive Max-Age expires the cookie at once).
+pub(crate) fn removal_line(name: &str, index: usize, suffix: &str) -> String {
+    let mut line = begin_line(name, index, suffix, 0, Some(1));
     finish_line(&mut line, Some(0), suffix);
     line
+}
+
+/// The chunk index of a cookie named `cookie` for the session cookie `name`: 0 for the name
+/// itself, `k` for `name.k` (1 to 15, canonical decimal), `None` for other cookies.
+pub(crate) fn chunk_index(cookie: &[u8], name: &str) -> Option<usize> {
+    let rest = cookie.strip_prefix(name.as_bytes())?;
+    if rest.is_empty() {
+        return Some(0);
+    }
+    let digits = rest.strip_prefix(b".")?;
+    let index = match digits {
+        [d @ b'1'..=b'9'] => usize::from(d - b'0'),
+        [b'1', d @ b'0'..=b'9'] => 10 + usize::from(d - b'0'),
+        _ => return None,
+    };
+    (index < MAX_CHUNKS).then_some(index)
 }
 
 /// The name of the cookie a `Set-Cookie` line sets: the bytes before the first `=`, without
@@ -189,25 +344,51 @@ impl CookieFields for () {
 /// cookie.
 pub(crate) fn values<'a>(fields: &'a dyn CookieFields, name: &'a str) -> Values<'a> {
     Values {
-        fields,
+        pairs: Pairs {
+            fields,
+            next_field: 0,
+            rest: &[],
+        },
         name: name.as_bytes(),
-        next_field: 0,
-        rest: &[],
     }
 }
 
-/// The iterator of [`values`]: a hand-written scan, about a third of the instructions of a
-/// `split`/`filter_map` chain on a typical header.
-#[derive(Clone)]
-pub(crate) struct Values<'a> {
+/// The chunk cookies `name.1` to `name.15` of a request, as (index, value), in request order;
+/// the same pass as [`values`].
+pub(crate) fn chunk_values<'a>(
     fields: &'a dyn CookieFields,
-    name: &'a [u8],
+    name: &'a str,
+) -> impl Iterator<Item = (usize, &'a [u8])> + 'a {
+    let pairs = Pairs {
+        fields,
+        next_field: 0,
+        rest: &[],
+    };
+    pairs.filter_map(move |pair| {
+        if !pair.starts_with(name.as_bytes()) {
+            return None;
+        }
+        let at = pair.iter().position(|&b| b == b'=')?;
+        let (cookie, value) = pair.split_at(at);
+        match chunk_index(cookie, name)? {
+            0 => None,
+            index => Some((index, value.get(1..).unwrap_or_default())),
+        }
+    })
+}
+
+/// The `name=value` pairs of a request's `Cookie` fields, leading whitespace trimmed: a
+/// hand-written scan, about a third of the instructions of a `split`/`filter_map` chain on a
+/// typical header.
+#[derive(Clone)]
+struct Pairs<'a> {
+    fields: &'a dyn CookieFields,
     next_field: usize,
     /// What is left of the current field.
     rest: &'a [u8],
 }
 
-impl<'a> Iterator for Values<'a> {
+impl<'a> Iterator for Pairs<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
@@ -221,8 +402,26 @@ impl<'a> Iterator for Values<'a> {
             let (pair, rest) = self.rest.split_at(end);
             self.rest = rest.get(1..).unwrap_or_default();
             // Separators are "; " (RFC 6265 §4.2.1); tolerate extra leading whitespace.
-            let value = pair
-                .trim_ascii_start()
+            return Some(pair.trim_ascii_start());
+        }
+    }
+}
+
+/// The iterator of [`values`].
+#[derive(Clone)]
+pub(crate) struct Values<'a> {
+    pairs: Pairs<'a>,
+    name: &'a [u8],
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            let value = self
+                .pairs
+                .next()?
                 .strip_prefix(self.name)
                 .and_then(|rest| rest.strip_prefix(b"="));
             if value.is_some() {
@@ -292,7 +491,7 @@ mod tests {
     fn lines_render_attributes_once() {
         let suffix = Attributes::default().render();
         assert_eq!(suffix, "; Path=/; Secure; HttpOnly; SameSite=Lax");
-        let mut line = begin_line("n", &suffix, 3, Some(2));
+        let mut line = begin_line("n", 0, &suffix, 3, Some(2));
         let capacity = line.capacity();
         line.push_str("abc");
         finish_line(&mut line, Some(60), &suffix);
@@ -301,16 +500,25 @@ mod tests {
             line,
             "n=abc; Max-Age=60; Path=/; Secure; HttpOnly; SameSite=Lax"
         );
-        assert_eq!(line.len(), fixed_line_len("n", &suffix, true) + 3 + 2);
-        let mut session = begin_line("n", &suffix, 3, None);
+        assert_eq!(line.len(), fixed_line_len("n", 0, &suffix, true) + 3 + 2);
+        let mut session = begin_line("n", 0, &suffix, 3, None);
         session.push_str("abc");
         finish_line(&mut session, None, &suffix);
-        assert_eq!(session.len(), fixed_line_len("n", &suffix, false) + 3);
+        assert_eq!(session.len(), fixed_line_len("n", 0, &suffix, false) + 3);
         assert_eq!(session.len(), session.capacity());
         assert_eq!(
-            removal_line("n", &suffix),
+            removal_line("n", 0, &suffix),
             "n=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
         );
+        assert_eq!(
+            removal_line("__Host-n", 12, &suffix),
+            "__Host-n.12=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
+        );
+        let mut chunk = begin_line("n", 3, &suffix, 2, None);
+        chunk.push_str("ab");
+        finish_line(&mut chunk, None, &suffix);
+        assert_eq!(chunk.len(), fixed_line_len("n", 3, &suffix, false) + 2);
+        assert!(chunk.starts_with("n.3=ab; Path=/"));
         assert_eq!(set_cookie_name(b" n =v; Path=/"), b"n");
         for n in [0, 7, 10, 86_400, u64::MAX] {
             let mut text = String::new();
@@ -318,6 +526,87 @@ mod tests {
             assert_eq!(text, n.to_string());
         }
         assert_eq!(set_cookie_name(b"novalue"), b"novalue");
+    }
+
+    #[test]
+    fn chunk_names_are_canonical_and_found_in_one_pass() {
+        assert_eq!(chunk_index(b"s", "s"), Some(0));
+        assert_eq!(chunk_index(b"s.1", "s"), Some(1));
+        assert_eq!(chunk_index(b"s.15", "s"), Some(15));
+        for other in [
+            &b"s.0"[..],
+            b"s.01",
+            b"s.16",
+            b"s.1x",
+            b"s.",
+            b"s1",
+            b"S.1",
+            b"s.-1",
+        ] {
+            assert_eq!(chunk_index(other, "s"), None, "{other:?}");
+        }
+        let request: Vec<&'static [u8]> = vec![b"s.2=two; s=main; s.1=one; s.16=no", b"s.2=dup"];
+        let chunks: Vec<(usize, &[u8])> = chunk_values(&request, "s").collect();
+        assert_eq!(
+            chunks,
+            [(2, &b"two"[..]), (1, b"one"), (2, b"dup")],
+            "the main cookie and out-of-range names are not chunks"
+        );
+        assert_eq!(values(&request, "s").collect::<Vec<_>>(), [&b"main"[..]]);
+    }
+
+    #[test]
+    fn layouts_fill_lines_in_whole_bytes_and_respect_both_limits() {
+        let suffix = Attributes::default().render();
+        let limits = |max_chunks, header_budget| LineLimits {
+            name: "__Host-s",
+            suffix: &suffix,
+            line_limit: 200,
+            header_budget,
+            max_chunks,
+        };
+        let room0 = 200 - fixed_line_len("__Host-s", 0, &suffix, false);
+        // Unchunked: exactly the line limit fits; one byte more names the line size.
+        let one = limits(1, 6144);
+        assert_eq!(one.layout(room0, None).unwrap().lens(), [room0]);
+        assert_eq!(
+            one.layout(room0 + 1, None),
+            Err(SessionError::TooLarge {
+                size: 201,
+                limit: 200
+            })
+        );
+        // Chunked: full chunks are multiples of four, the last takes the rest.
+        let three = limits(3, 6144);
+        let layout = three.layout(room0 + 10, None).unwrap();
+        assert_eq!(layout.count(), 2);
+        assert_eq!(layout.lens()[0], room0 - room0 % 4);
+        assert_eq!(layout.lens().iter().sum::<usize>(), room0 + 10);
+        for (index, len) in layout.lens().iter().enumerate() {
+            assert!(fixed_line_len("__Host-s", index, &suffix, false) + len <= 200);
+        }
+        // Max-Age digits count on every line.
+        let with_age = three.layout(room0 + 10, Some(6)).unwrap();
+        assert!(with_age.lens()[0] <= room0 - 16);
+        // More than three chunks' worth, or more than the header budget: refused, in Cookie
+        // header bytes.
+        let Err(SessionError::TooLarge { size, limit }) = three.layout(4 * room0, None) else {
+            panic!("over three chunks");
+        };
+        assert!(size > limit);
+        let tight = limits(3, 300);
+        let Err(SessionError::TooLarge { limit, .. }) = tight.layout(room0 + 200, None) else {
+            panic!("over the budget");
+        };
+        assert_eq!(limit, 300);
+        let fits = tight.layout(room0 + 100, None).unwrap();
+        let header: usize = fits
+            .lens()
+            .iter()
+            .enumerate()
+            .map(|(i, len)| chunk_name_len("__Host-s", i) + 1 + len + if i > 0 { 2 } else { 0 })
+            .sum();
+        assert!(header <= 300);
     }
 
     #[test]

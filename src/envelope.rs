@@ -294,11 +294,6 @@ impl Sealing {
         &mut self.buf.0
     }
 
-    /// The length of the plaintext appended so far.
-    pub(crate) fn plaintext_len(&self) -> usize {
-        self.buf.0.len().saturating_sub(self.body_start)
-    }
-
     /// Draws the nonce, encrypts the plaintext in place and appends the base64url envelope
     /// to `out`.
     pub(crate) fn seal(
@@ -439,21 +434,19 @@ pub(crate) fn peek_header(first_chunk: &[u8], v1_schema: u32) -> Result<Header, 
     Header::parse(&raw, v1_schema)
 }
 
-/// Splits a sealed value into `chunks` pieces of at most `max_chunk_len` characters each
-/// (every piece but the last a multiple of four). `None` if it does not fit.
-pub(crate) fn split_chunks(
-    value: &str,
-    max_chunk_len: usize,
-) -> Option<impl Iterator<Item = &str>> {
-    let step = max_chunk_len - max_chunk_len % CHUNK_ALIGN;
-    if step == 0 {
-        return None;
-    }
-    // base64url is ASCII, so every index is a char boundary.
-    Some(
-        (0..value.len().div_ceil(step))
-            .filter_map(move |i| value.get(i * step..((i + 1) * step).min(value.len()))),
-    )
+/// Splits a sealed value into chunks of the given lengths, in order (every length but the
+/// last a multiple of four, so that each chunk decodes alone; the lengths sum to the value's).
+pub(crate) fn split_chunks<'v>(
+    value: &'v str,
+    lens: &'v [usize],
+) -> impl Iterator<Item = &'v str> + 'v {
+    let mut start = 0;
+    lens.iter().map(move |&len| {
+        // base64url is ASCII, so every index is a char boundary.
+        let chunk = value.get(start..start + len).unwrap_or_default();
+        start += len;
+        chunk
+    })
 }
 
 /// Runs `f` with the AAD for `header` (whose bytes are `header_bytes`) and `cookie_name`, on
@@ -553,14 +546,16 @@ mod tests {
 
     #[test]
     fn chunks_split_on_whole_bytes_and_rejoin() {
-        let value: String = (0..103)
-            .map(|i| char::from(b'A' + (i % 26) as u8))
-            .collect();
-        let chunks: Vec<&str> = split_chunks(&value, 42).unwrap().collect();
-        assert_eq!(chunks.len(), 3);
-        assert!(chunks.iter().all(|c| c.len() <= 42));
-        assert!(chunks[..2].iter().all(|c| c.len() % CHUNK_ALIGN == 0));
+        let raw: Vec<u8> = (0..77u8).collect();
+        let value = URL_SAFE_NO_PAD.encode(&raw);
+        assert_eq!(value.len(), 103);
+        let chunks: Vec<&str> = split_chunks(&value, &[40, 40, 23]).collect();
         assert_eq!(chunks.concat(), value);
-        assert!(split_chunks(&value, 3).is_none());
+        // Each chunk decodes on its own, to consecutive bytes.
+        let decoded: Vec<u8> = chunks
+            .iter()
+            .flat_map(|c| URL_SAFE_NO_PAD.decode(c).unwrap())
+            .collect();
+        assert_eq!(decoded, raw);
     }
 }

@@ -453,17 +453,22 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
     }
     let headers = response.headers_mut();
     if headers.contains_key(SET_COOKIE) {
-        drop_handler_cookies(headers, config.cookie_name());
+        drop_handler_cookies(headers, config);
     }
-    let Some(line) = outcome.set_cookie else {
+    if outcome.set_cookie.is_none() && outcome.more_lines.is_empty() {
         return;
-    };
-    // The line is built from a validated name, base64url and validated attributes.
-    let Ok(value) = HeaderValue::try_from(line) else {
-        tracing::error!(target: SEAL_EVENT_TARGET, "Set-Cookie value is not a valid header value");
-        return;
-    };
-    headers.append(SET_COOKIE, value);
+    }
+    for line in outcome.set_cookie.into_iter().chain(outcome.more_lines) {
+        // Lines are built from a validated name, base64url and validated attributes.
+        match HeaderValue::try_from(line) {
+            Ok(value) => {
+                headers.append(SET_COOKIE, value);
+            }
+            Err(_) => {
+                tracing::error!(target: SEAL_EVENT_TARGET, "Set-Cookie value is not a valid header value");
+            }
+        }
+    }
     if config.cache_control() == CacheControl::NoStoreUnlessSet {
         keep_from_shared_caches(headers);
     }
@@ -476,11 +481,21 @@ const SEAL_EVENT_TARGET: &str = "sealed_session::seal";
 /// (count them to see when an old version can be dropped).
 const MIGRATE_EVENT_TARGET: &str = "sealed_session::migrate";
 
-/// SECURITY-TESTS F8: the layer owns its cookie name. A handler's own `Set-Cookie` for it
-/// would race the session's line (or resurrect a deleted session), so it is dropped, with a
-/// warning: a programming error, not something a client can cause.
-fn drop_handler_cookies(headers: &mut HeaderMap, name: &str) {
-    let ours = |value: &HeaderValue| cookies::set_cookie_name(value.as_bytes()) == name.as_bytes();
+/// SECURITY-TESTS F8: the layer owns its cookie name (and, with chunking, its chunks'). A
+/// handler's own `Set-Cookie` for it would race the session's line (or resurrect a deleted
+/// session), so it is dropped, with a warning: a programming error, not something a client can
+/// cause.
+fn drop_handler_cookies(headers: &mut HeaderMap, config: &SessionConfig) {
+    let name = config.cookie_name();
+    let chunked = config.max_chunks() > 1;
+    let ours = |value: &HeaderValue| {
+        let cookie = cookies::set_cookie_name(value.as_bytes());
+        match cookies::chunk_index(cookie, name) {
+            Some(0) => true,
+            Some(_) => chunked,
+            None => false,
+        }
+    };
     if !headers.get_all(SET_COOKIE).iter().any(ours) {
         return;
     }

@@ -13,10 +13,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec::{
-    self, Codec, Data, Head, Lifetime, Opened, Refusal, Schema, SessionId, SessionMeta,
+    self, Codec, Data, Encoding, Format, Head, Lifetime, Opened, Refusal, Schema, SessionId,
+    SessionMeta,
 };
 use crate::config::{Rolling, SessionConfig};
-use crate::cookies::{self, CookieFields};
+use crate::cookies::{self, CookieFields, Layout};
+use crate::envelope::{self, Flags};
 use crate::error::{OpenErrorKind, SessionError};
 use crate::key::KeyId;
 use crate::ring::KeyRing;
@@ -214,6 +216,8 @@ pub(crate) struct Found {
     pub(crate) ambiguous: bool,
     /// The session was sealed as an older schema version, and was converted.
     pub(crate) migrated_from: Option<u32>,
+    /// Bit `k`: the request carried a chunk cookie `name.k` (read only with chunking on).
+    pub(crate) chunks_seen: u16,
 }
 
 struct Loaded<T> {
@@ -231,11 +235,36 @@ struct Loaded<T> {
     by_primary: bool,
     /// Sealed as an older schema version than the one written: re-seal.
     outdated: bool,
-    /// The encoding of the data, when a change made it: the seal reuses it.
-    encoded: Option<Vec<u8>>,
+    /// The encoding of the data, once made (by a change, or a size check): the seal reuses
+    /// it.
+    encoded: Option<Encoded>,
+    /// How many cookies the incoming session was split across (1 for a new session).
+    chunks: usize,
     data_changed: bool,
     /// The id, the lifetime or the flash messages changed.
     head_changed: bool,
+}
+
+/// The data's encoding, and its compressed form when compression makes it shorter: what is
+/// sealed, and what the size check counts.
+struct Encoded {
+    plain: Vec<u8>,
+    packed: Option<Vec<u8>>,
+}
+
+impl Encoded {
+    fn new(plain: Vec<u8>, codec: &Codec) -> Self {
+        let packed = codec.pack(&plain);
+        Self { plain, packed }
+    }
+
+    /// The bytes sealed, and whether they are compressed.
+    fn sealed(&self) -> (&[u8], bool) {
+        match &self.packed {
+            Some(packed) => (packed, true),
+            None => (&self.plain, false),
+        }
+    }
 }
 
 impl<T> Clone for Session<T> {
@@ -348,14 +377,20 @@ impl<T: SessionData> Session<T> {
         let now = state.now(settings);
         let loaded = state.load(settings, &self.shared.cookies);
         let head = loaded.head(settings, provisional_meta(now));
-        let encoded = settings.codec.encode_data(
-            &data,
-            &settings.schema,
-            &head,
-            now,
-            settings.config.line_shape(),
-        )?;
-        let changed = !settings.schema.encodes_to(&loaded.original, &encoded);
+        let encoded = match settings.codec.encode_data(&data, &settings.schema) {
+            Ok(plain) => Encoded::new(plain, &settings.codec),
+            Err(Encoding::OverLimit { len }) => {
+                // Over the data limit: the layout says by how much, in the units it checks.
+                fit(settings, &head, len, now)?;
+                return Err(SessionError::TooLarge {
+                    size: len,
+                    limit: settings.codec.data_limit(),
+                });
+            }
+            Err(Encoding::Refused(error)) => return Err(error),
+        };
+        fit(settings, &head, encoded.sealed().0.len(), now)?;
+        let changed = !settings.schema.encodes_to(&loaded.original, &encoded.plain);
         if changed && loaded.meta.is_none() {
             loaded.meta = Some(SessionMeta::new(now)?);
         }
@@ -396,9 +431,13 @@ impl<T: SessionData> Session<T> {
             return Err(SessionError::ResponseSent);
         }
         if state.loaded.is_none() {
-            // Whether there is a cookie to delete; nothing needs opening.
-            let name = self.shared.settings.config.cookie_name();
+            // Whether there are cookies to delete; nothing needs opening.
+            let config = &self.shared.settings.config;
+            let name = config.cookie_name();
             state.found.cookies = cookies::values(&self.shared.cookies, name).count();
+            if config.max_chunks() > 1 {
+                state.found.chunks_seen = chunks_seen(&self.shared.cookies, name);
+            }
         }
         state.phase = Phase::Destroyed;
         state.loaded = Some(Loaded::fresh());
@@ -532,10 +571,8 @@ impl<T: SessionData> Session<T> {
             lifetime: next.lifetime.unwrap_or(settings.config.lifetime()),
             flash: &next.flash,
         };
-        let data_len = loaded.encoded_len(&settings.schema)?;
-        settings
-            .codec
-            .check_line(&head, data_len, now, settings.config.line_shape())?;
+        let data_len = loaded.encoded(settings)?.sealed().0.len();
+        fit(settings, &head, data_len, now)?;
         loaded.meta = next.meta;
         loaded.lifetime = next.lifetime;
         loaded.flash = next.flash;
@@ -613,22 +650,48 @@ impl<T: SessionData> Session<T> {
         }
         let plan = state.plan(settings, server_error);
         state.phase = Phase::Sent;
+        let config = &settings.config;
         let mut outcome = Outcome {
-            set_cookie: None,
             found: state.found,
-            seal_error: None,
+            ..Outcome::default()
         };
-        match plan {
-            Plan::Nothing | Plan::Keep => {}
+        // The chunks the response leaves in place: any others the request carried are stale.
+        let from_cookie = state
+            .loaded
+            .as_ref()
+            .map_or(1, |l| if l.from_cookie { l.chunks } else { 1 });
+        let kept = match plan {
+            // A session never split, or planted chunks that may be the user's (F1): leave them.
+            Plan::Nothing if state.found.ambiguous => envelope::MAX_CHUNKS,
+            Plan::Nothing | Plan::Keep => from_cookie,
             Plan::Remove => {
-                let config = &settings.config;
-                outcome.set_cookie =
-                    Some(cookies::removal_line(config.cookie_name(), config.suffix()));
+                outcome.set_cookie = Some(cookies::removal_line(
+                    config.cookie_name(),
+                    0,
+                    config.suffix(),
+                ));
+                0
             }
             Plan::Seal => match state.seal(settings) {
-                Ok(line) => outcome.set_cookie = Some(line),
-                Err(error) => outcome.seal_error = Some(error),
+                Ok((first, more)) => {
+                    outcome.set_cookie = Some(first);
+                    outcome.more_lines = more;
+                    outcome.more_lines.len() + 1
+                }
+                Err(error) => {
+                    outcome.seal_error = Some(error);
+                    from_cookie
+                }
             },
+        };
+        for index in 1..envelope::MAX_CHUNKS {
+            if index >= kept && state.found.chunks_seen & (1 << index) != 0 {
+                outcome.more_lines.push(cookies::removal_line(
+                    config.cookie_name(),
+                    index,
+                    config.suffix(),
+                ));
+            }
         }
         outcome
     }
@@ -652,7 +715,10 @@ fn provisional_meta(now: u64) -> SessionMeta {
 /// What the response must carry and what the adapter should log.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
+    /// The session cookie's line (the first chunk's, with chunking).
     pub(crate) set_cookie: Option<String>,
+    /// The other chunks' lines, and deletions of stale chunks.
+    pub(crate) more_lines: Vec<String>,
     pub(crate) found: Found,
     pub(crate) seal_error: Option<SessionError>,
 }
@@ -806,55 +872,84 @@ impl<T: SessionData> State<T> {
         }
     }
 
-    fn seal(&mut self, settings: &Settings<T>) -> Result<String, SessionError> {
+    /// Seals the session into its `Set-Cookie` lines: the first, and the other chunks'.
+    fn seal(&mut self, settings: &Settings<T>) -> Result<(String, Vec<String>), SessionError> {
         let now = self.now(settings);
         let loaded = self.loaded.as_mut().ok_or(SessionError::Serialize)?;
         if loaded.meta.is_none() {
             loaded.meta = Some(SessionMeta::new(now)?);
         }
-        let encoded = match loaded.encoded.take() {
-            Some(encoded) => encoded,
-            // An unchanged session (a refresh, a key or schema upgrade): as the schema writes.
-            None => loaded.encode(&settings.schema, settings.codec.max_value_len())?,
+        // An unchanged session (a refresh, a key or schema upgrade) is encoded here.
+        loaded.encoded(settings)?;
+        let Some(encoded) = &loaded.encoded else {
+            return Err(SessionError::Serialize);
         };
+        let (bytes, compressed) = encoded.sealed();
         let head = loaded.head(settings, provisional_meta(now));
         let config = &settings.config;
         let codec = &settings.codec;
-        let bounds = codec.bounds(head.lifetime);
-        let value_len = codec.sealed_value_len(&head, encoded.len(), now);
-        let max_age = bounds.persistent.then(|| {
-            codec
-                .expiry(bounds, head.meta.created, now)
-                .saturating_sub(now)
-        });
-        let mut line = cookies::begin_line(
-            config.cookie_name(),
-            config.suffix(),
-            value_len,
-            max_age.map(codec::decimal_digits),
-        );
-        let expires = codec.seal_into(
-            &mut line,
-            config.cookie_name(),
-            &head,
-            Data::<T>::Encoded(&encoded),
-            settings.schema.write_version(),
-            now,
-        )?;
-        let max_age = bounds.persistent.then(|| expires.saturating_sub(now));
-        cookies::finish_line(&mut line, max_age, config.suffix());
-        // Mutations were size-checked, but a re-seal under a primary with a longer nonce
-        // (rotation AES-256-GCM -> XChaCha20-Poly1305) grows the line: never send one over
-        // the limit; the old cookie keeps opening while its key is accepted.
-        let limit = config.max_cookie_size();
-        if line.len() > limit {
-            return Err(SessionError::TooLarge {
-                size: line.len(),
-                limit,
-            });
+        let value_len = codec.sealed_value_len(&head, bytes.len(), now);
+        let max_age = codec.max_age(&head, now);
+        let digits = max_age.map(codec::decimal_digits);
+        // Checked at every mutation, but a re-seal under a primary with a longer nonce
+        // (rotation AES-256-GCM -> XChaCha20-Poly1305) grows the value: never send one over
+        // the limits; the old cookie keeps opening while its key is accepted.
+        let layout = config.line_limits().layout(value_len, digits)?;
+        let flags = Flags::new(layout.count(), compressed).ok_or(SessionError::Serialize)?;
+        let name = config.cookie_name();
+        let seal = |out: &mut String| {
+            codec.seal_into(
+                out,
+                name,
+                &head,
+                Data::<T>::Encoded(bytes),
+                Format {
+                    schema_version: settings.schema.write_version(),
+                    flags,
+                },
+                now,
+            )
+        };
+        if layout.count() == 1 {
+            // The value goes straight into the line.
+            let mut line = cookies::begin_line(name, 0, config.suffix(), value_len, digits);
+            seal(&mut line)?;
+            cookies::finish_line(&mut line, max_age, config.suffix());
+            return Ok((line, Vec::new()));
         }
-        Ok(line)
+        let mut value = String::with_capacity(value_len);
+        seal(&mut value)?;
+        let mut lines = envelope::split_chunks(&value, layout.lens())
+            .enumerate()
+            .map(|(index, chunk)| {
+                let mut line =
+                    cookies::begin_line(name, index, config.suffix(), chunk.len(), digits);
+                line.push_str(chunk);
+                cookies::finish_line(&mut line, max_age, config.suffix());
+                line
+            });
+        let first = lines.next().unwrap_or_default();
+        Ok((first, lines.collect()))
     }
+}
+
+/// Checks that a session with this head and `data_len` bytes of sealed data fits the
+/// configuration's cookies, and says how it splits across them.
+fn fit<T>(
+    settings: &Settings<T>,
+    head: &Head<'_>,
+    data_len: usize,
+    now: u64,
+) -> Result<Layout, SessionError> {
+    let codec = &settings.codec;
+    let value_len = codec.sealed_value_len(head, data_len, now);
+    let digits = codec.max_age(head, now).map(codec::decimal_digits);
+    settings.config.line_limits().layout(value_len, digits)
+}
+
+/// Bit `k` set for each chunk cookie `name.k` the request carries.
+fn chunks_seen(cookies: &dyn CookieFields, name: &str) -> u16 {
+    cookies::chunk_values(cookies, name).fold(0, |seen, (index, _)| seen | 1 << index)
 }
 
 /// Opens the request's cookies of the session's name.
@@ -874,6 +969,16 @@ fn open_request<T: SessionData>(
     let name = settings.config.cookie_name();
     let codec = &settings.codec;
     let mut found = Found::default();
+    // With chunking, the request's chunk cookies, read in one pass (nothing is allocated for
+    // a request that has none).
+    let chunk_cookies: Vec<(usize, &[u8])> = if settings.config.max_chunks() > 1 {
+        cookies::chunk_values(cookies, name).collect()
+    } else {
+        Vec::new()
+    };
+    found.chunks_seen = chunk_cookies
+        .iter()
+        .fold(0, |seen, &(index, _)| seen | 1 << index);
     // The values authenticated (or refused by the AEAD) so far: a repeat costs nothing.
     let mut attempted: [&[u8]; MAX_OPENS] = [&[]; MAX_OPENS];
     let mut budget = MAX_OPENS;
@@ -888,25 +993,20 @@ fn open_request<T: SessionData>(
             continue;
         }
         let before = budget;
-        let result = codec
-            .open_chunks::<T>(
-                name,
-                core::iter::once(value),
-                now,
-                &mut budget,
-                &settings.schema,
-            )
-            .and_then(|opened| match &settings.validator {
-                Some(valid) if !valid(&opened.meta, &opened.data) => Err(Refusal::Refused(
-                    crate::error::OpenError::new(OpenErrorKind::SessionRevoked)
-                        .with_key_id(opened.key_id),
-                )),
-                _ => Ok(opened),
-            });
-        if budget < before {
-            if let Some(slot) = attempted.get_mut(seen) {
-                *slot = value;
-            }
+        let count = if chunk_cookies.is_empty() {
+            1
+        } else {
+            codec.chunk_count(value)
+        };
+        let result = if count == 1 {
+            open_one(settings, core::iter::once(value), now, &mut budget)
+        } else {
+            open_chunked(settings, value, count, &chunk_cookies, now, &mut budget)
+        };
+        if budget < before
+            && let Some(slot) = attempted.get_mut(seen)
+        {
+            *slot = value;
         }
         match result {
             Ok(opened) => match &authentic {
@@ -929,6 +1029,85 @@ fn open_request<T: SessionData>(
         _ => Loaded::fresh(),
     };
     (loaded, found)
+}
+
+/// Opens one candidate from its chunks, and applies the application's revocation check.
+fn open_one<'v, T: SessionData>(
+    settings: &Settings<T>,
+    chunks: impl Iterator<Item = &'v [u8]> + Clone,
+    now: u64,
+    budget: &mut usize,
+) -> Result<Opened<T>, Refusal> {
+    let name = settings.config.cookie_name();
+    let opened = settings
+        .codec
+        .open_chunks::<T>(name, chunks, now, budget, &settings.schema)?;
+    match &settings.validator {
+        Some(valid) if !valid(&opened.meta, &opened.data) => Err(Refusal::Refused(
+            crate::error::OpenError::new(OpenErrorKind::SessionRevoked).with_key_id(opened.key_id),
+        )),
+        _ => Ok(opened),
+    }
+}
+
+/// Opens a candidate whose header says it is split across `count` cookies: its chunks are
+/// taken by name (`name.1`, ...), so their order in the request does not matter. A chunk
+/// missing is refused at once; where a chunk name repeats (a planted or stale copy), each
+/// combination is tried, one AEAD each, within the request's budget.
+fn open_chunked<T: SessionData>(
+    settings: &Settings<T>,
+    first: &[u8],
+    count: usize,
+    chunk_cookies: &[(usize, &[u8])],
+    now: u64,
+    budget: &mut usize,
+) -> Result<Opened<T>, Refusal> {
+    if count > settings.config.max_chunks() {
+        // The codec refuses the header's count, before any AEAD.
+        return open_one(settings, core::iter::once(first), now, budget);
+    }
+    // The distinct values of each chunk `1..count`.
+    let mut options: Vec<Vec<&[u8]>> = vec![Vec::new(); count - 1];
+    for &(index, value) in chunk_cookies {
+        if let Some(values) = options.get_mut(index.wrapping_sub(1))
+            && !values.contains(&value)
+        {
+            values.push(value);
+        }
+    }
+    if options.iter().any(Vec::is_empty) {
+        return Err(Refusal::Refused(crate::error::OpenError::new(
+            OpenErrorKind::Unauthentic,
+        )));
+    }
+    // Every combination, as a mixed-radix counter, until one opens or the budget runs out.
+    let mut pick = vec![0usize; count - 1];
+    let mut refusal = None;
+    loop {
+        let chunks = core::iter::once(first).chain(
+            options
+                .iter()
+                .zip(&pick)
+                .map(|(values, &at)| values.get(at).copied().unwrap_or_default()),
+        );
+        match open_one(settings, chunks, now, budget) {
+            Ok(opened) => return Ok(opened),
+            Err(Refusal::OverBudget) => return Err(Refusal::OverBudget),
+            Err(error) => refusal = refusal.or(Some(error)),
+        }
+        let mut position = 0;
+        loop {
+            let (Some(at), Some(values)) = (pick.get_mut(position), options.get(position)) else {
+                return Err(refusal.unwrap_or(Refusal::OverBudget));
+            };
+            *at += 1;
+            if *at < values.len() {
+                break;
+            }
+            *at = 0;
+            position += 1;
+        }
+    }
 }
 
 impl Found {
@@ -960,6 +1139,7 @@ impl<T: Default> Loaded<T> {
             by_primary: true,
             outdated: false,
             encoded: None,
+            chunks: 1,
             data_changed: false,
             head_changed: false,
         }
@@ -978,6 +1158,7 @@ impl<T: Default> Loaded<T> {
             by_primary: opened.by_primary,
             outdated,
             encoded: None,
+            chunks: opened.chunks,
             data_changed: false,
             head_changed: false,
         }
@@ -995,21 +1176,17 @@ impl<T: SessionData> Loaded<T> {
         }
     }
 
-    /// The data's encoding as the schema writes it.
-    fn encode(&self, schema: &Schema<T>, limit: usize) -> Result<Vec<u8>, SessionError> {
-        let mut encoded = Vec::new();
-        schema
-            .encode(&self.data, &mut encoded, limit)
-            .map_err(codec::Encoding::into_error)?;
-        Ok(encoded)
-    }
-
-    /// The length of the data's encoding.
-    fn encoded_len(&self, schema: &Schema<T>) -> Result<usize, SessionError> {
-        match &self.encoded {
-            Some(encoded) => Ok(encoded.len()),
-            None => self.encode(schema, usize::MAX).map(|encoded| encoded.len()),
+    /// The data's encoding as the schema writes it (and its compressed form), made once.
+    fn encoded(&mut self, settings: &Settings<T>) -> Result<&Encoded, SessionError> {
+        if self.encoded.is_none() {
+            let mut plain = Vec::new();
+            settings
+                .schema
+                .encode(&self.data, &mut plain, settings.codec.data_limit())
+                .map_err(Encoding::into_error)?;
+            self.encoded = Some(Encoded::new(plain, &settings.codec));
         }
+        self.encoded.as_ref().ok_or(SessionError::Serialize)
     }
 }
 

@@ -231,7 +231,14 @@ fn invalid_vectors_are_refused_with_their_kind() {
             .open::<Profile>(&v.opener.name, single(&v.sealed), v.opener.now)
             .map(|_| ())
             .expect_err(&v.label);
-        assert_eq!(error.kind().as_str(), v.error, "{} ({})", v.label, v.class);
+        // A build with the `compression` feature reads the compressed flag; these vectors'
+        // bodies are not DEFLATE streams, so the inflater refuses them after the AEAD.
+        let expected = if v.class == "compressed" && cfg!(feature = "compression") {
+            "payload"
+        } else {
+            v.error.as_str()
+        };
+        assert_eq!(error.kind().as_str(), expected, "{} ({})", v.label, v.class);
     }
 }
 
