@@ -1338,4 +1338,121 @@ mod tests {
             Plan::Nothing
         );
     }
+
+    /// A request's `Cookie` header, for sessions built without a server.
+    struct Header(String);
+
+    impl CookieFields for Header {
+        fn field(&self, index: usize) -> Option<&[u8]> {
+            (index == 0).then_some(self.0.as_bytes())
+        }
+    }
+
+    /// Session data of `len` bytes: runs of one byte (compressible) and pseudo-random ones.
+    fn data(len: usize, seed: &mut u64) -> Vec<u8> {
+        (0..len)
+            .map(|i| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                if (i / 64) % 2 == 0 {
+                    b'a'
+                } else {
+                    seed.to_le_bytes()[3]
+                }
+            })
+            .collect()
+    }
+
+    fn settings(
+        algorithm: crate::Algorithm,
+        max_chunks: usize,
+        budget: usize,
+        compression: bool,
+    ) -> Arc<Settings<Vec<u8>>> {
+        let builder = SessionConfig::builder()
+            .max_chunks(max_chunks)
+            .cookie_header_budget(budget);
+        #[cfg(feature = "compression")]
+        let builder = builder.compression(compression);
+        let _ = compression;
+        let ring = KeyRing::new(crate::Key::generate(algorithm));
+        Arc::new(Settings::new(ring, builder.build().unwrap()))
+    }
+
+    /// Issue "chunking and compression": predicted = emitted, over chunk counts, both
+    /// algorithms, compressed or not. Every line is exactly as long as the capacity reserved
+    /// from the prediction, the lines reopen to the data, and a refusal's size is what a
+    /// configuration with room emits for the same data.
+    #[test]
+    fn predicted_sizes_are_the_emitted_sizes() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut cases = 0;
+        for algorithm in [
+            crate::Algorithm::Aes256Gcm,
+            crate::Algorithm::XChaCha20Poly1305,
+        ] {
+            for compression in [false, cfg!(feature = "compression")] {
+                let roomy = settings(algorithm, 16, 16 * 1024, compression);
+                for max_chunks in [1, 2, 3, 5] {
+                    let settings = settings(algorithm, max_chunks, 9 * 1024, compression);
+                    for _ in 0..24 {
+                        let len = usize::try_from(seed % 9_000).unwrap();
+                        let value = data(len, &mut seed);
+                        let session = Session::new(Arc::clone(&settings), (), "/");
+                        match session.set(value.clone()) {
+                            Ok(()) => {
+                                let outcome = session.finish(false);
+                                let lines: Vec<String> = outcome
+                                    .set_cookie
+                                    .into_iter()
+                                    .chain(outcome.more_lines)
+                                    .collect();
+                                assert!((1..=max_chunks).contains(&lines.len()));
+                                let mut pairs = Vec::new();
+                                for line in &lines {
+                                    assert_eq!(line.len(), line.capacity(), "predicted = emitted");
+                                    assert!(line.len() <= settings.config.max_cookie_size());
+                                    pairs.push(line.split(';').next().unwrap().to_owned());
+                                }
+                                let header = Header(pairs.join("; "));
+                                assert!(header.0.len() <= settings.config.cookie_header_budget());
+                                let reopened = Session::new(Arc::clone(&settings), header, "/");
+                                assert_eq!(*reopened.get(), value, "{len} bytes round trip");
+                            }
+                            Err(SessionError::TooLarge { size, limit }) => {
+                                assert!(size > limit);
+                                // The same data where it fits: the size it takes is the size
+                                // reported.
+                                let wide = Session::new(Arc::clone(&roomy), (), "/");
+                                wide.set(value).unwrap();
+                                let outcome = wide.finish(false);
+                                let lines: Vec<String> = outcome
+                                    .set_cookie
+                                    .into_iter()
+                                    .chain(outcome.more_lines)
+                                    .collect();
+                                let emitted = if max_chunks == 1 && lines.len() == 1 {
+                                    lines[0].len()
+                                } else {
+                                    lines
+                                        .iter()
+                                        .map(|l| l.split(';').next().unwrap().to_owned())
+                                        .collect::<Vec<_>>()
+                                        .join("; ")
+                                        .len()
+                                };
+                                if max_chunks > 1 || lines.len() == 1 {
+                                    assert_eq!(size, emitted, "{len} bytes, {max_chunks} chunks");
+                                }
+                            }
+                            Err(other) => panic!("{other}"),
+                        }
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 2 * 2 * 4 * 24);
+    }
 }

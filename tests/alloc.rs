@@ -3,6 +3,8 @@
 //! - A seal allocates at most twice beyond what serializing the session data needs.
 //! - Refusing an oversize session (seal) or an oversize value (open) allocates nothing in
 //!   proportion to it: the length is checked before anything is decoded or copied.
+//! - G4: an authentic DEFLATE bomb (2 MiB of zeros in a 3 KiB cookie) is refused after
+//!   inflating at most 16 KiB, in one buffer of that size.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,6 +16,8 @@ use sealed_session::{
     Algorithm, Codec, Key, KeyRing, OpenErrorKind, SessionError, SessionId, SessionMeta,
 };
 use sealed_session_unsafe_support::{AllocStats, CountingAlloc, is_installed, measure};
+
+mod common;
 
 // Counts allocations of the measuring thread only, so parallel tests do not interfere.
 #[global_allocator]
@@ -228,6 +232,60 @@ fn the_scratch_buffer_of_a_cookie_sized_value_is_reused() {
         assert!(
             stats.bytes <= 2 * sealed.value.len() as u64,
             "{algorithm:?}: {stats:?}"
+        );
+    }
+}
+
+/// G4: a bomb sealed under a ring key (by the reference implementation, with the compressed
+/// flag) is refused as `Payload`, and opening it allocates about the inflation limit, not the
+/// 2 MiB it would expand to; the same construction around a real session opens.
+#[cfg(feature = "compression")]
+#[test]
+fn an_inflation_bomb_is_refused_with_bounded_memory() {
+    use common::wire::{self, Alg, LifetimeV2};
+    const COMPRESSED: u8 = 0b1_0000;
+    for alg in [Alg::Aes, Alg::XChaCha] {
+        let key = wire::test_key(alg, "bomb", None);
+        let codec = Codec::new(KeyRing::new(wire::crate_key(&key.to_key_string())));
+        let hour = u32::try_from(T0 / 3600).unwrap();
+        let head = postcard::to_allocvec(&(
+            [9u8; 16],
+            T0,
+            T0 + 86_400,
+            LifetimeV2 {
+                persistent: true,
+                idle: 86_400,
+                max: 7 * 86_400,
+            },
+            Vec::<String>::new(),
+        ))
+        .unwrap();
+        let seal = |data: &[u8]| {
+            let mut plaintext = head.clone();
+            plaintext.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(data, 9));
+            let nonce = vec![7u8; alg.nonce_len()];
+            wire::encode(&wire::seal_raw_v2(
+                &key, hour, NAME, 0, COMPRESSED, &nonce, &plaintext,
+            ))
+        };
+        let session = postcard::to_allocvec(&vec![5u8; 3000]).unwrap();
+        let opened = codec
+            .open::<Vec<u8>>(NAME, &seal(&session), T0 + 1)
+            .unwrap();
+        assert_eq!(
+            opened.data,
+            vec![5u8; 3000],
+            "{alg:?}: a real compressed session"
+        );
+
+        let bomb = seal(&vec![0u8; 2 << 20]);
+        assert!(bomb.len() < 4096, "fits a cookie: {}", bomb.len());
+        let (result, stats) = counted(|| codec.open::<Vec<u8>>(NAME, &bomb, T0 + 1));
+        assert_eq!(result.unwrap_err().kind(), OpenErrorKind::Payload);
+        assert!(
+            stats.bytes < 16 * 1024 + 8 * 1024,
+            "{alg:?}: {} bytes allocated for a 2 MiB bomb",
+            stats.bytes
         );
     }
 }

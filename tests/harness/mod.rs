@@ -14,6 +14,7 @@
 //!   run on a current-thread runtime, so the server's events land there too).
 #![allow(dead_code, unreachable_pub)]
 
+pub(crate) mod chunks;
 pub(crate) mod dayone;
 pub(crate) mod lifecycle;
 pub(crate) mod scenario;
@@ -1300,6 +1301,26 @@ macro_rules! scenarios {
             g5_a_bad_ring_file_keeps_the_ring,
             g6_not_before_in_the_ring_file_logs_everyone_out,
         );
+        $crate::harness::scenarios!(
+            @chunks $crate::harness::Instance::new($adapter, $algorithm);
+            g3_three_chunks_round_trip_and_shrink_to_one,
+            g3_bad_chunks_are_refused_and_stale_ones_deleted,
+            g3_counts_beyond_the_maximum_are_refused,
+            g3_the_size_check_holds_lines_and_the_header_budget,
+        );
+        #[cfg(feature = "compression")]
+        $crate::harness::scenarios!(
+            @chunks $crate::harness::Instance::new($adapter, $algorithm);
+            g4_compression_round_trips_and_is_off_by_default,
+        );
+    };
+    (@chunks $instance:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $crate::harness::chunks::$name($instance).await;
+            }
+        )*
     };
     (@lifecycle $instance:expr; $($name:ident),* $(,)?) => {
         $(
