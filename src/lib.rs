@@ -21,6 +21,8 @@ mod ring;
 mod rng;
 #[cfg(feature = "tower")]
 mod session;
+#[cfg(feature = "tower-sessions")]
+mod tower_sessions;
 #[cfg(feature = "tower")]
 mod watch;
 
@@ -47,6 +49,9 @@ pub use rng::reseed_nonces;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use session::{Session, SessionData};
+#[cfg(feature = "tower-sessions")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions")))]
+pub use tower_sessions::{TowerSessionsLayer, TowerSessionsService};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use watch::RingWatcher;

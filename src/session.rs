@@ -613,6 +613,20 @@ impl<T: SessionData> Session<T> {
         UNIX_EPOCH.checked_add(Duration::from_secs(expires))
     }
 
+    /// The session's creation time (`None` for a new one) and the request's time, in Unix
+    /// seconds (for the tower-sessions bridge's absolute expiry).
+    #[cfg(feature = "tower-sessions")]
+    pub(crate) fn created_and_now(&self) -> (Option<u64>, u64) {
+        let settings = &self.shared.settings;
+        let mut state = self.shared.lock();
+        let now = state.now(settings);
+        let created = state
+            .load(settings, &self.shared.cookies)
+            .meta
+            .map(|meta| meta.created);
+        (created, now)
+    }
+
     /// Whether this is a new session (no valid cookie came with the request).
     #[must_use]
     pub fn is_new(&self) -> bool {

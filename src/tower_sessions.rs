@@ -1,0 +1,509 @@
+//! The tower-sessions bridge (feature `tower-sessions`): a key-value
+//! [`tower_sessions::Session`](tower_sessions_core::Session) in every request, backed by a sealed
+//! cookie of this crate, so that axum-login, axum-messages and other code written against
+//! tower-sessions run with no store.
+//!
+//! It is an adapter over [`SessionLayer`]: a per-request [`SessionStore`] turns tower-sessions'
+//! `load`, `create` and `save` into the typed session's `get`, `cycle_id` and `set`, so the key
+//! ring and its rotation, the configuration (secure defaults, size limit, rolling refresh,
+//! chunking), the envelope and every check are those of the crate.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use tower_layer::Layer;
+use tower_service::Service;
+use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::session_store::{self, SessionStore};
+use tower_sessions_core::{Expiry, Session as KvSession};
+
+use crate::codec::{Lifetime, SessionId};
+use crate::config::SessionConfig;
+use crate::middleware::{SessionLayer, SessionService};
+use crate::ring::KeyRing;
+use crate::session::Session;
+
+/// The `tracing` target of the bridge's events.
+const BRIDGE_EVENT_TARGET: &str = "sealed_session::tower_sessions";
+
+/// The deepest JSON value a session may hold (serde_json itself parses at most 128 levels).
+const MAX_JSON_DEPTH: usize = 64;
+
+/// A [`tower_layer::Layer`] that gives every request a
+/// [`tower_sessions::Session`](tower_sessions_core::Session) (tower-sessions-core 0.14, the
+/// version axum-login 0.18 and axum-messages 0.8 use) kept in a sealed cookie.
+///
+/// Everything the crate does for a typed session holds here: the same key ring (rotate it
+/// through any clone, and sessions move to the new key on their next response), the same
+/// [`SessionConfig`], the same envelope, size check and `Cache-Control` rules. What
+/// tower-sessions documents holds too: `insert` of an equal value changes nothing,
+/// `cycle_id` gives the session a new id (keeping its data and its absolute deadline),
+/// `flush` and an emptied session delete the cookie (same name, `Path`, `Domain` and
+/// prefix), `set_expiry` sets the cookie's lifetime (and is sealed with it, so it lasts
+/// beyond the request), and a 5xx response saves nothing.
+///
+/// A session too large for the configured cookies is refused at save: `session.save()`
+/// called by a handler returns
+/// `Err(tower_sessions::session::Error::Store(session_store::Error::Encode(..)))`, and when
+/// the layer saves after the handler, the response becomes an empty `500` (as with
+/// tower-sessions' own layer) with an `error` event, and no cookie is sent.
+///
+/// # Example: axum-login
+///
+/// `AuthManagerLayerBuilder` only takes tower-sessions' own layer, so build axum-login's
+/// `AuthManager` directly inside this one:
+///
+/// ```ignore
+/// let auth = tower::layer::layer_fn(move |inner| {
+///     axum_login::AuthManager::new(inner, backend.clone(), "axum-login.data")
+/// });
+/// let app = Router::new()
+///     .route("/protected", get(protected))
+///     .route_layer(login_required!(Backend))
+///     .route("/login", post(login))
+///     .layer(MessagesManagerLayer)
+///     .layer(auth)
+///     .layer(TowerSessionsLayer::new(ring, SessionConfig::default()));
+/// ```
+///
+/// `examples/axum_login.rs` is the whole program.
+#[derive(Clone)]
+pub struct TowerSessionsLayer {
+    sessions: SessionLayer<KvData>,
+}
+
+impl TowerSessionsLayer {
+    /// A layer sealing with `ring` under `config`.
+    #[must_use]
+    pub fn new(ring: KeyRing, config: SessionConfig) -> Self {
+        Self {
+            sessions: SessionLayer::new(ring, config),
+        }
+    }
+
+    /// Reads the time from `clock` instead of the system clock (see
+    /// [`SessionLayer::with_clock`]).
+    #[must_use]
+    pub fn with_clock(
+        self,
+        clock: impl Fn() -> std::time::SystemTime + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            sessions: self.sessions.with_clock(clock),
+        }
+    }
+
+    /// The key ring; rotating it (through any clone) takes effect on the next request.
+    #[must_use]
+    pub fn ring(&self) -> &KeyRing {
+        self.sessions.ring()
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &SessionConfig {
+        self.sessions.config()
+    }
+}
+
+impl fmt::Debug for TowerSessionsLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TowerSessionsLayer")
+            .field("sessions", &self.sessions)
+            .finish()
+    }
+}
+
+impl<S> Layer<S> for TowerSessionsLayer {
+    type Service = TowerSessionsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TowerSessionsService {
+            sessions: self.sessions.layer(Bridge { inner }),
+        }
+    }
+}
+
+/// The service of a [`TowerSessionsLayer`].
+pub struct TowerSessionsService<S> {
+    sessions: SessionService<Bridge<S>, KvData>,
+}
+
+impl<S: Clone> Clone for TowerSessionsService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            sessions: self.sessions.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for TowerSessionsService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TowerSessionsService")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The response future of the bridge (boxed: tower-sessions' API is `async`).
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TowerSessionsService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Send,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Response<ResBody>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.sessions.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        Box::pin(self.sessions.call(req))
+    }
+}
+
+/// Between the typed session and the inner service: puts a tower-sessions `Session` over the
+/// typed one into the request, and saves it after the handler.
+#[derive(Clone)]
+struct Bridge<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Bridge<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Send,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Response<ResBody>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // The service that was polled ready handles this request (the tower idiom).
+        let clone = self.inner.clone();
+        let mut inner = core::mem::replace(&mut self.inner, clone);
+        let typed = req.extensions().get::<Session<KvData>>().cloned();
+        Box::pin(async move {
+            let Some(typed) = typed else {
+                return inner.call(req).await;
+            };
+            let initial = expiry_of(typed.lifetime());
+            let store = Arc::new(RequestStore {
+                typed: typed.clone(),
+                expiry: Mutex::new(initial),
+            });
+            // Opens the cookie: tower-sessions needs the id up front.
+            let id = typed.id().map(id_of);
+            let session = KvSession::new(id, Arc::clone(&store), Some(initial));
+            req.extensions_mut().insert(session.clone());
+            let mut response = inner.call(req).await?;
+            if session.is_empty().await {
+                // Flushed, logged out, or a cookie that did not open: delete it (if any).
+                let _ = typed.destroy();
+            } else if session.is_modified() && !response.status().is_server_error() {
+                *store.expiry.lock().unwrap_or_else(PoisonError::into_inner) =
+                    session.expiry().unwrap_or(initial);
+                if let Err(error) = session.save().await {
+                    tracing::error!(target: BRIDGE_EVENT_TARGET, %error, "tower-sessions session not saved; answering 500");
+                    response = Response::default();
+                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
+impl<S> fmt::Debug for Bridge<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bridge").finish_non_exhaustive()
+    }
+}
+
+/// One request's view of the typed session, as a tower-sessions store.
+struct RequestStore {
+    typed: Session<KvData>,
+    /// The expiry to seal at the next `create` or `save`.
+    expiry: Mutex<Expiry>,
+}
+
+impl fmt::Debug for RequestStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestStore").finish_non_exhaustive()
+    }
+}
+
+impl RequestStore {
+    /// Writes a record's data and the expiry into the typed session.
+    fn write(&self, record: &Record) -> session_store::Result<()> {
+        let data = KvData::from_record(record)?;
+        let expiry = *self.expiry.lock().unwrap_or_else(PoisonError::into_inner);
+        let lifetime = lifetime_of(expiry, self.typed.lifetime(), self.typed.created_and_now());
+        let failed = |error: crate::SessionError| session_store::Error::Encode(error.to_string());
+        if lifetime != self.typed.lifetime() {
+            self.typed.set_lifetime(lifetime).map_err(failed)?;
+        }
+        self.typed.set(data).map_err(failed)
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for RequestStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A new session, or (after `cycle_id` or `flush`) a new id for this one.
+        if self.typed.id().is_some() {
+            self.typed
+                .cycle_id()
+                .map_err(|error| session_store::Error::Encode(error.to_string()))?;
+        }
+        self.write(record)?;
+        if let Some(id) = self.typed.id() {
+            record.id = id_of(id);
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.write(record)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if self.typed.id().map(id_of) != Some(*id) {
+            return Ok(None);
+        }
+        let expiry_date = self
+            .typed
+            .expires_at()
+            .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|since| i64::try_from(since.as_secs()).ok())
+            .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        Ok(Some(Record {
+            id: *id,
+            data: self.typed.get().to_map(),
+            expiry_date,
+        }))
+    }
+
+    async fn delete(&self, _: &Id) -> session_store::Result<()> {
+        // Nothing is stored: an emptied session's cookie is deleted by the layer.
+        Ok(())
+    }
+}
+
+/// The tower-sessions id of a session id (the same 128 bits).
+fn id_of(id: SessionId) -> Id {
+    Id(i128::from_le_bytes(*id.as_bytes()))
+}
+
+/// The tower-sessions expiry of a lifetime: a browser-session cookie ends with the browser
+/// session; a persistent one after its idle timeout.
+fn expiry_of(lifetime: Lifetime) -> Expiry {
+    match lifetime.idle_timeout() {
+        Some(idle) if lifetime.is_persistent() => Expiry::OnInactivity(time::Duration::seconds(
+            i64::try_from(idle.as_secs()).unwrap_or(i64::MAX),
+        )),
+        _ if lifetime.is_persistent() => Expiry::OnInactivity(time::Duration::days(1)),
+        _ => Expiry::OnSessionEnd,
+    }
+}
+
+/// The lifetime that implements `expiry` for a session whose lifetime is `current`, created
+/// at `created` and sealed at `now`: an absolute time becomes an idle timeout and absolute
+/// lifetime ending then; the configuration's maxima still cap both.
+fn lifetime_of(expiry: Expiry, current: Lifetime, (created, now): (Option<u64>, u64)) -> Lifetime {
+    let secs = |d: time::Duration| {
+        Duration::from_secs(u64::try_from(d.whole_seconds()).unwrap_or(0).max(1))
+    };
+    match expiry {
+        Expiry::OnSessionEnd => {
+            let mut lifetime = Lifetime::browser_session();
+            if let Some(idle) = current.idle_timeout() {
+                lifetime = lifetime.with_idle_timeout(idle);
+            }
+            if let Some(max) = current.max_lifetime() {
+                lifetime = lifetime.with_max_lifetime(max);
+            }
+            lifetime
+        }
+        Expiry::OnInactivity(idle) => {
+            let lifetime = Lifetime::persistent().with_idle_timeout(secs(idle));
+            match current.max_lifetime() {
+                Some(max) => lifetime.with_max_lifetime(max),
+                None => lifetime,
+            }
+        }
+        Expiry::AtDateTime(at) => {
+            let created = created.unwrap_or(now);
+            let until = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+            let span = Duration::from_secs(until.saturating_sub(created).max(1));
+            let idle = Duration::from_secs(until.saturating_sub(now).max(1));
+            Lifetime::persistent()
+                .with_idle_timeout(idle)
+                .with_max_lifetime(span)
+        }
+    }
+}
+
+/// tower-sessions' data (a map of `serde_json::Value`s) as sealed: the entries sorted by key,
+/// so that equal maps encode alike, each value in [`Json`] (postcard cannot deserialize
+/// `serde_json::Value`, which needs a self-describing format).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct KvData {
+    entries: Vec<(String, Json)>,
+}
+
+/// A JSON value in a form postcard reads back: one tag byte, then varints, IEEE doubles and
+/// length-prefixed strings. Measured against JSON text in the closing note of the bridge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Json {
+    Null,
+    Bool(bool),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl KvData {
+    fn from_record(record: &Record) -> session_store::Result<Self> {
+        let mut entries: Vec<(String, Json)> = record
+            .data
+            .iter()
+            .map(|(key, value)| Ok((key.clone(), Json::from_value(value, 0)?)))
+            .collect::<session_store::Result<_>>()?;
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Self { entries })
+    }
+
+    fn to_map(&self) -> std::collections::HashMap<String, serde_json::Value> {
+        self.entries
+            .iter()
+            .map(|(key, value)| (key.clone(), value.to_value()))
+            .collect()
+    }
+}
+
+impl Json {
+    fn from_value(value: &serde_json::Value, depth: usize) -> session_store::Result<Self> {
+        use serde_json::Value;
+        if depth > MAX_JSON_DEPTH {
+            return Err(session_store::Error::Encode(format!(
+                "session values nest deeper than {MAX_JSON_DEPTH} levels"
+            )));
+        }
+        Ok(match value {
+            Value::Null => Self::Null,
+            Value::Bool(b) => Self::Bool(*b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                (Some(u), _, _) => Self::Unsigned(u),
+                (None, Some(i), _) => Self::Signed(i),
+                (None, None, Some(f)) => Self::Float(f),
+                (None, None, None) => {
+                    return Err(session_store::Error::Encode(
+                        "a number outside u64, i64 and f64".to_owned(),
+                    ));
+                }
+            },
+            Value::String(s) => Self::String(s.clone()),
+            Value::Array(items) => Self::Array(
+                items
+                    .iter()
+                    .map(|item| Self::from_value(item, depth + 1))
+                    .collect::<session_store::Result<_>>()?,
+            ),
+            Value::Object(map) => Self::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), Self::from_value(v, depth + 1)?)))
+                    .collect::<session_store::Result<_>>()?,
+            ),
+        })
+    }
+
+    fn to_value(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Self::Null => Value::Null,
+            Self::Bool(b) => Value::Bool(*b),
+            Self::Unsigned(u) => Value::from(*u),
+            Self::Signed(i) => Value::from(*i),
+            Self::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Self::String(s) => Value::String(s.clone()),
+            Self::Array(items) => Value::Array(items.iter().map(Self::to_value).collect()),
+            Self::Object(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The record axum-login and axum-messages keep after a login with one flash message, and
+    /// a CSRF token: sealed as [`KvData`] it is smaller than the same map as JSON text.
+    #[test]
+    fn records_round_trip_and_are_smaller_than_json_text() {
+        let data: std::collections::HashMap<String, serde_json::Value> = serde_json::from_str(
+            r#"{
+                "axum-login.data": {"user_id": 1, "auth_hash": [104,117,110,116,101,114,52,50,104,117,110,116,101,114,52,50,104,117,110,116,101,114,52,50,104,117,110,116,101,114,52,50]},
+                "axum-messages.data": {"pending_messages": [{"l": "Success", "m": "logged in", "d": null}], "messages": []},
+                "csrf": "3q2-7wAAAAD-3q2-7wAAAAD-3q2-7wAAAAD-3q0",
+                "n": -5, "ratio": 0.25, "ok": true
+            }"#,
+        )
+        .unwrap();
+        let record = Record {
+            id: Id(7),
+            data: data.clone(),
+            expiry_date: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let sealed = KvData::from_record(&record).unwrap();
+        assert_eq!(sealed.to_map(), data);
+        let bytes = postcard::to_allocvec(&sealed).unwrap();
+        let back: KvData = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, sealed);
+        let text = serde_json::to_vec(&data).unwrap();
+        assert!(
+            bytes.len() * 10 < text.len() * 8,
+            "{} vs {}",
+            bytes.len(),
+            text.len()
+        );
+        // Too deep is refused, not overflowed.
+        let mut deep = serde_json::Value::Null;
+        for _ in 0..100 {
+            deep = serde_json::Value::Array(vec![deep]);
+        }
+        let record = Record {
+            data: [("deep".to_owned(), deep)].into_iter().collect(),
+            ..record
+        };
+        assert!(KvData::from_record(&record).is_err());
+    }
+}
