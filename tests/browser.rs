@@ -15,8 +15,10 @@
 //! The cases: the login flow and the cookie's attributes; "remember me" surviving a browser
 //! restart on the same profile while a plain login does not; flash messages shown once; and
 //! SECURITY-TESTS F1 (cookie tossing from a sibling subdomain) against the default `__Host-`
-//! cookie name. Each test has its own app, chromedriver and profile directories; they take
-//! turns (one browser at a time), so that a slow machine does not make them race each other.
+//! cookie name; and a session chunked across three cookies (`max_chunks`, against an app
+//! served by the test itself) round-tripping and shrinking back to one. Each test has its own
+//! app, chromedriver and profile directories; they take turns (one browser at a time), so that
+//! a slow machine does not make them race each other.
 #![cfg(feature = "axum")]
 // Test code: a failed step panics with its context (the .clippy.toml allowances cover only
 // the #[test] function itself, not its helpers).
@@ -576,6 +578,339 @@ async fn start_attacker_server(set_cookies: Vec<String>, script: String) -> u16 
     port
 }
 
+/// The chunked session's cookie names, in order (`__Host-session`, `__Host-session.1`, ...).
+const CHUNKS: [&str; 3] = [COOKIE, "__Host-session.1", "__Host-session.2"];
+/// Blob bytes that need all three chunks (about 2.9 KiB of blob fit in one 4 KiB cookie).
+const THREE_CHUNKS: usize = 8500;
+/// What `/shrink` leaves in the blob.
+const SHRUNK: &str = "small";
+
+/// Chunking in a real browser: a session too large for one cookie is split across
+/// `__Host-session`, `__Host-session.1` and `__Host-session.2` (`max_chunks(3)`); Chromium
+/// keeps all three (each under its 4096-byte limit, the `__Host-` prefix on each), sends all
+/// three back and the server joins them into exactly the blob it sealed. When the session
+/// shrinks to one cookie, the same response deletes the other two (`Max-Age=0`), so the jar
+/// holds only `__Host-session` and the browser stops sending the chunks.
+///
+/// The app is served by this test (`start_chunk_server`) on 127.0.0.1, a loopback origin
+/// where Chromium accepts `__Host-` cookies over plain http.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_three_chunk_session_round_trips_and_shrinks() {
+    let Some(mut h) = Harness::start_without_app("three chunks").await else {
+        return;
+    };
+    let started = Instant::now();
+    let port = start_chunk_server().await;
+    let base = format!("http://127.0.0.1:{port}");
+    h.open_browser("profile", &[], true).await;
+    let wd = &h.wd;
+
+    wd.navigate(&format!("{base}/")).await;
+    wd.wait_for_body("chunk app").await;
+    assert!(
+        session_cookies(&wd.cookies().await).is_empty(),
+        "a session cookie before the session was touched"
+    );
+
+    // Grow: the server answers what it sealed; the test knows what that must be.
+    let grown = summary(&noise(0, THREE_CHUNKS));
+    wd.performance_log().await; // drop what came before
+    let (status, body) = wd.fetch("POST", &format!("/grow?n={THREE_CHUNKS}")).await;
+    assert_eq!((status, body.as_str()), (200, grown.as_str()), "POST /grow");
+    let (lines, blocked) = set_cookie_lines(wd).await;
+    assert!(blocked.is_empty(), "Chromium refused chunks: {blocked:?}");
+    assert_eq!(
+        lines.iter().map(|line| line_name(line)).collect::<Vec<_>>(),
+        CHUNKS,
+        "the grow response's Set-Cookie lines: {lines:?}"
+    );
+
+    let jar = session_cookies(&wd.cookies().await);
+    assert_eq!(
+        jar.iter()
+            .map(|cookie| cookie["name"].clone())
+            .collect::<Vec<_>>(),
+        CHUNKS.map(|name| json!(name)),
+        "the browser's session cookies after growing: {jar:?}"
+    );
+    let chunk_values: Vec<String> = jar
+        .iter()
+        .map(|cookie| {
+            cookie["value"]
+                .as_str()
+                .expect("cookie value is a string")
+                .to_owned()
+        })
+        .collect();
+    for (cookie, value) in jar.iter().zip(&chunk_values) {
+        let name = cookie["name"].as_str().expect("cookie name is a string");
+        // Chromium's limit is on name and value together (4096 bytes).
+        assert!(
+            !value.is_empty() && name.len() + value.len() <= 4096,
+            "{name}: {} value bytes",
+            value.len()
+        );
+        // The same attributes as the first cookie (expiry: computed per line, so allow for a
+        // second boundary between them).
+        for attribute in ["domain", "path", "secure", "httpOnly", "sameSite"] {
+            assert_eq!(cookie[attribute], jar[0][attribute], "{attribute}: {jar:?}");
+        }
+        let expiry = |cookie: &Value| cookie["expiry"].as_u64().expect("a persistent cookie");
+        assert!(
+            expiry(cookie).abs_diff(expiry(&jar[0])) <= 1,
+            "expiry: {jar:?}"
+        );
+    }
+    assert_eq!(jar[0]["secure"], json!(true), "{jar:?}");
+    assert_eq!(jar[0]["httpOnly"], json!(true), "{jar:?}");
+    assert_eq!(jar[0]["domain"], json!("127.0.0.1"), "{jar:?}");
+    let sizes: Vec<usize> = chunk_values.iter().map(String::len).collect();
+
+    // The browser sends all three back (the echo route is outside the session layer)...
+    let (status, header) = wd.fetch_get("/echo").await;
+    assert_eq!(status, 200, "GET /echo: {header:?}");
+    let sent = session_pairs(&header);
+    assert_eq!(
+        sent,
+        CHUNKS
+            .iter()
+            .zip(&chunk_values)
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect::<Vec<_>>(),
+        "the session pairs of the Cookie header after growing (header of {} bytes)",
+        header.len()
+    );
+    // ...and the server joins them into exactly the blob it sealed.
+    wd.navigate(&format!("{base}/len")).await;
+    wd.wait_for_body(&grown).await;
+
+    // Shrink: one cookie again, the other two deleted on the same response.
+    let shrunk = summary(SHRUNK);
+    wd.performance_log().await;
+    let (status, body) = wd.fetch("POST", "/shrink").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, shrunk.as_str()),
+        "POST /shrink"
+    );
+    let jar = session_cookies(&wd.cookies().await);
+    assert_eq!(
+        jar.iter()
+            .map(|cookie| cookie["name"].clone())
+            .collect::<Vec<_>>(),
+        [json!(COOKIE)],
+        "the browser's session cookies after shrinking: {jar:?}"
+    );
+    assert_ne!(jar[0]["value"], json!(chunk_values[0]), "{jar:?}");
+    let (lines, blocked) = set_cookie_lines(wd).await;
+    assert!(blocked.is_empty(), "Chromium refused a line: {blocked:?}");
+    assert_eq!(
+        lines.iter().map(|line| line_name(line)).collect::<Vec<_>>(),
+        CHUNKS,
+        "the shrink response's Set-Cookie lines: {lines:?}"
+    );
+    assert!(!lines[0].contains("Max-Age=0;"), "{lines:?}");
+    for line in &lines[1..] {
+        assert!(
+            line.split(';').nth(1).map(str::trim) == Some("Max-Age=0")
+                && line_value(line).is_empty(),
+            "not a deletion: {line:?}"
+        );
+    }
+
+    let (status, header) = wd.fetch_get("/echo").await;
+    assert_eq!(status, 200, "GET /echo: {header:?}");
+    let value = jar[0]["value"].as_str().expect("cookie value is a string");
+    assert_eq!(
+        session_pairs(&header),
+        [(COOKIE.to_owned(), value.to_owned())],
+        "the Cookie header after shrinking: {header:?}"
+    );
+    assert!(
+        !header.contains(&format!("{COOKIE}.")),
+        "the Cookie header after shrinking names a chunk: {header:?}"
+    );
+    wd.navigate(&format!("{base}/len")).await;
+    wd.wait_for_body(&shrunk).await;
+
+    h.quit_browser().await;
+    eprintln!(
+        "three chunks passed in {:?} (chunk values of {sizes:?} bytes)",
+        started.elapsed()
+    );
+}
+
+/// The session of the chunking test: one blob.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct BlobSession {
+    blob: String,
+}
+
+/// The chunking test's app: `POST /grow?n=N` appends `noise` to the blob, `GET /len` and
+/// `POST /shrink` (which sets it to `SHRUNK`) answer its `summary`; `GET /echo`, outside the
+/// session layer, answers the request's Cookie header. `max_chunks(3)`, a 12 KiB header
+/// budget. It runs on this test's runtime until the test ends.
+async fn start_chunk_server() -> u16 {
+    use axum::http::{HeaderMap, Uri, header};
+    use axum::response::{Html, IntoResponse, Response};
+    use axum::routing::{get, post};
+    use sealed_session::{KeyRing, Session, SessionConfig, SessionLayer};
+
+    async fn grow(session: Session<BlobSession>, uri: Uri) -> Response {
+        let Some(n) = uri
+            .query()
+            .and_then(|query| query.strip_prefix("n="))
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            return (StatusCode::BAD_REQUEST, "expected ?n=CHARS").into_response();
+        };
+        session
+            .update(|s| {
+                let more = noise(s.blob.len(), n);
+                s.blob.push_str(&more);
+                summary(&s.blob)
+            })
+            .into_response()
+    }
+    async fn len(session: Session<BlobSession>) -> String {
+        summary(&session.get().blob)
+    }
+    async fn shrink(session: Session<BlobSession>) -> Response {
+        session
+            .update(|s| {
+                SHRUNK.clone_into(&mut s.blob);
+                summary(&s.blob)
+            })
+            .into_response()
+    }
+    async fn echo(headers: HeaderMap) -> String {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    let config = SessionConfig::builder()
+        .max_chunks(3)
+        .cookie_header_budget(12 * 1024)
+        .build()
+        .expect("a valid chunking configuration");
+    let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+    let router = axum::Router::new()
+        .route(
+            "/",
+            get(|| async { Html("<!doctype html><title>chunks</title><body>chunk app</body>") }),
+        )
+        .route("/grow", post(grow))
+        .route("/len", get(len))
+        .route("/shrink", post(shrink))
+        .layer(SessionLayer::<BlobSession>::new(ring, config))
+        .route("/echo", get(echo));
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind the chunk server");
+    let port = listener.local_addr().expect("local_addr").port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    port
+}
+
+/// `n` printable ASCII characters (`!` to `~`) from a xorshift64 seeded by `start` (the blob's
+/// length so far): barely compressible, and the test can compute what the server appended.
+fn noise(start: usize, n: usize) -> String {
+    let mut state = 0x9E37_79B9_7F4A_7C15 ^ start as u64;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let [top, ..] = state.to_be_bytes();
+            char::from(b'!' + top % 94)
+        })
+        .collect()
+}
+
+/// `len: L fnv: H`: the blob's length and its 32-bit FNV-1a hash (order-sensitive, unlike a
+/// sum of bytes, so swapped chunks would show too).
+fn summary(blob: &str) -> String {
+    let hash = blob.bytes().fold(0x811C_9DC5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    format!("len: {} fnv: {hash:08x}", blob.len())
+}
+
+/// Whether `name` is the session cookie or one of its chunks (or looks like one: the prefix
+/// is matched case-insensitively).
+fn is_session_name(name: &str) -> bool {
+    name.to_ascii_lowercase()
+        .starts_with(&COOKIE.to_ascii_lowercase())
+}
+
+/// The session cookies and chunks of a WebDriver cookie list, by name.
+fn session_cookies(cookies: &[Value]) -> Vec<Value> {
+    let mut found: Vec<Value> = cookies
+        .iter()
+        .filter(|cookie| cookie["name"].as_str().is_some_and(is_session_name))
+        .cloned()
+        .collect();
+    found.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    found
+}
+
+/// The session pairs of a Cookie header, by name.
+fn session_pairs(header: &str) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| is_session_name(name))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+fn line_name(line: &str) -> &str {
+    line.split_once('=').map_or(line, |(name, _)| name)
+}
+
+fn line_value(line: &str) -> &str {
+    line.split_once('=')
+        .and_then(|(_, rest)| rest.split(';').next())
+        .unwrap_or_default()
+}
+
+/// The `Set-Cookie` lines of the next response that has any (from the network log), and the
+/// ones Chromium refused, with its reasons.
+async fn set_cookie_lines(wd: &WebDriver) -> (Vec<String>, Vec<Value>) {
+    let set_cookie = |params: &Value| {
+        params["headers"].as_object().and_then(|headers| {
+            headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+                .and_then(|(_, value)| value.as_str())
+                .map(str::to_owned)
+        })
+    };
+    let params = wd
+        .wait_for_network_event("Network.responseReceivedExtraInfo", |params| {
+            set_cookie(params).is_some()
+        })
+        .await;
+    let lines = set_cookie(&params)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let blocked = params["blockedCookies"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    (lines, blocked)
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -619,11 +954,13 @@ fn browser_missing(test: &str) -> bool {
     true
 }
 
-/// One test's app (`examples/axum_app`), chromedriver and browser sessions.
+/// One test's app (`examples/axum_app`, unless the test serves its own), chromedriver and
+/// browser sessions.
 struct Harness {
     // Fields drop in order: the processes end before the next test may start its own.
     guard: Guard,
     wd: WebDriver,
+    /// 0 when started without the app.
     app_port: u16,
     profile: Option<PathBuf>,
     _turn: tokio::sync::MutexGuard<'static, ()>,
@@ -632,25 +969,38 @@ struct Harness {
 impl Harness {
     /// Starts the app and chromedriver (no browser yet); `None` when the test is skipped.
     async fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, true).await
+    }
+
+    /// Starts chromedriver only, for a test that serves its own app in-process (`base` is then
+    /// not available); `None` when the test is skipped.
+    async fn start_without_app(test: &str) -> Option<Self> {
+        Self::start_with(test, false).await
+    }
+
+    async fn start_with(test: &str, with_app: bool) -> Option<Self> {
         if browser_missing(test) {
             return None;
         }
-        let app_binary = example_binary();
+        let app_binary = with_app.then(example_binary);
         let turn = ONE_BROWSER.lock().await;
 
         let mut guard = Guard::new();
-        let app_port = free_port();
-        let key = Key::generate(Algorithm::Aes256Gcm).to_string();
-        let app = Command::new(&app_binary)
-            .env("PORT", app_port.to_string())
-            .env("SESSION_KEYS", key)
-            .stdin(Stdio::null())
-            .stdout(guard.log_file("app.log"))
-            .stderr(guard.log_file("app.log"))
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {}: {error}", app_binary.display()));
-        guard.push_child(app, "app.log");
-        wait_for_port(&mut guard, app_port, "examples/axum_app");
+        let mut app_port = 0;
+        if let Some(app_binary) = app_binary {
+            app_port = free_port();
+            let key = Key::generate(Algorithm::Aes256Gcm).to_string();
+            let app = Command::new(&app_binary)
+                .env("PORT", app_port.to_string())
+                .env("SESSION_KEYS", key)
+                .stdin(Stdio::null())
+                .stdout(guard.log_file("app.log"))
+                .stderr(guard.log_file("app.log"))
+                .spawn()
+                .unwrap_or_else(|error| panic!("cannot start {}: {error}", app_binary.display()));
+            guard.push_child(app, "app.log");
+            wait_for_port(&mut guard, app_port, "examples/axum_app");
+        }
 
         let driver_port = free_port();
         let mut driver_command = Command::new(CHROMEDRIVER);
@@ -681,6 +1031,7 @@ impl Harness {
 
     /// The app's origin on the loopback address.
     fn base(&self) -> String {
+        assert_ne!(self.app_port, 0, "this harness was started without the app");
         format!("http://127.0.0.1:{}", self.app_port)
     }
 
@@ -1228,16 +1579,24 @@ impl WebDriver {
 
     /// `GET path` with the page's `fetch` (the page's cookies ride along): status and body.
     async fn fetch_get(&self, path: &str) -> (u64, String) {
+        self.fetch("GET", path).await
+    }
+
+    /// `method path` with the page's `fetch` (same-origin: the page's cookies ride along, and
+    /// the browser applies the response's `Set-Cookie` lines): status and body.
+    async fn fetch(&self, method: &str, path: &str) -> (u64, String) {
         let script = format!(
             "const done = arguments[arguments.length - 1];\
-             fetch({path}).then(r => r.text().then(body => done([r.status, body])))\
+             fetch({path}, {{ method: {method} }})\
+               .then(r => r.text().then(body => done([r.status, body])))\
                .catch(e => done(['error', String(e)]));",
-            path = json!(path)
+            path = json!(path),
+            method = json!(method)
         );
         let answer = self.execute(&script, true).await;
         let status = answer[0]
             .as_u64()
-            .unwrap_or_else(|| panic!("fetch {path} failed: {answer}"));
+            .unwrap_or_else(|| panic!("fetch {method} {path} failed: {answer}"));
         let body = answer[1].as_str().expect("a text body").to_owned();
         (status, body)
     }
