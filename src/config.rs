@@ -91,18 +91,8 @@ pub enum CacheControl {
 /// A validated session configuration. Build one with [`SessionConfig::builder`];
 /// [`SessionConfig::default`] is the secure default.
 ///
-/// | express-session | here | default |
-/// |---|---|---|
-/// | `secret` | a [`KeyRing`] | (required) |
-/// | `resave: false` | always | an unchanged session sends no `Set-Cookie` |
-/// | `saveUninitialized` | [`save_uninitialized`](SessionConfigBuilder::save_uninitialized) | `false` |
-/// | `rolling` | [`rolling`](SessionConfigBuilder::rolling) | [`Rolling::HalfIdle`] |
-/// | `cookie.maxAge` | [`idle_timeout`](SessionConfigBuilder::idle_timeout), [`max_lifetime`](SessionConfigBuilder::max_lifetime) | 1 day, 7 days |
-/// | `cookie.secure` | [`secure`](SessionConfigBuilder::secure) | `true` |
-/// | `cookie.httpOnly` | [`http_only`](SessionConfigBuilder::http_only) | `true` |
-/// | `cookie.sameSite` | [`same_site`](SessionConfigBuilder::same_site) | [`SameSite::Lax`] |
-/// | `cookie.path`, `cookie.domain` | [`path`](SessionConfigBuilder::path), [`domain`](SessionConfigBuilder::domain) | `/`, none |
-/// | `name` | [`cookie_name`](SessionConfigBuilder::cookie_name) | `__Host-session` |
+/// The settings follow express-session's (the crate documentation's
+/// [table](crate#from-express-session) maps them one by one); every default is the secure one.
 ///
 /// # Example
 ///

@@ -1,91 +1,128 @@
-//! `key_string`: arbitrary strings into `Key::from_str` and `KeyRing::from_str`.
+//! `key_string`: arbitrary strings into `Key::from_str`, against a model of the key string
+//! grammar (SECURITY-TESTS B4, F10): `ssk1.<algorithm>.[=]<8 lowercase hex>.<43 base64url>`,
+//! the bytes not all one value, and an id without the explicit mark `=` only if it is the id
+//! derived from the key bytes (SHA-256, `wire::KeyMaterial::derived_id`).
 //!
-//! Checks: no panic; a key that parses prints back as the same string (up to the case of the
-//! key id's hex digits) and that string parses to an equal key; `Debug` of keys, rings and
-//! errors never contains a key's secret part; a ring parses exactly when every listed key
-//! parses, no two different keys share an id and there are at most `MAX_RING_KEYS` distinct
-//! keys, and then lists them primary first.
+//! Checks: no panic; a string parses exactly when the model accepts it, and is refused with
+//! the model's error (`Format`, `UnknownAlgorithm`, `Weak`, `IdMismatch` with the named id);
+//! a key that parses prints back as exactly the same string (one spelling per key) and has
+//! the string's id and algorithm; the same key with the other id spelling (explicit when
+//! derived, or the mark added to a mismatched id) parses to an equal key that prints with the
+//! mark; `Debug` and `Display` of keys and errors never contain a key's secret part. (The key
+//! ring's text form is the `ring_text` target.)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealed_session::{Key, KeyError, KeyRing, MAX_RING_KEYS};
+use sealed_session::{Algorithm, Key, KeyError, KeyId};
+use sealed_session_fuzz::wire::KeyMaterial;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    check_key(text);
-    check_ring(text);
+    check(text);
+    // Whitespace and separators around a key are a ring's business, never a key's.
+    for wrapped in [format!(" {text}"), format!("{text}\n"), format!("{text},")] {
+        assert!(wrapped.parse::<Key>().is_err(), "{wrapped:?} parsed");
+    }
 });
 
-/// The secret (last) part of a key string, when there is a long enough one to look for.
+/// What the model says of a key string.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Key(KeyMaterial),
+    Refused(KeyError),
+}
+
+fn model(text: &str) -> Verdict {
+    let format = |part| Verdict::Refused(KeyError::Format { part });
+    let parts: Vec<&str> = text.split('.').collect();
+    let [prefix, algorithm, id, secret] = parts[..] else {
+        return format("expected four dot-separated parts");
+    };
+    if prefix != "ssk1" {
+        return format("prefix");
+    }
+    if algorithm != "aes-256-gcm" && algorithm != "xchacha20-poly1305" {
+        return Verdict::Refused(KeyError::UnknownAlgorithm);
+    }
+    let digits = id.strip_prefix('=').unwrap_or(id);
+    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    if digits.len() != 8 || !digits.bytes().all(lower_hex) {
+        return format("key id");
+    }
+    // The rest of the shape (43 canonical base64url characters of 32 bytes) is what
+    // `KeyMaterial::parse` reads.
+    let Some(material) = KeyMaterial::parse(text) else {
+        return format("key bytes");
+    };
+    debug_assert_eq!(secret.len(), 43);
+    if material.bytes.iter().all(|&b| b == material.bytes[0]) {
+        return Verdict::Refused(KeyError::Weak);
+    }
+    if !material.explicit
+        && material.id != KeyMaterial::derived_id(material.algorithm, &material.bytes)
+    {
+        return Verdict::Refused(KeyError::IdMismatch {
+            id: KeyId::new(material.id),
+        });
+    }
+    Verdict::Key(material)
+}
+
+/// The secret (last) part of a key string, when it has the shape of one (43 base64url
+/// characters): what `Debug` and errors must never show.
 fn secret_part(text: &str) -> Option<&str> {
-    text.rsplit('.').next().filter(|secret| secret.len() >= 8)
+    text.rsplit('.').next().filter(|secret| {
+        secret.len() == 43
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
-fn assert_redacted(debug: &str, text: &str) {
-    for part in text.split(|c: char| c == ',' || c.is_whitespace()) {
-        if let Some(secret) = secret_part(part)
-            && part.parse::<Key>().is_ok()
-        {
-            assert!(!debug.contains(secret), "Debug leaks a secret: {debug}");
-        }
+fn assert_redacted(shown: &str, text: &str) {
+    if let Some(secret) = secret_part(text) {
+        assert!(!shown.contains(secret), "a secret is shown: {shown}");
     }
 }
 
-fn check_key(text: &str) {
-    match text.parse::<Key>() {
-        Ok(key) => {
-            let printed = key.to_string();
-            let mut expected: Vec<String> = text.split('.').map(str::to_owned).collect();
-            if let Some(id) = expected.get_mut(2) {
-                id.make_ascii_lowercase();
-            }
-            assert_eq!(printed, expected.join("."), "Display is not canonical");
-            let again: Key = printed.parse().expect("Display parses");
+fn check(text: &str) {
+    let parsed = text.parse::<Key>();
+    match (model(text), parsed) {
+        (Verdict::Key(material), Ok(key)) => {
+            assert_eq!(key.to_string(), text, "Display is not the one spelling");
+            assert_eq!(key.id(), KeyId::new(material.id));
+            let algorithm = if material.algorithm == Algorithm::XChaCha20Poly1305 {
+                Algorithm::XChaCha20Poly1305
+            } else {
+                Algorithm::Aes256Gcm
+            };
+            assert_eq!(key.algorithm(), algorithm);
+            let again: Key = key.to_string().parse().expect("Display parses");
             assert!(again == key, "Display round trip changed the key");
-            assert_eq!(again.id(), key.id());
-            assert_eq!(again.algorithm(), key.algorithm());
-            assert_eq!(key.id().to_string(), expected[2]);
             assert_redacted(&format!("{key:?}"), text);
+            if !material.explicit {
+                // The derived id, spelt explicitly: the same key, printed with the mark.
+                let id = key.id().to_string();
+                let explicit = text.replacen(&format!(".{id}."), &format!(".={id}."), 1);
+                let key2: Key = explicit.parse().expect("an explicit derived id parses");
+                assert!(key2 == key);
+                assert_eq!(key2.to_string(), explicit);
+            }
         }
-        Err(error) => {
+        (Verdict::Refused(expected), Err(error)) => {
+            assert_eq!(error, expected, "refused for another reason");
             assert_redacted(&format!("{error:?} {error}"), text);
+            if let KeyError::IdMismatch { id } = error {
+                // With the explicit mark, the same string is that key under that id.
+                let explicit = text.replacen(&format!(".{id}."), &format!(".={id}."), 1);
+                let key: Key = explicit.parse().expect("an explicit id parses");
+                assert_eq!(key.id(), id);
+                assert_eq!(key.to_string(), explicit);
+                assert_redacted(&format!("{key:?}"), text);
+            }
         }
-    }
-}
-
-fn check_ring(text: &str) {
-    let parts: Vec<&str> = text
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|part| !part.is_empty())
-        .collect();
-    let keys: Result<Vec<Key>, KeyError> = parts.iter().map(|part| part.parse()).collect();
-    // The model: distinct keys in order, and whether two different keys share an id.
-    let mut distinct: Vec<Key> = Vec::new();
-    let mut clash = false;
-    for key in keys.iter().flatten() {
-        match distinct.iter().find(|k| k.id() == key.id()) {
-            Some(existing) => clash |= existing != key,
-            None => distinct.push(key.to_string().parse().expect("Display parses")),
-        }
-    }
-    let expect_ok =
-        keys.is_ok() && !distinct.is_empty() && !clash && distinct.len() <= MAX_RING_KEYS;
-
-    match text.parse::<KeyRing>() {
-        Ok(ring) => {
-            assert!(expect_ok, "ring accepted: {ring:?}");
-            let ids: Vec<_> = distinct.iter().map(Key::id).collect();
-            assert_eq!(ring.ids(), ids);
-            assert_eq!(ring.primary_id(), ids[0]);
-            assert_redacted(&format!("{ring:?}"), text);
-        }
-        Err(error) => {
-            // `clash` may be hidden behind `RingFull` or the other way round: only the
-            // verdict is modelled, not which error comes first.
-            assert!(!expect_ok, "ring refused: {error:?}");
-            assert_redacted(&format!("{error:?} {error}"), text);
-        }
+        (verdict, parsed) => panic!("model {verdict:?}, crate {:?}", parsed.map(|k| k.id())),
     }
 }

@@ -1,20 +1,28 @@
-//! Writes the seed corpus: `seed <corpus dir>` fills `<corpus dir>/<target>/` for every target.
+//! Writes the seed corpus: `seed <dir>` fills `<dir>/<target>/` for every target.
 //!
-//! Valid cookies of both algorithms and every session type, expired, future-dated,
-//! other-name, other-schema, unknown-key and out-of-window ones, cookie headers around them,
-//! postcard plaintexts, key strings and key ring lists. Cookies carry random nonces, so the
-//! files differ from run to run; their names (a hash of the content) keep reruns additive.
-//! Nothing here is committed: CI and `run.sh` regenerate it before fuzzing.
+//! Valid cookies of both algorithms, both wire formats and every session type (v2 sealed by
+//! the crate and by the fuzz side's sealer with lifetimes and flash messages, v1 from the
+//! frozen vectors and the fuzz side's sealer), expired, future-dated, other-name,
+//! other-schema, unknown-key, revoked-key, not-before, flag-bit and out-of-window ones, cookie
+//! headers around them (planted cookies, migrations, revocation), postcard plaintexts, key
+//! strings and key ring texts. Cookies sealed by the crate carry random nonces, so those files
+//! differ from run to run; their names (a hash of the content) keep reruns additive. run.sh
+//! writes them to `seeds/` (ignored); the minimized corpus under `corpus/` is committed.
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use sealed_session::{Algorithm, Codec, Key, KeyRing, SessionId, SessionMeta};
+use sealed_session::{Algorithm, Codec, Key, SessionId, SessionMeta};
+use sealed_session_fuzz::layers::{cookie_header_specs, fixture};
+use sealed_session_fuzz::wire::{self, Bounds, Header, KeyMaterial};
 use sealed_session_fuzz::{
-    AES_KEY, CODEC_A, CODEC_B, COOKIE_NAME, Mode, NOW, OTHER_NAME, RETIRED_KEY, Visits,
-    XCHACHA_KEY, key, sample_profile,
+    AES_KEY, COOKIE_NAME, Mode, NOT_BEFORE, NOW, OPEN_FIXTURES, OTHER_NAME, PENDING_AT,
+    PENDING_KEY, RETIRED_KEY, REVOKED_KEY, TYPE_MAP, TYPE_MODE, TYPE_OPTION, TYPE_PROFILE,
+    TYPE_STRING, TYPE_TUPLE, TYPE_U64, TYPE_UNIT, TYPE_VEC_STRING, TYPE_VEC_U32,
+    TYPE_VECTOR_PROFILE, TYPE_VISITS, TYPE_VISITS_V1, V1_AES_KEY, V1_VECTORS, V1_XCHACHA_KEY,
+    VectorProfile, Visits, VisitsV1, XCHACHA_KEY, open_control, ring_c_text, sample_profile,
 };
 use serde::Serialize;
 
@@ -33,42 +41,13 @@ impl Corpus {
         self.written += 1;
         Ok(())
     }
-}
 
-fn meta(created: u64) -> SessionMeta {
-    SessionMeta {
-        id: SessionId::from_bytes(*b"seed session id!"),
-        created,
+    /// Writes `prefix || value` for the target.
+    fn write_with(&mut self, target: &str, prefix: &[u8], value: &[u8]) -> std::io::Result<()> {
+        let mut input = prefix.to_vec();
+        input.extend_from_slice(value);
+        self.write(target, &input)
     }
-}
-
-/// Sealed values of one session value under a codec, in every state worth starting from.
-fn cookies<T: Serialize>(codec: &Codec, data: &T) -> Vec<String> {
-    let day = 86_400;
-    let idle = codec.idle_timeout();
-    let mut out = Vec::new();
-    let mut seal = |name: &str, created: u64, at: u64| {
-        if let Ok(sealed) = codec.seal(name, &meta(created), data, at) {
-            out.push(sealed.value);
-        }
-    };
-    seal(COOKIE_NAME, NOW - 60, NOW); // live
-    seal(OTHER_NAME, NOW - 60, NOW); // live, other cookie name
-    seal(COOKIE_NAME, NOW - 7 * day + 600, NOW - 300); // near the absolute lifetime
-    seal(COOKIE_NAME, NOW - 8 * day, NOW - idle + 1800); // expired (absolute)
-    seal(COOKIE_NAME, NOW - idle - 60, NOW - idle - 60); // expired (idle), same hour window
-    seal(COOKIE_NAME, NOW + 3 * 3600, NOW); // future-dated
-    seal(COOKIE_NAME, NOW - 60, NOW - 3 * day); // sealed outside the hour window
-    out
-}
-
-/// `count` distinct key strings, comma-separated: 16 fill a ring, 17 overflow it.
-fn full_ring(count: u8) -> String {
-    (0..count)
-        .filter_map(|i| Key::derive(Algorithm::Aes256Gcm, &[0x5a; 32], &[i]).ok())
-        .map(|key| key.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 fn main() -> ExitCode {
@@ -97,144 +76,544 @@ fn main() -> ExitCode {
 }
 
 fn write_all(corpus: &mut Corpus) -> std::io::Result<()> {
-    let profile = sample_profile();
-    let visits = Visits {
+    open(corpus)?;
+    cookie_header(corpus)?;
+    cookie_parser(corpus)?;
+    plaintext(corpus)?;
+    roundtrip(corpus)?;
+    key_string(corpus)?;
+    ring_text(corpus)
+}
+
+fn meta(created: u64) -> SessionMeta {
+    SessionMeta {
+        id: SessionId::from_bytes(*b"seed session id!"),
+        created,
+    }
+}
+
+fn visits() -> Visits {
+    Visits {
         count: 3,
         pages: vec!["/".into(), "/cart".into()],
+    }
+}
+
+fn vector_profile() -> VectorProfile {
+    VectorProfile {
+        user: "ada".into(),
+        visits: 1,
+        roles: vec!["user".into()],
+    }
+}
+
+/// Values of one session value sealed by a codec in every state worth starting from, with the
+/// name they were sealed for (0: [`COOKIE_NAME`], 1: [`OTHER_NAME`]).
+fn states<T: Serialize>(codec: &Codec, data: &T) -> Vec<(u8, String)> {
+    let day = 86_400;
+    let idle = codec.idle_timeout().as_secs();
+    let max = codec.max_lifetime().as_secs();
+    let mut out = Vec::new();
+    let mut seal = |name: u8, created: u64, at: u64| {
+        let cookie_name = if name == 0 { COOKIE_NAME } else { OTHER_NAME };
+        if let Ok(sealed) = codec.seal(cookie_name, &meta(created), data, at) {
+            out.push((name, sealed.value));
+        }
     };
+    seal(0, NOW - 60, NOW); // live
+    seal(1, NOW - 60, NOW); // live, the other cookie name
+    seal(0, NOW - max + 600, NOW - 300); // near the absolute lifetime
+    seal(0, NOW - max - day, NOW - idle.min(3 * 3600) + 1800); // expired (absolute)
+    seal(0, NOW - idle - 60, NOW - idle - 60); // expired (idle), same hour window
+    seal(0, NOW + 3 * 3600, NOW); // future-dated
+    seal(0, NOW - 60, NOW - idle - 3 * day); // sealed outside the hour window
+    out
+}
+
+/// One type's states, with its type index.
+fn typed<T: Serialize>(codec: &Codec, index: u8, data: &T) -> Vec<(u8, u8, String)> {
+    states(codec, data)
+        .into_iter()
+        .map(|(name, value)| (index, name, value))
+        .collect()
+}
+
+fn open(corpus: &mut Corpus) -> std::io::Result<()> {
     let map = BTreeMap::from([("a".to_owned(), 1u64), ("b".to_owned(), 300)]);
-    // Codecs whose cookies the targets must refuse in particular ways.
-    let retired = Codec::new(KeyRing::new(key(RETIRED_KEY)));
-    let aes_only = Codec::new(KeyRing::new(key(AES_KEY)));
-    let other_schema = CODEC_A.clone().with_schema_version(99);
-
-    let mut values = Vec::new();
-    for codec in [&*CODEC_A, &*CODEC_B, &aes_only] {
-        values.extend(cookies(codec, &()));
-        values.extend(cookies(codec, &42u64));
-        values.extend(cookies(codec, &"hello".to_owned()));
-        values.extend(cookies(codec, &vec![1u32, 2, 300]));
-        values.extend(cookies(codec, &Some((7u8, "x".to_owned()))));
-        values.extend(cookies(codec, &(7u8, "x".to_owned())));
-        values.extend(cookies(codec, &map));
-        values.extend(cookies(codec, &Mode::Admin(1, vec!["root".into()])));
-        values.extend(cookies(codec, &visits));
-        values.extend(cookies(codec, &profile));
-    }
-    values.extend(cookies(&retired, &visits).into_iter().take(1));
-    values.extend(cookies(&other_schema, &visits).into_iter().take(1));
-
-    // open: the values themselves, plus a few near misses.
-    for value in &values {
-        corpus.write("open", value.as_bytes())?;
-    }
-    if let Some(value) = values.first() {
-        corpus.write("open", format!("{value}=").as_bytes())?;
-        corpus.write(
-            "open",
-            value.get(..value.len() - 1).unwrap_or("").as_bytes(),
-        )?;
-        corpus.write("open", format!("\"{value}\"").as_bytes())?;
+    for (f, fixture) in (0u8..).zip(OPEN_FIXTURES.iter()) {
+        let codec = &fixture.codec;
+        let mut values = Vec::new();
+        values.extend(typed(codec, TYPE_UNIT, &()));
+        values.extend(typed(codec, TYPE_U64, &42u64));
+        values.extend(typed(codec, TYPE_STRING, &"hello".to_owned()));
+        values.extend(typed(codec, TYPE_VEC_U32, &vec![1u32, 2, 300]));
+        values.extend(typed(codec, TYPE_OPTION, &Some((7u8, "x".to_owned()))));
+        values.extend(typed(codec, TYPE_TUPLE, &(7u8, "x".to_owned())));
+        values.extend(typed(codec, TYPE_MAP, &map));
+        values.extend(typed(
+            codec,
+            TYPE_MODE,
+            &Mode::Admin(1, vec!["root".into()]),
+        ));
+        values.extend(typed(codec, TYPE_VISITS, &visits()));
+        values.extend(typed(codec, TYPE_PROFILE, &sample_profile()));
+        values.extend(typed(codec, TYPE_VECTOR_PROFILE, &vector_profile()));
+        values.extend(typed(codec, TYPE_VISITS_V1, &VisitsV1::default()));
+        values.extend(typed(codec, TYPE_VEC_STRING, &vec!["a".to_owned()]));
+        for (index, name, value) in &values {
+            corpus.write_with(
+                "open",
+                &[open_control(f, *name, 0, *index)],
+                value.as_bytes(),
+            )?;
+        }
+        // The later clock, and near misses of a live value.
+        if let Some((index, name, value)) = values.first() {
+            let control = [open_control(f, *name, 1, *index)];
+            corpus.write_with("open", &control, value.as_bytes())?;
+            corpus.write_with("open", &control, format!("{value}=").as_bytes())?;
+            corpus.write_with("open", &control, &value.as_bytes()[..value.len() - 1])?;
+            corpus.write_with("open", &control, format!("\"{value}\"").as_bytes())?;
+        }
+        // Over the limit.
+        let long = vec![b'A'; codec.max_value_len() + 1];
+        corpus.write_with("open", &[open_control(f, 0, 0, 0)], &long)?;
     }
     corpus.write("open", b"")?;
-    corpus.write("open", &[b'A'; 5000])?;
+    corpus.write("open", &[0])?;
 
-    // cookie_header: control byte, then `\n`-separated Cookie fields. Control bits: layer
-    // (0..8), operation (<< 3), cycle_id (0x20), status (<< 6).
-    let header_values: Vec<&String> = values.iter().step_by(7).take(24).collect();
-    for (i, value) in header_values.iter().enumerate() {
-        let control = u8::try_from(i % 256).unwrap_or(0).wrapping_mul(37);
-        for name in [COOKIE_NAME, OTHER_NAME] {
+    // Frozen v1 cookies: schema 0 under codecs A and D (ring A), schema 1 under codec C.
+    for (_, sealed, schema) in V1_VECTORS {
+        let fixtures: &[u8] = if *schema == 0 { &[0, 3] } else { &[2] };
+        for &f in fixtures {
+            let control = [open_control(
+                f,
+                0,
+                0,
+                sealed_session_fuzz::TYPE_VECTOR_PROFILE,
+            )];
+            corpus.write_with("open", &control, sealed.as_bytes())?;
+        }
+    }
+
+    // The fuzz side's envelopes: v1 under the fixture keys, v2 with lifetimes and flash
+    // messages, and v2 headers the codec refuses (flags, schema, revoked key, not-before).
+    let data = visits();
+    let v2 = |key: &KeyMaterial,
+              schema: u32,
+              flags: u8,
+              bounds: Bounds,
+              flash: &[String],
+              created: u64| {
+        let mut header = Header::v2(key, wire::hour_of(NOW), schema);
+        header.flags = flags;
+        let expires = NOW + bounds.idle.min(3600);
+        let plaintext = wire::v2_plaintext([9; 16], created, expires, bounds, flash, &data);
+        wire::seal(key, &header, COOKIE_NAME, &wire::nonce(key, 3), &plaintext)
+    };
+    let v1 = |key: &KeyMaterial, schema: u32, created: u64| {
+        let header = Header::v1(key, wire::hour_of(NOW), schema);
+        let plaintext = wire::v1_plaintext([8; 16], created, NOW + 3600, &data);
+        wire::seal(key, &header, COOKIE_NAME, &wire::nonce(key, 5), &plaintext)
+    };
+    let flash = vec![
+        "saved ✓ canary-flash-0001".to_owned(),
+        "second message".to_owned(),
+    ];
+    let browser = Bounds {
+        persistent: false,
+        idle: 1800,
+        max: 2 * 3600,
+    };
+    let persistent = Bounds {
+        persistent: true,
+        idle: 30 * 86_400,
+        max: 30 * 86_400,
+    };
+    let control = |f: u8| [open_control(f, 0, 0, TYPE_VISITS)];
+    for (f, keys) in [
+        (0u8, vec![AES_KEY, XCHACHA_KEY, V1_AES_KEY]),
+        (1, vec![XCHACHA_KEY]),
+        (2, vec![AES_KEY, PENDING_KEY, REVOKED_KEY, V1_XCHACHA_KEY]),
+        (3, vec![AES_KEY, XCHACHA_KEY]),
+    ] {
+        let schema = OPEN_FIXTURES[usize::from(f)].codec.schema_version();
+        for key_string in keys {
+            let key = KeyMaterial::fixture(key_string);
+            for value in [
+                v1(&key, schema, NOW - 60),
+                v2(&key, schema, 0, browser, &flash, NOW - 60),
+                v2(&key, schema, 0, persistent, &[], NOW - 60),
+            ] {
+                corpus.write_with("open", &control(f), value.as_bytes())?;
+            }
+        }
+        let key = KeyMaterial::fixture(if f == 1 { XCHACHA_KEY } else { AES_KEY });
+        for value in [
+            v2(&key, schema, 0x01, browser, &flash, NOW - 60), // two chunks
+            v2(&key, schema, 0x10, browser, &flash, NOW - 60), // compressed
+            v2(&key, schema, 0x20, browser, &flash, NOW - 60), // an unassigned bit
+            v2(&key, schema + 1, 0, browser, &flash, NOW - 60), // another schema
+            v2(&key, schema, 0, browser, &flash, NOT_BEFORE - 60), // before the not-before
+            v1(&key, schema + 1, NOW - 60),                    // v1 of another schema
+        ] {
+            corpus.write_with("open", &control(f), value.as_bytes())?;
+        }
+        // A header, a nonce and a tag, and one byte too few.
+        let header = Header::v2(&key, wire::hour_of(NOW), schema).bytes();
+        let mut raw = header.clone();
+        raw.resize(
+            header.len() + wire::nonce_len(key.algorithm) + wire::TAG_LEN - 1,
+            0,
+        );
+        let short = base64_url(&raw);
+        corpus.write_with("open", &control(f), short.as_bytes())?;
+    }
+
+    // Sealed by the crate's middleware, with a lifetime and a flash message.
+    let layer_fixture = fixture(&cookie_header_specs()[0], NOW);
+    let codec = &layer_fixture.codec;
+    let sealed = codec
+        .seal(COOKIE_NAME, &meta(NOW - 60), &visits(), NOW)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    corpus.write_with("open", &control(0), sealed.value.as_bytes())?;
+    Ok(())
+}
+
+/// base64url without padding (the seeds' own, for hand-made envelopes).
+fn base64_url(raw: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in raw.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+fn cookie_header(corpus: &mut Corpus) -> std::io::Result<()> {
+    let specs = cookie_header_specs();
+    let mut variant = 0u8;
+    for (s, spec) in (0u8..).zip(specs.iter()) {
+        let fixture = fixture(spec, NOW);
+        let codec = &fixture.codec;
+        let name = fixture.config.cookie_name();
+        let idle = codec.idle_timeout().as_secs();
+        let seal = |codec: &Codec, data: &dyn erased::Seal, created: u64, at: u64| {
+            data.seal(codec, name, &meta(created), at)
+        };
+        let mut values: Vec<String> = [
+            seal(codec, &visits(), NOW - 60, NOW),
+            seal(codec, &visits(), NOW - 600, NOW - idle * 3 / 5), // past half idle
+            seal(codec, &Visits::default(), NOW - 2 * idle, NOW - idle + 60),
+            seal(
+                codec,
+                &Visits {
+                    count: 3,
+                    pages: vec![],
+                },
+                NOW - 60,
+                NOW,
+            ), // revoked by the check
+            seal(
+                codec,
+                &Visits {
+                    count: 10,
+                    pages: vec!["/x".into()],
+                },
+                NOW - 30,
+                NOW,
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if spec.migrate_from_v1 {
+            // Sealed by a codec at schema 1 of the old type: migrated on open.
+            let old = codec.clone().with_schema_version(1);
+            let data = VisitsV1 {
+                count: 7,
+                last_page: Some("/old".into()),
+            };
+            values.extend(seal(&old, &data, NOW - 60, NOW));
+            values.extend(seal(
+                &old,
+                &VisitsV1::default(),
+                NOW - 60,
+                NOW - idle * 3 / 5,
+            ));
+            // Schema 5: neither current nor registered.
+            values.extend(seal(
+                &codec.clone().with_schema_version(5),
+                &visits(),
+                NOW - 60,
+                NOW,
+            ));
+        }
+        values.push(V1_VECTORS[0].1.to_owned());
+        let other = if name == COOKIE_NAME {
+            OTHER_NAME
+        } else {
+            COOKIE_NAME
+        };
+        for (i, value) in values.iter().enumerate() {
+            let second = &values[(i + 1) % values.len()];
             let fields = [
                 format!("{name}={value}"),
                 format!("theme=dark; {name}={value}; lang=en"),
                 format!("a=1\n{name}={value}\nb=2"),
                 format!("{name}=garbage; {name}={value}"),
                 format!("{name}={value}; {name}={value}"),
-                format!(
-                    "{name}={value}\n{name}={}",
-                    values[(i * 3 + 1) % values.len()]
-                ),
+                format!("{name}={value}\n{name}={second}"),
+                format!("{other}={value}; {name}={value}"),
             ];
-            for (j, field) in fields.iter().enumerate() {
-                let control = control.wrapping_add(u8::try_from(j).unwrap_or(0) << 3);
-                let mut input = vec![control];
-                input.extend_from_slice(field.as_bytes());
-                corpus.write("cookie_header", &input)?;
+            for field in fields {
+                for clock in [0u8, 1] {
+                    variant = variant.wrapping_add(37);
+                    let control = (2 * s + clock) | (variant & 0x30) | (variant & 0x40);
+                    let ops = variant.wrapping_mul(7) & 0x3f;
+                    corpus.write_with("cookie_header", &[control, ops], field.as_bytes())?;
+                }
+            }
+        }
+        for ops in [0u8, 0o11, 0o22, 0o33, 0o44, 0o55, 0o66, 0o77, 0o15, 0o61] {
+            corpus.write_with("cookie_header", &[2 * s, ops], b"")?;
+            corpus.write_with(
+                "cookie_header",
+                &[2 * s + 1, ops],
+                format!("{name}=; sid=x; =; ;;; a").as_bytes(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Sealing a value whatever its type (the seeds seal several types in one list).
+mod erased {
+    use sealed_session::{Codec, SessionMeta};
+    use serde::Serialize;
+
+    pub trait Seal {
+        fn seal(&self, codec: &Codec, name: &str, meta: &SessionMeta, at: u64) -> Option<String>;
+    }
+
+    impl<T: Serialize> Seal for T {
+        fn seal(&self, codec: &Codec, name: &str, meta: &SessionMeta, at: u64) -> Option<String> {
+            codec.seal(name, meta, self, at).ok().map(|s| s.value)
+        }
+    }
+}
+
+fn cookie_parser(corpus: &mut Corpus) -> std::io::Result<()> {
+    let programs: &[&[u8]] = &[
+        &[0xF0],
+        &[0xF0, 0xF8, 0xF1],
+        &[0xF1, 0xF8, 0xF0],
+        &[0xF0, 0xF9, 0xF1],
+        &[0xF0, 0xF8, 0xF3],
+        &[0xF0, 0xF8, 0xF0],
+        &[0xF5, 0xF8, 0xF0],
+        &[0xF4, 0xF8, 0xF0, 0xF9, 0xF6, 0xF8, 0xF7],
+        &[0xF4, 0xF8, 0xF5, 0xF8, 0xF7, 0xF8, 0xF4, 0xF8, 0xF0],
+        &[0xF4, 0xF8, 0xF5, 0xF8, 0xF7, 0xF8, 0xF2, 0xF8, 0xF0],
+        &[
+            0xF6, 0xF8, 0xF6, 0xF8, 0xF6, 0xF8, 0xF6, 0xF8, 0xF6, 0xF8, 0xF0,
+        ],
+        &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xF8, 0xF0],
+        &[0xFA, b' ', b'=', 0xFB, 0xF8, 0xFA, b'=', 0xFC],
+        &[b' ', b' ', 0xF0, b';', 0xF1, b';', b';'],
+        &[0xFA, b'=', 0xFB, b'x', 0xF8, 0xF1],
+        &[b'a', b'=', b'1', 0xF9, 0xF9, 0xF0, 0xF9],
+        &[0xF7],
+        &[0xF5],
+        &[0xF2, 0xF9, 0xF2, 0xF9, 0xF2],
+        &[],
+    ];
+    for (i, program) in (0u8..).zip(programs) {
+        for control in [0u8, 1, 2, 3, 4, 5, 6, 7] {
+            if (usize::from(i) + usize::from(control)) % 3 == 0 || control < 2 {
+                corpus.write_with("cookie_parser", &[control], program)?;
             }
         }
     }
-    for control in [0u8, 0x08, 0x10, 0x18, 0x21, 0x42, 0x83, 0xff] {
-        corpus.write("cookie_header", &[control])?;
-        let mut input = vec![control];
-        input.extend_from_slice(b"__Host-session=; sid=x; =; ;;; a");
-        corpus.write("cookie_header", &input)?;
+    // Up to the header size: many same-name cookies, the victim last.
+    let mut long = Vec::new();
+    for _ in 0..24 {
+        long.extend_from_slice(&[0xF6, 0xF8, 0xF5, 0xF8, 0xFF, 0xF8]);
     }
+    long.push(0xF0);
+    corpus.write_with("cookie_parser", &[0], &long)?;
+    Ok(())
+}
 
-    // plaintext: postcard encodings of each session type's samples.
-    let plaintexts: Vec<Vec<u8>> = vec![
-        postcard::to_allocvec(&42u64),
-        postcard::to_allocvec(&"hello".to_owned()),
-        postcard::to_allocvec(&vec![1u32, 2, 300]),
-        postcard::to_allocvec(&Some((7u8, "x".to_owned()))),
-        postcard::to_allocvec(&map),
-        postcard::to_allocvec(&Mode::Member {
-            since: NOW,
-            tier: -1,
-        }),
-        postcard::to_allocvec(&visits),
-        postcard::to_allocvec(&profile),
-        postcard::to_allocvec(&Some(profile.clone())),
+fn plaintext(corpus: &mut Corpus) -> std::io::Result<()> {
+    let map = BTreeMap::from([("a".to_owned(), 1u64), ("b".to_owned(), 300)]);
+    let samples: Vec<(u8, Vec<u8>)> = [
+        (TYPE_U64, postcard::to_allocvec(&42u64)),
+        (TYPE_STRING, postcard::to_allocvec(&"hello".to_owned())),
+        (TYPE_VEC_U32, postcard::to_allocvec(&vec![1u32, 2, 300])),
+        (
+            TYPE_OPTION,
+            postcard::to_allocvec(&Some((7u8, "x".to_owned()))),
+        ),
+        (TYPE_TUPLE, postcard::to_allocvec(&(7u8, "x".to_owned()))),
+        (TYPE_MAP, postcard::to_allocvec(&map)),
+        (
+            TYPE_MODE,
+            postcard::to_allocvec(&Mode::Member {
+                since: NOW,
+                tier: -1,
+            }),
+        ),
+        (TYPE_VISITS, postcard::to_allocvec(&visits())),
+        (TYPE_PROFILE, postcard::to_allocvec(&sample_profile())),
+        (TYPE_PROFILE, postcard::to_allocvec(&Some(sample_profile()))),
+        (
+            TYPE_VECTOR_PROFILE,
+            postcard::to_allocvec(&vector_profile()),
+        ),
+        (TYPE_VISITS_V1, postcard::to_allocvec(&VisitsV1::default())),
+        (
+            TYPE_VEC_STRING,
+            postcard::to_allocvec(&vec!["a".to_owned(), "bc".to_owned()]),
+        ),
+        (TYPE_UNIT, postcard::to_allocvec(&())),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(t, bytes)| bytes.ok().map(|b| (t, b)))
     .collect();
-    for plaintext in &plaintexts {
-        corpus.write("plaintext", plaintext)?;
+    let flash = vec!["flash ✓".to_owned()];
+    let bounds = Bounds {
+        persistent: false,
+        idle: 1800,
+        max: 7200,
+    };
+    for (index, bytes) in &samples {
+        corpus.write_with("plaintext", &[*index], bytes)?;
+        // The whole v2 plaintext (a live head, then the data), and the whole v1 one.
+        let mut v2 = postcard::to_allocvec(&([7u8; 16], NOW - 60, NOW + 600, bounds, &flash))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        v2.extend_from_slice(bytes);
+        corpus.write_with("plaintext", &[index | 2 << 4], &v2)?;
+        let mut v1 = postcard::to_allocvec(&([7u8; 16], NOW - 60, NOW + 600))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        v1.extend_from_slice(bytes);
+        corpus.write_with("plaintext", &[index | 3 << 4], &v1)?;
     }
     corpus.write("plaintext", &[])?;
-    corpus.write("plaintext", &[0xff; 12])?;
+    corpus.write_with("plaintext", &[TYPE_PROFILE], &[0xff; 12])?;
+    Ok(())
+}
 
-    // roundtrip: arbitrary bytes; any bytes make an `Input`, so give a few shapes of them.
+fn roundtrip(corpus: &mut Corpus) -> std::io::Result<()> {
+    // Any bytes make an `Input`: a few shapes of them.
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     for len in [0usize, 16, 64, 256, 1024, 4000] {
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state.to_le_bytes()[0]
-            })
-            .collect();
-        corpus.write("roundtrip", &bytes)?;
+        for format in [0u8, 1, 2] {
+            let mut bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state.to_le_bytes()[0]
+                })
+                .collect();
+            if let Some(first) = bytes.first_mut() {
+                // `arbitrary` picks the enum variant from the first bytes.
+                *first = format;
+            }
+            corpus.write("roundtrip", &bytes)?;
+        }
     }
-    for plaintext in &plaintexts {
-        corpus.write("roundtrip", plaintext)?;
-    }
+    Ok(())
+}
 
-    // key_string: keys, rings, and near misses.
-    let keys = [AES_KEY, XCHACHA_KEY, RETIRED_KEY];
+fn key_string(corpus: &mut Corpus) -> std::io::Result<()> {
+    let derived = Key::derive(Algorithm::XChaCha20Poly1305, &[0x5a; 32], b"seed")
+        .map(|k| k.to_string())
+        .unwrap_or_default();
+    let keys = [
+        AES_KEY,
+        XCHACHA_KEY,
+        RETIRED_KEY,
+        V1_AES_KEY,
+        V1_XCHACHA_KEY,
+        derived.as_str(),
+    ];
     for key_string in keys {
         corpus.write("key_string", key_string.as_bytes())?;
         corpus.write("key_string", key_string.to_uppercase().as_bytes())?;
         corpus.write("key_string", &key_string.as_bytes()[..key_string.len() - 1])?;
+        corpus.write("key_string", key_string.replacen(".=", ".", 1).as_bytes())?;
+        let mut parts: Vec<&str> = key_string.split('.').collect();
+        let explicit = format!("={}", parts[2]);
+        parts[2] = &explicit;
+        corpus.write("key_string", parts.join(".").as_bytes())?;
     }
-    for ring in [
-        format!("{AES_KEY},{XCHACHA_KEY}"),
-        format!("{AES_KEY}, {XCHACHA_KEY}\n{RETIRED_KEY}"),
-        format!("{AES_KEY} {AES_KEY}"),
+    for text in [
+        "ssk1.aes-256-gcm.00000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "ssk1.aes-256-gcm.=00000000.AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE",
+        "ssk1.chacha.=00000001.c2VhbGVkLXNlc3Npb24gZnV6eiBhZXMga2V5IDAwMDE",
+        "ssk2.aes-256-gcm.=a0000001.c2VhbGVkLXNlc3Npb24gZnV6eiBhZXMga2V5IDAwMDE",
+        "ssk1.aes-256-gcm.=a0000001.c2VhbGVkLXNlc3Npb24gZnV6eiBhZXMga2V5IDAwMDF",
+        "ssk1.aes-256-gcm.==a000001.c2VhbGVkLXNlc3Npb24gZnV6eiBhZXMga2V5IDAwMDE",
+        "ssk1.aes-256-gcm.+a000001.c2VhbGVkLXNlc3Npb24gZnV6eiBhZXMga2V5IDAwMDE",
+        "ssk1...",
+    ] {
+        corpus.write("key_string", text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `count` distinct key strings, one a line: 16 fill a ring, 17 overflow it.
+fn full_ring(count: u8) -> String {
+    (0..count)
+        .filter_map(|i| Key::derive(Algorithm::Aes256Gcm, &[0x5a; 32], &[i]).ok())
+        .map(|key| key.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn ring_text(corpus: &mut Corpus) -> std::io::Result<()> {
+    let other_id = XCHACHA_KEY.replace("=c0000002", "=a0000001");
+    let same_bytes = AES_KEY.replace("=a0000001", "=a0000009");
+    let texts = [
+        ring_c_text(),
+        format!("{AES_KEY}\n{XCHACHA_KEY}\n"),
+        format!("{AES_KEY}, {XCHACHA_KEY} {V1_AES_KEY}\r\n{V1_XCHACHA_KEY}"),
         format!(
-            "{AES_KEY},{}",
-            AES_KEY.replace("aes-256-gcm", "xchacha20-poly1305")
+            "# only pending keys\n{PENDING_KEY} activate={PENDING_AT}\n{XCHACHA_KEY} activate=2026-12-01T00:00:00Z"
         ),
-        format!("{AES_KEY},{}", XCHACHA_KEY.replace("c0000002", "a0000001")),
-        vec![AES_KEY; 17].join(","),
+        format!("{PENDING_KEY} activate=2025-11-25T04:30:00Z"),
+        format!("{AES_KEY} revoked\n{XCHACHA_KEY} revoked"),
+        format!(
+            "{AES_KEY}\n{REVOKED_KEY} revoked # old\nnot-before=1763656200\nnot-before=2024-02-29T12:00:00Z"
+        ),
+        format!("{AES_KEY} {AES_KEY}"),
+        format!("{AES_KEY} {AES_KEY} revoked"),
+        format!("{AES_KEY} revoked revoked"),
+        format!("{AES_KEY}\n{other_id}"),
+        format!("{AES_KEY}\n{same_bytes}"),
+        format!("{AES_KEY}\nactivate=5"),
+        format!("{AES_KEY} activate=2023-02-29T00:00:00Z"),
+        format!("{AES_KEY} activate=99999999999999999999"),
+        format!("{AES_KEY}\nbogus"),
+        format!("{AES_KEY}#{XCHACHA_KEY}"),
         full_ring(16),
         full_ring(17),
-        " , ".to_owned(),
-        "ssk1.aes-256-gcm.00000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
-    ] {
-        corpus.write("key_string", ring.as_bytes())?;
+        "not-before=0".to_owned(),
+        " , \n#\n".to_owned(),
+        String::new(),
+    ];
+    for (i, text) in (0u8..).zip(&texts) {
+        for clock in [i % 8, (i + 3) % 8] {
+            corpus.write_with("ring_text", &[clock], text.as_bytes())?;
+        }
     }
     Ok(())
 }
