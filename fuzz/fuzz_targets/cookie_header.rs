@@ -172,7 +172,7 @@ fn op(code: u8, page_len: usize) -> Op {
         1 => Op::Count,
         2 => Op::Page(page_len),
         3 => Op::Destroy,
-        4 if page_len % 2 == 0 => Op::SetLifetime(
+        4 if page_len.is_multiple_of(2) => Op::SetLifetime(
             Lifetime::browser_session().with_idle_timeout(Duration::from_secs(30 * 60)),
         ),
         // Longer than any configuration allows: capped.

@@ -1,0 +1,195 @@
+//! Driving a real `SessionService` without a runtime, and the re-seal check the `open` and
+//! `roundtrip` targets share: a value the codec opened goes through a `SessionLayer` whose
+//! handler forces a re-seal, and the emitted cookie must open to the same session, lifetime,
+//! flash messages and schema version (what `Codec::seal` cannot write: only the middleware
+//! seals lifetimes and flash messages).
+
+use std::convert::Infallible;
+use std::fmt::Debug;
+use std::future::{Future, Ready, ready};
+use std::marker::PhantomData;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::header::{COOKIE, SET_COOKIE};
+use http::{HeaderValue, Request, Response};
+use sealed_session::{
+    Codec, KeyRing, Lifetime, Opened, Session, SessionConfig, SessionData, SessionError, SessionId,
+    SessionLayer, SessionService,
+};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::MAX_VALUE_LEN_LIMIT;
+
+/// Runs `service` on `request` to completion with a no-op waker: the handlers here are
+/// `Ready` futures, so one poll must finish the response (the minimal executor).
+///
+/// # Panics
+///
+/// If the response future is pending over a ready inner future.
+pub fn drive<S>(service: &mut S, request: Request<()>) -> S::Response
+where
+    S: Service<Request<()>, Error = Infallible>,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut future = pin!(service.call(request));
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(response)) => response,
+        Poll::Ready(Err(never)) => match never {},
+        Poll::Pending => panic!("ResponseFuture pending over a ready inner future"),
+    }
+}
+
+/// The clock of a layer at `now` (Unix seconds); `None` beyond what `SystemTime` holds.
+#[must_use]
+pub fn clock_at(now: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_secs(now))
+}
+
+/// The value of the session's `Set-Cookie` line (`name=value; ...`), if it names `name`.
+#[must_use]
+pub fn set_cookie_value<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.split(';')
+        .next()?
+        .strip_prefix(name)?
+        .strip_prefix('=')
+}
+
+/// What the re-sealing handler saw.
+#[derive(Debug)]
+pub struct Resealed<T> {
+    /// The session came from the cookie.
+    pub from_cookie: bool,
+    pub data: T,
+    pub id: Option<SessionId>,
+    pub lifetime: Lifetime,
+    /// The outcome of forcing the re-seal (`set_lifetime` with the session's own lifetime).
+    pub forced: Result<(), SessionError>,
+}
+
+/// A handler that reads the session and re-seals it unchanged: `set_lifetime` with its own
+/// (resolved) lifetime marks the sealed head changed without changing anything in it.
+struct ResealHandler<T>(PhantomData<fn() -> T>);
+
+impl<T: SessionData + Clone> Service<Request<()>> for ResealHandler<T> {
+    type Response = Response<Resealed<T>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<()>) -> Self::Future {
+        let session = Session::<T>::from_request(&req).expect("the layer adds the session");
+        let data = T::clone(&session.get());
+        let lifetime = session.lifetime();
+        let forced = session.set_lifetime(lifetime);
+        ready(Ok(Response::new(Resealed {
+            from_cookie: !session.is_new(),
+            data,
+            id: session.id(),
+            lifetime,
+            forced,
+        })))
+    }
+}
+
+/// Re-seals `value` (which `codec` opened as `opened` at `now` for `name`) through a
+/// `SessionLayer` with the codec's settings, and checks that the layer read the same session
+/// and that its new cookie opens with `codec` to the same data, id, creation time, lifetime,
+/// flash messages and schema version, under the ring's primary key.
+///
+/// # Panics
+///
+/// On any difference (that is the check).
+pub fn check_reseal<T>(
+    codec: &Codec,
+    clock_skew: u64,
+    name: &str,
+    value: &str,
+    opened: &Opened<T>,
+    now: u64,
+) where
+    T: SessionData + Clone + PartialEq + Debug,
+{
+    let Some(at) = clock_at(now) else {
+        return; // beyond SystemTime: no layer can run at this clock
+    };
+    // The largest line limit, so that every value the codec opens fits the layer's too (the
+    // layer's value limit is the line limit minus the line's fixed part).
+    let config = SessionConfig::builder()
+        .cookie_name(name)
+        .idle_timeout(codec.idle_timeout())
+        .max_lifetime(codec.max_lifetime())
+        .clock_skew(Duration::from_secs(clock_skew))
+        .schema_version(codec.schema_version())
+        .max_cookie_size(MAX_VALUE_LEN_LIMIT)
+        .build()
+        .expect("the codec's settings are a valid configuration");
+    let ring: KeyRing = codec.ring().clone();
+    let layer = SessionLayer::<T>::new(ring, config).with_clock(move || at);
+    let mut service: SessionService<ResealHandler<T>, T> = layer.layer(ResealHandler(PhantomData));
+    let mut request = Request::new(());
+    let header = HeaderValue::try_from(format!("{name}={value}")).expect("base64url is a header");
+    request.headers_mut().insert(COOKIE, header);
+    let response = drive(&mut service, request);
+    let seen = response.body();
+    // A line limit of 16 KiB leaves at least 16 KiB - 300 bytes for the value.
+    if !seen.from_cookie {
+        assert!(
+            value.len() > MAX_VALUE_LEN_LIMIT - 300,
+            "the layer refused a value its codec opened"
+        );
+        return;
+    }
+    assert_eq!(seen.data, opened.data, "the layer read other data");
+    assert_eq!(seen.id, Some(opened.meta.id), "the layer read another id");
+    assert_eq!(
+        seen.lifetime, opened.lifetime,
+        "the layer read another lifetime"
+    );
+    match &seen.forced {
+        Ok(()) => {}
+        // A v1 value, or one re-sealed under a longer nonce, grows.
+        Err(SessionError::TooLarge { .. }) => return,
+        Err(error) => panic!("re-seal refused: {error:?}"),
+    }
+    let mut lines = response.headers().get_all(SET_COOKIE).iter();
+    let line = lines.next().expect("a forced re-seal sends a cookie");
+    assert!(lines.next().is_none(), "more than one Set-Cookie");
+    let line = line.to_str().expect("Set-Cookie is visible ASCII");
+    assert!(line.len() <= MAX_VALUE_LEN_LIMIT, "{} bytes", line.len());
+    let again = set_cookie_value(line, name).expect("the line names the cookie");
+    let reopened = Codec::clone(codec)
+        .with_max_value_len(MAX_VALUE_LEN_LIMIT)
+        .expect("the largest limit is valid")
+        .open::<T>(name, again, now)
+        .expect("the re-sealed cookie opens");
+    assert_eq!(reopened.data, opened.data);
+    assert_eq!(reopened.meta, opened.meta);
+    assert_eq!(reopened.lifetime, opened.lifetime, "the lifetime changed");
+    assert_eq!(reopened.flash, opened.flash, "the flash messages changed");
+    assert_eq!(reopened.schema_version, codec.schema_version());
+    assert_eq!(reopened.key_id, codec.ring().primary_id_at(now));
+    assert!(reopened.by_primary);
+    assert!(reopened.expires > now);
+    // A persistent cookie says how long it lives; a browser-session one does not.
+    let max_age = line
+        .split("; ")
+        .find_map(|attribute| attribute.strip_prefix("Max-Age="));
+    if opened.lifetime.is_persistent() {
+        let max_age: u64 = max_age
+            .expect("a persistent cookie has a Max-Age")
+            .parse()
+            .expect("Max-Age is a number");
+        assert_eq!(max_age, reopened.expires - now, "{line}");
+    } else {
+        assert_eq!(
+            max_age, None,
+            "a browser-session cookie with a Max-Age: {line}"
+        );
+    }
+}
