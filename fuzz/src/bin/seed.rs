@@ -7,7 +7,7 @@
 //! headers around them (planted cookies, migrations, revocation), postcard plaintexts, key
 //! strings and key ring texts. Cookies sealed by the crate carry random nonces, so those files
 //! differ from run to run; their names (a hash of the content) keep reruns additive. run.sh
-//! writes them to `seeds/` (ignored); the minimized corpus under `corpus/` is committed.
+//! writes them to `seeds/` (ignored); `corpus/` (also ignored) keeps what a run found.
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -79,10 +79,70 @@ fn write_all(corpus: &mut Corpus) -> std::io::Result<()> {
     open(corpus)?;
     cookie_header(corpus)?;
     cookie_parser(corpus)?;
+    chunks(corpus)?;
     plaintext(corpus)?;
     roundtrip(corpus)?;
     key_string(corpus)?;
     ring_text(corpus)
+}
+
+/// `chunks`: clean, mixed, planted and stale chunk sets of the layer's own pool, and crafted
+/// values of every mode (the program format is in `fuzz_targets/chunks.rs`).
+fn chunks(corpus: &mut Corpus) -> std::io::Result<()> {
+    // One op byte: name (bits 5-7) and pool value (bits 0-4: set << 2 | chunk).
+    let pair = |name: u8, set: u8, chunk: u8| name << 5 | set << 2 | chunk;
+    let victim = [pair(0, 0, 0), pair(1, 0, 1), pair(2, 0, 2)];
+    let programs: Vec<Vec<u8>> = vec![
+        victim.to_vec(),
+        // Stale chunks past the count: a literal under sid.3, the attacker's under sid.15.
+        [&victim[..], &[pair(3, 7, 2), 3, 1, 2, 3, pair(5, 2, 1)]].concat(),
+        // Chunk 1 from the second seal of the same session, then both copies of chunk 1.
+        vec![pair(0, 0, 0), pair(1, 1, 1), pair(2, 0, 2)],
+        [&victim[..], &[pair(1, 1, 1)]].concat(),
+        // Reordered, a chunk missing, the attacker's chunk 1 planted beside the victim's.
+        vec![pair(2, 0, 2), pair(0, 0, 0), pair(1, 0, 1)],
+        vec![pair(0, 0, 0), pair(2, 0, 2)],
+        [&victim[..], &[pair(1, 2, 1)]].concat(),
+        // The attacker's own session, and both main cookies at once.
+        vec![pair(0, 2, 0), pair(1, 2, 1)],
+        [&victim[..], &[pair(0, 2, 0), pair(1, 2, 1)]].concat(),
+        // The compressed session with the victim's chunks left behind; one character changed.
+        [&[pair(0, 3, 0)], &victim[1..]].concat(),
+        vec![pair(0, 5, 0), 21, 9, pair(1, 0, 1), pair(2, 0, 2)],
+        // Names that are not chunks.
+        vec![pair(0, 0, 0), pair(6, 0, 1), pair(7, 0, 2)],
+        // The crafted value in up to four chunks.
+        vec![pair(0, 4, 0), pair(1, 4, 1), pair(2, 4, 2), pair(3, 4, 3)],
+    ];
+    let data = postcard::to_allocvec(&visits()).unwrap_or_default();
+    let payloads: [(u8, Vec<u8>); 6] = [
+        (0, data.clone()),   // raw, decodes
+        (1 << 2, data),      // raw bytes flagged compressed
+        (2 << 2, vec![255]), // a whole DEFLATE stream
+        (2 << 2, vec![128]), // truncated
+        (3 << 2, vec![7]),   // repeated, within the limit
+        (3 << 2, vec![255]), // a bomb past 16 KiB
+    ];
+    for (p, program) in programs.iter().enumerate() {
+        for op in 0..4u8 {
+            let (mode, payload) = &payloads[p % payloads.len()];
+            let control = op | mode | (u8::try_from(p % 3).unwrap_or(0) << 5);
+            let len = u16::try_from(payload.len()).unwrap_or(0).to_le_bytes();
+            let head = [control, u8::try_from(p % 4).unwrap_or(0), len[0], len[1]];
+            corpus.write_with("chunks", &[&head[..], payload].concat(), program)?;
+        }
+    }
+    for (mode, payload) in &payloads {
+        for count in 0..6u8 {
+            for unassigned in [0, 0x10] {
+                let len = u16::try_from(payload.len()).unwrap_or(0).to_le_bytes();
+                let head = [mode | unassigned, count, len[0], len[1]];
+                let program = [pair(0, 4, 0), pair(1, 4, 1), pair(2, 4, 2), pair(3, 4, 3)];
+                corpus.write_with("chunks", &[&head[..], payload].concat(), &program)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn meta(created: u64) -> SessionMeta {

@@ -1,0 +1,604 @@
+//! `chunks`: chunk reassembly and decompression through a real `SessionService` with
+//! `max_chunks(4)` and compression on (issue "Sessions larger than one cookie", SECURITY-TESTS
+//! G3, G4).
+//!
+//! The pool: sessions the layer sealed itself (the victim in three chunks, sealed twice with
+//! different nonces; an attacker's own session in two chunks; a compressed one in one chunk),
+//! and one value sealed per input by the fuzz side's own sealer (`wire.rs`) with an authentic
+//! header whose flags (chunk count, compression, an unassigned bit) and plaintext come from
+//! the input: raw bytes, a raw byte stream flagged compressed, a real DEFLATE stream of a
+//! session truncated anywhere, or the same stream of a repeated session (a bomb past the
+//! 16 KiB inflation limit), split at 4-aligned places into as many chunks as the header says.
+//!
+//! Input: a control byte (bits 0-1: the handler reads, updates, destroys or never touches the
+//! session; bits 2-3: the crafted value's mode; bit 4: an unassigned flag bit; bits 5-6: what
+//! an update adds: nothing, 3000 incompressible bytes, 9000 compressible bytes), the crafted
+//! chunk count - 1 (low 4 bits), the crafted payload's length (u16 LE, at most 2048) and bytes,
+//! then the `Cookie` program, one pair per op byte: bits 5-7 the name (`sid`, `sid.1` to
+//! `sid.4`, `sid.15`, and two names that are not chunk names: `sid.16`, `sid.01`), bits 0-4
+//! the value (pool set `v >> 2`, its chunk `v & 3`; 20 and up: a pool chunk with one byte
+//! changed, or literal base64url bytes, each taking operand bytes).
+//!
+//! The model: a set of chunks is a candidate when its first value is under `sid` and each of
+//! its other chunks under its own name; a request is clean for a set when its chunk names
+//! carry that set's values and no others (stale names past its count carry anything).
+//!
+//! Checks: no panic; status is the handler's; every `Set-Cookie` names `sid` or a chunk name,
+//! at most once each, within the line limit; the handler sees a fresh session or exactly a
+//! candidate that is authentic (for a crafted value: when the count is at most 4, no
+//! unassigned bit is set and a reference decoder inflates and decodes the payload within
+//! the limit) and never anything else; on a clean request it sees exactly that set; a read of a
+//! clean set never deletes one of its chunks; a response that seals `m` chunks writes `sid`
+//! and `sid.1` to `sid.(m-1)` and deletes every other chunk name the request carried, and
+//! those lines, sent back, open to exactly what the handler left.
+#![no_main]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::sync::LazyLock;
+use std::task::{Context, Poll};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::header::{COOKIE, SET_COOKIE};
+use http::{HeaderValue, Request, Response};
+use libfuzzer_sys::fuzz_target;
+use sealed_session::{
+    Session, SessionConfig, SessionError, SessionId, SessionLayer, SessionService,
+};
+use sealed_session_fuzz::service::{clock_at, drive};
+use sealed_session_fuzz::wire::{self, Bounds, Header, KeyMaterial};
+use sealed_session_fuzz::{AES_KEY, NOW, OTHER_NAME, RING_A, Visits};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The layer's cookie name (no `__Host-` prefix: planted chunks are possible).
+const NAME: &str = OTHER_NAME;
+const MAX_CHUNKS: usize = 4;
+/// Room for the victim's three chunks in the `Cookie` header.
+const HEADER_BUDGET: usize = 12 * 1024;
+const LINE_LIMIT: usize = 4096;
+/// The crate's inflation limit (16 KiB).
+const MAX_INFLATED: usize = 16 * 1024;
+/// The longest crafted payload.
+const MAX_PAYLOAD: usize = 2048;
+const MAX_PAIRS: usize = 48;
+
+/// The names the program writes: five chunk indexes, then two names that are not chunks.
+const NAMES: [(&str, Option<usize>); 8] = [
+    ("", Some(0)),
+    (".1", Some(1)),
+    (".2", Some(2)),
+    (".3", Some(3)),
+    (".4", Some(4)),
+    (".15", Some(15)),
+    (".16", None),
+    (".01", None),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Read,
+    Update(usize),
+    Destroy,
+    Untouched,
+}
+
+/// What a handler saw and left.
+#[derive(Debug)]
+struct Seen {
+    from_cookie: bool,
+    data: Visits,
+    id: Option<SessionId>,
+    result: Result<(), SessionError>,
+    /// What the session holds when the handler returns.
+    left: Visits,
+    left_id: Option<SessionId>,
+}
+
+#[derive(Clone)]
+enum Handler {
+    Run(Op),
+    /// Seeds the pool: sets the data, or re-seals what the cookie holds.
+    Seal(Option<Visits>),
+}
+
+impl Service<Request<()>> for Handler {
+    type Response = Response<Seen>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<()>) -> Self::Future {
+        let session = Session::<Visits>::from_request(&req).expect("the layer adds the session");
+        let touched = !matches!(self, Self::Run(Op::Untouched));
+        let data = if touched {
+            Visits::clone(&session.get())
+        } else {
+            Visits::default()
+        };
+        // `id()` and `is_new()` read the session too: an untouched handler calls neither.
+        let (from_cookie, id) = if touched {
+            (!session.is_new(), session.id())
+        } else {
+            (false, None)
+        };
+        let result = match self {
+            Self::Run(Op::Update(extra)) => session.update(|v| {
+                v.count = v.count.wrapping_add(1);
+                if *extra > 0 {
+                    v.pages.push(filler(*extra, v.count));
+                }
+            }),
+            Self::Run(Op::Destroy) => session.destroy(),
+            Self::Run(_) => Ok(()),
+            Self::Seal(Some(data)) => session.set(data.clone()),
+            Self::Seal(None) => session.set_lifetime(session.lifetime()),
+        };
+        let left = if touched {
+            Visits::clone(&session.get())
+        } else {
+            Visits::default()
+        };
+        ready(Ok(Response::new(Seen {
+            from_cookie,
+            data,
+            id,
+            result,
+            left,
+            left_id: if touched { session.id() } else { None },
+        })))
+    }
+}
+
+/// `len` bytes of text: for an odd length, pseudo-random base64url characters that DEFLATE
+/// cannot shrink below a chunk; for an even one, a repeated word.
+fn filler(len: usize, seed: u64) -> String {
+    if len % 2 == 1 {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                        [usize::try_from(state % 64).unwrap_or_default()],
+                )
+            })
+            .collect()
+    } else {
+        "page ".repeat(len / 5)
+    }
+}
+
+/// A set of chunk values, in order, and the session they carry if authentic.
+#[derive(Debug, Clone)]
+struct ChunkSet {
+    values: Vec<String>,
+    session: Option<(SessionId, Visits)>,
+}
+
+struct Fixture {
+    layer: SessionLayer<Visits>,
+    /// The victim (three chunks), the victim sealed again, an attacker (two chunks), a
+    /// compressed session (one chunk).
+    pool: [ChunkSet; 4],
+    key: KeyMaterial,
+    config: SessionConfig,
+}
+
+fn config(compress: bool) -> SessionConfig {
+    SessionConfig::builder()
+        .cookie_name(NAME)
+        .max_chunks(MAX_CHUNKS)
+        .cookie_header_budget(HEADER_BUDGET)
+        .compression(compress)
+        .build()
+        .expect("valid config")
+}
+
+fn layer(compress: bool) -> SessionLayer<Visits> {
+    let at = clock_at(NOW).expect("the clock fits");
+    SessionLayer::<Visits>::new(RING_A.clone(), config(compress)).with_clock(move || at)
+}
+
+/// A `Set-Cookie` line: its name, its value, and whether it deletes the cookie.
+type Line = (String, String, bool);
+
+/// The `Set-Cookie` lines of a response.
+fn set_cookies(response: &Response<Seen>) -> Vec<Line> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|line| {
+            let line = line.to_str().expect("Set-Cookie is visible ASCII");
+            assert!(
+                line.len() <= LINE_LIMIT,
+                "line over the limit: {}",
+                line.len()
+            );
+            let pair = line.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').expect("name=value");
+            (
+                name.to_owned(),
+                value.to_owned(),
+                line.contains("; Max-Age=0"),
+            )
+        })
+        .collect()
+}
+
+fn request(cookie: &[u8]) -> Option<Request<()>> {
+    let mut request = Request::new(());
+    if !cookie.is_empty() {
+        request
+            .headers_mut()
+            .insert(COOKIE, HeaderValue::from_bytes(cookie).ok()?);
+    }
+    Some(request)
+}
+
+fn run(layer: &SessionLayer<Visits>, handler: Handler, cookie: &[u8]) -> Option<(Seen, Vec<Line>)> {
+    let mut service: SessionService<Handler, Visits> = layer.layer(handler);
+    let response = drive(&mut service, request(cookie)?);
+    assert_eq!(response.status(), 200);
+    let lines = set_cookies(&response);
+    Some((response.into_body(), lines))
+}
+
+/// The sealed lines as a set, in chunk order, and the `Cookie` header sending them back.
+fn sealed(lines: &[Line]) -> (Vec<String>, String) {
+    let mut by_index = BTreeMap::new();
+    for (name, value, deletion) in lines {
+        if !deletion && let Some(index) = chunk_index(name) {
+            by_index.insert(index, value.clone());
+        }
+    }
+    let header = by_index
+        .iter()
+        .map(|(&index, value)| format!("{}={value}", chunk_name(index)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    (by_index.into_values().collect(), header)
+}
+
+fn chunk_name(index: usize) -> String {
+    if index == 0 {
+        NAME.to_owned()
+    } else {
+        format!("{NAME}.{index}")
+    }
+}
+
+fn chunk_index(name: &str) -> Option<usize> {
+    (0..16).find(|&i| chunk_name(i) == name)
+}
+
+fn seal_set(layer: &SessionLayer<Visits>, handler: Handler, cookie: &str) -> ChunkSet {
+    let (seen, lines) = run(layer, handler, cookie.as_bytes()).expect("a valid header");
+    seen.result.expect("the pool's sessions fit");
+    let (values, _) = sealed(&lines);
+    ChunkSet {
+        values,
+        session: Some((seen.left_id.expect("a sealed session has an id"), seen.left)),
+    }
+}
+
+fn flags(value: &str) -> u8 {
+    let raw = URL_SAFE_NO_PAD
+        .decode(value.get(..20).unwrap_or_default())
+        .unwrap_or_default();
+    raw.get(13).copied().unwrap_or_default()
+}
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
+    let plain = layer(false);
+    let victim = Visits {
+        count: 1,
+        pages: vec![filler(6001, 1)],
+    };
+    let victim_set = seal_set(&plain, Handler::Seal(Some(victim)), "");
+    assert_eq!(victim_set.values.len(), 3, "the victim is in three chunks");
+    let cookie = sealed(
+        &victim_set
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (chunk_name(i), v.clone(), false))
+            .collect::<Vec<_>>(),
+    )
+    .1;
+    let again = seal_set(&plain, Handler::Seal(None), &cookie);
+    assert_eq!(again.values.len(), 3);
+    assert_ne!(again.values, victim_set.values);
+    assert_eq!(again.session, victim_set.session);
+    let attacker = Visits {
+        count: 2,
+        pages: vec![filler(3001, 2)],
+    };
+    let attacker_set = seal_set(&plain, Handler::Seal(Some(attacker)), "");
+    assert_eq!(attacker_set.values.len(), 2);
+    let compressing = layer(true);
+    let roomy = Visits {
+        count: 3,
+        pages: vec![filler(12_000, 3)],
+    };
+    let compressed = seal_set(&compressing, Handler::Seal(Some(roomy)), "");
+    assert_eq!(compressed.values.len(), 1);
+    assert_eq!(flags(&compressed.values[0]) & 0x10, 0x10, "compressed");
+    Fixture {
+        layer: compressing,
+        pool: [victim_set, again, attacker_set, compressed],
+        key: KeyMaterial::fixture(AES_KEY),
+        config: config(true),
+    }
+});
+
+/// The reference decoder: the data a crafted plaintext's payload carries, if any.
+fn reference_decode(payload: &[u8], compressed: bool) -> Option<Visits> {
+    let inflated;
+    let bytes = if compressed {
+        inflated =
+            miniz_oxide::inflate::decompress_to_vec_with_limit(payload, MAX_INFLATED).ok()?;
+        &inflated[..]
+    } else {
+        payload
+    };
+    match postcard::take_from_bytes::<Visits>(bytes) {
+        Ok((data, [])) => Some(data),
+        _ => None,
+    }
+}
+
+/// The value sealed by the fuzz side from the input's header fields and payload.
+fn crafted(fixture: &Fixture, control: u8, count_byte: u8, payload: &[u8]) -> ChunkSet {
+    let count = usize::from(count_byte & 0x0F) + 1;
+    let mode = (control >> 2) & 3;
+    let session = Visits {
+        count: 9,
+        pages: vec![String::from_utf8_lossy(payload).into_owned()],
+    };
+    let (compressed, stream) = match mode {
+        0 => (false, payload.to_vec()),
+        1 => (true, payload.to_vec()),
+        2 => {
+            let stream = miniz_oxide::deflate::compress_to_vec(
+                &postcard::to_allocvec(&session).expect("serializes"),
+                6,
+            );
+            let cut = payload
+                .first()
+                .map_or(stream.len(), |&b| stream.len() * usize::from(b) / 255);
+            (true, stream.get(..cut).unwrap_or_default().to_vec())
+        }
+        _ => {
+            let repeats = payload.first().map_or(1, |&b| usize::from(b) + 1);
+            let mut big = postcard::to_allocvec(&session).expect("serializes");
+            big = big.repeat(repeats.min(4096 / big.len().max(1) + 64));
+            (true, miniz_oxide::deflate::compress_to_vec(&big, 6))
+        }
+    };
+    let unassigned = if control & 0x10 != 0 { 0x20 } else { 0 };
+    let flag_byte = u8::try_from(count - 1).unwrap_or_default()
+        | if compressed { 0x10 } else { 0 }
+        | unassigned;
+    let mut header = Header::v2(
+        &fixture.key,
+        wire::hour_of(NOW),
+        fixture.config.schema_version(),
+    );
+    header.flags = flag_byte;
+    let id = [0x5A; 16];
+    let bounds = Bounds {
+        persistent: false,
+        idle: fixture.config.idle_timeout().as_secs(),
+        max: fixture.config.max_lifetime().as_secs(),
+    };
+    let no_flash: Vec<String> = Vec::new();
+    let mut plaintext = postcard::to_allocvec(&(id, NOW - 60, NOW + 600, bounds, no_flash))
+        .expect("the head serializes");
+    plaintext.extend_from_slice(&stream);
+    let nonce = wire::nonce(&fixture.key, count_byte);
+    let value = wire::seal(&fixture.key, &header, NAME, &nonce, &plaintext);
+    // Split at 4-aligned places, every chunk non-empty (a value is at least 64 characters).
+    let step = (value.len() / count) / 4 * 4;
+    let values = (0..count)
+        .map(|i| {
+            let end = if i + 1 == count {
+                value.len()
+            } else {
+                (i + 1) * step
+            };
+            value.get(i * step..end).unwrap_or_default().to_owned()
+        })
+        .collect();
+    let authentic = count <= MAX_CHUNKS && unassigned == 0;
+    let data = authentic
+        .then(|| reference_decode(&stream, compressed))
+        .flatten();
+    ChunkSet {
+        values,
+        session: data.map(|data| (SessionId::from_bytes(id), data)),
+    }
+}
+
+const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fuzz_target!(|input: &[u8]| {
+    let fixture = &*FIXTURE;
+    let [control, count_byte, len_lo, len_hi, rest @ ..] = input else {
+        return;
+    };
+    let len = usize::from(u16::from_le_bytes([*len_lo, *len_hi])).min(MAX_PAYLOAD);
+    let (payload, mut program) = rest.split_at(len.min(rest.len()));
+    let op = match control & 3 {
+        0 => Op::Read,
+        1 => Op::Update([0, 3001, 9000, 0][usize::from((control >> 5) & 3)]),
+        2 => Op::Destroy,
+        _ => Op::Untouched,
+    };
+    let crafted = crafted(fixture, *control, *count_byte, payload);
+    let sets: Vec<&ChunkSet> = fixture.pool.iter().chain([&crafted]).collect();
+
+    // The request's pairs, by name index (None: not a chunk name).
+    let mut pairs: Vec<(usize, String)> = Vec::new();
+    while let [byte, tail @ ..] = program {
+        program = tail;
+        if pairs.len() == MAX_PAIRS {
+            break;
+        }
+        let name = usize::from(byte >> 5);
+        let pick = usize::from(byte & 0x1F);
+        let value = if pick < 20 {
+            let set = sets.get(pick >> 2).copied().unwrap_or(&crafted);
+            set.values.get(pick & 3).cloned().unwrap_or_default()
+        } else if pick < 26 {
+            // A pool chunk with one character changed.
+            let [at, with, tail @ ..] = program else {
+                break;
+            };
+            program = tail;
+            let set = sets.get(pick - 20).copied().unwrap_or(&crafted);
+            let mut chars = set
+                .values
+                .get(usize::from(*at & 3))
+                .cloned()
+                .unwrap_or_default()
+                .into_bytes();
+            if let Some(len) = std::num::NonZeroUsize::new(chars.len()) {
+                let position = usize::from(*at >> 2) * 97 % len.get();
+                chars[position] = BASE64URL[usize::from(*with & 63)];
+            }
+            String::from_utf8(chars).expect("base64url")
+        } else {
+            let [n, tail @ ..] = program else {
+                break;
+            };
+            let take = usize::from(*n).min(tail.len());
+            let (literal, tail) = tail.split_at(take);
+            program = tail;
+            literal
+                .iter()
+                .map(|&b| char::from(BASE64URL[usize::from(b & 63)]))
+                .collect()
+        };
+        pairs.push((name, value));
+    }
+    let cookie = pairs
+        .iter()
+        .map(|(name, value)| format!("{NAME}{}={value}", NAMES[*name].0))
+        .collect::<Vec<_>>()
+        .join("; ");
+    // The distinct values under each chunk index.
+    let mut by_index: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
+    for (name, value) in &pairs {
+        if let Some(index) = NAMES[*name].1 {
+            by_index.entry(index).or_default().insert(value);
+        }
+    }
+    let carries = |set: &ChunkSet| {
+        set.values.iter().enumerate().all(|(i, v)| {
+            by_index
+                .get(&i)
+                .is_some_and(|values| values.contains(v.as_str()))
+        })
+    };
+    let clean = |set: &ChunkSet| {
+        set.values.iter().enumerate().all(|(i, v)| {
+            by_index
+                .get(&i)
+                .is_some_and(|values| values.len() == 1 && values.contains(v.as_str()))
+        })
+    };
+
+    let Some((seen, lines)) = run(&fixture.layer, Handler::Run(op), cookie.as_bytes()) else {
+        return;
+    };
+
+    // Every line names the session's cookie or a chunk of it, once.
+    let mut names = BTreeSet::new();
+    for (name, _, _) in &lines {
+        assert!(chunk_index(name).is_some(), "a foreign Set-Cookie: {name}");
+        assert!(names.insert(name.clone()), "{name} set twice");
+    }
+
+    let (written, replay) = sealed(&lines);
+
+    // The session seen is fresh or an authentic candidate, and on a clean request that one.
+    if seen.from_cookie {
+        let found = (
+            seen.id.expect("an opened session has an id"),
+            seen.data.clone(),
+        );
+        assert!(
+            sets.iter()
+                .any(|set| carries(set) && set.session.as_ref() == Some(&found)),
+            "the handler got a session the request does not carry whole"
+        );
+    }
+    let touched = op != Op::Untouched;
+    if let Some(set) = sets.iter().find(|set| clean(set)) {
+        if touched {
+            let expected = set.session.as_ref().map(|(id, data)| (*id, data));
+            let got = seen
+                .from_cookie
+                .then(|| (seen.id.expect("opened sessions have ids"), &seen.data));
+            assert_eq!(
+                got,
+                expected,
+                "a clean request of {} chunks",
+                set.values.len()
+            );
+        }
+        // A read that does not re-seal (a re-seal may need fewer chunks) leaves them all.
+        if set.session.is_some() && matches!(op, Op::Read | Op::Untouched) && written.is_empty() {
+            for (name, _, deletion) in &lines {
+                let index = chunk_index(name).unwrap_or_default();
+                assert!(
+                    !(*deletion && index < set.values.len()),
+                    "a read deleted the session's own {name}"
+                );
+            }
+        }
+    }
+
+    // A seal writes its chunks in order, deletes the stale ones, and opens to what was left.
+    if !written.is_empty() {
+        let m = written.len();
+        assert!(m <= MAX_CHUNKS);
+        for index in 0..m {
+            assert!(
+                lines
+                    .iter()
+                    .any(|(name, _, deletion)| !deletion && *name == chunk_name(index)),
+                "chunk {index} of {m} missing"
+            );
+        }
+        for (&index, _) in by_index.range(m..) {
+            assert!(
+                lines
+                    .iter()
+                    .any(|(name, _, deletion)| *deletion && *name == chunk_name(index)),
+                "stale chunk {index} kept after a seal of {m}"
+            );
+        }
+        if std::env::var_os("DEBUG_CHUNKS").is_some() {
+            eprintln!("op {op:?} seen {seen:?}\nlines {lines:?}\ncookie {cookie}");
+        }
+        let (back, _) = run(&fixture.layer, Handler::Run(Op::Read), replay.as_bytes())
+            .expect("Set-Cookie values make a valid Cookie header");
+        assert!(back.from_cookie, "a sealed session did not open");
+        assert_eq!(back.data, seen.left);
+        assert_eq!(back.id, seen.left_id);
+    } else if let Op::Update(_) = op
+        && seen.result.is_ok()
+    {
+        panic!("an update returned Ok but nothing was sealed");
+    }
+});
