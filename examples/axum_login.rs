@@ -42,11 +42,14 @@ use axum_messages::{Messages, MessagesManagerLayer};
 use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, TowerSessionsLayer};
 use serde::Deserialize;
 
+// The items the app is built from are `pub(crate)` because tests/tower_sessions.rs runs this
+// file as a module of its own.
+
 #[derive(Debug, Clone)]
-struct User {
+pub(crate) struct User {
     id: u64,
     username: String,
-    password: String,
+    pub(crate) password: String,
 }
 
 impl AuthUser for User {
@@ -62,18 +65,18 @@ impl AuthUser for User {
 }
 
 #[derive(Clone, Deserialize)]
-struct Credentials {
+pub(crate) struct Credentials {
     username: String,
     password: String,
 }
 
 #[derive(Debug, Clone)]
-struct Backend {
-    users: HashMap<u64, User>,
+pub(crate) struct Backend {
+    pub(crate) users: HashMap<u64, User>,
 }
 
 #[derive(Debug)]
-struct NoError;
+pub(crate) struct NoError;
 
 impl std::fmt::Display for NoError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -153,34 +156,44 @@ fn ring_from_env() -> Result<KeyRing, Box<dyn std::error::Error>> {
     }
 }
 
+/// The one user, in memory.
+pub(crate) fn backend() -> Backend {
+    let ferris = User {
+        id: 1,
+        username: "ferris".to_owned(),
+        password: "hunter42".to_owned(),
+    };
+    Backend {
+        users: HashMap::from([(ferris.id, ferris)]),
+    }
+}
+
+/// axum-login's routes and layers over `session_layer`, with `more` routes beside them
+/// (none here; the tests add some) that need no login.
+pub(crate) fn app(backend: Backend, session_layer: TowerSessionsLayer, more: Router) -> Router {
+    let auth_layer = tower_layer::layer_fn(move |inner| {
+        AuthManager::new(inner, backend.clone(), "axum-login.data")
+    });
+    Router::new()
+        .route("/protected", get(protected))
+        .route_layer(login_required!(Backend))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .merge(more)
+        .layer(MessagesManagerLayer)
+        .layer(auth_layer)
+        .layer(session_layer)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse()?,
         Err(_) => 3000,
     };
-    let ferris = User {
-        id: 1,
-        username: "ferris".to_owned(),
-        password: "hunter42".to_owned(),
-    };
-    let backend = Backend {
-        users: HashMap::from([(ferris.id, ferris)]),
-    };
-
     // Where axum-login's documentation has `SessionManagerLayer::new(MemoryStore::default())`.
     let session_layer = TowerSessionsLayer::new(ring_from_env()?, SessionConfig::default());
-    let auth_layer = tower_layer::layer_fn(move |inner| {
-        AuthManager::new(inner, backend.clone(), "axum-login.data")
-    });
-    let app = Router::new()
-        .route("/protected", get(protected))
-        .route_layer(login_required!(Backend))
-        .route("/login", post(login))
-        .route("/logout", post(logout))
-        .layer(MessagesManagerLayer)
-        .layer(auth_layer)
-        .layer(session_layer);
+    let app = app(backend(), session_layer, Router::new());
 
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;

@@ -5,6 +5,9 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+// Chunking, migrations and the size check serve the middleware: a core-only build leaves
+// them unused.
+#[cfg_attr(not(feature = "tower"), allow(dead_code, unused_imports))]
 mod codec;
 #[cfg(feature = "tower")]
 mod config;
@@ -12,6 +15,7 @@ mod config;
 mod cookies;
 #[cfg(feature = "tower")]
 mod csrf;
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 mod envelope;
 mod error;
 mod key;

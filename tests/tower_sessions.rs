@@ -20,17 +20,12 @@
 mod common;
 mod harness;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
 
 use axum::Router;
-use axum::extract::Form;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum_login::{AuthManager, AuthUser, AuthnBackend, UserId, login_required};
-use axum_messages::{Messages, MessagesManagerLayer};
+use axum::routing::get;
 use bytes::Bytes;
 use common::{NAME, key_string, sealed_key_id};
 use harness::{Client, Logs, Resp, Server, SetCookie, serve_axum};
@@ -39,113 +34,16 @@ use http::{HeaderValue, Method, Request};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, TowerSessionsLayer};
-use serde::Deserialize;
 use tower_sessions_core::Session as KvSession;
 use tower_sessions_core::session_store;
 
 // ---------------------------------------------------------------------------------------------
-// The axum-login stack (as examples/axum_login.rs, with the users shared with the test)
+// The axum-login stack: examples/axum_login.rs itself, plus two routes
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone)]
-struct User {
-    id: u64,
-    username: String,
-    password: String,
-}
-
-impl AuthUser for User {
-    type Id = u64;
-
-    fn id(&self) -> u64 {
-        self.id
-    }
-
-    fn session_auth_hash(&self) -> &[u8] {
-        self.password.as_bytes()
-    }
-}
-
-#[derive(Clone, Deserialize)]
-struct Credentials {
-    username: String,
-    password: String,
-}
-
-/// The example's backend, with the user map shared so that a test can change a password.
-#[derive(Debug, Clone)]
-struct Backend {
-    users: Arc<RwLock<HashMap<u64, User>>>,
-}
-
-#[derive(Debug)]
-struct NoError;
-
-impl std::fmt::Display for NoError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("backend error")
-    }
-}
-
-impl std::error::Error for NoError {}
-
-impl AuthnBackend for Backend {
-    type User = User;
-    type Credentials = Credentials;
-    type Error = NoError;
-
-    async fn authenticate(&self, creds: Credentials) -> Result<Option<User>, NoError> {
-        Ok(self
-            .users
-            .read()
-            .unwrap()
-            .values()
-            .find(|user| user.username == creds.username && user.password == creds.password)
-            .cloned())
-    }
-
-    async fn get_user(&self, id: &UserId<Self>) -> Result<Option<User>, NoError> {
-        Ok(self.users.read().unwrap().get(id).cloned())
-    }
-}
-
-type AuthSession = axum_login::AuthSession<Backend>;
-
-async fn login(
-    mut auth: AuthSession,
-    messages: Messages,
-    Form(creds): Form<Credentials>,
-) -> Response {
-    let user = match auth.authenticate(creds).await {
-        Ok(Some(user)) => user,
-        Ok(None) => {
-            return (StatusCode::UNAUTHORIZED, "wrong user name or password").into_response();
-        }
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    if auth.login(&user).await.is_err() {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    messages.success("logged in");
-    format!("hello {}", user.username).into_response()
-}
-
-async fn protected(auth: AuthSession, messages: Messages) -> Response {
-    let Some(user) = auth.user else {
-        return StatusCode::UNAUTHORIZED.into_response();
-    };
-    let lines: Vec<String> = core::iter::once(format!("user: {}", user.username))
-        .chain(messages.into_iter().map(|message| message.to_string()))
-        .collect();
-    lines.join("\n").into_response()
-}
-
-async fn logout(mut auth: AuthSession) -> Response {
-    match auth.logout().await {
-        Ok(_) => "logged out".into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
+#[path = "../examples/axum_login.rs"]
+#[allow(dead_code)]
+mod example;
 
 /// `GET /id`: the tower-sessions id, as `Some(Id(..))` or `None`.
 async fn session_id(session: KvSession) -> String {
@@ -169,46 +67,30 @@ async fn note_get(session: KvSession) -> String {
         .unwrap_or_else(|| "none".to_owned())
 }
 
-/// A running axum-login app, its user map and (a clone of) its key ring.
+/// A running axum-login app and (a clone of) its key ring.
 struct LoginApp {
     server: Server,
-    users: Arc<RwLock<HashMap<u64, User>>>,
     ring: KeyRing,
     /// The id of the key the ring started with.
     first_key: u32,
 }
 
-/// The example's router (plus `/id` and `/note`) behind the default configuration.
+/// The example's app (plus `/id` and `/note`) over `backend`, behind `session_layer`.
+async fn serve_login(backend: example::Backend, session_layer: TowerSessionsLayer) -> Server {
+    let more = Router::new()
+        .route("/id", get(session_id))
+        .route("/note", get(note_get).post(note_set));
+    serve_axum(example::app(backend, session_layer, more)).await
+}
+
+/// The example's app behind the default configuration and a new key.
 async fn login_app() -> LoginApp {
-    let ferris = User {
-        id: 1,
-        username: "ferris".to_owned(),
-        password: "hunter42".to_owned(),
-    };
-    let users = Arc::new(RwLock::new(HashMap::from([(ferris.id, ferris)])));
-    let backend = Backend {
-        users: Arc::clone(&users),
-    };
     let key = key_string(Algorithm::Aes256Gcm);
     let first_key = common::key_id(&key);
     let session_layer = TowerSessionsLayer::new(key.parse().unwrap(), SessionConfig::default());
     let ring = session_layer.ring().clone();
-    let auth_layer = tower_layer::layer_fn(move |inner| {
-        AuthManager::new(inner, backend.clone(), "axum-login.data")
-    });
-    let app = Router::new()
-        .route("/protected", get(protected))
-        .route_layer(login_required!(Backend))
-        .route("/login", post(login))
-        .route("/logout", post(logout))
-        .route("/id", get(session_id))
-        .route("/note", get(note_get).post(note_set))
-        .layer(MessagesManagerLayer)
-        .layer(auth_layer)
-        .layer(session_layer);
     LoginApp {
-        server: serve_axum(app).await,
-        users,
+        server: serve_login(example::backend(), session_layer).await,
         ring,
         first_key,
     }
@@ -394,8 +276,19 @@ async fn a_copy_from_before_logout_opens_until_the_password_changes() {
     assert_eq!(resp.status, 200, "{resp:?}");
     assert_eq!(resp.body, "user: ferris");
 
-    // A password change makes axum-login flush every session with the old auth hash.
-    app.users.write().unwrap().get_mut(&1).unwrap().password = "new password".to_owned();
+    // A password change makes axum-login flush every session with the old auth hash: the
+    // app restarts (as after a deploy) with the new password and the same key ring.
+    let mut backend = example::backend();
+    backend.users.get_mut(&1).unwrap().password = "new password".to_owned();
+    let server = serve_login(
+        backend,
+        TowerSessionsLayer::new(app.ring.clone(), SessionConfig::default()),
+    )
+    .await;
+    let addr = server.addr;
+    let mut client = Client::new(addr);
+    let mut thief = Client::new(addr);
+    thief.set_cookie(NAME, &copy);
     let resp = thief.get("/protected").await;
     assert_eq!(resp.status, 401, "{resp:?}");
     let removal = resp.cookie();
