@@ -398,6 +398,8 @@ impl Opening {
         if raw.len() < header_len + nonce_len + TAG_LEN {
             return Err(OpenErrorKind::Malformed);
         }
+        // Set before decrypting, so that `Drop` wipes the body whatever the AEAD leaves in it.
+        self.plaintext = header_len + nonce_len..raw.len() - TAG_LEN;
         let (header, rest) = raw.split_at_mut(header_len);
         let (nonce, sealed) = rest.split_at_mut(nonce_len);
         let (body, tag) = sealed.split_at_mut(sealed.len() - TAG_LEN);
@@ -483,6 +485,34 @@ const _: () = assert!(MAX_NONCE_LEN <= 24);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The opened plaintext does not outlive the `Opening`: the thread's scratch buffer, kept
+    /// for the next request, holds only zeros where it was.
+    #[test]
+    fn an_opened_plaintext_is_wiped_from_the_scratch_buffer() {
+        let key = crate::Key::from_bytes(
+            crate::Algorithm::Aes256Gcm,
+            b"0123456789abcdefghijklmnopqrstuv",
+        )
+        .unwrap();
+        let cipher = key.message_cipher(490_000);
+        let header = Header::v2(key.id(), 490_000, 0, Flags::default());
+        let secret = b"a session that must not linger in freed or reused memory";
+        let mut sealing = Sealing::new(header, crate::Algorithm::Aes256Gcm);
+        sealing.buffer().extend_from_slice(secret);
+        let mut value = String::new();
+        sealing.seal(&cipher, "sid", &mut value).unwrap();
+
+        let mut opening = Opening::decode(core::iter::once(value.as_bytes()), 4096, 0).unwrap();
+        assert_eq!(opening.open(&cipher, "sid").unwrap(), secret);
+        drop(opening);
+        let kept = SCRATCH.with(Cell::take);
+        assert!(kept.len() > secret.len());
+        assert!(
+            !kept.windows(8).any(|w| secret.windows(8).any(|s| s == w)),
+            "plaintext left in the scratch buffer"
+        );
+    }
 
     #[test]
     fn headers_encode_and_parse_side_by_side() {
