@@ -951,8 +951,25 @@ impl Codec {
         Some((head, data))
     }
 
-    /// The header checks: v2 flags this codec reads, a known, unrevoked key and an hour inside
-    /// the window.
+    /// What a chunked value's header decides, read from its first chunk alone: checked once,
+    /// before any combination of its other chunks is joined and decoded.
+    pub(crate) fn check_first_chunk<T: DeserializeOwned>(
+        &self,
+        first: &[u8],
+        now: u64,
+        schema: &Schema<T>,
+    ) -> Result<(), OpenError> {
+        let header = envelope::peek_header(first, self.schema_version).map_err(OpenError::new)?;
+        if !schema.reads(header.schema) {
+            return Err(OpenError::new(OpenErrorKind::UnknownSchema).with_key_id(header.key_id));
+        }
+        self.check_header(&self.ring.view(), &header, now)
+            .map(|_| ())
+    }
+
+    /// The header checks: v2 flags this codec reads, a known key (revoked ones too: they are
+    /// refused after the AEAD, so that only authentic values are logged as revoked) and an
+    /// hour inside the window.
     fn check_header<'r>(
         &self,
         ring: &'r RingView,
