@@ -613,6 +613,66 @@ impl<T: SessionData> Session<T> {
         UNIX_EPOCH.checked_add(Duration::from_secs(expires))
     }
 
+    /// Sets the data, the lifetime and (with `new_id`) a new id in one step, for the
+    /// tower-sessions bridge's save: the whole change is size-checked before any of it takes
+    /// effect, so a save that fails leaves the session as it was.
+    #[cfg(feature = "tower-sessions")]
+    pub(crate) fn save_record(
+        &self,
+        data: T,
+        lifetime: Lifetime,
+        new_id: bool,
+    ) -> Result<(), SessionError> {
+        let settings = &self.shared.settings;
+        let mut state = self.shared.lock();
+        state.writable(settings, &self.shared.cookies)?;
+        let now = state.now(settings);
+        let loaded = state.load(settings, &self.shared.cookies);
+        let head_changed =
+            new_id || lifetime != loaded.lifetime.unwrap_or(settings.config.lifetime());
+        let meta = match loaded.meta {
+            // SECURITY-TESTS F9: a new id never extends the absolute deadline.
+            Some(meta) if new_id => Some(SessionMeta {
+                created: meta.created,
+                ..SessionMeta::new(now)?
+            }),
+            Some(meta) => Some(meta),
+            None if head_changed => Some(SessionMeta::new(now)?),
+            None => None,
+        };
+        let head = Head {
+            meta: meta.unwrap_or_else(|| provisional_meta(now)),
+            lifetime,
+            flash: &loaded.flash,
+        };
+        let encoded = match settings.codec.encode_data(&data, &settings.schema) {
+            Ok(plain) => Encoded::new(plain, &settings.codec),
+            Err(Encoding::OverLimit { len }) => {
+                fit(settings, &head, len, now)?;
+                return Err(SessionError::TooLarge {
+                    size: len,
+                    limit: settings.codec.data_limit(),
+                });
+            }
+            Err(Encoding::Refused(error)) => return Err(error),
+        };
+        fit(settings, &head, encoded.sealed().0.len(), now)?;
+        let changed = !settings.schema.encodes_to(&loaded.original, &encoded.plain);
+        let meta = match meta {
+            None if changed => Some(SessionMeta::new(now)?),
+            meta => meta,
+        };
+        loaded.meta = meta;
+        if head_changed {
+            loaded.lifetime = Some(lifetime);
+            loaded.head_changed = true;
+        }
+        loaded.data = Arc::new(data);
+        loaded.encoded = Some(encoded);
+        loaded.data_changed = changed;
+        Ok(())
+    }
+
     /// The session's creation time (`None` for a new one) and the request's time, in Unix
     /// seconds (for the tower-sessions bridge's absolute expiry).
     #[cfg(feature = "tower-sessions")]

@@ -216,8 +216,9 @@ where
             let session = KvSession::new(id, Arc::clone(&store), Some(initial));
             req.extensions_mut().insert(session.clone());
             let mut response = inner.call(req).await?;
-            if session.is_empty().await {
-                // Flushed, logged out, or a cookie that did not open: delete it (if any).
+            if session.is_empty().await && typed.id().is_some() {
+                // Flushed or logged out: delete the cookie. (A cookie that did not open is
+                // deleted by the typed session alone, and planted ones are left in place.)
                 let _ = typed.destroy();
             } else if session.is_modified() && !response.status().is_server_error() {
                 *store.expiry.lock().unwrap_or_else(PoisonError::into_inner) =
@@ -253,16 +254,15 @@ impl fmt::Debug for RequestStore {
 }
 
 impl RequestStore {
-    /// Writes a record's data and the expiry into the typed session.
-    fn write(&self, record: &Record) -> session_store::Result<()> {
+    /// Writes a record's data and the expiry (and with `new_id` a new id) into the typed
+    /// session, all or nothing.
+    fn write(&self, record: &Record, new_id: bool) -> session_store::Result<()> {
         let data = KvData::from_record(record)?;
         let expiry = *self.expiry.lock().unwrap_or_else(PoisonError::into_inner);
         let lifetime = lifetime_of(expiry, self.typed.lifetime(), self.typed.created_and_now());
-        let failed = |error: crate::SessionError| session_store::Error::Encode(error.to_string());
-        if lifetime != self.typed.lifetime() {
-            self.typed.set_lifetime(lifetime).map_err(failed)?;
-        }
-        self.typed.set(data).map_err(failed)
+        self.typed
+            .save_record(data, lifetime, new_id)
+            .map_err(|error| session_store::Error::Encode(error.to_string()))
     }
 }
 
@@ -270,12 +270,7 @@ impl RequestStore {
 impl SessionStore for RequestStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A new session, or (after `cycle_id` or `flush`) a new id for this one.
-        if self.typed.id().is_some() {
-            self.typed
-                .cycle_id()
-                .map_err(|error| session_store::Error::Encode(error.to_string()))?;
-        }
-        self.write(record)?;
+        self.write(record, self.typed.id().is_some())?;
         if let Some(id) = self.typed.id() {
             record.id = id_of(id);
         }
@@ -283,7 +278,7 @@ impl SessionStore for RequestStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.write(record)
+        self.write(record, false)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

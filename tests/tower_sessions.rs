@@ -389,6 +389,29 @@ async fn a_tampered_cookie_logs_out_and_is_deleted() {
     assert_eq!(client.get("/id").await.body, "None");
 }
 
+/// Two authentic cookies in one request (one planted, SECURITY-TESTS F1) make it ambiguous:
+/// the handler sees no session, and the response neither deletes nor overwrites either
+/// cookie, so the user's own survives.
+#[tokio::test]
+async fn planted_cookies_make_an_empty_session_and_nothing_is_deleted() {
+    let app = login_app().await;
+    let addr = app.server.addr;
+    let mut user = Client::new(addr);
+    assert_eq!(user.post("/note", "mine").await.body, "noted");
+    let mut attacker = Client::new(addr);
+    assert_eq!(attacker.post("/note", "planted").await.body, "noted");
+    let (own, planted) = (user.cookie(NAME).unwrap(), attacker.cookie(NAME).unwrap());
+
+    let resp = Client::new(addr)
+        .get_with("/note", &[&format!("{NAME}={planted}; {NAME}={own}")])
+        .await;
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.body, "none");
+    assert!(resp.set_cookies().is_empty(), "{resp:?}");
+    // The user's cookie alone still opens to the user's data.
+    assert_eq!(user.get("/note").await.body, "mine");
+}
+
 /// axum-login's `login` cycles the id of a session that existed before the login (session
 /// fixation), keeping its data; the pre-login cookie never carries the user.
 #[tokio::test]
