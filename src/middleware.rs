@@ -410,6 +410,15 @@ pin_project! {
         inner: F,
         session: Option<Session<T>>,
     }
+
+    impl<F, T> PinnedDrop for ResponseFuture<F, T> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before the response (a client that went away): nothing will be saved.
+            if let Some(session) = this.project().session.take() {
+                session.abandon();
+            }
+        }
+    }
 }
 
 impl<F, T> fmt::Debug for ResponseFuture<F, T> {
@@ -427,11 +436,23 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
-        if let Some(session) = this.session.take() {
-            apply(&session, &mut response);
+        let result = ready!(this.inner.poll(cx));
+        let session = this.session.take();
+        match result {
+            Ok(mut response) => {
+                if let Some(session) = session {
+                    apply(&session, &mut response);
+                }
+                Poll::Ready(Ok(response))
+            }
+            Err(error) => {
+                // No response to carry the cookie: later changes must not return Ok.
+                if let Some(session) = session {
+                    session.abandon();
+                }
+                Poll::Ready(Err(error))
+            }
         }
-        Poll::Ready(Ok(response))
     }
 }
 

@@ -275,6 +275,15 @@ impl<T> Clone for Session<T> {
     }
 }
 
+impl<T> Session<T> {
+    /// Ends the request without a response to write to (the handler failed, or the response
+    /// future was dropped): later changes get [`SessionError::ResponseSent`] instead of an
+    /// `Ok` that nothing would save (SECURITY-TESTS F6).
+    pub(crate) fn abandon(&self) {
+        self.shared.lock().phase = Phase::Sent;
+    }
+}
+
 impl<T> fmt::Debug for Session<T> {
     /// Shows the state, never the data, the id or the cookie.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

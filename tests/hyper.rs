@@ -330,3 +330,63 @@ mod config_errors {
         );
     }
 }
+
+/// F6 without a response: when the handler fails, or the response future is dropped before it
+/// finishes (a client that went away), a change made later through a clone of the session is
+/// an error, not an `Ok` that nothing saves.
+#[tokio::test]
+async fn f6_changes_after_a_failed_or_dropped_response_are_errors() {
+    use std::future::{Future as _, poll_fn};
+    use std::sync::{Arc, Mutex};
+    use std::task::Poll;
+
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::Empty;
+    use hyper::service::{Service as _, service_fn};
+    use sealed_session::{Key, KeyRing, Session, SessionConfig, SessionError, SessionLayer};
+    use tower_layer::Layer as _;
+
+    type Kept = Arc<Mutex<Option<Session<u64>>>>;
+    let layer = SessionLayer::<u64>::new(
+        KeyRing::new(Key::generate(Algorithm::Aes256Gcm)),
+        SessionConfig::default(),
+    );
+    // A handler that changes the session, keeps a clone, then fails or never finishes.
+    let handler = |kept: &Kept, finish: bool| {
+        let kept = Arc::clone(kept);
+        service_fn(move |req: Request<Empty<Bytes>>| {
+            let kept = Arc::clone(&kept);
+            async move {
+                let session = Session::<u64>::from_request(&req).unwrap();
+                session.set(1).unwrap();
+                *kept.lock().unwrap() = Some(session);
+                if !finish {
+                    std::future::pending::<()>().await;
+                }
+                Err::<Response<Empty<Bytes>>, _>(std::io::Error::other("handler failed"))
+            }
+        })
+    };
+
+    let kept = Kept::default();
+    let failing = layer.layer(handler(&kept, true));
+    assert!(failing.call(Request::new(Empty::new())).await.is_err());
+    let session = kept.lock().unwrap().take().unwrap();
+    assert_eq!(session.set(2), Err(SessionError::ResponseSent));
+    assert_eq!(*session.get(), 1);
+
+    let hanging = layer.layer(handler(&kept, false));
+    let mut response = Box::pin(hanging.call(Request::new(Empty::new())));
+    poll_fn(|cx| {
+        assert!(response.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+    let session = kept.lock().unwrap().take().unwrap();
+    // Still in flight: changes work.
+    assert_eq!(session.set(3), Ok(()));
+    drop(response);
+    assert_eq!(session.set(4), Err(SessionError::ResponseSent));
+    assert_eq!(session.update(|n| *n += 1), Err(SessionError::ResponseSent));
+}
