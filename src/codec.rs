@@ -356,7 +356,8 @@ impl From<OpenError> for Refusal {
 }
 
 /// What is sealed besides the data: the session's identity, its lifetime and its flash slot.
-#[derive(Debug, Clone, Copy)]
+/// (No `Debug`: the flash messages are session data.)
+#[derive(Clone, Copy)]
 pub(crate) struct Head<'a> {
     pub(crate) meta: SessionMeta,
     pub(crate) lifetime: Lifetime,
@@ -375,7 +376,7 @@ impl Head<'_> {
 }
 
 /// The session data to seal: a value, or its encoding made earlier (with its schema version).
-#[derive(Debug)]
+/// (No `Debug`: it is session data.)
 pub(crate) enum Data<'a, T: ?Sized> {
     Value(&'a T),
     Encoded(&'a [u8]),

@@ -629,6 +629,9 @@ fn validate_secure_only(cookie: &Attributes) -> Result<(), ConfigError> {
 
 /// The chunk count fits the header's flags; the budget holds the smallest session and stays
 /// within what the codec opens.
+// The message below names the smallest sealed value's length.
+const _: () = assert!(codec::MIN_SEALED_LEN == 103);
+
 fn validate_chunking(policy: &Policy) -> Result<(), ConfigError> {
     if !(1..=MAX_CHUNKS).contains(&policy.max_chunks) {
         return Err(ConfigError::Chunking {
@@ -639,7 +642,7 @@ fn validate_chunking(policy: &Policy) -> Result<(), ConfigError> {
     if !(codec::MIN_SEALED_LEN..=MAX_VALUE_LEN_LIMIT).contains(&policy.cookie_header_budget) {
         return Err(ConfigError::Chunking {
             setting: "cookie_header_budget",
-            reason: "must be from 256 to 16384 bytes",
+            reason: "must be from 103 (the smallest sealed value) to 16384 bytes",
         });
     }
     Ok(())

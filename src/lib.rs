@@ -2,6 +2,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The README (the crate docs) and a few core items link to the middleware's items, which a
+// core-only build does not have.
+#![cfg_attr(not(feature = "tower"), allow(rustdoc::broken_intra_doc_links))]
 
 #[cfg(feature = "axum")]
 mod axum;

@@ -461,12 +461,12 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
     let outcome = session.finish(response.status().is_server_error());
     let config = session.config();
     log_found(outcome.found);
-    if let Some(version) = outcome.found.migrated_from {
+    if let Some((from, to)) = outcome.found.migrated {
         tracing::info!(
             target: MIGRATE_EVENT_TARGET,
-            from = version,
-            to = config.schema_version(),
-            "session sealed as an older schema version: converted and re-sealed"
+            from,
+            to,
+            "session sealed as another schema version than the one written: converted and re-sealed"
         );
     }
     if let Some(error) = outcome.seal_error {
@@ -498,8 +498,8 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
 /// The target of events about sessions that could not be saved.
 const SEAL_EVENT_TARGET: &str = "sealed_session::seal";
 
-/// The target of the event logged for each session opened from an older schema version
-/// (count them to see when an old version can be dropped).
+/// The target of the event logged for each session opened from another schema version than
+/// the one written (count them to see when an old version can be dropped).
 const MIGRATE_EVENT_TARGET: &str = "sealed_session::migrate";
 
 /// SECURITY-TESTS F8: the layer owns its cookie name (and, with chunking, its chunks'). A

@@ -214,8 +214,8 @@ pub(crate) struct Found {
     /// Two different authentic cookies, or more candidates than could be authenticated: one
     /// of them may be the user's own, so the session is neither used, saved nor deleted.
     pub(crate) ambiguous: bool,
-    /// The session was sealed as an older schema version, and was converted.
-    pub(crate) migrated_from: Option<u32>,
+    /// The session was sealed as another schema version than the one written: (from, to).
+    pub(crate) migrated: Option<(u32, u32)>,
     /// Bit `k`: the request carried a chunk cookie `name.k` (read only with chunking on).
     pub(crate) chunks_seen: u16,
 }
@@ -796,7 +796,8 @@ fn provisional_meta(now: u64) -> SessionMeta {
 }
 
 /// What the response must carry and what the adapter should log.
-#[derive(Debug, Default)]
+/// (No `Debug`: its lines carry the sealed cookie.)
+#[derive(Default)]
 pub(crate) struct Outcome {
     /// The session cookie's line (the first chunk's, with chunking).
     pub(crate) set_cookie: Option<String>,
@@ -1108,7 +1109,7 @@ fn open_request<T: SessionData>(
         Some(opened) if !found.ambiguous => {
             let outdated = settings.schema.is_outdated(opened.schema_version);
             if outdated {
-                found.migrated_from = Some(opened.schema_version);
+                found.migrated = Some((opened.schema_version, settings.schema.write_version()));
             }
             Loaded::opened(opened, outdated)
         }
@@ -1317,7 +1318,14 @@ impl<T: SessionData> Loaded<T> {
             settings
                 .schema
                 .encode(&self.data, &mut plain, settings.codec.data_limit())
-                .map_err(Encoding::into_error)?;
+                .map_err(|error| match error {
+                    // Loaded data over today's limit (a limit lowered since it was sealed).
+                    Encoding::OverLimit { len } => SessionError::TooLarge {
+                        size: len,
+                        limit: settings.codec.data_limit(),
+                    },
+                    Encoding::Refused(error) => error,
+                })?;
             self.encoded = Some(Encoded::new(plain, &settings.codec));
         }
         self.encoded.as_ref().ok_or(SessionError::Serialize)

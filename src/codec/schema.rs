@@ -29,8 +29,9 @@ type Writer<T> = Box<dyn Fn(&T, &mut Vec<u8>, usize) -> Result<(), Encoding> + S
 /// (the current type for the first), so a chain v1 → v2 → v3 reads v1 cookies through both
 /// conversions. `from_with` takes a function instead of `From`.
 ///
-/// A cookie of a registered version opens, converts, and is re-sealed as the current version on
-/// that response; one `tracing` event per such open (target `sealed_session::migrate`) shows
+/// A cookie of a registered version opens, converts, and is re-sealed on that response as the
+/// version written (the current one, or during a rollout the one [`write_as`](Self::write_as)
+/// names); one `tracing` event per such open (target `sealed_session::migrate`) shows
 /// when an old version can be dropped. A version that is not registered gives a fresh
 /// session, as before.
 ///
@@ -291,20 +292,6 @@ pub(crate) enum Encoding {
         len: usize,
     },
     Refused(SessionError),
-}
-
-impl Encoding {
-    /// As a handler sees it: over the limit is `TooLarge` (the caller reports the line size
-    /// when it knows it; here only the data's).
-    pub(crate) fn into_error(self) -> SessionError {
-        match self {
-            Self::OverLimit { len } => SessionError::TooLarge {
-                size: len,
-                limit: len.saturating_sub(1),
-            },
-            Self::Refused(error) => error,
-        }
-    }
 }
 
 /// Appends the encoding of `value` to `out` (at most `limit` bytes in all), refused unless it
