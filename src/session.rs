@@ -1389,7 +1389,7 @@ mod tests {
             assert_eq!(facts.plan(), expected, "{facts:?}");
         }
         assert!(rows > 300, "{rows}");
-        // The named rows of the issue, spelled out.
+        // The rows SECURITY.md names (F1, F13, E8 and the 5xx rule), spelled out.
         let base = Facts {
             loaded: true,
             destroyed: false,

@@ -368,7 +368,8 @@ struct KvData {
 }
 
 /// A JSON value in a form postcard reads back: one tag byte, then varints, IEEE doubles and
-/// length-prefixed strings. Measured against JSON text in the closing note of the bridge.
+/// length-prefixed strings: a login record with a flash message takes 255 bytes this way
+/// against 345 as JSON text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Json {
     Null,
