@@ -386,19 +386,7 @@ impl<T: SessionData> Session<T> {
         let now = state.now(settings);
         let loaded = state.load(settings, &self.shared.cookies);
         let head = loaded.head(settings, provisional_meta(now));
-        let encoded = match settings.codec.encode_data(&data, &settings.schema) {
-            Ok(plain) => Encoded::new(plain, &settings.codec),
-            Err(Encoding::OverLimit { len }) => {
-                // Over the data limit: the layout says by how much, in the units it checks.
-                fit(settings, &head, len, now)?;
-                return Err(SessionError::TooLarge {
-                    size: len,
-                    limit: settings.codec.data_limit(),
-                });
-            }
-            Err(Encoding::Refused(error)) => return Err(error),
-        };
-        fit(settings, &head, encoded.sealed().0.len(), now)?;
+        let encoded = encode_fitting(settings, &data, &head, now)?;
         let changed = !settings.schema.encodes_to(&loaded.original, &encoded.plain);
         if changed && loaded.meta.is_none() {
             loaded.meta = Some(SessionMeta::new(now)?);
@@ -654,18 +642,7 @@ impl<T: SessionData> Session<T> {
             lifetime,
             flash: &loaded.flash,
         };
-        let encoded = match settings.codec.encode_data(&data, &settings.schema) {
-            Ok(plain) => Encoded::new(plain, &settings.codec),
-            Err(Encoding::OverLimit { len }) => {
-                fit(settings, &head, len, now)?;
-                return Err(SessionError::TooLarge {
-                    size: len,
-                    limit: settings.codec.data_limit(),
-                });
-            }
-            Err(Encoding::Refused(error)) => return Err(error),
-        };
-        fit(settings, &head, encoded.sealed().0.len(), now)?;
+        let encoded = encode_fitting(settings, &data, &head, now)?;
         let changed = !settings.schema.encodes_to(&loaded.original, &encoded.plain);
         let meta = match meta {
             None if changed => Some(SessionMeta::new(now)?),
@@ -785,6 +762,30 @@ struct HeadChange {
     meta: Option<SessionMeta>,
     lifetime: Option<Lifetime>,
     flash: Vec<String>,
+}
+
+/// The encoding of new data for a session sealed with `head`, refused unless the whole
+/// response (every line, the header budget) fits.
+fn encode_fitting<T: SessionData>(
+    settings: &Settings<T>,
+    data: &T,
+    head: &Head<'_>,
+    now: u64,
+) -> Result<Encoded, SessionError> {
+    let encoded = match settings.codec.encode_data(data, &settings.schema) {
+        Ok(plain) => Encoded::new(plain, &settings.codec),
+        Err(Encoding::OverLimit { len }) => {
+            // Over the data limit: the layout says by how much, in the units it checks.
+            fit(settings, head, len, now)?;
+            return Err(SessionError::TooLarge {
+                size: len,
+                limit: settings.codec.data_limit(),
+            });
+        }
+        Err(Encoding::Refused(error)) => return Err(error),
+    };
+    fit(settings, head, encoded.sealed().0.len(), now)?;
+    Ok(encoded)
 }
 
 /// A meta for sizing a new session before it has an id: the id's length is fixed.
