@@ -7,6 +7,7 @@
 use sealed_session::{MAX_COOKIE_SIZE, SessionConfig};
 
 use super::{Client, Env, Instance, Logs, Resp, SetCookie};
+#[cfg(feature = "compression")]
 use crate::common::raw;
 
 const NAME: &str = "__Host-session";
