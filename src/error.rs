@@ -65,7 +65,7 @@ pub enum KeyError {
     },
     /// The designated primary key cannot be retired or revoked (nor scheduled); promote
     /// another key first.
-    RetirePrimary {
+    IsPrimary {
         /// The primary key's id.
         id: KeyId,
     },
@@ -126,7 +126,7 @@ impl fmt::Display for KeyError {
                 "the key with id {id} is already in the ring as key {existing}; one key, one id"
             ),
             Self::NoSuchKey { id } => write!(f, "no key with id {id} in the ring"),
-            Self::RetirePrimary { id } => write!(
+            Self::IsPrimary { id } => write!(
                 f,
                 "key {id} is the primary key; promote or rotate to another key before retiring, revoking or scheduling it"
             ),

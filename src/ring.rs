@@ -465,7 +465,7 @@ impl KeyRing {
     ///
     /// # Errors
     ///
-    /// As [`insert`](Self::insert); [`KeyError::RetirePrimary`] if the key is the designated
+    /// As [`insert`](Self::insert); [`KeyError::IsPrimary`] if the key is the designated
     /// primary; [`KeyError::Revoked`] if it is revoked.
     pub fn schedule(&self, key: Key, activates_at: u64) -> Result<(), KeyError> {
         self.update(|state| state.add(key, Status::Scheduled(activates_at)))
@@ -487,7 +487,7 @@ impl KeyRing {
     ///
     /// # Errors
     ///
-    /// [`KeyError::NoSuchKey`] if the ring has no such key, [`KeyError::RetirePrimary`] if it
+    /// [`KeyError::NoSuchKey`] if the ring has no such key, [`KeyError::IsPrimary`] if it
     /// is the primary (by the system clock: the key a scheduled key has replaced can be
     /// retired).
     pub fn retire(&self, id: KeyId) -> Result<(), KeyError> {
@@ -504,7 +504,7 @@ impl KeyRing {
     ///
     /// # Errors
     ///
-    /// [`KeyError::NoSuchKey`] if the ring has no such key, [`KeyError::RetirePrimary`] if it
+    /// [`KeyError::NoSuchKey`] if the ring has no such key, [`KeyError::IsPrimary`] if it
     /// is the primary (by the system clock, as in [`retire`](Self::retire)).
     pub fn revoke(&self, id: KeyId) -> Result<(), KeyError> {
         self.update(|state| {
@@ -662,7 +662,7 @@ impl RingState {
     /// or revoked.
     fn other_position(&self, id: KeyId) -> Result<usize, KeyError> {
         if self.designated.key.key.id() == id {
-            return Err(KeyError::RetirePrimary { id });
+            return Err(KeyError::IsPrimary { id });
         }
         self.others
             .iter()
@@ -677,7 +677,7 @@ impl RingState {
                 return Err(KeyError::DuplicateId { id });
             }
             return match status {
-                Status::Scheduled(_) => Err(KeyError::RetirePrimary { id }),
+                Status::Scheduled(_) => Err(KeyError::IsPrimary { id }),
                 _ => Ok(()),
             };
         }
@@ -1053,7 +1053,7 @@ mod tests {
         let primary = ring.primary_id();
         assert_eq!(
             ring.retire(primary),
-            Err(KeyError::RetirePrimary { id: primary })
+            Err(KeyError::IsPrimary { id: primary })
         );
         let clash = key(2).with_id(primary);
         assert_eq!(
@@ -1090,7 +1090,7 @@ mod tests {
         assert_eq!(ring.primary_id_at(5000), a);
         ring.revoke(b_id).unwrap();
         assert!(!ring.contains(b_id));
-        assert_eq!(ring.revoke(a), Err(KeyError::RetirePrimary { id: a }));
+        assert_eq!(ring.revoke(a), Err(KeyError::IsPrimary { id: a }));
         let view = ring.view();
         assert!(view.opening_key(b_id, 0).is_some_and(|k| k.revoked));
         assert!(
@@ -1170,7 +1170,7 @@ mod tests {
                 activates_at: u64::MAX
             })
         );
-        assert_eq!(ring.retire(b_id), Err(KeyError::RetirePrimary { id: b_id }));
+        assert_eq!(ring.retire(b_id), Err(KeyError::IsPrimary { id: b_id }));
         ring.revoke(c_id).unwrap();
         assert_eq!(ring.status_at(c_id, u64::MAX), Some(KeyStatus::Revoked));
         assert_eq!(ring.status_at(KeyId::new(7), 0), None);

@@ -640,7 +640,7 @@ fn b5_three_phase_rotation_on_two_staggered_instances() {
         );
         assert_eq!(
             one.ring().retire(new_id),
-            Err(KeyError::RetirePrimary { id: new_id })
+            Err(KeyError::IsPrimary { id: new_id })
         );
         assert_eq!(one.ring().ids(), vec![new_id]);
     }
