@@ -281,13 +281,21 @@ impl SessionConfig {
     }
 
     /// The longest value this configuration could ever emit, all chunks together: one line's
-    /// limit minus its fixed part and a one-digit Max-Age, or with chunking the `Cookie` header
-    /// budget. A longer incoming value is not ours and is refused before decoding.
+    /// limit minus its fixed part (a browser-session line, which has no Max-Age, holds the
+    /// longest value), or with chunking the `Cookie` header budget. The line layout checks
+    /// each session's exact line at mutation; this bound only must not be stricter, or a seal
+    /// would refuse what the check allowed. A longer incoming value is not ours and is
+    /// refused before decoding.
     fn max_value_len(&self) -> usize {
         let one_line = self
             .policy
             .max_cookie_size
-            .saturating_sub(cookies::fixed_line_len(&self.cookie_name, 0, &self.suffix, true) + 1);
+            .saturating_sub(cookies::fixed_line_len(
+                &self.cookie_name,
+                0,
+                &self.suffix,
+                false,
+            ));
         if self.policy.max_chunks == 1 {
             one_line
         } else {
@@ -651,7 +659,7 @@ fn validate_chunking(policy: &Policy) -> Result<(), ConfigError> {
 /// The smallest session must fit, and the limit stays within what the codec accepts.
 fn validate_size(config: &SessionConfig) -> Result<(), ConfigError> {
     if codec::check_value_len_from(config.max_value_len(), codec::MIN_SEALED_LEN).is_err() {
-        let fixed = cookies::fixed_line_len(&config.cookie_name, 0, &config.suffix, true) + 1;
+        let fixed = cookies::fixed_line_len(&config.cookie_name, 0, &config.suffix, false);
         return Err(ConfigError::CookieSize {
             min: codec::MIN_SEALED_LEN + fixed,
             max: MAX_VALUE_LEN_LIMIT + fixed,

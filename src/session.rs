@@ -1591,6 +1591,43 @@ mod tests {
         Arc::new(Settings::new(ring, builder.build().unwrap()))
     }
 
+    /// Near the line limit, a browser-session cookie (no Max-Age) holds a longer value than a
+    /// persistent one: whatever `set` accepts, the response seals, for both kinds (the
+    /// `cookie_header` fuzz target found browser-session values the codec's bound refused at
+    /// the seal after `set` had returned `Ok`).
+    #[test]
+    fn every_accepted_size_is_sealed_for_both_kinds_of_cookie() {
+        for algorithm in [
+            crate::Algorithm::Aes256Gcm,
+            crate::Algorithm::XChaCha20Poly1305,
+        ] {
+            let settings = settings(algorithm, 1, 6144, false);
+            for lifetime in [Lifetime::browser_session(), Lifetime::persistent()] {
+                let (mut accepted, mut refused) = (0, 0);
+                for len in 2_700..3_200 {
+                    let mut seed = u64::try_from(len).unwrap() | 1;
+                    let session = Session::new(Arc::clone(&settings), (), "/");
+                    session.set_lifetime(lifetime).unwrap();
+                    match session.set(data(len, &mut seed)) {
+                        Ok(()) => {
+                            accepted += 1;
+                            let outcome = session.finish(false);
+                            assert_eq!(outcome.seal_error, None, "{len} bytes, {lifetime:?}");
+                            let line = outcome.set_cookie.unwrap();
+                            assert!(line.len() <= settings.config.max_cookie_size());
+                        }
+                        Err(SessionError::TooLarge { .. }) => refused += 1,
+                        Err(other) => panic!("{other}"),
+                    }
+                }
+                assert!(
+                    accepted > 0 && refused > 0,
+                    "{accepted} / {refused}: widen the range"
+                );
+            }
+        }
+    }
+
     /// Issue "chunking and compression": predicted = emitted, over chunk counts, both
     /// algorithms, compressed or not. Every line is exactly as long as the capacity reserved
     /// from the prediction, the lines reopen to the data, and a refusal's size is what a

@@ -56,8 +56,8 @@ pub struct LayerFixture {
 }
 
 impl LayerFixture {
-    /// The longest value the layer reads or writes: its line limit minus the line's fixed
-    /// part (name, `=`, `; Max-Age=`, attributes) and a one-digit Max-Age.
+    /// The longest value the layer reads or writes: its line limit minus the fixed part of a
+    /// line without Max-Age (name, `=`, attributes).
     #[must_use]
     pub fn max_value_len(&self) -> usize {
         self.opener.cheap.max_value_len
@@ -84,8 +84,8 @@ impl Service<Request<()>> for Destroy {
     }
 }
 
-/// The layer's value limit, from its deletion line `name=; Max-Age=0<attributes>`: the fixed
-/// part of a line is one byte shorter (no digit), and a value must leave room for one digit.
+/// The layer's value limit, from its deletion line `name=; Max-Age=0<attributes>`: the longest
+/// value is a browser-session line's, which has no `; Max-Age=` part at all.
 fn value_limit(layer: &SessionLayer<Visits>) -> usize {
     let name = layer.config().cookie_name();
     let mut service: SessionService<Destroy, Visits> = layer.layer(Destroy);
@@ -99,7 +99,7 @@ fn value_limit(layer: &SessionLayer<Visits>) -> usize {
         .expect("a destroyed session with a cookie is deleted");
     let line = line.to_str().expect("visible ASCII");
     assert!(line.starts_with(&format!("{name}=; Max-Age=0")), "{line}");
-    layer.config().max_cookie_size() - line.len()
+    layer.config().max_cookie_size() - (line.len() - "; Max-Age=0".len())
 }
 
 fn authentic<T>(opened: Opened<T>) -> Authentic<T> {

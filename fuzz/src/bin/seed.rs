@@ -76,6 +76,7 @@ fn main() -> ExitCode {
 }
 
 fn write_all(corpus: &mut Corpus) -> std::io::Result<()> {
+    regressions(corpus)?;
     open(corpus)?;
     cookie_header(corpus)?;
     cookie_parser(corpus)?;
@@ -84,6 +85,23 @@ fn write_all(corpus: &mut Corpus) -> std::io::Result<()> {
     roundtrip(corpus)?;
     key_string(corpus)?;
     ring_text(corpus)
+}
+
+/// The inputs of past findings, kept under `regressions/<target>/` (deterministic: they seal
+/// under the fixture keys), so every run starts from them.
+fn regressions(corpus: &mut Corpus) -> std::io::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
+    let Ok(targets) = std::fs::read_dir(&root) else {
+        return Ok(());
+    };
+    for target in targets {
+        let target = target?;
+        let name = target.file_name().to_string_lossy().into_owned();
+        for input in std::fs::read_dir(target.path())? {
+            corpus.write(&name, &std::fs::read(input?.path())?)?;
+        }
+    }
+    Ok(())
 }
 
 /// `chunks`: clean, mixed, planted and stale chunk sets of the layer's own pool, and crafted
