@@ -234,7 +234,8 @@ impl Lifetime {
         }
     }
 
-    /// A shorter idle timeout than the configuration's (longer ones are capped). Whole seconds.
+    /// A shorter idle timeout than the configuration's (longer ones are capped). Whole
+    /// seconds, at least one.
     #[must_use]
     pub const fn with_idle_timeout(mut self, idle: Duration) -> Self {
         self.idle = Some(idle.as_secs());
@@ -242,7 +243,7 @@ impl Lifetime {
     }
 
     /// A shorter absolute lifetime than the configuration's (longer ones are capped). Whole
-    /// seconds.
+    /// seconds, at least one.
     #[must_use]
     pub const fn with_max_lifetime(mut self, max: Duration) -> Self {
         self.max = Some(max.as_secs());
@@ -556,15 +557,19 @@ impl Codec {
 
     /// A lifetime's bounds, capped by this codec's maxima.
     pub(crate) fn bounds(&self, lifetime: Lifetime) -> Bounds {
+        // At least a second each: a zero bound would seal a session that is dead on arrival
+        // (and make every re-seal of one read with a zero idle timeout dead).
         let max = lifetime
             .max
             .unwrap_or(self.max_lifetime)
-            .min(self.max_lifetime);
+            .min(self.max_lifetime)
+            .max(1);
         let idle = lifetime
             .idle
             .unwrap_or(self.idle_timeout)
             .min(self.idle_timeout)
-            .min(max);
+            .min(max)
+            .max(1);
         Bounds {
             persistent: lifetime.persistent,
             idle,

@@ -1591,6 +1591,34 @@ mod tests {
         Arc::new(Settings::new(ring, builder.build().unwrap()))
     }
 
+    /// A lifetime of zero seconds is a second: `set_lifetime` with a zero idle timeout still
+    /// seals a session that opens (before, it sealed one that was dead on arrival, and a
+    /// re-seal of a cookie sealed with a zero idle timeout killed it; found by fuzzing).
+    #[test]
+    fn a_zero_idle_timeout_still_seals_a_live_session() {
+        let config = SessionConfig::builder().build().unwrap();
+        let mut settings = Settings::<Vec<u8>>::new(
+            KeyRing::new(crate::Key::generate(crate::Algorithm::Aes256Gcm)),
+            config,
+        );
+        let now = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+        settings.clock = Some(Arc::new(move || now));
+        let settings = Arc::new(settings);
+        for lifetime in [
+            Lifetime::persistent().with_idle_timeout(Duration::ZERO),
+            Lifetime::browser_session().with_max_lifetime(Duration::ZERO),
+        ] {
+            let session = Session::new(Arc::clone(&settings), (), "/");
+            session.set_lifetime(lifetime).unwrap();
+            session.set(vec![1, 2, 3]).unwrap();
+            let line = session.finish(false).set_cookie.unwrap();
+            let header = Header(line.split(';').next().unwrap().to_owned());
+            let reopened = Session::new(Arc::clone(&settings), header, "/");
+            assert!(!reopened.is_new(), "{lifetime:?}: {line}");
+            assert_eq!(*reopened.get(), [1, 2, 3]);
+        }
+    }
+
     /// Near the line limit, a browser-session cookie (no Max-Age) holds a longer value than a
     /// persistent one: whatever `set` accepts, the response seals, for both kinds (the
     /// `cookie_header` fuzz target found browser-session values the codec's bound refused at

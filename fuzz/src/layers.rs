@@ -302,13 +302,15 @@ pub fn resolve(codec: &Codec, lifetime: Lifetime) -> Lifetime {
     let max = lifetime
         .max_lifetime()
         .map_or(max_cap, |d| d.as_secs())
-        .min(max_cap);
+        .min(max_cap)
+        .max(1);
     let idle_cap = codec.idle_timeout().as_secs();
     let idle = lifetime
         .idle_timeout()
         .map_or(idle_cap, |d| d.as_secs())
         .min(idle_cap)
-        .min(max);
+        .min(max)
+        .max(1);
     let base = if lifetime.is_persistent() {
         Lifetime::persistent()
     } else {
