@@ -187,16 +187,7 @@ pub(crate) fn seal_raw_versioned(
 ) -> Vec<u8> {
     let header = header(version, key.id, hour);
     let aad = aad(&header, name, schema);
-    let mut raw = header;
-    raw.extend_from_slice(nonce);
-    raw.extend(aead_seal(
-        key.alg,
-        &key.message_key(hour),
-        nonce,
-        &aad,
-        plaintext,
-    ));
-    raw
+    envelope(key, hour, header, &aad, nonce, plaintext)
 }
 
 pub(crate) fn seal_raw(
@@ -260,13 +251,25 @@ pub(crate) fn seal_raw_v2(
 ) -> Vec<u8> {
     let header = header_v2(key.id, hour, schema, flags);
     let aad = aad_v2(&header, name);
+    envelope(key, hour, header, &aad, nonce, plaintext)
+}
+
+/// `header || nonce || AEAD(plaintext)` under the key's message key for `hour`.
+fn envelope(
+    key: &KeyMaterial,
+    hour: u32,
+    header: Vec<u8>,
+    aad: &[u8],
+    nonce: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
     let mut raw = header;
     raw.extend_from_slice(nonce);
     raw.extend(aead_seal(
         key.alg,
         &key.message_key(hour),
         nonce,
-        &aad,
+        aad,
         plaintext,
     ));
     raw
