@@ -163,7 +163,8 @@ where
     // The sealed lifetime, capped by the codec's maxima.
     let (persistent, idle, max) = expected.bounds.unwrap_or((true, u64::MAX, u64::MAX));
     let max = max.min(codec.max_lifetime().as_secs());
-    let idle = idle.min(codec.idle_timeout().as_secs()).min(max);
+    // The crate reports bounds of at least a second.
+    let idle = idle.min(codec.idle_timeout().as_secs()).min(max).max(1);
     let created = expected.meta.created;
     let verdict = if created > NOW.saturating_add(DEFAULT_CLOCK_SKEW) {
         Err(OpenErrorKind::FutureDated)
