@@ -897,12 +897,17 @@ impl Codec {
         key.key.remember(cipher);
         let (head, data) = decoded.ok_or_else(|| fail(OpenErrorKind::Payload))?;
         let (id, created, expires, bounds, flash) = head;
-        // The sealed lifetime, capped by this codec's maxima (they may have shrunk since).
-        let max = bounds.max.min(self.max_lifetime);
+        // The sealed lifetime, capped by this codec's maxima (they may have shrunk since) and
+        // floored as at the seal: the bounds checked here are the bounds reported and re-sealed.
+        let bounds = self.bounds(Lifetime {
+            persistent: bounds.persistent,
+            idle: Some(bounds.idle),
+            max: Some(bounds.max),
+        });
         if created > now.saturating_add(self.clock_skew) {
             return Err(fail(OpenErrorKind::FutureDated));
         }
-        if now >= created.saturating_add(max) || now >= expires {
+        if now >= created.saturating_add(bounds.max) || now >= expires {
             return Err(fail(OpenErrorKind::Expired));
         }
         if ring
@@ -917,13 +922,7 @@ impl Codec {
             data,
             key_id: header.key_id,
             by_primary: key.is_primary,
-            lifetime: self
-                .bounds(Lifetime {
-                    persistent: bounds.persistent,
-                    idle: Some(bounds.idle),
-                    max: Some(max),
-                })
-                .lifetime(),
+            lifetime: bounds.lifetime(),
             flash,
             schema_version: header.schema,
             chunks: header.flags.chunks(),

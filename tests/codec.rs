@@ -684,6 +684,53 @@ fn c2_idle_lifetime_is_exact_to_the_second() {
     }
 }
 
+/// A head sealed with a zero absolute lifetime (0.2 builds before the one-second floor wrote
+/// them) is checked with the bound it is reported and re-sealed with, a second: it lives
+/// exactly one second past `created` (the roundtrip fuzz target found it opened a future-dated
+/// one but refused one created now, while reporting the same one-second bound for both).
+#[test]
+fn c2_a_sealed_zero_lifetime_is_checked_as_the_second_it_is_reported() {
+    use wire::{Alg, LifetimeV2};
+    for alg in [Alg::Aes, Alg::XChaCha] {
+        let key = wire::test_key(alg, "zero lifetime", None);
+        let codec = Codec::new(KeyRing::new(wire::crate_key(&key.to_key_string())));
+        let hour = u32::try_from(T0 / HOUR).unwrap();
+        let seal = |created: u64, idle: u64, max: u64| {
+            let lifetime = LifetimeV2 {
+                persistent: true,
+                idle,
+                max,
+            };
+            let plaintext = wire::plaintext_v2([3; 16], created, T0 + DAY, lifetime, &[], &5u8);
+            let nonce = vec![9u8; alg.nonce_len()];
+            wire::encode(&wire::seal_raw_v2(
+                &key, hour, NAME, 0, 0, &nonce, &plaintext,
+            ))
+        };
+        for (idle, max) in [(0, 0), (DAY, 0), (0, DAY)] {
+            for created in [T0 - 1, T0, T0 + 1, T0 + 30] {
+                let value = seal(created, idle, max);
+                let bound = if max == 0 { 1 } else { max };
+                match codec.open::<u8>(NAME, &value, T0) {
+                    Ok(opened) => {
+                        assert!(T0 < created + bound, "{alg:?} {idle}/{max} at {created}");
+                        let reported = opened.lifetime;
+                        assert_eq!(reported.max_lifetime(), Some(Duration::from_secs(bound)));
+                        assert_eq!(
+                            reported.idle_timeout(),
+                            Some(Duration::from_secs(idle.clamp(1, bound)))
+                        );
+                    }
+                    Err(error) => {
+                        assert!(T0 >= created + bound, "{alg:?} {idle}/{max} at {created}");
+                        assert_eq!(error.kind(), K::Expired);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn c3_future_dated_sessions_are_refused_beyond_the_skew() {
     for algorithm in ALGORITHMS {

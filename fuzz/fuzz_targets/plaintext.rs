@@ -160,10 +160,10 @@ where
         assert_eq!(error.kind(), OpenErrorKind::Payload, "{error:?}");
         return;
     };
-    // The sealed lifetime, capped by the codec's maxima.
+    // The sealed lifetime, capped by the codec's maxima; the crate checks and reports bounds
+    // of at least a second.
     let (persistent, idle, max) = expected.bounds.unwrap_or((true, u64::MAX, u64::MAX));
-    let max = max.min(codec.max_lifetime().as_secs());
-    // The crate reports bounds of at least a second.
+    let max = max.min(codec.max_lifetime().as_secs()).max(1);
     let idle = idle.min(codec.idle_timeout().as_secs()).min(max).max(1);
     let created = expected.meta.created;
     let verdict = if created > NOW.saturating_add(DEFAULT_CLOCK_SKEW) {

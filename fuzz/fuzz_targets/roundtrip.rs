@@ -193,8 +193,8 @@ fuzz_target!(|input: Input| {
 
     // Live: not created beyond the skew, not past the absolute lifetime (sealed, capped by
     // the codec's), not past the expiry.
-    let max = bounds.max.min(max_cap);
-    // The crate reports (and re-seals) bounds of at least a second.
+    // The crate checks, reports and re-seals bounds of at least a second.
+    let max = bounds.max.min(max_cap).max(1);
     let idle = bounds.idle.min(idle_cap).min(max).max(1);
     let live = created <= now.saturating_add(DEFAULT_CLOCK_SKEW)
         && now < created.saturating_add(max)
