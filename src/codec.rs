@@ -189,7 +189,8 @@ impl<T> fmt::Debug for Opened<T> {
 ///
 /// The lifetime is sealed with the session (wire format v2), so every instance enforces the
 /// same one. Its bounds are capped by the configuration's maxima (`idle_timeout`,
-/// `max_lifetime`) when it is sealed and again when it is opened; unset bounds are the maxima.
+/// `max_lifetime`) and floored at one second when it is sealed and again when it is opened;
+/// unset bounds are the maxima.
 ///
 /// - [`Lifetime::persistent`]: the cookie has a `Max-Age` and survives a browser restart
 ///   ("remember me").
