@@ -101,15 +101,12 @@ impl IntoResponse for SessionRejection {
 /// ```
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
-        match self {
-            Self::TooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, self.to_string()).into_response()
-            }
-            Self::Conflict => (StatusCode::BAD_REQUEST, self.to_string()).into_response(),
-            _ => {
-                tracing::error!(target: "sealed_session::seal", error = %self, "session change failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
-            }
+        let status = StatusCode::from_u16(self.status_code())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if self.is_client_caused() {
+            return (status, self.to_string()).into_response();
         }
+        tracing::error!(target: "sealed_session::seal", error = %self, "session change failed");
+        (status, "internal server error").into_response()
     }
 }

@@ -42,7 +42,7 @@ pub(crate) const DEFAULT_MAX_VALUE_LEN: usize = 4096;
 /// The largest value limit that can be configured, in bytes.
 pub(crate) const MAX_VALUE_LEN_LIMIT: usize = 16 * 1024;
 /// The first allocation for a session's encoding: one allocation for most sessions.
-#[cfg(feature = "tower")]
+#[cfg(feature = "engine")]
 const ENCODE_CAPACITY: usize = 256;
 /// Length of a [`SessionId`], in bytes.
 pub(crate) const SESSION_ID_LEN: usize = 16;
@@ -422,7 +422,7 @@ impl Codec {
     }
 
     /// A codec from settings already validated by `SessionConfig`.
-    #[cfg(feature = "tower")]
+    #[cfg(feature = "engine")]
     pub(crate) fn from_validated(
         ring: KeyRing,
         (idle_timeout, max_lifetime): (Duration, Duration),
@@ -443,7 +443,7 @@ impl Codec {
     }
 
     /// The middleware's chunking and compression settings (validated by `SessionConfig`).
-    #[cfg(feature = "tower")]
+    #[cfg(feature = "engine")]
     pub(crate) fn with_chunking(mut self, max_chunks: usize, compress: bool) -> Self {
         self.max_chunks = max_chunks;
         self.compress = compress;
@@ -551,7 +551,7 @@ impl Codec {
     }
 
     /// A lifetime with both bounds resolved against this codec's maxima.
-    #[cfg(feature = "tower")]
+    #[cfg(feature = "engine")]
     pub(crate) fn resolved(&self, lifetime: Lifetime) -> Lifetime {
         self.bounds(lifetime).lifetime()
     }
@@ -680,7 +680,7 @@ impl Codec {
 
     /// The Max-Age of a session with this head sealed at `now`, or `None` for a
     /// browser-session cookie.
-    #[cfg(feature = "tower")]
+    #[cfg(feature = "engine")]
     pub(crate) fn max_age(&self, head: &Head<'_>, now: u64) -> Option<u64> {
         let bounds = self.bounds(head.lifetime);
         bounds.persistent.then(|| {
@@ -691,7 +691,7 @@ impl Codec {
 
     /// The chunk count in the header of a value's first chunk (1 when it cannot be read: the
     /// value then fails to open on its own).
-    #[cfg(feature = "tower")]
+    #[cfg(feature = "engine")]
     pub(crate) fn chunk_count(&self, first: &[u8]) -> usize {
         envelope::peek_header(first, self.schema_version).map_or(1, |header| header.flags.chunks())
     }
@@ -751,10 +751,7 @@ impl Codec {
             .map_err(|failure| match failure {
                 SealFailure::Rng => SessionError::Rng,
                 // Only for plaintexts of gigabytes, far beyond any limit.
-                SealFailure::Aead => SessionError::TooLarge {
-                    size: usize::MAX,
-                    limit: self.max_value_len,
-                },
+                SealFailure::Aead => SessionError::Internal,
             })?;
         Ok(expires)
     }
@@ -1007,7 +1004,7 @@ impl Codec {
     /// decodes back to itself (postcard is not self-describing: `skip_serializing_if`,
     /// `untagged` and `flatten` break round trips). Written under the data limit, so an
     /// oversize value is never copied; its exact length is counted without allocating.
-    #[cfg(feature = "tower")]
+    #[cfg(feature = "engine")]
     pub(crate) fn encode_data<T: Serialize + DeserializeOwned>(
         &self,
         data: &T,
@@ -1077,7 +1074,7 @@ fn write_capped<T: Serialize + ?Sized>(
 }
 
 /// The number of decimal digits of `n` (of a Max-Age, say).
-#[cfg(feature = "tower")]
+#[cfg(feature = "engine")]
 pub(crate) fn decimal_digits(n: u64) -> usize {
     n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }

@@ -320,11 +320,15 @@ pub(crate) fn path_matches(request_path: &str, cookie_path: &str) -> bool {
     }
 }
 
-/// A request's raw `Cookie` fields, as the adapter holds them (its own header values,
-/// reference-counted, not copied), read when the session is first touched.
-pub(crate) trait CookieFields: Send + Sync {
-    /// The `index`th `Cookie` field, in request order (HTTP/2 sends one field per cookie,
-    /// RFC 9113 §8.2.3).
+/// A request's raw `Cookie` header values, as an adapter holds them: read when the session is
+/// first touched, never copied.
+///
+/// Implemented for a single value (`String`, `Box<[u8]>`, `&'static str`), for a
+/// list of them (HTTP/2 sends one field per cookie, RFC 9113 §8.2.3), and for `()` (no
+/// `Cookie` header). An adapter can implement it for its framework's own header values, so
+/// that nothing is copied.
+pub trait CookieFields: Send + Sync {
+    /// The `index`th `Cookie` header value, in request order; `None` past the last.
     fn field(&self, index: usize) -> Option<&[u8]>;
 }
 
@@ -332,6 +336,34 @@ pub(crate) trait CookieFields: Send + Sync {
 impl CookieFields for () {
     fn field(&self, _: usize) -> Option<&[u8]> {
         None
+    }
+}
+
+/// One `Cookie` header value.
+impl CookieFields for String {
+    fn field(&self, index: usize) -> Option<&[u8]> {
+        (index == 0).then_some(self.as_bytes())
+    }
+}
+
+/// One `Cookie` header value.
+impl CookieFields for Box<[u8]> {
+    fn field(&self, index: usize) -> Option<&[u8]> {
+        (index == 0).then_some(&**self)
+    }
+}
+
+/// One `Cookie` header value.
+impl CookieFields for &'static str {
+    fn field(&self, index: usize) -> Option<&[u8]> {
+        (index == 0).then_some(self.as_bytes())
+    }
+}
+
+/// Several `Cookie` header values, in request order.
+impl<V: AsRef<[u8]> + Send + Sync> CookieFields for Vec<V> {
+    fn field(&self, index: usize) -> Option<&[u8]> {
+        self.get(index).map(AsRef::as_ref)
     }
 }
 

@@ -284,6 +284,16 @@ pub enum SessionError {
     /// The request's path is outside the cookie's `Path`: the browser did not send the
     /// session and would not send it back, so a change here would be lost.
     OutsidePath,
+    /// During a rollout ([`Migrations::write_as`](crate::Migrations::write_as)), sessions are
+    /// written as an older schema version that cannot hold this value (a field it lacks
+    /// changed): saving it would lose the change, so it is refused.
+    Unwritable {
+        /// The schema version written.
+        version: u32,
+    },
+    /// A condition that should never happen did (a bug in this crate, or an AEAD failure);
+    /// nothing was saved.
+    Internal,
 }
 
 impl fmt::Display for SessionError {
@@ -310,7 +320,33 @@ impl fmt::Display for SessionError {
             Self::OutsidePath => f.write_str(
                 "the request is outside the session cookie's Path; a change here would be lost",
             ),
+            Self::Unwritable { version } => write!(
+                f,
+                "the session is written as schema version {version} during a rollout (write_as), which cannot hold this change"
+            ),
+            Self::Internal => f.write_str("internal error in sealed-session; nothing was saved"),
         }
+    }
+}
+
+impl SessionError {
+    /// The HTTP status an adapter answers with when a handler returns this error: `413` for
+    /// [`TooLarge`](Self::TooLarge) (the client sent more than the session can hold), `400` for
+    /// [`Conflict`](Self::Conflict) (the client's own conflicting cookies: never a 5xx for
+    /// what a client sent), `500` for the rest (server-side errors).
+    #[must_use]
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::TooLarge { .. } => 413,
+            Self::Conflict => 400,
+            _ => 500,
+        }
+    }
+
+    /// Whether a client's request can cause this error (so it is no server error to log).
+    #[must_use]
+    pub fn is_client_caused(&self) -> bool {
+        self.status_code() < 500
     }
 }
 

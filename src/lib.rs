@@ -8,17 +8,19 @@
 
 #[cfg(feature = "axum")]
 mod axum;
-// Chunking, migrations and the size check serve the middleware: a core-only build leaves
-// them unused.
-#[cfg_attr(not(feature = "tower"), allow(dead_code, unused_imports))]
+// Chunking, migrations and the size check serve the engine: a core-only build leaves them
+// unused.
+#[cfg_attr(not(feature = "engine"), allow(dead_code, unused_imports))]
 mod codec;
-#[cfg(feature = "tower")]
+#[cfg(feature = "engine")]
 mod config;
-#[cfg(feature = "tower")]
+#[cfg(feature = "engine")]
 mod cookies;
-#[cfg(feature = "tower")]
+#[cfg(feature = "engine")]
 mod csrf;
-#[cfg_attr(not(feature = "tower"), allow(dead_code))]
+#[cfg(feature = "engine")]
+mod engine;
+#[cfg_attr(not(feature = "engine"), allow(dead_code))]
 mod envelope;
 mod error;
 mod key;
@@ -26,39 +28,42 @@ mod key;
 mod middleware;
 mod ring;
 mod rng;
-#[cfg(feature = "tower")]
+#[cfg(feature = "engine")]
 mod session;
 #[cfg(feature = "tower-sessions")]
 mod tower_sessions;
-#[cfg(feature = "tower")]
+#[cfg(feature = "engine")]
 mod watch;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use crate::axum::SessionRejection;
 pub use codec::{Codec, Lifetime, Migrations, Opened, Sealed, SessionId, SessionMeta};
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+#[cfg(feature = "engine")]
+#[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
 pub use config::{CacheControl, MAX_COOKIE_SIZE, Rolling, SessionConfig, SessionConfigBuilder};
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub use cookies::SameSite;
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+#[cfg(feature = "engine")]
+#[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
+pub use cookies::{CookieFields, SameSite};
+#[cfg(feature = "engine")]
+#[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
 pub use csrf::CsrfToken;
+#[cfg(feature = "engine")]
+#[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
+pub use engine::{OPEN_EVENT_TARGET, Outcome, Sessions};
 pub use error::{ConfigError, KeyError, OpenError, OpenErrorKind, SessionError};
 pub use key::{Algorithm, KEY_LEN, Key, KeyId};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub use middleware::{OPEN_EVENT_TARGET, ResponseFuture, SessionLayer, SessionService};
+pub use middleware::{ResponseFuture, SessionLayer, SessionService};
 pub use ring::{KeyRing, KeyStatus};
 pub use rng::reseed_nonces;
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+#[cfg(feature = "engine")]
+#[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
 pub use session::{Session, SessionData};
 #[cfg(feature = "tower-sessions")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions")))]
 pub use tower_sessions::{TowerSessionsLayer, TowerSessionsService};
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+#[cfg(feature = "engine")]
+#[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
 pub use watch::RingWatcher;

@@ -1,33 +1,29 @@
-//! Tower and hyper middleware: `Cookie` header candidates in, `Set-Cookie` out.
+//! Tower and hyper middleware: `HeaderMap` plumbing around the engine.
 //!
-//! [`SessionLayer`] wraps a service; [`SessionService`] puts a [`Session`] into every request's
-//! extensions and its [`ResponseFuture`] writes `Set-Cookie` (and `Cache-Control: no-store`)
-//! when the response is ready. It implements both `tower::Service` (axum, tower stacks) and,
-//! with the `hyper` feature, `hyper::service::Service` (a plain hyper 1 server around a
-//! `service_fn`).
+//! [`SessionLayer`] wraps a service; [`SessionService`] puts a [`Session`] (from
+//! [`Sessions::begin`]) into every request's extensions and its [`ResponseFuture`] writes what
+//! the session's [`Outcome`](crate::Outcome) says when the response is ready. It implements
+//! both `tower::Service` (axum, tower stacks) and, with the `hyper` feature,
+//! `hyper::service::Service` (a plain hyper 1 server around a `service_fn`). Every rule lives
+//! in the engine; this file only moves headers.
 
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
-use crate::codec::{Migrations, Schema, SessionMeta};
-use crate::config::Rolling;
-use crate::config::{CacheControl, SessionConfig};
-use crate::cookies::{self, CookieFields};
+use crate::codec::{Migrations, SessionMeta};
+use crate::config::SessionConfig;
+use crate::cookies::CookieFields;
+use crate::engine::{Outcome, Sessions};
 use crate::error::ConfigError;
-use crate::error::OpenErrorKind;
 use crate::ring::KeyRing;
-use crate::session::{Found, Session, SessionData, Settings};
-
-/// The `tracing` target of the events about refused cookies.
-pub const OPEN_EVENT_TARGET: &str = "sealed_session::open";
+use crate::session::{Session, SessionData};
 
 /// A [`tower_layer::Layer`] that gives every request a [`Session<T>`].
 ///
@@ -87,86 +83,39 @@ pub const OPEN_EVENT_TARGET: &str = "sealed_session::open";
 /// # }
 /// ```
 pub struct SessionLayer<T> {
-    settings: Arc<Settings<T>>,
+    sessions: Sessions<T>,
 }
 
 impl<T: SessionData> SessionLayer<T> {
-    /// A layer sealing with `ring` under `config`.
+    /// A layer sealing with `ring` under `config` (the same as
+    /// `SessionLayer::from(Sessions::new(ring, config))`).
     ///
     /// Logs a warning (target `sealed_session`) when `config` has the development-only
     /// [`insecure_http`](crate::SessionConfigBuilder::insecure_http) switch on.
     #[must_use]
     pub fn new(ring: KeyRing, config: SessionConfig) -> Self {
-        if config.is_insecure_http() {
-            tracing::warn!(
-                target: "sealed_session",
-                cookie = config.cookie_name(),
-                "insecure_http is on: the session cookie is not Secure and travels over plain HTTP; development only"
-            );
-        }
-        Self {
-            settings: Arc::new(Settings::new(ring, config)),
-        }
+        Self::from(Sessions::new(ring, config))
     }
 
-    /// Reads sessions sealed as the registered older schema versions too, converting them to
-    /// `T` and re-sealing them as the current version (or, during a rollout, the version
-    /// [`Migrations::write_as`] names) on the same response.
+    /// Reads sessions sealed as the registered older schema versions too (see
+    /// [`Sessions::with_migrations`]).
     ///
     /// # Errors
     ///
     /// [`ConfigError::Migration`] if a version is registered twice or as the configuration's
     /// current `schema_version`, or `write_as` names a version that is not registered.
-    pub fn with_migrations<Next>(
-        mut self,
-        migrations: Migrations<T, Next>,
-    ) -> Result<Self, ConfigError> {
-        let schema = Schema::with_migrations(self.settings.config.schema_version(), migrations)?;
-        let mut settings = Settings::clone(&self.settings);
-        settings.schema = Arc::new(schema);
-        self.settings = Arc::new(settings);
-        Ok(self)
+    pub fn with_migrations<Next>(self, migrations: Migrations<T, Next>) -> Result<Self, ConfigError> {
+        self.sessions.with_migrations(migrations).map(Self::from)
     }
 
-    /// Refuses live, authentic sessions for which `is_valid` returns `false` (they give a fresh
-    /// session, as a revoked one), checked once per request when the session is opened.
-    ///
-    /// This is revocation without a store: keep in the session what identifies the grant (a
-    /// user id and a per-user epoch, or a fingerprint of the password hash, as axum-login
-    /// does), keep the current values in memory, and compare. A password change or a "log out
-    /// everywhere" then bumps the epoch, and every older session of that user stops opening,
-    /// on every instance that sees the new value. The check runs on the request path: keep it
-    /// to a lookup in memory (the cost is yours; a hash map lookup is tens of nanoseconds).
-    ///
-    /// ```
-    /// # use std::collections::HashMap;
-    /// # use std::sync::{Arc, RwLock};
-    /// # use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, SessionLayer};
-    /// #[derive(Default, serde::Serialize, serde::Deserialize)]
-    /// struct Login { user: Option<u64>, epoch: u32 }
-    ///
-    /// // The current epoch of each user, bumped on a password change.
-    /// let epochs: Arc<RwLock<HashMap<u64, u32>>> = Arc::default();
-    /// let current = Arc::clone(&epochs);
-    /// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
-    /// let layer = SessionLayer::<Login>::new(ring, SessionConfig::default())
-    ///     .with_revocation_check(move |_meta, login| match login.user {
-    ///         None => true,
-    ///         Some(user) => current.read().map_or(false, |epochs| {
-    ///             epochs.get(&user).copied().unwrap_or(0) == login.epoch
-    ///         }),
-    ///     });
-    /// # drop(layer);
-    /// ```
+    /// Refuses live, authentic sessions for which `is_valid` returns `false` (see
+    /// [`Sessions::with_revocation_check`], which shows an example).
     #[must_use]
     pub fn with_revocation_check(
-        mut self,
+        self,
         is_valid: impl Fn(&SessionMeta, &T) -> bool + Send + Sync + 'static,
     ) -> Self {
-        let mut settings = Settings::clone(&self.settings);
-        settings.validator = Some(Arc::new(is_valid));
-        self.settings = Arc::new(settings);
-        self
+        Self::from(self.sessions.with_revocation_check(is_valid))
     }
 }
 
@@ -184,30 +133,39 @@ impl<T> SessionLayer<T> {
     /// # drop(layer);
     /// ```
     #[must_use]
-    pub fn with_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
-        let mut settings = Settings::clone(&self.settings);
-        settings.clock = Some(Arc::new(clock));
-        self.settings = Arc::new(settings);
-        self
+    pub fn with_clock(self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        Self::from(self.sessions.with_clock(clock))
     }
 
     /// The configuration.
     #[must_use]
     pub fn config(&self) -> &SessionConfig {
-        &self.settings.config
+        self.sessions.config()
     }
 
     /// The key ring; rotating it (through any clone) takes effect on the next request.
     #[must_use]
     pub fn ring(&self) -> &KeyRing {
-        self.settings.codec.ring()
+        self.sessions.ring()
+    }
+
+    /// The engine this layer calls.
+    #[must_use]
+    pub fn sessions(&self) -> &Sessions<T> {
+        &self.sessions
+    }
+}
+
+impl<T> From<Sessions<T>> for SessionLayer<T> {
+    fn from(sessions: Sessions<T>) -> Self {
+        Self { sessions }
     }
 }
 
 impl<T> Clone for SessionLayer<T> {
     fn clone(&self) -> Self {
         Self {
-            settings: Arc::clone(&self.settings),
+            sessions: self.sessions.clone(),
         }
     }
 }
@@ -215,7 +173,7 @@ impl<T> Clone for SessionLayer<T> {
 impl<T> fmt::Debug for SessionLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer")
-            .field("config", &self.settings.config)
+            .field("config", self.config())
             .field("ring", self.ring())
             .finish()
     }
@@ -227,7 +185,7 @@ impl<S, T> tower_layer::Layer<S> for SessionLayer<T> {
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
             inner,
-            settings: Arc::clone(&self.settings),
+            sessions: self.sessions.clone(),
         }
     }
 }
@@ -236,7 +194,7 @@ impl<S, T> tower_layer::Layer<S> for SessionLayer<T> {
 /// `hyper::service::Service` too.
 pub struct SessionService<S, T> {
     inner: S,
-    settings: Arc<Settings<T>>,
+    sessions: Sessions<T>,
 }
 
 impl<S, T: SessionData> SessionService<S, T> {
@@ -274,7 +232,7 @@ impl<S: Clone, T> Clone for SessionService<S, T> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            settings: Arc::clone(&self.settings),
+            sessions: self.sessions.clone(),
         }
     }
 }
@@ -283,7 +241,7 @@ impl<S: fmt::Debug, T> fmt::Debug for SessionService<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionService")
             .field("inner", &self.inner)
-            .field("config", &self.settings.config)
+            .field("config", self.sessions.config())
             .finish()
     }
 }
@@ -297,13 +255,21 @@ impl<S, T: SessionData> SessionService<S, T> {
             first: fields.next(),
             rest: fields.collect(),
         };
-        let session = Session::new(Arc::clone(&self.settings), cookies, req.uri().path());
-        if self.settings.config.rolling() == Rolling::EveryRequest {
-            session.touch();
-        }
+        let session = self.sessions.begin(cookies, browser_path(req));
         req.extensions_mut().insert(session.clone());
         session
     }
+}
+
+/// The request's path as the browser sent it: behind axum's `Router::nest` the router strips
+/// the prefix from the URI and keeps the original in `OriginalUri`, and the cookie's `Path` is
+/// matched against what the browser sent.
+fn browser_path<B>(req: &Request<B>) -> &str {
+    #[cfg(feature = "axum")]
+    if let Some(original) = req.extensions().get::<::axum::extract::OriginalUri>() {
+        return original.0.path();
+    }
+    req.uri().path()
 }
 
 impl<T: SessionData> Session<T> {
@@ -456,149 +422,65 @@ where
     }
 }
 
-/// Writes the session's outcome into the response headers and logs what was refused.
+/// Writes the session's outcome into the response headers.
 fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
     let outcome = session.finish(response.status().is_server_error());
-    let config = session.config();
-    log_found(outcome.found);
-    if let Some((from, to)) = outcome.found.migrated {
-        tracing::info!(
-            target: MIGRATE_EVENT_TARGET,
-            from,
-            to,
-            "session sealed as another schema version than the one written: converted and re-sealed"
-        );
-    }
-    if let Some(error) = outcome.seal_error {
-        tracing::error!(target: SEAL_EVENT_TARGET, %error, "session not saved");
-    }
     let headers = response.headers_mut();
     if headers.contains_key(SET_COOKIE) {
-        drop_handler_cookies(headers, config);
+        drop_handler_cookies(headers, &outcome);
     }
-    if outcome.set_cookie.is_none() && outcome.more_lines.is_empty() {
+    if outcome.is_empty() {
         return;
     }
-    for line in outcome.set_cookie.into_iter().chain(outcome.more_lines) {
+    let cache_control = outcome.cache_control(joined(headers).as_deref());
+    for line in outcome.into_set_cookies() {
         // Lines are built from a validated name, base64url and validated attributes.
-        match HeaderValue::try_from(line) {
-            Ok(value) => {
-                headers.append(SET_COOKIE, value);
-            }
-            Err(_) => {
-                tracing::error!(target: SEAL_EVENT_TARGET, "Set-Cookie value is not a valid header value");
-            }
+        if let Ok(value) = HeaderValue::try_from(line) {
+            headers.append(SET_COOKIE, value);
         }
     }
-    if config.cache_control() == CacheControl::NoStoreUnlessSet {
-        keep_from_shared_caches(headers);
+    if let Some(value) = cache_control {
+        let value =
+            HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("no-store"));
+        headers.insert(CACHE_CONTROL, value);
     }
 }
 
-/// The target of events about sessions that could not be saved.
-const SEAL_EVENT_TARGET: &str = "sealed_session::seal";
-
-/// The target of the event logged for each session opened from another schema version than
-/// the one written (count them to see when an old version can be dropped).
-const MIGRATE_EVENT_TARGET: &str = "sealed_session::migrate";
-
-/// SECURITY-TESTS F8: the layer owns its cookie name (and, with chunking, its chunks'). A
-/// handler's own `Set-Cookie` for it would race the session's line (or resurrect a deleted
-/// session), so it is dropped, with a warning: a programming error, not something a client can
-/// cause.
-fn drop_handler_cookies(headers: &mut HeaderMap, config: &SessionConfig) {
-    let name = config.cookie_name();
-    let chunked = config.max_chunks() > 1;
-    let ours = |value: &HeaderValue| {
-        let cookie = cookies::set_cookie_name(value.as_bytes());
-        match cookies::chunk_index(cookie, name) {
-            Some(0) => true,
-            Some(_) => chunked,
-            None => false,
+/// The handler's `Cache-Control` values joined with `, ` (`None` without one; a value that is
+/// not text becomes a character the engine replaces).
+fn joined(headers: &HeaderMap) -> Option<std::borrow::Cow<'_, str>> {
+    let mut values = headers.get_all(CACHE_CONTROL).iter();
+    let first = values.next()?;
+    fn text(value: &HeaderValue) -> &str {
+        value.to_str().unwrap_or("\u{7f}")
+    }
+    match values.next() {
+        None => Some(text(first).into()),
+        Some(second) => {
+            let mut all = format!("{}, {}", text(first), text(second));
+            for value in values {
+                all.push_str(", ");
+                all.push_str(text(value));
+            }
+            Some(all.into())
         }
-    };
-    if !headers.get_all(SET_COOKIE).iter().any(ours) {
+    }
+}
+
+/// Drops the handler's own `Set-Cookie` lines for the session's cookie (the engine's rule).
+fn drop_handler_cookies(headers: &mut HeaderMap, outcome: &Outcome) {
+    if !headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .any(|line| outcome.is_session_cookie(line.as_bytes()))
+    {
         return;
     }
     let lines: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
     headers.remove(SET_COOKIE);
     for line in lines {
-        if ours(&line) {
-            tracing::warn!(
-                target: SEAL_EVENT_TARGET,
-                cookie = name,
-                "the handler set the session's own cookie; its Set-Cookie was dropped (use the Session)"
-            );
-        } else {
+        if !outcome.owns_handler_cookie(line.as_bytes()) {
             headers.append(SET_COOKIE, line);
-        }
-    }
-}
-
-/// SECURITY-TESTS F2: a response that carries a session cookie must not be stored by a
-/// shared cache, whatever the handler said (RFC 9111 §5.2.2.5, §5.2.2.7). `no-store` and an
-/// unqualified `private` already ensure it; otherwise `public` and `s-maxage` go, `private` is
-/// added, and the rest (`max-age` for the browser's own cache, say) is kept. Without a
-/// `Cache-Control` the response gets `no-store`.
-fn keep_from_shared_caches(headers: &mut HeaderMap) {
-    if let http::header::Entry::Vacant(entry) = headers.entry(CACHE_CONTROL) {
-        entry.insert(HeaderValue::from_static("no-store"));
-        return;
-    }
-    let mut directives: Vec<&str> = Vec::new();
-    for value in headers.get_all(CACHE_CONTROL) {
-        let Ok(text) = value.to_str() else {
-            // Not even visible ASCII: not a Cache-Control a cache can obey; replace it.
-            directives.clear();
-            break;
-        };
-        directives.extend(text.split(',').map(str::trim).filter(|d| !d.is_empty()));
-    }
-    let safe = directives
-        .iter()
-        .any(|d| d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private"));
-    if safe {
-        return;
-    }
-    let shared_only = |directive: &&str| {
-        let name = directive.split('=').next().unwrap_or_default().trim();
-        ["public", "s-maxage", "private"]
-            .iter()
-            .any(|shared| name.eq_ignore_ascii_case(shared))
-    };
-    let mut value = String::from("private");
-    for directive in directives.into_iter().filter(|d| !shared_only(d)) {
-        value.push_str(", ");
-        value.push_str(directive);
-    }
-    let value =
-        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("no-store"));
-    headers.insert(CACHE_CONTROL, value);
-}
-
-/// SECURITY-TESTS F5: at most one event per request about the cookies it carried, and never
-/// above `info`: a client can send any cookies it likes, and must not fill the logs.
-fn log_found(found: Found) {
-    if found.ambiguous {
-        tracing::info!(
-            target: OPEN_EVENT_TARGET,
-            cookies = found.cookies,
-            refused = found.refused,
-            "conflicting session cookies (planted, or from an old path or domain): the session is neither used, saved nor deleted"
-        );
-        return;
-    }
-    let Some(reason) = found.first_reason else {
-        return;
-    };
-    let key_id = found.first_key.map(tracing::field::display);
-    match reason {
-        // Routine: browsers keep cookies a little past the server-side expiry.
-        OpenErrorKind::Expired | OpenErrorKind::OutsideWindow => {
-            tracing::debug!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "session cookie refused");
-        }
-        _ => {
-            tracing::info!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "session cookie refused");
         }
     }
 }

@@ -12,6 +12,7 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use crate::codec::{Lifetime, SessionId};
 use crate::config::SessionConfig;
 use crate::middleware::{SessionLayer, SessionService};
 use crate::ring::KeyRing;
+use crate::error::SessionError;
 use crate::session::Session;
 
 /// The `tracing` target of the bridge's events.
@@ -51,8 +53,37 @@ const MAX_JSON_DEPTH: usize = 64;
 /// A session too large for the configured cookies is refused at save: `session.save()`
 /// called by a handler returns
 /// `Err(tower_sessions::session::Error::Store(session_store::Error::Encode(..)))`, and when
-/// the layer saves after the handler, the response becomes an empty `500` (as with
-/// tower-sessions' own layer) with an `error` event, and no cookie is sent.
+/// the layer saves after the handler, the response becomes an empty one with the status the
+/// typed API answers with ([`SessionError::status_code`](crate::SessionError::status_code):
+/// `413` for a session too large, `400` when the client sent conflicting cookies of the
+/// session's name, `500` otherwise, with an `error` event only for the server-side ones), and
+/// no cookie is sent.
+///
+/// The cookie is opened only when tower-sessions loads the session (the first time a handler
+/// reads or writes it): a route that never touches it costs a header lookup. Until then,
+/// `Session::id()` is a fingerprint of the cookie the request carried (the sealed id is only
+/// known once the cookie is opened); it changes whenever the cookie is re-sealed.
+///
+/// # Lifetimes: "remember me"
+///
+/// `session.set_expiry(Some(Expiry::OnInactivity(d)))` seals a persistent cookie with idle
+/// timeout `d`, and `Expiry::AtDateTime` one that ends then; both are capped by the
+/// configuration's maxima (a capped lifetime is logged once, at `debug`, target
+/// `sealed_session::lifetime`). The defaults are a day idle and a week in all, so a 30-day
+/// "remember me" needs them raised:
+///
+/// ```
+/// # use std::time::Duration;
+/// # use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, TowerSessionsLayer};
+/// let config = SessionConfig::builder()
+///     .idle_timeout(Duration::from_secs(30 * 86_400))
+///     .max_lifetime(Duration::from_secs(30 * 86_400))
+///     .build()?;
+/// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+/// let layer = TowerSessionsLayer::new(ring, config);
+/// # drop(layer);
+/// # Ok::<(), sealed_session::ConfigError>(())
+/// ```
 ///
 /// # Example: axum-login
 ///
@@ -206,32 +237,47 @@ where
             let Some(typed) = typed else {
                 return inner.call(req).await;
             };
-            let initial = expiry_of(typed.lifetime());
             let store = Arc::new(RequestStore {
                 typed: typed.clone(),
-                expiry: Mutex::new(initial),
+                expiry: Mutex::new(None),
+                loaded: AtomicBool::new(false),
+                failure: Mutex::new(None),
             });
-            // Opens the cookie: tower-sessions needs the id up front.
-            let id = typed.id().map(id_of);
-            let session = KvSession::new(id, Arc::clone(&store), Some(initial));
+            // tower-sessions loads a session lazily, by id; the id is sealed in the cookie, so
+            // a fingerprint of the cookie stands in for it until then, and the cookie is opened
+            // only when a handler touches the session (`RequestStore::load`).
+            let placeholder = typed.cookie_fingerprint().map(|print| Id(print.cast_signed()));
+            let session = KvSession::new(placeholder, Arc::clone(&store), None);
             req.extensions_mut().insert(session.clone());
             let mut response = inner.call(req).await?;
+            if !store.loaded.load(Ordering::Acquire) && !session.is_modified() {
+                // Never touched: nothing was opened, nothing is sent.
+                return Ok(response);
+            }
             if session.is_empty().await && typed.id().is_some() {
                 // Flushed or logged out: delete the cookie. (A cookie that did not open is
                 // deleted by the typed session alone, and planted ones are left in place.)
                 let _ = typed.destroy();
             } else if session.is_modified() && !response.status().is_server_error() {
-                *store.expiry.lock().unwrap_or_else(PoisonError::into_inner) =
-                    session.expiry().unwrap_or(initial);
-                if let Err(error) = session.save().await {
-                    tracing::error!(target: BRIDGE_EVENT_TARGET, %error, "tower-sessions session not saved; answering 500");
+                *lock(&store.expiry) = session.expiry();
+                if session.save().await.is_err() {
+                    let failure = lock(&store.failure).take().unwrap_or(SessionError::Internal);
+                    if !failure.is_client_caused() {
+                        tracing::error!(target: BRIDGE_EVENT_TARGET, error = %failure, "tower-sessions session not saved");
+                    }
                     response = Response::default();
-                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    *response.status_mut() = StatusCode::from_u16(failure.status_code())
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 }
             }
             Ok(response)
         })
     }
+}
+
+/// A lock that a panic elsewhere does not poison (every value is written in one step).
+fn lock<V>(mutex: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<S> fmt::Debug for Bridge<S> {
@@ -243,8 +289,12 @@ impl<S> fmt::Debug for Bridge<S> {
 /// One request's view of the typed session, as a tower-sessions store.
 struct RequestStore {
     typed: Session<KvData>,
-    /// The expiry to seal at the next `create` or `save`.
-    expiry: Mutex<Expiry>,
+    /// The expiry to seal at the next `create` or `save`; `None`: the session's own lifetime.
+    expiry: Mutex<Option<Expiry>>,
+    /// tower-sessions asked for the record (the cookie was opened).
+    loaded: AtomicBool,
+    /// Why the last write failed, for the status of the response.
+    failure: Mutex<Option<SessionError>>,
 }
 
 impl fmt::Debug for RequestStore {
@@ -258,11 +308,18 @@ impl RequestStore {
     /// session, all or nothing.
     fn write(&self, record: &Record, new_id: bool) -> session_store::Result<()> {
         let data = KvData::from_record(record)?;
-        let expiry = *self.expiry.lock().unwrap_or_else(PoisonError::into_inner);
-        let lifetime = lifetime_of(expiry, self.typed.lifetime(), self.typed.created_and_now());
+        let current = self.typed.lifetime();
+        let lifetime = match *lock(&self.expiry) {
+            Some(expiry) => lifetime_of(expiry, current, self.typed.created_and_now()),
+            None => current,
+        };
         self.typed
             .save_record(data, lifetime, new_id)
-            .map_err(|error| session_store::Error::Encode(error.to_string()))
+            .map_err(|error| {
+                let message = error.to_string();
+                *lock(&self.failure) = Some(error);
+                session_store::Error::Encode(message)
+            })
     }
 }
 
@@ -282,9 +339,9 @@ impl SessionStore for RequestStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        if self.typed.id().map(id_of) != Some(*id) {
-            return Ok(None);
-        }
+        self.loaded.store(true, Ordering::Release);
+        // The id asked for is the cookie's stand-in: the record is whatever the cookie holds
+        // (an empty one for a cookie that did not open, as for a new session).
         let expiry_date = self
             .typed
             .expires_at()
@@ -293,7 +350,7 @@ impl SessionStore for RequestStore {
             .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         Ok(Some(Record {
-            id: *id,
+            id: self.typed.id().map_or(*id, id_of),
             data: self.typed.get().to_map(),
             expiry_date,
         }))
@@ -308,18 +365,6 @@ impl SessionStore for RequestStore {
 /// The tower-sessions id of a session id (the same 128 bits).
 fn id_of(id: SessionId) -> Id {
     Id(i128::from_le_bytes(*id.as_bytes()))
-}
-
-/// The tower-sessions expiry of a lifetime: a browser-session cookie ends with the browser
-/// session; a persistent one after its idle timeout.
-fn expiry_of(lifetime: Lifetime) -> Expiry {
-    match lifetime.idle_timeout() {
-        Some(idle) if lifetime.is_persistent() => Expiry::OnInactivity(time::Duration::seconds(
-            i64::try_from(idle.as_secs()).unwrap_or(i64::MAX),
-        )),
-        _ if lifetime.is_persistent() => Expiry::OnInactivity(time::Duration::days(1)),
-        _ => Expiry::OnSessionEnd,
-    }
 }
 
 /// The lifetime that implements `expiry` for a session whose lifetime is `current`, created

@@ -265,6 +265,21 @@ impl<T: Serialize + DeserializeOwned> Schema<T> {
         }
     }
 
+    /// Whether `encoded` (the encoding of `data` as the written version) reads back as `data`:
+    /// always, unless a rollout writes an older version that lacks part of it.
+    pub(crate) fn holds(&self, data: &T, encoded: &[u8]) -> bool {
+        let Some((version, _)) = &self.writer else {
+            return true;
+        };
+        let Some(back) = self.decode(*version, encoded) else {
+            return false;
+        };
+        match (postcard::to_allocvec(data), postcard::to_allocvec(&back)) {
+            (Ok(data), Ok(back)) => data == back,
+            _ => false,
+        }
+    }
+
     /// Whether `data`, encoded as the written version, is exactly `encoded`.
     pub(crate) fn encodes_to(&self, data: &T, encoded: &[u8]) -> bool {
         match &self.writer {

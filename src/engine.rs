@@ -1,0 +1,385 @@
+//! The engine: [`Sessions<T>`], the framework-neutral entry points every adapter calls.
+//!
+//! An adapter's whole job is header plumbing: at the start of a request it hands
+//! [`Sessions::begin`] the raw `Cookie` header values and the path the browser sent, and puts
+//! the [`Session`] where handlers find it; when the response is ready it calls
+//! [`Session::finish`] and writes what the [`Outcome`] says. Every rule (which cookies form the
+//! session, what the response sends, the `Cache-Control` of a response that carries a session,
+//! a handler's own cookie of the session's name, what is logged) is decided here or below,
+//! once, so every adapter behaves alike.
+
+use core::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::codec::{Migrations, Schema, SessionMeta};
+use crate::config::{CacheControl, SessionConfig};
+use crate::cookies::{self, CookieFields};
+use crate::error::{ConfigError, OpenErrorKind};
+use crate::ring::KeyRing;
+use crate::session::{ConfigSource, Finished, Found, Session, SessionData, Settings};
+
+/// The `tracing` target of the events about refused cookies.
+pub const OPEN_EVENT_TARGET: &str = "sealed_session::open";
+
+/// The target of events about sessions that could not be saved, and handler cookies dropped.
+const SEAL_EVENT_TARGET: &str = "sealed_session::seal";
+
+/// The target of the event logged for each session opened from another schema version than
+/// the one written (count them to see when an old version can be dropped).
+const MIGRATE_EVENT_TARGET: &str = "sealed_session::migrate";
+
+/// The target of the event saying a lifetime was capped by the configuration's maxima.
+const LIFETIME_EVENT_TARGET: &str = "sealed_session::lifetime";
+
+/// Sealed sessions of type `T` under one key ring and configuration: what every adapter
+/// (the tower layer, the axum extractor, the tower-sessions bridge, your own) is a thin
+/// shell around.
+///
+/// Build it once; cloning is cheap and every clone shares the ring (rotate it through any
+/// clone). For each request, [`begin`](Self::begin) gives the [`Session`] that handlers use,
+/// and [`Session::finish`] the [`Outcome`] the response carries. No HTTP crate appears in its
+/// signatures: `Cookie` header values go in as bytes, `Set-Cookie` values come out as text.
+///
+/// # Example: an adapter for any framework
+///
+/// ```
+/// use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, Sessions};
+///
+/// #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+/// struct Visits { count: u32 }
+///
+/// let sessions = Sessions::<Visits>::new(
+///     KeyRing::new(Key::generate(Algorithm::Aes256Gcm)),
+///     SessionConfig::default(),
+/// );
+///
+/// // A request without a cookie: the handler counts a visit.
+/// let session = sessions.begin(Vec::<Vec<u8>>::new(), "/");
+/// session.update(|v| v.count += 1)?;
+/// let outcome = session.finish(false);
+/// let set_cookie: Vec<&str> = outcome.set_cookies().collect();
+/// assert_eq!(set_cookie.len(), 1);
+/// assert_eq!(outcome.cache_control(None), Some("no-store".to_owned()));
+///
+/// // The browser sends the cookie back.
+/// let pair = set_cookie[0].split(';').next().unwrap_or_default().to_owned();
+/// let session = sessions.begin(pair, "/");
+/// assert_eq!(session.get().count, 1);
+/// # Ok::<(), sealed_session::SessionError>(())
+/// ```
+pub struct Sessions<T> {
+    settings: Arc<Settings<T>>,
+}
+
+impl<T: SessionData> Sessions<T> {
+    /// Sessions sealed with `ring` under `config`.
+    ///
+    /// Logs a warning (target `sealed_session`) when `config` has the development-only
+    /// [`insecure_http`](crate::SessionConfigBuilder::insecure_http) switch on.
+    #[must_use]
+    pub fn new(ring: KeyRing, config: SessionConfig) -> Self {
+        if config.is_insecure_http() {
+            tracing::warn!(
+                target: "sealed_session",
+                cookie = config.cookie_name(),
+                "insecure_http is on: the session cookie is not Secure and travels over plain HTTP; development only"
+            );
+        }
+        Self {
+            settings: Arc::new(Settings::new(ring, config)),
+        }
+    }
+
+    /// Reads sessions sealed as the registered older schema versions too, converting them to
+    /// `T` and re-sealing them as the current version (or, during a rollout, the version
+    /// [`Migrations::write_as`] names) on the same response.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Migration`] if a version is registered twice or as the configuration's
+    /// current `schema_version`, or `write_as` names a version that is not registered.
+    pub fn with_migrations<Next>(self, migrations: Migrations<T, Next>) -> Result<Self, ConfigError> {
+        let schema = Schema::with_migrations(self.settings.config.schema_version(), migrations)?;
+        Ok(self.with_settings(|settings| settings.schema = Arc::new(schema)))
+    }
+
+    /// Refuses live, authentic sessions for which `is_valid` returns `false` (they give a fresh
+    /// session, as a revoked one), checked once per request when the session is opened.
+    ///
+    /// This is revocation without a store: keep in the session what identifies the grant (a
+    /// user id and a per-user epoch, or a fingerprint of the password hash, as axum-login
+    /// does), keep the current values in memory, and compare. A password change or a "log out
+    /// everywhere" then bumps the epoch, and every older session of that user stops opening,
+    /// on every instance that sees the new value. The check runs on the request path: keep it
+    /// to a lookup in memory (the cost is yours; a hash map lookup is tens of nanoseconds).
+    ///
+    /// ```
+    /// # use std::collections::HashMap;
+    /// # use std::sync::{Arc, RwLock};
+    /// # use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, Sessions};
+    /// #[derive(Default, serde::Serialize, serde::Deserialize)]
+    /// struct Login { user: Option<u64>, epoch: u32 }
+    ///
+    /// // The current epoch of each user, bumped on a password change.
+    /// let epochs: Arc<RwLock<HashMap<u64, u32>>> = Arc::default();
+    /// let current = Arc::clone(&epochs);
+    /// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+    /// let sessions = Sessions::<Login>::new(ring, SessionConfig::default())
+    ///     .with_revocation_check(move |_meta, login| match login.user {
+    ///         None => true,
+    ///         Some(user) => current.read().map_or(false, |epochs| {
+    ///             epochs.get(&user).copied().unwrap_or(0) == login.epoch
+    ///         }),
+    ///     });
+    /// # drop(sessions);
+    /// ```
+    #[must_use]
+    pub fn with_revocation_check(
+        self,
+        is_valid: impl Fn(&SessionMeta, &T) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.with_settings(|settings| settings.validator = Some(Arc::new(is_valid)))
+    }
+
+    /// The session of one request, from its `Cookie` header values (as bytes: one value, or
+    /// one per field when a request, such as an HTTP/2 one, sends several) and the request's
+    /// path as the browser sent it (before any prefix was stripped by a router: the cookie's
+    /// `Path` is matched against it).
+    ///
+    /// Nothing is parsed or opened until a handler touches the session (except with
+    /// [`Rolling::EveryRequest`](crate::Rolling::EveryRequest), which refreshes every
+    /// session). End the request with [`Session::finish`] (or [`Session::abandon`] when there
+    /// is no response).
+    #[must_use]
+    pub fn begin(&self, cookies: impl CookieFields + 'static, request_path: &str) -> Session<T> {
+        Session::new(Arc::clone(&self.settings), cookies, request_path)
+    }
+}
+
+impl<T> Sessions<T> {
+    /// Reads the time from `clock` instead of the system clock: for tests and simulations
+    /// that need expiry and refresh without waiting.
+    ///
+    /// ```
+    /// # use std::time::{Duration, SystemTime};
+    /// # use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, Sessions};
+    /// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+    /// let tomorrow = SystemTime::now() + Duration::from_secs(86_400);
+    /// let sessions = Sessions::<u32>::new(ring, SessionConfig::default())
+    ///     .with_clock(move || tomorrow);
+    /// # drop(sessions);
+    /// ```
+    #[must_use]
+    pub fn with_clock(self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.with_settings(|settings| settings.clock = Some(Arc::new(clock)))
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &SessionConfig {
+        &self.settings.config
+    }
+
+    /// The key ring; rotating it (through any clone) takes effect on the next request.
+    #[must_use]
+    pub fn ring(&self) -> &KeyRing {
+        self.settings.codec.ring()
+    }
+
+    fn with_settings(mut self, change: impl FnOnce(&mut Settings<T>)) -> Self {
+        let mut settings = Settings::clone(&self.settings);
+        change(&mut settings);
+        self.settings = Arc::new(settings);
+        self
+    }
+}
+
+impl<T> Clone for Sessions<T> {
+    fn clone(&self) -> Self {
+        Self {
+            settings: Arc::clone(&self.settings),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sessions<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sessions")
+            .field("config", &self.settings.config)
+            .field("ring", self.ring())
+            .finish()
+    }
+}
+
+impl<T: SessionData> Session<T> {
+    /// Ends the request: decides what the response carries, and logs what the request's
+    /// cookies and the seal gave (at most one event about the cookies a client sent, never
+    /// above `info`, SECURITY-TESTS F5). Later calls get an empty outcome, and later changes
+    /// [`SessionError::ResponseSent`](crate::SessionError::ResponseSent).
+    ///
+    /// `server_error`: the response has a 5xx status (or the handler failed in a way the
+    /// framework answers with one): changes are not saved, as tower-sessions and Django do;
+    /// deletions still happen.
+    #[must_use = "the outcome's Set-Cookie values must be written to the response"]
+    pub fn finish(&self, server_error: bool) -> Outcome {
+        let finished = self.conclude(server_error);
+        log(&finished);
+        Outcome {
+            finished,
+            config: self.settings(),
+        }
+    }
+}
+
+/// What a response must carry for its session: the `Set-Cookie` values, the `Cache-Control`
+/// to apply, and which of the handler's own `Set-Cookie` lines to drop. From
+/// [`Session::finish`].
+///
+/// (No `Debug`: its lines carry the sealed cookie.)
+pub struct Outcome {
+    finished: Finished,
+    /// The engine's settings (for the configuration the rules read).
+    config: Arc<dyn ConfigSource>,
+}
+
+impl Outcome {
+    /// The `Set-Cookie` header values to append, in order (the session, its chunks, deletions
+    /// of stale chunks); none when the response leaves the browser's cookie as it is.
+    pub fn set_cookies(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.finished.lines.iter().map(String::as_str)
+    }
+
+    /// The `Set-Cookie` header values, owned (no copy).
+    #[must_use]
+    pub fn into_set_cookies(self) -> Vec<String> {
+        self.finished.lines
+    }
+
+    /// Whether the response carries no `Set-Cookie` for the session.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.finished.lines.is_empty()
+    }
+
+    /// The `Cache-Control` value the response must carry instead of the handler's
+    /// (`handler`: its `Cache-Control` values joined with `, `, or `None` without one), or
+    /// `None` to leave it as it is.
+    ///
+    /// SECURITY-TESTS F2: a response that carries a session cookie must not be stored by a
+    /// shared cache (RFC 9111 §5.2.2.5, §5.2.2.7). `no-store` and an unqualified `private`
+    /// already ensure it; otherwise `public` and `s-maxage` go, `private` is added, and the
+    /// rest (`max-age` for the browser's own cache, say) is kept. Without a `Cache-Control`
+    /// the response gets `no-store`. With [`CacheControl::Manual`] it is left to the
+    /// application.
+    #[must_use]
+    pub fn cache_control(&self, handler: Option<&str>) -> Option<String> {
+        if self.is_empty() || self.config.config().cache_control() != CacheControl::NoStoreUnlessSet {
+            return None;
+        }
+        let Some(handler) = handler else {
+            return Some("no-store".to_owned());
+        };
+        if !handler.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+            // Not visible ASCII: not a Cache-Control a cache can obey; replace it.
+            return Some("private".to_owned());
+        }
+        let directives = handler.split(',').map(str::trim).filter(|d| !d.is_empty());
+        let safe = directives
+            .clone()
+            .any(|d| d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("private"));
+        if safe {
+            return None;
+        }
+        let shared_only = |directive: &&str| {
+            let name = directive.split('=').next().unwrap_or_default().trim();
+            ["public", "s-maxage", "private"]
+                .iter()
+                .any(|shared| name.eq_ignore_ascii_case(shared))
+        };
+        let mut value = String::from("private");
+        for directive in directives.filter(|d| !shared_only(d)) {
+            value.push_str(", ");
+            value.push_str(directive);
+        }
+        Some(value)
+    }
+
+    /// Whether a `Set-Cookie` line the handler wrote sets the session's own cookie (or, with
+    /// chunking, one of its chunks): the adapter drops it, since it would race the session's
+    /// line or resurrect a deleted session (SECURITY-TESTS F8). Logs a warning when it does:
+    /// a programming error, not something a client can cause.
+    #[must_use]
+    pub fn owns_handler_cookie(&self, set_cookie: &[u8]) -> bool {
+        let ours = self.is_session_cookie(set_cookie);
+        if ours {
+            tracing::warn!(
+                target: SEAL_EVENT_TARGET,
+                cookie = self.config.config().cookie_name(),
+                "the handler set the session's own cookie; its Set-Cookie was dropped (use the Session)"
+            );
+        }
+        ours
+    }
+
+    /// Whether a `Set-Cookie` line sets the session's cookie or one of its chunks.
+    pub(crate) fn is_session_cookie(&self, set_cookie: &[u8]) -> bool {
+        let config = self.config.config();
+        let cookie = cookies::set_cookie_name(set_cookie);
+        match cookies::chunk_index(cookie, config.cookie_name()) {
+            Some(0) => true,
+            Some(_) => config.max_chunks() > 1,
+            None => false,
+        }
+    }
+}
+
+/// The request's events: what its cookies gave (at most one, never above `info`), a
+/// migration, a capped lifetime, a session that could not be saved.
+fn log(finished: &Finished) {
+    log_found(finished.found);
+    if let Some((from, to)) = finished.found.migrated {
+        tracing::info!(
+            target: MIGRATE_EVENT_TARGET,
+            from,
+            to,
+            "session sealed as another schema version than the one written: converted and re-sealed"
+        );
+    }
+    if finished.capped {
+        tracing::debug!(
+            target: LIFETIME_EVENT_TARGET,
+            "a session lifetime was capped by the configuration's maxima; raise SessionConfigBuilder::idle_timeout and max_lifetime to allow it"
+        );
+    }
+    if let Some(error) = &finished.seal_error {
+        tracing::error!(target: SEAL_EVENT_TARGET, %error, "session not saved");
+    }
+}
+
+/// SECURITY-TESTS F5: at most one event per request about the cookies it carried, and never
+/// above `info`: a client can send any cookies it likes, and must not fill the logs.
+fn log_found(found: Found) {
+    if found.ambiguous {
+        tracing::info!(
+            target: OPEN_EVENT_TARGET,
+            cookies = found.cookies,
+            refused = found.refused,
+            "conflicting session cookies (planted, or from an old path or domain): the session is neither used, saved nor deleted"
+        );
+        return;
+    }
+    let Some(reason) = found.first_reason else {
+        return;
+    };
+    let key_id = found.first_key.map(tracing::field::display);
+    match reason {
+        // Routine: browsers keep cookies a little past the server-side expiry.
+        OpenErrorKind::Expired | OpenErrorKind::OutsideWindow => {
+            tracing::debug!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "session cookie refused");
+        }
+        _ => {
+            tracing::info!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "session cookie refused");
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Which lines carry the session: the data's encoding, the size check every change passes,
+//! and the seal that writes the lines the check predicted.
+
+use crate::codec::{self, Codec, Data, Encoding, Format, Head, SessionId, SessionMeta};
+use crate::cookies::{self, Layout};
+use crate::envelope::{self, Flags};
+use crate::error::SessionError;
+
+use super::{SessionData, Settings};
+
+/// The data's encoding, and its compressed form when compression makes it shorter: what is
+/// sealed, and what the size check counts.
+pub(super) struct Encoded {
+    pub(super) plain: Vec<u8>,
+    packed: Option<Vec<u8>>,
+}
+
+impl Encoded {
+    pub(super) fn new(plain: Vec<u8>, codec: &Codec) -> Self {
+        let packed = codec.pack(&plain);
+        Self { plain, packed }
+    }
+
+    /// The bytes sealed, and whether they are compressed.
+    pub(super) fn sealed(&self) -> (&[u8], bool) {
+        match &self.packed {
+            Some(packed) => (packed, true),
+            None => (&self.plain, false),
+        }
+    }
+}
+
+/// The encoding of new data for a session sealed with `head`, refused unless the whole
+/// response (every line, the header budget) fits.
+pub(super) fn encode_fitting<T: SessionData>(
+    settings: &Settings<T>,
+    data: &T,
+    head: &Head<'_>,
+    now: u64,
+) -> Result<Encoded, SessionError> {
+    let encoded = match settings.codec.encode_data(data, &settings.schema) {
+        Ok(plain) => Encoded::new(plain, &settings.codec),
+        Err(Encoding::OverLimit { len }) => {
+            // Over the data limit: the layout says by how much, in the units it checks.
+            fit(settings, head, len, now)?;
+            return Err(SessionError::TooLarge {
+                size: len,
+                limit: settings.codec.data_limit(),
+            });
+        }
+        Err(Encoding::Refused(error)) => return Err(error),
+    };
+    fit(settings, head, encoded.sealed().0.len(), now)?;
+    Ok(encoded)
+}
+
+/// The encoding of data already in the session (an unchanged session re-sealed for a refresh,
+/// a key or schema upgrade).
+pub(super) fn encode_loaded<T: SessionData>(
+    settings: &Settings<T>,
+    data: &T,
+) -> Result<Encoded, SessionError> {
+    let mut plain = Vec::new();
+    settings
+        .schema
+        .encode(data, &mut plain, settings.codec.data_limit())
+        .map_err(|error| match error {
+            // Loaded data over today's limit (a limit lowered since it was sealed).
+            Encoding::OverLimit { len } => SessionError::TooLarge {
+                size: len,
+                limit: settings.codec.data_limit(),
+            },
+            Encoding::Refused(error) => error,
+        })?;
+    Ok(Encoded::new(plain, &settings.codec))
+}
+
+/// A meta for sizing a new session before it has an id: the id's length is fixed.
+pub(super) fn provisional_meta(now: u64) -> SessionMeta {
+    SessionMeta {
+        id: SessionId::from_bytes([0; codec::SESSION_ID_LEN]),
+        created: now,
+    }
+}
+
+/// Checks that a session with this head and `data_len` bytes of sealed data fits the
+/// configuration's cookies, and says how it splits across them.
+pub(super) fn fit<T>(
+    settings: &Settings<T>,
+    head: &Head<'_>,
+    data_len: usize,
+    now: u64,
+) -> Result<Layout, SessionError> {
+    let codec = &settings.codec;
+    let value_len = codec.sealed_value_len(head, data_len, now);
+    let digits = codec.max_age(head, now).map(codec::decimal_digits);
+    settings.config.line_limits().layout(value_len, digits)
+}
+
+/// Seals the session into its `Set-Cookie` lines, the first chunk's first, appended to
+/// `lines`.
+pub(super) fn seal_lines<T: SessionData>(
+    settings: &Settings<T>,
+    head: &Head<'_>,
+    encoded: &Encoded,
+    now: u64,
+    lines: &mut Vec<String>,
+) -> Result<(), SessionError> {
+    let (bytes, compressed) = encoded.sealed();
+    let config = &settings.config;
+    let codec = &settings.codec;
+    let value_len = codec.sealed_value_len(head, bytes.len(), now);
+    let max_age = codec.max_age(head, now);
+    let digits = max_age.map(codec::decimal_digits);
+    // Checked at every mutation, but a re-seal under a primary with a longer nonce
+    // (rotation AES-256-GCM -> XChaCha20-Poly1305) grows the value: never send one over
+    // the limits; the old cookie keeps opening while its key is accepted.
+    let layout = config.line_limits().layout(value_len, digits)?;
+    let flags = Flags::new(layout.count(), compressed).ok_or(SessionError::Internal)?;
+    let name = config.cookie_name();
+    let seal = |out: &mut String| {
+        codec.seal_into(
+            out,
+            name,
+            head,
+            Data::<T>::Encoded(bytes),
+            Format {
+                schema_version: settings.schema.write_version(),
+                flags,
+            },
+            now,
+        )
+    };
+    if layout.count() == 1 {
+        // The value goes straight into the line.
+        let mut line = cookies::begin_line(name, 0, config.suffix(), value_len, digits);
+        seal(&mut line)?;
+        cookies::finish_line(&mut line, max_age, config.suffix());
+        lines.push(line);
+        return Ok(());
+    }
+    let mut value = String::with_capacity(value_len);
+    seal(&mut value)?;
+    lines.extend(
+        envelope::split_chunks(&value, layout.lens())
+            .enumerate()
+            .map(|(index, chunk)| {
+                let mut line =
+                    cookies::begin_line(name, index, config.suffix(), chunk.len(), digits);
+                line.push_str(chunk);
+                cookies::finish_line(&mut line, max_age, config.suffix());
+                line
+            }),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::codec::Lifetime;
+    use crate::config::SessionConfig;
+    use crate::ring::KeyRing;
+    use crate::session::{Session, tests::Header};
+
+    /// Session data of `len` bytes: runs of one byte (compressible) and pseudo-random ones.
+    fn data(len: usize, seed: &mut u64) -> Vec<u8> {
+        (0..len)
+            .map(|i| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                if (i / 64) % 2 == 0 {
+                    b'a'
+                } else {
+                    seed.to_le_bytes()[3]
+                }
+            })
+            .collect()
+    }
+
+    fn settings(
+        algorithm: crate::Algorithm,
+        max_chunks: usize,
+        budget: usize,
+        compression: bool,
+    ) -> Arc<Settings<Vec<u8>>> {
+        let builder = SessionConfig::builder()
+            .max_chunks(max_chunks)
+            .cookie_header_budget(budget);
+        #[cfg(feature = "compression")]
+        let builder = builder.compression(compression);
+        let _ = compression;
+        let ring = KeyRing::new(crate::Key::generate(algorithm));
+        Arc::new(Settings::new(ring, builder.build().unwrap()))
+    }
+
+    /// A lifetime of zero seconds is a second: `set_lifetime` with a zero idle timeout still
+    /// seals a session that opens (before, it sealed one that was dead on arrival, and a
+    /// re-seal of a cookie sealed with a zero idle timeout killed it; found by fuzzing).
+    #[test]
+    fn a_zero_idle_timeout_still_seals_a_live_session() {
+        let config = SessionConfig::builder().build().unwrap();
+        let mut settings = Settings::<Vec<u8>>::new(
+            KeyRing::new(crate::Key::generate(crate::Algorithm::Aes256Gcm)),
+            config,
+        );
+        let now = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+        settings.clock = Some(Arc::new(move || now));
+        let settings = Arc::new(settings);
+        for lifetime in [
+            Lifetime::persistent().with_idle_timeout(Duration::ZERO),
+            Lifetime::browser_session().with_max_lifetime(Duration::ZERO),
+        ] {
+            let session = Session::new(Arc::clone(&settings), (), "/");
+            session.set_lifetime(lifetime).unwrap();
+            session.set(vec![1, 2, 3]).unwrap();
+            let line = session.finish(false).lines.into_iter().next().unwrap();
+            let header = Header(line.split(';').next().unwrap().to_owned());
+            let reopened = Session::new(Arc::clone(&settings), header, "/");
+            assert!(!reopened.is_new(), "{lifetime:?}: {line}");
+            assert_eq!(*reopened.get(), [1, 2, 3]);
+        }
+    }
+
+    /// Near the line limit, a browser-session cookie (no Max-Age) holds a longer value than a
+    /// persistent one: whatever `set` accepts, the response seals, for both kinds (the
+    /// `cookie_header` fuzz target found browser-session values the codec's bound refused at
+    /// the seal after `set` had returned `Ok`).
+    #[test]
+    fn every_accepted_size_is_sealed_for_both_kinds_of_cookie() {
+        for algorithm in [
+            crate::Algorithm::Aes256Gcm,
+            crate::Algorithm::XChaCha20Poly1305,
+        ] {
+            let settings = settings(algorithm, 1, 6144, false);
+            for lifetime in [Lifetime::browser_session(), Lifetime::persistent()] {
+                let (mut accepted, mut refused) = (0, 0);
+                for len in 2_700..3_200 {
+                    let mut seed = u64::try_from(len).unwrap() | 1;
+                    let session = Session::new(Arc::clone(&settings), (), "/");
+                    session.set_lifetime(lifetime).unwrap();
+                    match session.set(data(len, &mut seed)) {
+                        Ok(()) => {
+                            accepted += 1;
+                            let outcome = session.finish(false);
+                            assert_eq!(outcome.seal_error, None, "{len} bytes, {lifetime:?}");
+                            let line = outcome.lines.into_iter().next().unwrap();
+                            assert!(line.len() <= settings.config.max_cookie_size());
+                        }
+                        Err(SessionError::TooLarge { .. }) => refused += 1,
+                        Err(other) => panic!("{other}"),
+                    }
+                }
+                assert!(
+                    accepted > 0 && refused > 0,
+                    "{accepted} / {refused}: widen the range"
+                );
+            }
+        }
+    }
+
+    /// Issue "chunking and compression": predicted = emitted, over chunk counts, both
+    /// algorithms, compressed or not. Every line is exactly as long as the capacity reserved
+    /// from the prediction, the lines reopen to the data, and a refusal's size is what a
+    /// configuration with room emits for the same data.
+    #[test]
+    fn predicted_sizes_are_the_emitted_sizes() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut cases = 0;
+        for algorithm in [
+            crate::Algorithm::Aes256Gcm,
+            crate::Algorithm::XChaCha20Poly1305,
+        ] {
+            for compression in [false, cfg!(feature = "compression")] {
+                let roomy = settings(algorithm, 16, 16 * 1024, compression);
+                for max_chunks in [1, 2, 3, 5] {
+                    let settings = settings(algorithm, max_chunks, 9 * 1024, compression);
+                    for _ in 0..24 {
+                        let len = usize::try_from(seed % 9_000).unwrap();
+                        let value = data(len, &mut seed);
+                        let session = Session::new(Arc::clone(&settings), (), "/");
+                        match session.set(value.clone()) {
+                            Ok(()) => {
+                                let outcome = session.finish(false);
+                                let lines: Vec<String> = outcome.lines;
+                                assert!((1..=max_chunks).contains(&lines.len()));
+                                let mut pairs = Vec::new();
+                                for line in &lines {
+                                    assert_eq!(line.len(), line.capacity(), "predicted = emitted");
+                                    assert!(line.len() <= settings.config.max_cookie_size());
+                                    pairs.push(line.split(';').next().unwrap().to_owned());
+                                }
+                                let header = Header(pairs.join("; "));
+                                assert!(header.0.len() <= settings.config.cookie_header_budget());
+                                let reopened = Session::new(Arc::clone(&settings), header, "/");
+                                assert_eq!(*reopened.get(), value, "{len} bytes round trip");
+                            }
+                            Err(SessionError::TooLarge { size, limit }) => {
+                                assert!(size > limit);
+                                // The same data where it fits: the size it takes is the size
+                                // reported.
+                                let wide = Session::new(Arc::clone(&roomy), (), "/");
+                                wide.set(value).unwrap();
+                                let outcome = wide.finish(false);
+                                let lines: Vec<String> = outcome.lines;
+                                let emitted = if max_chunks == 1 && lines.len() == 1 {
+                                    lines[0].len()
+                                } else {
+                                    lines
+                                        .iter()
+                                        .map(|l| l.split(';').next().unwrap().to_owned())
+                                        .collect::<Vec<_>>()
+                                        .join("; ")
+                                        .len()
+                                };
+                                if max_chunks > 1 || lines.len() == 1 {
+                                    assert_eq!(size, emitted, "{len} bytes, {max_chunks} chunks");
+                                }
+                            }
+                            Err(other) => panic!("{other}"),
+                        }
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 2 * 2 * 4 * 24);
+    }
+}
