@@ -101,8 +101,8 @@ impl IntoResponse for SessionRejection {
 /// ```
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status_code())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if self.is_client_caused() {
             return (status, self.to_string()).into_response();
         }

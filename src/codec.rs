@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) use self::schema::Encoding;
 pub use self::schema::Migrations;
 pub(crate) use self::schema::Schema;
+/// The most cookies a session is split across.
+pub(crate) use crate::envelope::MAX_CHUNKS;
 use crate::envelope::{self, Flags, Header, Opening, SealFailure};
 use crate::error::{ConfigError, OpenError, OpenErrorKind, SessionError};
 use crate::key::{Algorithm, KeyId};

@@ -490,12 +490,6 @@ fn find_semicolon(bytes: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    impl CookieFields for Vec<&'static [u8]> {
-        fn field(&self, index: usize) -> Option<&[u8]> {
-            self.get(index).copied()
-        }
-    }
-
     #[test]
     fn values_match_names_byte_for_byte_across_fields() {
         let request: Vec<&'static [u8]> = vec![

@@ -99,7 +99,10 @@ impl<T: SessionData> Sessions<T> {
     ///
     /// [`ConfigError::Migration`] if a version is registered twice or as the configuration's
     /// current `schema_version`, or `write_as` names a version that is not registered.
-    pub fn with_migrations<Next>(self, migrations: Migrations<T, Next>) -> Result<Self, ConfigError> {
+    pub fn with_migrations<Next>(
+        self,
+        migrations: Migrations<T, Next>,
+    ) -> Result<Self, ConfigError> {
         let schema = Schema::with_migrations(self.settings.config.schema_version(), migrations)?;
         Ok(self.with_settings(|settings| settings.schema = Arc::new(schema)))
     }
@@ -274,13 +277,17 @@ impl Outcome {
     /// application.
     #[must_use]
     pub fn cache_control(&self, handler: Option<&str>) -> Option<String> {
-        if self.is_empty() || self.config.config().cache_control() != CacheControl::NoStoreUnlessSet {
+        if self.is_empty() || self.config.config().cache_control() != CacheControl::NoStoreUnlessSet
+        {
             return None;
         }
         let Some(handler) = handler else {
             return Some("no-store".to_owned());
         };
-        if !handler.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+        if !handler
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
             // Not visible ASCII: not a Cache-Control a cache can obey; replace it.
             return Some("private".to_owned());
         }

@@ -104,7 +104,10 @@ impl<T: SessionData> SessionLayer<T> {
     ///
     /// [`ConfigError::Migration`] if a version is registered twice or as the configuration's
     /// current `schema_version`, or `write_as` names a version that is not registered.
-    pub fn with_migrations<Next>(self, migrations: Migrations<T, Next>) -> Result<Self, ConfigError> {
+    pub fn with_migrations<Next>(
+        self,
+        migrations: Migrations<T, Next>,
+    ) -> Result<Self, ConfigError> {
         self.sessions.with_migrations(migrations).map(Self::from)
     }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Codec, Head, Lifetime, Opened, Schema, SessionId, SessionMeta};
+use crate::codec::{Codec, Head, Lifetime, MAX_CHUNKS, Opened, Schema, SessionId, SessionMeta};
 use crate::config::{Rolling, SessionConfig};
 use crate::cookies::{self, CookieFields};
 use crate::error::{OpenErrorKind, SessionError};
@@ -28,9 +28,6 @@ use self::seal::Encoded;
 
 /// The most flash messages a session holds; older ones are dropped first.
 const MAX_FLASH: usize = 16;
-
-/// The most chunk cookies a session is split across (the envelope's limit).
-const MAX_CHUNKS: usize = crate::envelope::MAX_CHUNKS;
 
 /// What a session type needs: postcard-serializable, a default for new sessions, and shareable
 /// across the threads a request may move between.
@@ -635,7 +632,8 @@ impl<T: SessionData> Session<T> {
         let mut next = loaded.head.clone();
         edit(&mut next, now)?;
         let head_changed = next.differs(&loaded.head, settings);
-        let capped = head_changed && next.lifetime.is_some_and(|l| settings.caps(l));
+        let capped = next.lifetime != loaded.head.lifetime
+            && next.lifetime.is_some_and(|l| settings.caps(l));
         let provisional = seal::provisional_meta(now);
         let (data, encoded, data_changed) = match data {
             Some(data) => {
@@ -741,6 +739,36 @@ impl<T: SessionData> Session<T> {
             value.hash(&mut high);
         }
         Some(u128::from(high.finish()) << 64 | u128::from(low.finish()))
+    }
+
+    /// Deletes the request's cookies of the session's name if none could open on its header
+    /// alone (malformed, an unknown key, outside the hour window), without opening any: the
+    /// tower-sessions bridge's rule for a session no handler loaded, as tower-sessions deletes
+    /// a cookie that is not an id. A well-formed cookie is left as it is.
+    #[cfg(feature = "tower-sessions")]
+    pub(crate) fn discard_unreadable(&self) {
+        let shared = &*self.shared;
+        let settings = &*shared.settings;
+        let mut state = shared.lock();
+        if state.loaded.is_some() || state.phase != Phase::Open || state.outside_path {
+            return;
+        }
+        let now = state.now(settings);
+        let name = settings.config.cookie_name();
+        let mut values = cookies::values(&shared.cookies, name).peekable();
+        if values.peek().is_none() {
+            return;
+        }
+        let readable = values.any(|value| {
+            settings
+                .codec
+                .check_first_chunk(value, now, &settings.schema)
+                .is_ok()
+        });
+        if !readable {
+            drop(state);
+            let _ = self.destroy();
+        }
     }
 
     /// Whether this is a new session (no valid cookie came with the request).
@@ -909,7 +937,11 @@ impl<T: SessionData> State<T> {
     }
 
     /// Seals the session into its `Set-Cookie` lines.
-    fn seal(&mut self, settings: &Settings<T>, lines: &mut Vec<String>) -> Result<(), SessionError> {
+    fn seal(
+        &mut self,
+        settings: &Settings<T>,
+        lines: &mut Vec<String>,
+    ) -> Result<(), SessionError> {
         let now = self.now(settings);
         let loaded = self.loaded.as_mut().ok_or(SessionError::Internal)?;
         if loaded.head.meta.is_none() {

@@ -26,9 +26,9 @@ use tower_sessions_core::{Expiry, Session as KvSession};
 
 use crate::codec::{Lifetime, SessionId};
 use crate::config::SessionConfig;
+use crate::error::SessionError;
 use crate::middleware::{SessionLayer, SessionService};
 use crate::ring::KeyRing;
-use crate::error::SessionError;
 use crate::session::Session;
 
 /// The `tracing` target of the bridge's events.
@@ -53,11 +53,11 @@ const MAX_JSON_DEPTH: usize = 64;
 /// A session too large for the configured cookies is refused at save: `session.save()`
 /// called by a handler returns
 /// `Err(tower_sessions::session::Error::Store(session_store::Error::Encode(..)))`, and when
-/// the layer saves after the handler, the response becomes an empty one with the status the
-/// typed API answers with ([`SessionError::status_code`](crate::SessionError::status_code):
-/// `413` for a session too large, `400` when the client sent conflicting cookies of the
-/// session's name, `500` otherwise, with an `error` event only for the server-side ones), and
-/// no cookie is sent.
+/// the layer saves after the handler, the response becomes an empty `500` (as with
+/// tower-sessions' own layer) with an `error` event, and no cookie is sent. A save refused
+/// because the client sent conflicting cookies of the session's name (planted ones, say) is
+/// an empty `400` with no event beyond the `info` one about the cookies, as the typed API
+/// answers it.
 ///
 /// The cookie is opened only when tower-sessions loads the session (the first time a handler
 /// reads or writes it): a route that never touches it costs a header lookup. Until then,
@@ -246,12 +246,16 @@ where
             // tower-sessions loads a session lazily, by id; the id is sealed in the cookie, so
             // a fingerprint of the cookie stands in for it until then, and the cookie is opened
             // only when a handler touches the session (`RequestStore::load`).
-            let placeholder = typed.cookie_fingerprint().map(|print| Id(print.cast_signed()));
+            let placeholder = typed
+                .cookie_fingerprint()
+                .map(|print| Id(print.cast_signed()));
             let session = KvSession::new(placeholder, Arc::clone(&store), None);
             req.extensions_mut().insert(session.clone());
             let mut response = inner.call(req).await?;
             if !store.loaded.load(Ordering::Acquire) && !session.is_modified() {
-                // Never touched: nothing was opened, nothing is sent.
+                // Never touched: nothing is opened; only a cookie that cannot open on its
+                // header alone is deleted (as tower-sessions deletes one that is no id).
+                typed.discard_unreadable();
                 return Ok(response);
             }
             if session.is_empty().await && typed.id().is_some() {
@@ -261,13 +265,18 @@ where
             } else if session.is_modified() && !response.status().is_server_error() {
                 *lock(&store.expiry) = session.expiry();
                 if session.save().await.is_err() {
-                    let failure = lock(&store.failure).take().unwrap_or(SessionError::Internal);
-                    if !failure.is_client_caused() {
-                        tracing::error!(target: BRIDGE_EVENT_TARGET, error = %failure, "tower-sessions session not saved");
-                    }
+                    let failure = lock(&store.failure)
+                        .take()
+                        .unwrap_or(SessionError::Internal);
                     response = Response::default();
-                    *response.status_mut() = StatusCode::from_u16(failure.status_code())
-                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    *response.status_mut() = if failure == SessionError::Conflict {
+                        // The client's own conflicting cookies, already logged at `info` when
+                        // the session was opened: what the typed API answers.
+                        StatusCode::BAD_REQUEST
+                    } else {
+                        tracing::error!(target: BRIDGE_EVENT_TARGET, error = %failure, "tower-sessions session not saved; answering 500");
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    };
                 }
             }
             Ok(response)

@@ -23,11 +23,15 @@ const LAYERS: &[(&str, u32)] = &[
     ("csrf", 5),
     ("config", 6),
     ("session", 7),
-    ("middleware", 8),
-    ("watch", 8),
-    ("axum", 9),
-    ("tower_sessions", 9),
-    ("lib", 10),
+    ("session/open", 7),
+    ("session/seal", 7),
+    ("session/plan", 7),
+    ("engine", 8),
+    ("middleware", 9),
+    ("watch", 9),
+    ("axum", 10),
+    ("tower_sessions", 10),
+    ("lib", 11),
 ];
 
 /// External crates each layer must not know about (DESIGN.md's layer table).
@@ -47,8 +51,27 @@ const FORBIDDEN: &[(&[&str], &[&str])] = &[
         &["serde", "postcard", "http", "hyper", "tower_", "axum"],
     ),
     (
-        &["config", "session"],
-        &["hyper", "tower_", "axum", "aes_gcm", "chacha20poly1305"],
+        &[
+            "config",
+            "session",
+            "session/open",
+            "session/seal",
+            "session/plan",
+            "engine",
+        ],
+        &[
+            "http",
+            "hyper",
+            "tower_",
+            "axum",
+            "aes_gcm",
+            "chacha20poly1305",
+        ],
+    ),
+    // The session rules never reach below the codec: no envelope framing of their own.
+    (
+        &["session", "session/open", "session/plan", "engine"],
+        &["crate::envelope"],
     ),
 ];
 

@@ -622,11 +622,17 @@ mod bridge {
             let captured = logs.take();
             assert_eq!(resp.status, 200, "{resp:?}");
             assert_eq!(resp.body, "untouched");
-            assert_eq!(
-                resp.set_cookies(),
-                Vec::<String>::new(),
-                "a route that never uses the session answered a cookie it was sent"
-            );
+            if value == "garbage" {
+                // What cannot open on its header alone is deleted without being opened, as
+                // tower-sessions deletes a cookie that is no id.
+                assert!(resp.cookie().is_removal(), "{resp:?}");
+            } else {
+                assert_eq!(
+                    resp.set_cookies(),
+                    Vec::<String>::new(),
+                    "a route that never uses the session answered a well-formed cookie it was sent"
+                );
+            }
             assert_eq!(
                 events(&captured, &INFO_AND_UP, "sealed_session::open"),
                 Vec::<&str>::new(),

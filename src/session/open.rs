@@ -1,9 +1,8 @@
 //! Which of a request's cookies form the session: the candidates of the session's name, the
 //! chunks of a split session, and the budgets that bound what planted cookies can cost.
 
-use crate::codec::{Opened, Refusal};
+use crate::codec::{MAX_CHUNKS, Opened, Refusal};
 use crate::cookies::{self, CookieFields};
-use crate::envelope;
 use crate::error::{OpenError, OpenErrorKind};
 
 use super::{Found, SessionData, Settings};
@@ -123,7 +122,7 @@ const MAX_COMBINATIONS: usize = 16;
 /// The distinct values of the request's chunk cookies `name.1` to `name.15`.
 #[derive(Default)]
 struct ChunkOptions<'c> {
-    values: [Vec<&'c [u8]>; envelope::MAX_CHUNKS],
+    values: [Vec<&'c [u8]>; MAX_CHUNKS],
     /// Bit `k` set when the request carries `name.k`.
     seen: u16,
     /// Bit `k` set when `name.k` has more distinct values than could be authenticated.
@@ -176,9 +175,7 @@ fn open_chunked<T: SessionData>(
         _ => return open_one(settings, core::iter::once(first), now, spend.aead),
     };
     if options.iter().any(Vec::is_empty) {
-        return Err(Refusal::Refused(OpenError::new(
-            OpenErrorKind::Unauthentic,
-        )));
+        return Err(Refusal::Refused(OpenError::new(OpenErrorKind::Unauthentic)));
     }
     let needed: u32 = (1 << count) - 2;
     if u32::from(chunks.crowded) & needed != 0 {
@@ -223,11 +220,11 @@ fn open_chunked<T: SessionData>(
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::SessionConfig;
+    use crate::envelope;
     use crate::key::KeyId;
 
     /// Planted chunk cookies cannot multiply a request's work (SECURITY-TESTS F1): a first

@@ -218,7 +218,7 @@ mod tests {
             let session = Session::new(Arc::clone(&settings), (), "/");
             session.set_lifetime(lifetime).unwrap();
             session.set(vec![1, 2, 3]).unwrap();
-            let line = session.finish(false).lines.into_iter().next().unwrap();
+            let line = session.conclude(false).lines.into_iter().next().unwrap();
             let header = Header(line.split(';').next().unwrap().to_owned());
             let reopened = Session::new(Arc::clone(&settings), header, "/");
             assert!(!reopened.is_new(), "{lifetime:?}: {line}");
@@ -246,7 +246,7 @@ mod tests {
                     match session.set(data(len, &mut seed)) {
                         Ok(()) => {
                             accepted += 1;
-                            let outcome = session.finish(false);
+                            let outcome = session.conclude(false);
                             assert_eq!(outcome.seal_error, None, "{len} bytes, {lifetime:?}");
                             let line = outcome.lines.into_iter().next().unwrap();
                             assert!(line.len() <= settings.config.max_cookie_size());
@@ -285,7 +285,7 @@ mod tests {
                         let session = Session::new(Arc::clone(&settings), (), "/");
                         match session.set(value.clone()) {
                             Ok(()) => {
-                                let outcome = session.finish(false);
+                                let outcome = session.conclude(false);
                                 let lines: Vec<String> = outcome.lines;
                                 assert!((1..=max_chunks).contains(&lines.len()));
                                 let mut pairs = Vec::new();
@@ -305,7 +305,7 @@ mod tests {
                                 // reported.
                                 let wide = Session::new(Arc::clone(&roomy), (), "/");
                                 wide.set(value).unwrap();
-                                let outcome = wide.finish(false);
+                                let outcome = wide.conclude(false);
                                 let lines: Vec<String> = outcome.lines;
                                 let emitted = if max_chunks == 1 && lines.len() == 1 {
                                     lines[0].len()
