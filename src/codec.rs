@@ -296,6 +296,16 @@ impl Bounds {
     }
 }
 
+/// A seal planned on one snapshot of the ring: the value's length and Max-Age, and the
+/// snapshot that seals it.
+#[cfg(feature = "engine")]
+pub(crate) struct SealPlan {
+    view: RingView,
+    now: u64,
+    pub(crate) value_len: usize,
+    pub(crate) max_age: Option<u64>,
+}
+
 /// Seals session data into cookie values and opens them again.
 ///
 /// Wire format v2 (see SECURITY.md): the plaintext is `postcard(session id, created, expires,
@@ -710,7 +720,49 @@ impl Codec {
         format: Format,
         now: u64,
     ) -> Result<u64, SessionError> {
-        let ring = self.ring.view();
+        self.seal_in(&self.ring.view(), out, cookie_name, head, data, format, now)
+    }
+
+    /// Plans a seal of `data_len` bytes of data at `now`: one snapshot of the ring, whose
+    /// primary both sizes the value and seals it ([`seal_planned`](Self::seal_planned)), so a
+    /// rotation in between cannot make the lines differ from the size checked.
+    #[cfg(feature = "engine")]
+    pub(crate) fn plan_seal(&self, head: &Head<'_>, data_len: usize, now: u64) -> SealPlan {
+        let view = self.ring.view();
+        let value_len = self.value_len_in(&view, head, data_len, now);
+        SealPlan {
+            view,
+            now,
+            value_len,
+            max_age: self.max_age(head, now),
+        }
+    }
+
+    /// Seals as `plan` planned (see [`seal_into`](Self::seal_into)).
+    #[cfg(feature = "engine")]
+    pub(crate) fn seal_planned<T: Serialize + ?Sized>(
+        &self,
+        plan: &SealPlan,
+        out: &mut String,
+        cookie_name: &str,
+        head: &Head<'_>,
+        data: Data<'_, T>,
+        format: Format,
+    ) -> Result<u64, SessionError> {
+        self.seal_in(&plan.view, out, cookie_name, head, data, format, plan.now)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn seal_in<T: Serialize + ?Sized>(
+        &self,
+        ring: &RingView,
+        out: &mut String,
+        cookie_name: &str,
+        head: &Head<'_>,
+        data: Data<'_, T>,
+        format: Format,
+        now: u64,
+    ) -> Result<u64, SessionError> {
         let key = ring.sealing_key(now);
         let algorithm = key.key().algorithm();
         let hour = envelope::hour_of(now);
@@ -787,7 +839,10 @@ impl Codec {
 
     /// The length of the value sealed now for data whose encoding is `data_len` bytes.
     pub(crate) fn sealed_value_len(&self, head: &Head<'_>, data_len: usize, now: u64) -> usize {
-        let ring = self.ring.view();
+        self.value_len_in(&self.ring.view(), head, data_len, now)
+    }
+
+    fn value_len_in(&self, ring: &RingView, head: &Head<'_>, data_len: usize, now: u64) -> usize {
         let key = ring.sealing_key(now).key();
         let header = Header::v2(key.id(), envelope::hour_of(now), 0, Flags::default());
         let bounds = self.bounds(head.lifetime);

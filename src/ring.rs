@@ -491,8 +491,18 @@ impl KeyRing {
     /// is the primary (by the system clock: the key a scheduled key has replaced can be
     /// retired).
     pub fn retire(&self, id: KeyId) -> Result<(), KeyError> {
+        self.retire_at(id, unix_now())
+    }
+
+    /// [`retire`](Self::retire), with the primary settled at `now` (Unix seconds) instead of
+    /// the system clock.
+    ///
+    /// # Errors
+    ///
+    /// As [`retire`](Self::retire).
+    pub fn retire_at(&self, id: KeyId, now: u64) -> Result<(), KeyError> {
         self.update(|state| {
-            state.settle(unix_now());
+            state.settle(now);
             let index = state.other_position(id)?;
             state.others.remove(index);
             Ok(())
@@ -507,8 +517,18 @@ impl KeyRing {
     /// [`KeyError::NoSuchKey`] if the ring has no such key, [`KeyError::IsPrimary`] if it
     /// is the primary (by the system clock, as in [`retire`](Self::retire)).
     pub fn revoke(&self, id: KeyId) -> Result<(), KeyError> {
+        self.revoke_at(id, unix_now())
+    }
+
+    /// [`revoke`](Self::revoke), with the primary settled at `now` (Unix seconds) instead of
+    /// the system clock.
+    ///
+    /// # Errors
+    ///
+    /// As [`revoke`](Self::revoke).
+    pub fn revoke_at(&self, id: KeyId, now: u64) -> Result<(), KeyError> {
         self.update(|state| {
-            state.settle(unix_now());
+            state.settle(now);
             let index = state.other_position(id)?;
             if let Some(entry) = state.others.get_mut(index) {
                 entry.status = Status::Revoked;

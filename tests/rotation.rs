@@ -817,3 +817,29 @@ fn rotation_under_concurrent_seal_and_open() {
     assert_eq!(ring.primary_id(), KeyId::new(1000 + ROTATIONS));
     assert_eq!(ring.ids().len(), 3);
 }
+
+/// Retiring and revoking settle the primary at the time the caller gives, not the system
+/// clock: the key a scheduled key replaces is the primary until the activation time, and can
+/// be retired (or revoked) only after it.
+#[test]
+fn retire_and_revoke_settle_the_primary_at_the_time_given() {
+    let activates = 2_000_000_000;
+    for revoke in [false, true] {
+        let old = Key::generate(Algorithm::Aes256Gcm);
+        let old_id = old.id();
+        let ring = KeyRing::new(old);
+        ring.schedule(Key::generate(Algorithm::Aes256Gcm), activates)
+            .unwrap();
+        let act = |now| {
+            if revoke {
+                ring.revoke_at(old_id, now)
+            } else {
+                ring.retire_at(old_id, now)
+            }
+        };
+        assert_eq!(act(activates - 1), Err(KeyError::IsPrimary { id: old_id }));
+        assert!(ring.contains(old_id));
+        act(activates + 1).unwrap();
+        assert_eq!(ring.status_at(old_id, activates + 1).is_some(), revoke);
+    }
+}

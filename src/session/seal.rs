@@ -109,8 +109,9 @@ pub(super) fn seal_lines<T: SessionData>(
     let (bytes, compressed) = encoded.sealed();
     let config = &settings.config;
     let codec = &settings.codec;
-    let value_len = codec.sealed_value_len(head, bytes.len(), now);
-    let max_age = codec.max_age(head, now);
+    // One ring snapshot sizes and seals the value.
+    let plan = codec.plan_seal(head, bytes.len(), now);
+    let (value_len, max_age) = (plan.value_len, plan.max_age);
     let digits = max_age.map(codec::decimal_digits);
     // Checked at every mutation, but a re-seal under a primary with a longer nonce
     // (rotation AES-256-GCM -> XChaCha20-Poly1305) grows the value: never send one over
@@ -119,7 +120,8 @@ pub(super) fn seal_lines<T: SessionData>(
     let flags = Flags::new(layout.count(), compressed).ok_or(SessionError::Internal)?;
     let name = config.cookie_name();
     let seal = |out: &mut String| {
-        codec.seal_into(
+        codec.seal_planned(
+            &plan,
             out,
             name,
             head,
@@ -128,7 +130,6 @@ pub(super) fn seal_lines<T: SessionData>(
                 schema_version: settings.schema.write_version(),
                 flags,
             },
-            now,
         )
     };
     if layout.count() == 1 {
