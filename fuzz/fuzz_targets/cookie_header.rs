@@ -290,8 +290,10 @@ fuzz_target!(|data: &[u8]| {
                 Op::Page(len) => data.pages.push("p".repeat(*len)),
                 Op::Clear => data = Visits::default(),
                 Op::SetLifetime(l) => {
-                    lifetime = resolve(codec, *l);
-                    head_changed = true;
+                    // Asking for the lifetime the session has is no change.
+                    let next = resolve(codec, *l);
+                    head_changed |= next != lifetime;
+                    lifetime = next;
                 }
                 Op::Flash(n) => {
                     if flash.len() >= MAX_FLASH {

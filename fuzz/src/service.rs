@@ -69,8 +69,9 @@ pub struct Resealed<T> {
     pub forced: Result<(), SessionError>,
 }
 
-/// A handler that reads the session and re-seals it unchanged: `set_lifetime` with its own
-/// (resolved) lifetime marks the sealed head changed without changing anything in it.
+/// A handler that reads the session and re-seals it unchanged: `set_lifetime` with another
+/// lifetime and then its own (resolved) one marks the sealed head changed without changing
+/// anything in it.
 struct ResealHandler<T>(PhantomData<fn() -> T>);
 
 impl<T: SessionData + Clone> Service<Request<()>> for ResealHandler<T> {
@@ -86,7 +87,16 @@ impl<T: SessionData + Clone> Service<Request<()>> for ResealHandler<T> {
         let session = Session::<T>::from_request(&req).expect("the layer adds the session");
         let data = T::clone(&session.get());
         let lifetime = session.lifetime();
-        let forced = session.set_lifetime(lifetime);
+        // Asking for the lifetime a session has is no change: ask for the other kind, then for
+        // its own (the head stays marked changed, and is sealed as it was).
+        let other = if lifetime.is_persistent() {
+            Lifetime::browser_session()
+        } else {
+            Lifetime::persistent()
+        };
+        let forced = session
+            .set_lifetime(other)
+            .and_then(|()| session.set_lifetime(lifetime));
         ready(Ok(Response::new(Resealed {
             from_cookie: !session.is_new(),
             data,
