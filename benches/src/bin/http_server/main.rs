@@ -7,12 +7,20 @@
 //!   bare-hyper                    hyper 1 `service_fn` answering "hello, world"
 //!   hyper-session   aes|xchacha   the same stack behind SessionLayer; every request opens
 //!                                 the session, bumps a counter and re-seals it
+//!   hyper-session   aes-chunked   as hyper-session aes, with an 8 KiB string of random
+//!                                 characters more in the session, split across three cookies
+//!                                 (`max_chunks(3)`)
+//!   hyper-session   aes-compressed
+//!                                 as hyper-session aes, with an 8 KiB repetitive string more
+//!                                 in the session, compressed into one cookie
+//!                                 (`compression(true)`)
 //!   hyper-untouched aes|xchacha   behind SessionLayer, a handler that never touches the session
 //!   hyper-inline                  no layer: the handler does the same read-modify-reseal
 //!                                 inline (postcard + a cached AES-256-GCM + base64url + a
 //!                                 user-space ChaCha20 nonce): the limit any layer can reach
 //!   bare-axum                     axum Router with a handler answering "hello, world"
-//!   axum-session    aes|xchacha   as hyper-session, with the `Session<T>` extractor
+//!   axum-session    ALGORITHM     as hyper-session (any of its algorithms), with the
+//!                                 `Session<T>` extractor
 //!   axum-untouched  aes|xchacha   as hyper-untouched, through axum
 //!   axum-inline                   as hyper-inline, in an axum handler
 //! ```
@@ -43,7 +51,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use sealed_session::{Algorithm, Key, KeyRing, Session, SessionConfig, SessionLayer};
+use sealed_session::{Algorithm, Key, KeyRing, Session, SessionConfig, SessionData, SessionLayer};
 
 mod inline;
 use serde::{Deserialize, Serialize};
@@ -56,13 +64,74 @@ struct Counter {
     user: String,
 }
 
+/// Session data the measured route changes: `bump` counts a visit (and fills the rest on the
+/// first one) and returns the count.
+trait Visits: SessionData + Clone {
+    fn bump(&mut self) -> u64;
+}
+
+impl Visits for Counter {
+    fn bump(&mut self) -> u64 {
+        bump(self)
+    }
+}
+
+/// A [`Counter`] with 8 KiB more: random characters (the chunked session) or a repeated short
+/// string (the compressed one). A `String`, not the `Vec<u8>` of benches/benches/chunks.rs:
+/// serde moves a `Vec<u8>` byte by byte, which would be most of the cost, and the crate's own.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct Bulk<const REPETITIVE: bool> {
+    counter: Counter,
+    data: String,
+}
+
+const BULK_LEN: usize = 8 * 1024;
+
+impl<const REPETITIVE: bool> Visits for Bulk<REPETITIVE> {
+    fn bump(&mut self) -> u64 {
+        if self.data.is_empty() {
+            self.data = if REPETITIVE {
+                "item-0042,".chars().cycle().take(BULK_LEN).collect()
+            } else {
+                // xorshift64* over 64 characters: fixed, and 6 bits of entropy per byte.
+                const ALPHABET: &[u8; 64] =
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+                let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+                (0..BULK_LEN)
+                    .map(|_| {
+                        state ^= state >> 12;
+                        state ^= state << 25;
+                        state ^= state >> 27;
+                        let index = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 58;
+                        char::from(ALPHABET[usize::try_from(index).unwrap_or(0)])
+                    })
+                    .collect()
+            };
+        }
+        bump(&mut self.counter)
+    }
+}
+
+/// What the session holds, and the configuration that goes with it.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// [`Counter`], the default configuration.
+    Plain,
+    /// [`Bulk`] of random characters, `max_chunks(3)`.
+    Chunked,
+    /// [`Bulk`] of repetitive data, `compression(true)`.
+    Compressed,
+}
+
 const HELLO: &str = "hello, world\n";
 
 type Body = Full<Bytes>;
 
-const USAGE: &str = "usage: http_server MODE [aes|xchacha] PORT
+const USAGE: &str = "usage: http_server MODE [ALG] PORT
 modes: bare-hyper, hyper-session ALG, hyper-untouched ALG, hyper-inline,
        bare-axum, axum-session ALG, axum-untouched ALG, axum-inline
+ALG: aes, xchacha, aes-chunked (8 KiB more in three cookies),
+     aes-compressed (8 KiB more, compressed)
 (run benches/http.sh for the measurement)";
 
 #[derive(Clone, Copy)]
@@ -100,8 +169,10 @@ fn main() -> Result<(), Box<dyn Error>> {
                 _ => return Err(format!("unknown mode {mode:?}\n{USAGE}").into()),
             };
             let algorithm = match *algorithm {
-                "aes" => Algorithm::Aes256Gcm,
-                "xchacha" => Algorithm::XChaCha20Poly1305,
+                "aes" => (Algorithm::Aes256Gcm, Shape::Plain),
+                "xchacha" => (Algorithm::XChaCha20Poly1305, Shape::Plain),
+                "aes-chunked" => (Algorithm::Aes256Gcm, Shape::Chunked),
+                "aes-compressed" => (Algorithm::Aes256Gcm, Shape::Compressed),
                 _ => return Err(format!("unknown algorithm {algorithm:?}\n{USAGE}").into()),
             };
             (stack, route, Some(algorithm), port)
@@ -113,15 +184,49 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     };
     let port: u16 = port.parse()?;
-    let layer = match algorithm {
-        Some(algorithm) => {
-            // A fixed ring from a key string made at start-up, as a deployment would load it.
-            let key_string = Key::try_generate(algorithm)?.to_string();
-            let ring: KeyRing = key_string.parse()?;
-            Some(SessionLayer::<Counter>::new(ring, SessionConfig::default()))
-        }
-        None => None,
+    let Some((algorithm, shape)) = algorithm else {
+        return serve::<Counter>(stack, route, None, port);
     };
+    // A fixed ring from a key string made at start-up, as a deployment would load it.
+    let key_string = Key::try_generate(algorithm)?.to_string();
+    let ring: KeyRing = key_string.parse()?;
+    match shape {
+        Shape::Plain => serve(
+            stack,
+            route,
+            Some(SessionLayer::<Counter>::new(ring, SessionConfig::default())),
+            port,
+        ),
+        Shape::Chunked => {
+            let config = SessionConfig::builder()
+                .max_chunks(3)
+                .cookie_header_budget(12 * 1024)
+                .build()?;
+            serve(
+                stack,
+                route,
+                Some(SessionLayer::<Bulk<false>>::new(ring, config)),
+                port,
+            )
+        }
+        Shape::Compressed => {
+            let config = SessionConfig::builder().compression(true).build()?;
+            serve(
+                stack,
+                route,
+                Some(SessionLayer::<Bulk<true>>::new(ring, config)),
+                port,
+            )
+        }
+    }
+}
+
+fn serve<T: Visits>(
+    stack: Stack,
+    route: Route,
+    layer: Option<SessionLayer<T>>,
+    port: u16,
+) -> Result<(), Box<dyn Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -145,13 +250,13 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     ))))
 }
 
-async fn visit(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let Some(session) = req.extensions().get::<Session<Counter>>() else {
+async fn visit<T: Visits>(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let Some(session) = req.extensions().get::<Session<T>>() else {
         return Ok(Response::new(Full::new(Bytes::from_static(
             HELLO.as_bytes(),
         ))));
     };
-    let (status, body) = match session.update(bump) {
+    let (status, body) = match session.update(T::bump) {
         Ok(visits) => (StatusCode::OK, format!("visits: {visits}\n")),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
     };
@@ -160,9 +265,9 @@ async fn visit(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     Ok(response)
 }
 
-async fn hello_or_start(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn hello_or_start<T: Visits>(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     if req.uri().path() == "/start" {
-        visit(req).await
+        visit::<T>(req).await
     } else {
         hello(req).await
     }
@@ -176,10 +281,10 @@ fn bump(counter: &mut Counter) -> u64 {
     counter.visits
 }
 
-async fn serve_hyper(
+async fn serve_hyper<T: Visits>(
     listener: tokio::net::TcpListener,
     route: Route,
-    layer: Option<SessionLayer<Counter>>,
+    layer: Option<SessionLayer<T>>,
 ) -> Result<(), Box<dyn Error>> {
     loop {
         let (stream, _) = listener.accept().await?;
@@ -193,16 +298,16 @@ async fn serve_hyper(
                 tokio::spawn(async move { drop(connection.await) });
             }
             (Route::Session, Some(layer)) => {
-                let connection = builder.serve_connection(io, layer.layer(service_fn(visit)));
+                let connection = builder.serve_connection(io, layer.layer(service_fn(visit::<T>)));
                 tokio::spawn(async move { drop(connection.await) });
             }
             (Route::Untouched, Some(layer)) => {
-                let service = layer.layer(service_fn(hello_or_start));
+                let service = layer.layer(service_fn(hello_or_start::<T>));
                 let connection = builder.serve_connection(io, service);
                 tokio::spawn(async move { drop(connection.await) });
             }
             _ => {
-                let connection = builder.serve_connection(io, service_fn(hello_or_start));
+                let connection = builder.serve_connection(io, service_fn(hello_or_start::<T>));
                 tokio::spawn(async move { drop(connection.await) });
             }
         }
@@ -215,29 +320,29 @@ async fn axum_hello() -> &'static str {
     HELLO
 }
 
-async fn axum_visit(session: Session<Counter>) -> (StatusCode, String) {
-    match session.update(bump) {
+async fn axum_visit<T: Visits>(session: Session<T>) -> (StatusCode, String) {
+    match session.update(T::bump) {
         Ok(visits) => (StatusCode::OK, format!("visits: {visits}\n")),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
     }
 }
 
-async fn serve_axum(
+async fn serve_axum<T: Visits>(
     listener: tokio::net::TcpListener,
     route: Route,
-    layer: Option<SessionLayer<Counter>>,
+    layer: Option<SessionLayer<T>>,
 ) -> Result<(), Box<dyn Error>> {
     let router = match (route, layer) {
         (Route::Inline, _) => Router::new()
             .route("/", get(axum_inline))
             .route("/start", get(axum_inline)),
         (Route::Session, Some(layer)) => Router::new()
-            .route("/", get(axum_visit))
-            .route("/start", get(axum_visit))
+            .route("/", get(axum_visit::<T>))
+            .route("/start", get(axum_visit::<T>))
             .layer(layer),
         (Route::Untouched, Some(layer)) => Router::new()
             .route("/", get(axum_hello))
-            .route("/start", get(axum_visit))
+            .route("/start", get(axum_visit::<T>))
             .layer(layer),
         _ => Router::new()
             .route("/", get(axum_hello))
