@@ -9,6 +9,7 @@
 //! once, so every adapter behaves alike.
 
 use core::fmt;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -60,7 +61,7 @@ const LIFETIME_EVENT_TARGET: &str = "sealed_session::lifetime";
 /// let outcome = session.finish(false);
 /// let set_cookie: Vec<&str> = outcome.set_cookies().collect();
 /// assert_eq!(set_cookie.len(), 1);
-/// assert_eq!(outcome.cache_control(None), Some("no-store".to_owned()));
+/// assert_eq!(outcome.cache_control(None).as_deref(), Some("no-store"));
 ///
 /// // The browser sends the cookie back.
 /// let pair = set_cookie[0].split(';').next().unwrap_or_default().to_owned();
@@ -249,14 +250,13 @@ pub struct Outcome {
 impl Outcome {
     /// The `Set-Cookie` header values to append, in order (the session, its chunks, deletions
     /// of stale chunks); none when the response leaves the browser's cookie as it is.
-    pub fn set_cookies(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.finished.lines.iter().map(String::as_str)
+    pub fn set_cookies(&self) -> impl Iterator<Item = &str> {
+        self.finished.lines.iter()
     }
 
     /// The `Set-Cookie` header values, owned (no copy).
-    #[must_use]
-    pub fn into_set_cookies(self) -> Vec<String> {
-        self.finished.lines
+    pub fn into_set_cookies(self) -> impl Iterator<Item = String> {
+        self.finished.lines.into_iter()
     }
 
     /// Whether the response carries no `Set-Cookie` for the session.
@@ -276,20 +276,20 @@ impl Outcome {
     /// the response gets `no-store`. With [`CacheControl::Manual`] it is left to the
     /// application.
     #[must_use]
-    pub fn cache_control(&self, handler: Option<&str>) -> Option<String> {
+    pub fn cache_control(&self, handler: Option<&str>) -> Option<Cow<'static, str>> {
         if self.is_empty() || self.config.config().cache_control() != CacheControl::NoStoreUnlessSet
         {
             return None;
         }
         let Some(handler) = handler else {
-            return Some("no-store".to_owned());
+            return Some(Cow::Borrowed("no-store"));
         };
         if !handler
             .bytes()
             .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
         {
             // Not visible ASCII: not a Cache-Control a cache can obey; replace it.
-            return Some("private".to_owned());
+            return Some(Cow::Borrowed("private"));
         }
         let directives = handler.split(',').map(str::trim).filter(|d| !d.is_empty());
         let safe = directives
@@ -309,7 +309,7 @@ impl Outcome {
             value.push_str(", ");
             value.push_str(directive);
         }
-        Some(value)
+        Some(Cow::Owned(value))
     }
 
     /// Whether a `Set-Cookie` line the handler wrote sets the session's own cookie (or, with

@@ -438,13 +438,21 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
     let cache_control = outcome.cache_control(joined(headers).as_deref());
     for line in outcome.into_set_cookies() {
         // Lines are built from a validated name, base64url and validated attributes.
-        if let Ok(value) = HeaderValue::try_from(line) {
-            headers.append(SET_COOKIE, value);
+        match HeaderValue::try_from(line) {
+            Ok(value) => {
+                headers.append(SET_COOKIE, value);
+            }
+            Err(_) => {
+                tracing::error!(target: "sealed_session::seal", "Set-Cookie value is not a valid header value");
+            }
         }
     }
     if let Some(value) = cache_control {
-        let value =
-            HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("no-store"));
+        let value = match value {
+            std::borrow::Cow::Borrowed(value) => HeaderValue::from_static(value),
+            std::borrow::Cow::Owned(value) => HeaderValue::try_from(value)
+                .unwrap_or_else(|_| HeaderValue::from_static("no-store")),
+        };
         headers.insert(CACHE_CONTROL, value);
     }
 }

@@ -361,6 +361,44 @@ impl<T> Session<T> {
     }
 }
 
+/// `Set-Cookie` lines, the first kept apart: a response with one line (nearly all of them)
+/// allocates no list.
+#[derive(Default)]
+pub(crate) struct Lines {
+    first: Option<String>,
+    more: Vec<String>,
+}
+
+impl Lines {
+    pub(crate) fn push(&mut self, line: String) {
+        match self.first {
+            None => self.first = Some(line),
+            Some(_) => self.more.push(line),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.first.iter().chain(&self.more).map(String::as_str)
+    }
+}
+
+impl IntoIterator for Lines {
+    type Item = String;
+    type IntoIter = core::iter::Chain<core::option::IntoIter<String>, std::vec::IntoIter<String>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.more)
+    }
+}
+
 /// What the session left for the response (the engine turns it into an
 /// [`Outcome`](crate::Outcome)).
 /// (No `Debug`: its lines carry the sealed cookie.)
@@ -368,7 +406,7 @@ impl<T> Session<T> {
 pub(crate) struct Finished {
     /// The session's `Set-Cookie` lines: the session (its first chunk first), then deletions
     /// of stale chunks.
-    pub(crate) lines: Vec<String>,
+    pub(crate) lines: Lines,
     pub(crate) found: Found,
     pub(crate) seal_error: Option<SessionError>,
     /// A lifetime was capped by the configuration's maxima in this request.
@@ -724,15 +762,17 @@ impl<T: SessionData> Session<T> {
     /// learn by opening the cookie.
     #[cfg(feature = "tower-sessions")]
     pub(crate) fn cookie_fingerprint(&self) -> Option<u128> {
-        use core::hash::{Hash, Hasher};
+        use core::hash::{BuildHasher, Hash, Hasher};
+        // Keyed at random once per process: stable for a cookie while this process runs, and
+        // no fingerprint a log could tie to the cookie elsewhere.
+        static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+            std::sync::OnceLock::new();
+        let keys = KEYS.get_or_init(std::collections::hash_map::RandomState::new);
         let shared = &*self.shared;
         let name = shared.settings.config.cookie_name();
         let mut values = cookies::values(&shared.cookies, name).peekable();
         values.peek()?;
-        let (mut low, mut high) = (
-            std::collections::hash_map::DefaultHasher::new(),
-            std::collections::hash_map::DefaultHasher::new(),
-        );
+        let (mut low, mut high) = (keys.build_hasher(), keys.build_hasher());
         high.write_u8(1);
         for value in values {
             value.hash(&mut low);
@@ -756,7 +796,9 @@ impl<T: SessionData> Session<T> {
         let now = state.now(settings);
         let name = settings.config.cookie_name();
         let mut values = cookies::values(&shared.cookies, name).peekable();
-        if values.peek().is_none() {
+        let chunks =
+            settings.config.max_chunks() > 1 && open::chunks_seen(&shared.cookies, name) != 0;
+        if values.peek().is_none() && !chunks {
             return;
         }
         let readable = values.any(|value| {
@@ -937,11 +979,7 @@ impl<T: SessionData> State<T> {
     }
 
     /// Seals the session into its `Set-Cookie` lines.
-    fn seal(
-        &mut self,
-        settings: &Settings<T>,
-        lines: &mut Vec<String>,
-    ) -> Result<(), SessionError> {
+    fn seal(&mut self, settings: &Settings<T>, lines: &mut Lines) -> Result<(), SessionError> {
         let now = self.now(settings);
         let loaded = self.loaded.as_mut().ok_or(SessionError::Internal)?;
         if loaded.head.meta.is_none() {

@@ -6,7 +6,7 @@ use crate::cookies::{self, Layout};
 use crate::envelope::{self, Flags};
 use crate::error::SessionError;
 
-use super::{SessionData, Settings};
+use super::{Lines, SessionData, Settings};
 
 /// The data's encoding, and its compressed form when compression makes it shorter: what is
 /// sealed, and what the size check counts.
@@ -104,7 +104,7 @@ pub(super) fn seal_lines<T: SessionData>(
     head: &Head<'_>,
     encoded: &Encoded,
     now: u64,
-    lines: &mut Vec<String>,
+    lines: &mut Lines,
 ) -> Result<(), SessionError> {
     let (bytes, compressed) = encoded.sealed();
     let config = &settings.config;
@@ -142,17 +142,12 @@ pub(super) fn seal_lines<T: SessionData>(
     }
     let mut value = String::with_capacity(value_len);
     seal(&mut value)?;
-    lines.extend(
-        envelope::split_chunks(&value, layout.lens())
-            .enumerate()
-            .map(|(index, chunk)| {
-                let mut line =
-                    cookies::begin_line(name, index, config.suffix(), chunk.len(), digits);
-                line.push_str(chunk);
-                cookies::finish_line(&mut line, max_age, config.suffix());
-                line
-            }),
-    );
+    for (index, chunk) in envelope::split_chunks(&value, layout.lens()).enumerate() {
+        let mut line = cookies::begin_line(name, index, config.suffix(), chunk.len(), digits);
+        line.push_str(chunk);
+        cookies::finish_line(&mut line, max_age, config.suffix());
+        lines.push(line);
+    }
     Ok(())
 }
 
@@ -287,7 +282,7 @@ mod tests {
                         match session.set(value.clone()) {
                             Ok(()) => {
                                 let outcome = session.conclude(false);
-                                let lines: Vec<String> = outcome.lines;
+                                let lines: Vec<String> = outcome.lines.into_iter().collect();
                                 assert!((1..=max_chunks).contains(&lines.len()));
                                 let mut pairs = Vec::new();
                                 for line in &lines {
@@ -307,7 +302,7 @@ mod tests {
                                 let wide = Session::new(Arc::clone(&roomy), (), "/");
                                 wide.set(value).unwrap();
                                 let outcome = wide.conclude(false);
-                                let lines: Vec<String> = outcome.lines;
+                                let lines: Vec<String> = outcome.lines.into_iter().collect();
                                 let emitted = if max_chunks == 1 && lines.len() == 1 {
                                     lines[0].len()
                                 } else {
