@@ -273,7 +273,7 @@ impl Outcome {
     /// shared cache (RFC 9111 §5.2.2.5, §5.2.2.7). `no-store` and an unqualified `private`
     /// already ensure it; otherwise `public` and `s-maxage` go, `private` is added, and the
     /// rest (`max-age` for the browser's own cache, say) is kept. Without a `Cache-Control`
-    /// the response gets `no-store`. With [`CacheControl::Manual`] it is left to the
+    /// the response gets `no-store`. With [`CacheControl::Untouched`] it is left to the
     /// application.
     #[must_use]
     pub fn cache_control(&self, handler: Option<&str>) -> Option<Cow<'static, str>> {
