@@ -47,7 +47,7 @@ use libfuzzer_sys::fuzz_target;
 use sealed_session::{
     Session, SessionConfig, SessionError, SessionId, SessionLayer, SessionService,
 };
-use sealed_session_fuzz::service::{clock_at, drive};
+use sealed_session_fuzz::service::{clock_at, drive, force_reseal};
 use sealed_session_fuzz::wire::{self, Bounds, Header, KeyMaterial};
 use sealed_session_fuzz::{AES_KEY, NOW, OTHER_NAME, RING_A, Visits};
 use tower_layer::Layer;
@@ -137,7 +137,7 @@ impl Service<Request<()>> for Handler {
             Self::Run(Op::Destroy) => session.destroy(),
             Self::Run(_) => Ok(()),
             Self::Seal(Some(data)) => session.set(data.clone()),
-            Self::Seal(None) => session.set_lifetime(session.lifetime()),
+            Self::Seal(None) => force_reseal(&session),
         };
         let left = if touched {
             Visits::clone(&session.get())

@@ -57,6 +57,25 @@ pub fn set_cookie_value<'a>(line: &'a str, name: &str) -> Option<&'a str> {
         .strip_prefix('=')
 }
 
+/// Marks `session` to be sealed again unchanged. Asking for the lifetime a session has is no
+/// change, so this asks for the other kind and then for its own: the head stays marked
+/// changed, and is sealed as it was.
+///
+/// # Errors
+///
+/// What `set_lifetime` answers (outside the cookie's path, for one).
+pub fn force_reseal<T: SessionData>(session: &Session<T>) -> Result<(), SessionError> {
+    let lifetime = session.lifetime();
+    let other = if lifetime.is_persistent() {
+        Lifetime::browser_session()
+    } else {
+        Lifetime::persistent()
+    };
+    session
+        .set_lifetime(other)
+        .and_then(|()| session.set_lifetime(lifetime))
+}
+
 /// What the re-sealing handler saw.
 #[derive(Debug)]
 pub struct Resealed<T> {
@@ -87,16 +106,7 @@ impl<T: SessionData + Clone> Service<Request<()>> for ResealHandler<T> {
         let session = Session::<T>::from_request(&req).expect("the layer adds the session");
         let data = T::clone(&session.get());
         let lifetime = session.lifetime();
-        // Asking for the lifetime a session has is no change: ask for the other kind, then for
-        // its own (the head stays marked changed, and is sealed as it was).
-        let other = if lifetime.is_persistent() {
-            Lifetime::browser_session()
-        } else {
-            Lifetime::persistent()
-        };
-        let forced = session
-            .set_lifetime(other)
-            .and_then(|()| session.set_lifetime(lifetime));
+        let forced = force_reseal(&session);
         ready(Ok(Response::new(Resealed {
             from_cookie: !session.is_new(),
             data,
