@@ -12,8 +12,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use self::schema::Encoding;
-pub use self::schema::Migrations;
-pub(crate) use self::schema::Schema;
+pub use self::schema::{Migrations, WireFormat};
+pub(crate) use self::schema::{Schema, SealedAs};
+#[cfg(feature = "engine")]
+pub(crate) use self::shape::{binding_of, binding_of_context};
 /// The most cookies a session is split across.
 pub(crate) use crate::envelope::MAX_CHUNKS;
 use crate::envelope::{self, Flags, Header, Opening, SealFailure};
@@ -25,6 +27,7 @@ use crate::rng;
 #[cfg(feature = "compression")]
 mod compress;
 mod schema;
+mod shape;
 
 /// The default idle timeout: a session not used for a day expires.
 pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -166,8 +169,11 @@ pub struct Opened<T> {
     pub lifetime: Lifetime,
     /// The pending flash messages.
     pub flash: Vec<String>,
-    /// The schema version the data was sealed as.
+    /// The schema version of the type the data was sealed as: the number in a format v2
+    /// header, or for format v3 the number configured for that type (0 if none).
     pub schema_version: u32,
+    /// Which type the header named.
+    pub(crate) sealed_as: SealedAs,
     /// How many cookies the value was split across.
     pub(crate) chunks: usize,
 }
@@ -347,6 +353,8 @@ pub struct Codec {
     max_lifetime: u64,
     clock_skew: u64,
     schema_version: u32,
+    /// The type binding sealed values carry (format v3); `None` seals format v2.
+    binding: Option<u32>,
     max_value_len: usize,
     /// The most chunks a value may be split across (the middleware's `max_chunks`).
     max_chunks: usize,
@@ -404,10 +412,11 @@ impl<T: ?Sized> Clone for Data<'_, T> {
 
 impl<T: ?Sized> Copy for Data<'_, T> {}
 
-/// How a value is written: its schema version and header flags (chunk count, compression).
+/// How a value is written: the type its header names and its flags (chunk count,
+/// compression).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Format {
-    pub(crate) schema_version: u32,
+    pub(crate) sealed_as: SealedAs,
     pub(crate) flags: Flags,
 }
 
@@ -427,6 +436,7 @@ impl Codec {
             max_lifetime: DEFAULT_MAX_LIFETIME.as_secs(),
             clock_skew: DEFAULT_CLOCK_SKEW.as_secs(),
             schema_version: 0,
+            binding: None,
             max_value_len: DEFAULT_MAX_VALUE_LEN,
             max_chunks: 1,
             compress: false,
@@ -448,6 +458,7 @@ impl Codec {
             max_lifetime: max_lifetime.as_secs(),
             clock_skew: clock_skew.as_secs(),
             schema_version,
+            binding: None,
             max_value_len,
             max_chunks: 1,
             compress: false,
@@ -511,6 +522,61 @@ impl Codec {
     pub fn with_schema_version(mut self, version: u32) -> Self {
         self.schema_version = version;
         self
+    }
+
+    /// Binds sealed values to the session type `T` (wire format v3): the header carries a
+    /// fingerprint of `T`'s serde shape (field names and types, enum variants), so a value
+    /// sealed for one type never opens as another, even under the same key ring and cookie
+    /// name. [`seal`](Self::seal) then writes format v3 and [`open`](Self::open) reads format
+    /// v3 values bound to `T` (and v1/v2 values of the schema version). An unbound codec
+    /// writes format v2. `SessionLayer` and `Sessions` bind to their type on their own.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::TypeShape`] if `T`'s shape cannot be traced (its `Deserialize` needs a
+    /// self-describing format, or recurses through a struct): bind a context instead
+    /// ([`with_type_context`](Self::with_type_context)).
+    ///
+    /// ```
+    /// use sealed_session::{Algorithm, Codec, Key, KeyRing, OpenErrorKind, SessionMeta};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Profile { name: String, bio: String }
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Account { user: String, admin: bool }
+    ///
+    /// let codec = Codec::new(KeyRing::new(Key::generate(Algorithm::Aes256Gcm)));
+    /// let profiles = codec.clone().bound_to::<Profile>()?;
+    /// let accounts = codec.bound_to::<Account>()?;
+    /// let now = 1_764_000_000;
+    /// let profile = Profile { name: "\u{6}".into(), bio: "alice\u{1}".into() };
+    /// let sealed = profiles.seal("session", &SessionMeta::new(now)?, &profile, now)?;
+    /// let refused = accounts.open::<Account>("session", &sealed.value, now).unwrap_err();
+    /// assert_eq!(refused.kind(), OpenErrorKind::WrongType);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bound_to<T: DeserializeOwned>(mut self) -> Result<Self, ConfigError> {
+        let binding = shape::binding_of::<T>().map_err(|why| ConfigError::TypeShape {
+            type_name: core::any::type_name::<T>(),
+            reason: why.to_string(),
+        })?;
+        self.binding = Some(binding);
+        Ok(self)
+    }
+
+    /// Binds sealed values to an application-chosen `context` instead of a type's shape (see
+    /// [`bound_to`](Self::bound_to)): for a type whose shape cannot be traced. Change the
+    /// context whenever the type's encoding changes.
+    #[must_use]
+    pub fn with_type_context(mut self, context: &str) -> Self {
+        self.binding = Some(shape::binding_of_context(context));
+        self
+    }
+
+    /// What this codec's own [`seal`](Self::seal) writes the header as.
+    fn sealed_as(&self) -> SealedAs {
+        self.binding
+            .map_or(SealedAs::Version(self.schema_version), SealedAs::Binding)
     }
 
     /// Sets the longest cookie value sealed or opened, in bytes. Longer incoming values are
@@ -615,7 +681,7 @@ impl Codec {
     ) -> Result<Sealed, SessionError> {
         let mut value = String::new();
         let head = Head::plain(*meta);
-        let schema = self.schema_version;
+        let sealed_as = self.sealed_as();
         #[cfg(feature = "compression")]
         if self.compress {
             let encoded = self.encode_for_compression(data)?;
@@ -629,10 +695,7 @@ impl Codec {
                 cookie_name,
                 &head,
                 Data::<T>::Encoded(bytes),
-                Format {
-                    schema_version: schema,
-                    flags,
-                },
+                Format { sealed_as, flags },
                 now,
             )?;
             return Ok(Sealed { value, expires });
@@ -643,7 +706,7 @@ impl Codec {
             &head,
             Data::Value(data),
             Format {
-                schema_version: schema,
+                sealed_as,
                 flags: Flags::default(),
             },
             now,
@@ -766,7 +829,7 @@ impl Codec {
         let key = ring.sealing_key(now);
         let algorithm = key.key().algorithm();
         let hour = envelope::hour_of(now);
-        let header = Header::v2(key.key().id(), hour, format.schema_version, format.flags);
+        let header = Header::new(key.key().id(), hour, format.sealed_as, format.flags);
         let bounds = self.bounds(head.lifetime);
         let expires = self.expiry(bounds, head.meta.created, now);
         let wire: WireHead<'_> = (
@@ -844,7 +907,13 @@ impl Codec {
 
     fn value_len_in(&self, ring: &RingView, head: &Head<'_>, data_len: usize, now: u64) -> usize {
         let key = ring.sealing_key(now).key();
-        let header = Header::v2(key.id(), envelope::hour_of(now), 0, Flags::default());
+        // v2 and v3 headers have one length.
+        let header = Header::new(
+            key.id(),
+            envelope::hour_of(now),
+            SealedAs::Version(0),
+            Flags::default(),
+        );
         let bounds = self.bounds(head.lifetime);
         let expires = self.expiry(bounds, head.meta.created, now);
         let wire: WireHead<'_> = (
@@ -897,7 +966,7 @@ impl Codec {
         now: u64,
     ) -> Result<Opened<T>, OpenError> {
         let mut unlimited = usize::MAX;
-        let schema = Schema::current(self.schema_version);
+        let schema = Schema::current(self.schema_version, self.binding, WireFormat::V3);
         self.open_chunks(
             cookie_name,
             core::iter::once(value.as_bytes()),
@@ -930,8 +999,9 @@ impl Codec {
             .map_err(OpenError::new)?;
         let header = *opening.header();
         let fail = |kind| Refusal::Refused(OpenError::new(kind).with_key_id(header.key_id));
-        if !schema.reads(header.schema) {
-            return Err(fail(OpenErrorKind::UnknownSchema));
+        let sealed_as = header.sealed_as();
+        if let Some(kind @ OpenErrorKind::UnknownSchema) = unread(schema, sealed_as) {
+            return Err(fail(kind));
         }
         let ring = self.ring.view();
         let key = self.check_header(&ring, &header, now)?;
@@ -947,6 +1017,12 @@ impl Codec {
         let plaintext = opening.open(&cipher, cookie_name).map_err(fail)?;
         if key.revoked {
             return Err(fail(OpenErrorKind::KeyRevoked));
+        }
+        // After the AEAD, as a revoked key: a value reported as of another type is authentic
+        // (a forged header cannot raise the warning this kind is logged with).
+        if let Some(kind) = unread(schema, sealed_as) {
+            key.key.remember(cipher);
+            return Err(fail(kind));
         }
         let decoded = self.decode_plaintext(&header, plaintext, schema);
         key.key.remember(cipher);
@@ -979,7 +1055,8 @@ impl Codec {
             by_primary: key.is_primary,
             lifetime: bounds.lifetime(),
             flash,
-            schema_version: header.schema,
+            schema_version: schema.version_of(sealed_as),
+            sealed_as,
             chunks: header.flags.chunks(),
         })
     }
@@ -996,7 +1073,7 @@ impl Codec {
         if header.version == envelope::V1 {
             let ((id, created, expires), rest) =
                 postcard::take_from_bytes::<(SessionId, u64, u64)>(plaintext).ok()?;
-            let data = schema.decode(header.schema, rest)?;
+            let data = schema.decode(header.sealed_as(), rest)?;
             let bounds = self.bounds(Lifetime::persistent());
             return Some(((id, created, expires, bounds, Vec::new()), data));
         }
@@ -1004,10 +1081,10 @@ impl Codec {
         #[cfg(feature = "compression")]
         if header.flags.compressed() {
             let inflated = compress::inflate(rest)?;
-            let data = schema.decode(header.schema, &inflated)?;
+            let data = schema.decode(header.sealed_as(), &inflated)?;
             return Some((head, data));
         }
-        let data = schema.decode(header.schema, rest)?;
+        let data = schema.decode(header.sealed_as(), rest)?;
         Some((head, data))
     }
 
@@ -1020,8 +1097,8 @@ impl Codec {
         schema: &Schema<T>,
     ) -> Result<(), OpenError> {
         let header = envelope::peek_header(first, self.schema_version).map_err(OpenError::new)?;
-        if !schema.reads(header.schema) {
-            return Err(OpenError::new(OpenErrorKind::UnknownSchema).with_key_id(header.key_id));
+        if let Some(kind @ OpenErrorKind::UnknownSchema) = unread(schema, header.sealed_as()) {
+            return Err(OpenError::new(kind).with_key_id(header.key_id));
         }
         self.check_header(&self.ring.view(), &header, now)
             .map(|_| ())
@@ -1071,6 +1148,15 @@ impl Codec {
         let mut encoded = Vec::with_capacity(ENCODE_CAPACITY);
         schema.encode(data, &mut encoded, self.data_limit())?;
         Ok(encoded)
+    }
+}
+
+/// Why a value sealed as `sealed_as` cannot be read as `schema`'s type, if it cannot.
+fn unread<T: DeserializeOwned>(schema: &Schema<T>, sealed_as: SealedAs) -> Option<OpenErrorKind> {
+    match sealed_as {
+        _ if schema.reads(sealed_as) => None,
+        SealedAs::Version(_) => Some(OpenErrorKind::UnknownSchema),
+        SealedAs::Binding(_) => Some(OpenErrorKind::WrongType),
     }
 }
 

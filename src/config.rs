@@ -8,7 +8,7 @@ use core::time::Duration;
 
 use crate::codec::{
     self, Codec, DEFAULT_CLOCK_SKEW, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LIFETIME, Lifetime,
-    MAX_VALUE_LEN_LIMIT,
+    MAX_VALUE_LEN_LIMIT, WireFormat,
 };
 use crate::cookies::{self, Attributes, LineLimits, SameSite};
 use crate::envelope::MAX_CHUNKS;
@@ -135,6 +135,8 @@ struct Policy {
     save_uninitialized: bool,
     max_cookie_size: usize,
     schema_version: u32,
+    write_format: WireFormat,
+    type_context: Option<String>,
     cache_control: CacheControl,
     insecure_http: bool,
     max_chunks: usize,
@@ -153,6 +155,8 @@ impl Default for Policy {
             save_uninitialized: false,
             max_cookie_size: MAX_COOKIE_SIZE,
             schema_version: 0,
+            write_format: WireFormat::V3,
+            type_context: None,
             cache_control: CacheControl::NoStoreUnlessSet,
             insecure_http: false,
             max_chunks: 1,
@@ -233,6 +237,28 @@ impl SessionConfig {
     #[must_use]
     pub fn schema_version(&self) -> u32 {
         self.policy.schema_version
+    }
+
+    /// The wire format sessions are sealed in.
+    #[must_use]
+    pub fn write_format(&self) -> WireFormat {
+        self.policy.write_format
+    }
+
+    /// The application-chosen context sessions are bound to, if set (see
+    /// [`SessionConfigBuilder::type_context`]).
+    #[must_use]
+    pub fn type_context(&self) -> Option<&str> {
+        self.policy.type_context.as_deref()
+    }
+
+    /// This configuration bound to `context` unless it names a context of its own.
+    #[cfg(feature = "tower-sessions")]
+    pub(crate) fn with_default_type_context(mut self, context: &str) -> Self {
+        self.policy
+            .type_context
+            .get_or_insert_with(|| context.to_owned());
+        self
     }
 
     /// The attributes after the value, as rendered once.
@@ -458,11 +484,31 @@ impl SessionConfigBuilder {
         self
     }
 
-    /// The schema version authenticated with every value (default 0). Bump it whenever the
-    /// shape of the session type changes: older cookies are then refused (users get a fresh
-    /// session) instead of being misread.
+    /// The schema version number of the session type (default 0), which format v2 cookies
+    /// carry in their header. Format v3 cookies (the default) carry the type's shape instead,
+    /// so a change of the type needs no number; a fleet that still writes format v2
+    /// ([`write_format`](Self::write_format)) bumps it whenever the type changes.
     pub fn schema_version(mut self, version: u32) -> Self {
         self.policy.schema_version = version;
+        self
+    }
+
+    /// The wire format sessions are sealed in (default [`WireFormat::V3`], which binds each
+    /// cookie to its session type). Every format opens whatever is written; set
+    /// [`WireFormat::V2`] while a fleet is upgraded from 0.2, whose instances cannot read v3.
+    pub fn write_format(mut self, format: WireFormat) -> Self {
+        self.policy.write_format = format;
+        self
+    }
+
+    /// Binds sessions to `context` instead of the session type's traced shape (wire format
+    /// v3). Needed only for a type whose shape cannot be traced (its `Deserialize` calls
+    /// `deserialize_any`, as `serde_json::Value` does, or it recurses through a struct); the
+    /// engine then logs a warning at start-up and writes format v2. Choose a context unique
+    /// to the application and type (`"billing/session v1"`), and change it whenever the
+    /// type's encoding changes.
+    pub fn type_context(mut self, context: impl Into<String>) -> Self {
+        self.policy.type_context = Some(context.into());
         self
     }
 

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::codec::{Migrations, Schema, SessionMeta};
+use crate::codec::{self, Migrations, Schema, SessionMeta};
 use crate::config::{CacheControl, SessionConfig};
 use crate::cookies::{self, CookieFields};
 use crate::error::{ConfigError, OpenErrorKind};
@@ -87,8 +87,9 @@ impl<T: SessionData> Sessions<T> {
                 "insecure_http is on: the session cookie is not Secure and travels over plain HTTP; development only"
             );
         }
+        let binding = type_binding::<T>(&config);
         Self {
-            settings: Arc::new(Settings::new(ring, config)),
+            settings: Arc::new(Settings::new(ring, config, binding)),
         }
     }
 
@@ -104,7 +105,13 @@ impl<T: SessionData> Sessions<T> {
         self,
         migrations: Migrations<T, Next>,
     ) -> Result<Self, ConfigError> {
-        let schema = Schema::with_migrations(self.settings.config.schema_version(), migrations)?;
+        let config = &self.settings.config;
+        let schema = Schema::with_migrations(
+            config.schema_version(),
+            self.settings.schema.binding(),
+            config.write_format(),
+            migrations,
+        )?;
         Ok(self.with_settings(|settings| settings.schema = Arc::new(schema)))
     }
 
@@ -341,6 +348,26 @@ impl Outcome {
     }
 }
 
+/// The binding of `T`'s sessions: the configured context's, else the traced shape's; `None`
+/// (format v2 is written, with a warning) for a type whose shape cannot be traced.
+fn type_binding<T: SessionData>(config: &SessionConfig) -> Option<u32> {
+    if let Some(context) = config.type_context() {
+        return Some(codec::binding_of_context(context));
+    }
+    match codec::binding_of::<T>() {
+        Ok(binding) => Some(binding),
+        Err(why) => {
+            tracing::warn!(
+                target: "sealed_session",
+                session_type = core::any::type_name::<T>(),
+                %why,
+                "the session type's shape cannot be traced, so its cookies are not bound to it (format v2 is written): set SessionConfigBuilder::type_context"
+            );
+            None
+        }
+    }
+}
+
 /// The request's events: what its cookies gave (at most one, never above `info`), a
 /// migration, a capped lifetime, a session that could not be saved.
 fn log(finished: &Finished) {
@@ -348,9 +375,9 @@ fn log(finished: &Finished) {
     if let Some((from, to)) = finished.found.migrated {
         tracing::info!(
             target: MIGRATE_EVENT_TARGET,
-            from,
-            to,
-            "session sealed as another schema version than the one written: converted and re-sealed"
+            %from,
+            %to,
+            "session sealed as another type or format than the one written: converted and re-sealed"
         );
     }
     if finished.capped {

@@ -5,10 +5,11 @@
 //! sealed    = base64url-no-pad( header || nonce || ciphertext || tag )
 //! header v1 = 0x01 || key id (4, BE) || hour (4, BE)
 //! header v2 = 0x02 || key id (4, BE) || hour (4, BE) || schema version (4, BE) || flags (1)
+//! header v3 = 0x03 || key id (4, BE) || hour (4, BE) || type binding (4, BE) || flags (1)
 //! flags     = bits 0-3: chunk count - 1; bit 4: compressed; bits 5-7: zero
 //! nonce     = 12 bytes (AES-256-GCM) or 24 bytes (XChaCha20-Poly1305), random per seal
 //! AAD v1    = header || cookie name || schema version (4, BE)
-//! AAD v2    = header || cookie name
+//! AAD v2/v3 = header || cookie name
 //! ```
 //!
 //! The header and the schema version have fixed lengths, so each AAD parses one way only.
@@ -17,6 +18,7 @@
 //! its own and the reader never joins strings; the count is in the authenticated header.
 
 use core::cell::Cell;
+use core::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,12 +35,14 @@ pub(crate) const SECONDS_PER_HOUR: u64 = 3600;
 
 /// Format version 1: read only.
 pub(crate) const V1: u8 = 1;
-/// Format version 2: what this build seals.
+/// Format version 2: the schema version number in the header.
 pub(crate) const V2: u8 = 2;
+/// Format version 3: the type binding in the header (where v2 has the schema version).
+pub(crate) const V3: u8 = 3;
 
 /// v1 header length: version (1) + key id (4) + hour (4).
 pub(crate) const V1_HEADER_LEN: usize = 9;
-/// v2 header length: v1's fields + schema version (4) + flags (1).
+/// v2 and v3 header length: v1's fields + schema version or type binding (4) + flags (1).
 pub(crate) const V2_HEADER_LEN: usize = 14;
 const _: () = assert!(V1_HEADER_LEN == 1 + 4 + 4);
 const _: () = assert!(V2_HEADER_LEN == V1_HEADER_LEN + 4 + 1);
@@ -86,26 +90,57 @@ impl Flags {
     }
 }
 
+/// Which type a sealed value holds, as its header says: a schema version number (formats v1
+/// and v2) or a type binding (format v3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum SealedAs {
+    Version(u32),
+    Binding(u32),
+}
+
+impl fmt::Display for SealedAs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Version(version) => write!(f, "schema version {version}"),
+            Self::Binding(binding) => write!(f, "type binding {binding:08x}"),
+        }
+    }
+}
+
 /// An envelope header. v1 has no schema version or flags (the schema is bound in the AAD).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Header {
     pub(crate) version: u8,
     pub(crate) key_id: KeyId,
     pub(crate) hour: u32,
-    /// The schema version: in the header for v2; for v1 the opener's, bound in the AAD.
+    /// The schema version (v2; for v1 the opener's, bound in the AAD) or the type binding
+    /// (v3).
     pub(crate) schema: u32,
     pub(crate) flags: Flags,
 }
 
 impl Header {
-    /// A v2 header.
-    pub(crate) fn v2(key_id: KeyId, hour: u32, schema: u32, flags: Flags) -> Self {
+    /// A v2 header for a schema version, or a v3 one for a type binding.
+    pub(crate) fn new(key_id: KeyId, hour: u32, sealed_as: SealedAs, flags: Flags) -> Self {
+        let (version, schema) = match sealed_as {
+            SealedAs::Version(version) => (V2, version),
+            SealedAs::Binding(binding) => (V3, binding),
+        };
         Self {
-            version: V2,
+            version,
             key_id,
             hour,
             schema,
             flags,
+        }
+    }
+
+    /// Which type the value holds.
+    pub(crate) fn sealed_as(&self) -> SealedAs {
+        if self.version == V3 {
+            SealedAs::Binding(self.schema)
+        } else {
+            SealedAs::Version(self.schema)
         }
     }
 
@@ -170,7 +205,7 @@ impl Header {
                 schema: v1_schema,
                 flags: Flags::default(),
             }),
-            V2 => Ok(Self {
+            V2 | V3 => Ok(Self {
                 version,
                 key_id: KeyId::new(be(1)?),
                 hour: be(5)?,
@@ -496,7 +531,7 @@ mod tests {
         )
         .unwrap();
         let cipher = key.message_cipher(490_000);
-        let header = Header::v2(key.id(), 490_000, 0, Flags::default());
+        let header = Header::new(key.id(), 490_000, SealedAs::Version(0), Flags::default());
         let secret = b"a session that must not linger in freed or reused memory";
         let mut sealing = Sealing::new(header, crate::Algorithm::Aes256Gcm);
         sealing.buffer().extend_from_slice(secret);
@@ -516,10 +551,10 @@ mod tests {
 
     #[test]
     fn headers_encode_and_parse_side_by_side() {
-        let v2 = Header::v2(
+        let v2 = Header::new(
             KeyId::new(0x0102_0304),
             490_000,
-            7,
+            SealedAs::Version(7),
             Flags::new(3, true).unwrap(),
         );
         let (bytes, len) = v2.encode();
@@ -529,12 +564,26 @@ mod tests {
             [2, 1, 2, 3, 4, 0, 7, 0x7a, 0x10, 0, 0, 0, 7, 0b0001_0010]
         );
         assert_eq!(Header::parse(&bytes, 99), Ok(v2));
+        let v3 = Header::new(
+            KeyId::new(0x0102_0304),
+            490_000,
+            SealedAs::Binding(0xdead_beef),
+            Flags::new(1, false).unwrap(),
+        );
+        let (bytes, len) = v3.encode();
+        assert_eq!(len, V2_HEADER_LEN);
+        assert_eq!(
+            bytes,
+            [3, 1, 2, 3, 4, 0, 7, 0x7a, 0x10, 0xde, 0xad, 0xbe, 0xef, 0]
+        );
+        assert_eq!(Header::parse(&bytes, 99), Ok(v3));
+        assert_eq!(v3.sealed_as(), SealedAs::Binding(0xdead_beef));
         let v1 = Header::v1(KeyId::new(9), 5, 99);
         let (bytes, len) = v1.encode();
         assert_eq!(len, V1_HEADER_LEN);
         assert_eq!(bytes.get(..len).unwrap(), &[1, 0, 0, 0, 9, 0, 0, 0, 5]);
         assert_eq!(Header::parse(&bytes[..len], 99), Ok(v1));
-        for version in (0..=255u8).filter(|v| ![V1, V2].contains(v)) {
+        for version in (0..=255u8).filter(|v| ![V1, V2, V3].contains(v)) {
             assert_eq!(
                 Header::parse(&[version; 14], 0),
                 Err(OpenErrorKind::UnsupportedVersion)

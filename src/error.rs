@@ -186,10 +186,18 @@ pub enum ConfigError {
     /// A schema migration is registered twice, for the current version, or a version to
     /// write is not registered.
     Migration {
-        /// The schema version at fault.
-        version: u32,
+        /// The registered type at fault (its Rust name, for the message).
+        type_name: &'static str,
         /// What is wrong.
-        reason: &'static str,
+        reason: String,
+    },
+    /// A session type's serde shape cannot be traced for the type binding of wire format v3
+    /// (its `Deserialize` needs a self-describing format, or recurses through a struct).
+    TypeShape {
+        /// The type (its Rust name, for the message).
+        type_name: &'static str,
+        /// Which serde construct stopped the trace.
+        reason: String,
     },
     /// The chunking or compression settings are out of range.
     Chunking {
@@ -212,6 +220,7 @@ impl ConfigError {
             Self::CookieName => "cookie_name",
             Self::CookieSize { .. } => "max_cookie_size",
             Self::Migration { .. } => "migrations",
+            Self::TypeShape { .. } => "type_context",
         }
     }
 }
@@ -232,9 +241,14 @@ impl fmt::Display for ConfigError {
                 f,
                 "max_cookie_size: size limit {limit} is out of range: it must be at least {min} (an empty session with these attributes) and at most {max}"
             ),
-            Self::Migration { version, reason } => {
-                write!(f, "migrations: schema version {version}: {reason}")
+            Self::Migration { type_name, reason } => {
+                write!(f, "migrations: {type_name}: {reason}")
             }
+            Self::TypeShape { type_name, reason } => write!(
+                f,
+                "the shape of {type_name} cannot be traced ({reason}): bind a context instead \
+                 (SessionConfigBuilder::type_context)"
+            ),
         }
     }
 }
@@ -392,6 +406,10 @@ pub enum OpenErrorKind {
     /// Authentic, but the plaintext is not a session of the expected type (or has trailing
     /// bytes, or does not decompress within the limit).
     Payload,
+    /// The envelope (format v3) is bound to another session type: another application or
+    /// layer sharing the key ring and cookie name sealed it, or the session type changed
+    /// without registering the old one ([`Migrations::from`](crate::Migrations::from)).
+    WrongType,
     /// The session's idle or absolute lifetime has passed.
     Expired,
     /// The session was created further in the future than the allowed clock skew.
@@ -445,6 +463,7 @@ impl OpenErrorKind {
             Self::Unauthentic => "unauthentic",
             Self::UnknownSchema => "unknown_schema",
             Self::Payload => "payload",
+            Self::WrongType => "wrong_type",
             Self::Expired => "expired",
             Self::FutureDated => "future_dated",
             Self::SessionRevoked => "session_revoked",
@@ -463,6 +482,7 @@ impl OpenErrorKind {
             Self::Unauthentic => "authentication failed",
             Self::UnknownSchema => "unknown schema version",
             Self::Payload => "authentic value is not a session of the expected type",
+            Self::WrongType => "sealed for another session type",
             Self::Expired => "session expired",
             Self::FutureDated => "session created in the future",
             Self::SessionRevoked => "session revoked",

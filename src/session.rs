@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Codec, Head, Lifetime, MAX_CHUNKS, Opened, Schema, SessionId, SessionMeta};
+use crate::codec::{
+    Codec, Head, Lifetime, MAX_CHUNKS, Opened, Schema, SealedAs, SessionId, SessionMeta,
+};
 use crate::config::{Rolling, SessionConfig};
 use crate::cookies::{self, CookieFields};
 use crate::error::{OpenErrorKind, SessionError};
@@ -65,9 +67,15 @@ impl<T> Clone for Settings<T> {
 }
 
 impl<T: SessionData> Settings<T> {
-    pub(crate) fn new(ring: KeyRing, config: SessionConfig) -> Self {
+    /// Settings whose sessions are bound to `binding` (format v3), or written in format v2
+    /// when there is none.
+    pub(crate) fn new(ring: KeyRing, config: SessionConfig, binding: Option<u32>) -> Self {
         let codec = config.codec(ring);
-        let schema = Arc::new(Schema::current(config.schema_version()));
+        let schema = Arc::new(Schema::current(
+            config.schema_version(),
+            binding,
+            config.write_format(),
+        ));
         Self {
             config,
             codec,
@@ -233,7 +241,7 @@ pub(crate) struct Found {
     /// of them may be the user's own, so the session is neither used, saved nor deleted.
     pub(crate) ambiguous: bool,
     /// The session was sealed as another schema version than the one written: (from, to).
-    pub(crate) migrated: Option<(u32, u32)>,
+    pub(crate) migrated: Option<(SealedAs, SealedAs)>,
     /// Bit `k`: the request carried a chunk cookie `name.k` (read only with chunking on).
     pub(crate) chunks_seen: u16,
 }
@@ -679,7 +687,7 @@ impl<T: SessionData> Session<T> {
                     seal::encode_fitting(settings, &data, &next.head(settings, provisional), now)?;
                 if !settings.schema.holds(&data, &encoded.plain) {
                     return Err(SessionError::Unwritable {
-                        version: settings.schema.write_version(),
+                        version: settings.schema.version_of(settings.schema.sealed_as()),
                     });
                 }
                 let changed = !settings.schema.encodes_to(&loaded.original, &encoded.plain);
@@ -910,7 +918,7 @@ impl<T: SessionData> State<T> {
             let (opened, found) = open::open_request(cookies, settings, now);
             self.found = found;
             self.loaded = Some(opened.map_or_else(Loaded::fresh, |opened| {
-                let outdated = settings.schema.is_outdated(opened.schema_version);
+                let outdated = settings.schema.is_outdated(opened.sealed_as);
                 Loaded::opened(opened, outdated)
             }));
         }

@@ -37,6 +37,11 @@ const BRIDGE_EVENT_TARGET: &str = "sealed_session::tower_sessions";
 /// The deepest JSON value a session may hold (serde_json itself parses at most 128 levels).
 const MAX_JSON_DEPTH: usize = 64;
 
+/// What the bridge's cookies are bound to (wire format v3): records of JSON values have no
+/// shape to trace, and every bridge reads every other's records. A configuration's own
+/// `type_context` takes precedence (two bridge apps sharing a ring and a cookie name).
+const TYPE_CONTEXT: &str = "sealed-session/tower-sessions record";
+
 /// A [`tower_layer::Layer`] that gives every request a
 /// [`tower_sessions::Session`](tower_sessions_core::Session) (tower-sessions-core 0.14, the
 /// version axum-login 0.18 and axum-messages 0.8 use) kept in a sealed cookie.
@@ -114,7 +119,7 @@ impl TowerSessionsLayer {
     #[must_use]
     pub fn new(ring: KeyRing, config: SessionConfig) -> Self {
         Self {
-            sessions: SessionLayer::new(ring, config),
+            sessions: SessionLayer::new(ring, config.with_default_type_context(TYPE_CONTEXT)),
         }
     }
 

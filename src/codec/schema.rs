@@ -1,44 +1,82 @@
-//! Schema evolution: which versions of the session type a codec reads, and which one it
-//! writes.
+//! Schema evolution: which types a codec reads a session as, and which one it writes.
 //!
 //! postcard is not self-describing, so a cookie sealed for one shape of `T` cannot be read as
-//! another. Wire format v2 puts the schema version in the authenticated header; an
-//! application registers its older versions with their types and a conversion to the next
-//! one, and the opener picks the decoder with one lookup (no trial decryption).
+//! another. The authenticated header names the type: format v2 by a schema version number,
+//! format v3 by a binding to the type's shape. An application registers its older types with
+//! a conversion to the next one, and the opener picks the decoder with one lookup (no trial
+//! decryption).
 
+use core::any::TypeId;
 use core::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{SameBytes, check_round_trip, encoded_len, write_capped};
+use super::{SameBytes, check_round_trip, encoded_len, shape, write_capped};
+pub(crate) use crate::envelope::SealedAs;
 use crate::error::{ConfigError, SessionError};
 
-/// Decodes the data of one older schema version and converts it to the current type.
-type Reader<T> = Box<dyn Fn(&[u8]) -> Option<T> + Send + Sync>;
-/// Encodes current data as an older schema version (phase 1 of a rollout), capped, checked for
-/// a round trip of the older type.
-type Writer<T> = Box<dyn Fn(&T, &mut Vec<u8>, usize) -> Result<(), Encoding> + Send + Sync>;
+/// Decodes the data of one older type and converts it to the current type.
+type ReadFn<T> = Box<dyn Fn(&[u8]) -> Option<T> + Send + Sync>;
+/// Encodes current data as an older type (phase 1 of a rollout), capped, checked for a round
+/// trip of the older type.
+type WriteFn<T> = Box<dyn Fn(&T, &mut Vec<u8>, usize) -> Result<(), Encoding> + Send + Sync>;
 
-/// The older schema versions a session type can be read from, and (during a rollout) the
-/// version it is written as.
+/// The wire format sessions are sealed in. Every format opens; this picks the one written.
 ///
-/// Register versions from the newest older one back: each `from::<Old>(version)` names the
-/// type of that version and converts it, with `From`, into the one registered just before it
-/// (the current type for the first), so a chain v1 → v2 → v3 reads v1 cookies through both
-/// conversions. `from_with` takes a function instead of `From`.
+/// - [`WireFormat::V3`] (the default from 0.3 on) binds each cookie to its session type: the
+///   header carries a fingerprint of the type's serde shape (or of the configured
+///   [`type_context`](crate::SessionConfigBuilder::type_context)), so a cookie of one type
+///   never opens as another, even when two applications share a key ring and a cookie name.
+/// - [`WireFormat::V2`] is what 0.2 writes and reads. Keep writing it while a fleet is
+///   upgraded from 0.2 (0.2 instances cannot read v3), and switch to v3 once every instance
+///   runs 0.3; switching back (a rollback) logs no one out either, since 0.3 reads both and
+///   re-seals a session in the format written when it opens one of the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WireFormat {
+    /// Format v2: the schema version number in the header, no type binding.
+    V2,
+    /// Format v3: the type binding in the header.
+    #[default]
+    V3,
+}
+
+/// One older type: how its cookies are recognised, and how it converts to the current type.
+struct Reader<T> {
+    /// Its schema version number (v2 cookies), if registered with one.
+    version: Option<u32>,
+    /// Its type binding (v3 cookies), if its shape could be traced.
+    binding: Option<u32>,
+    type_id: TypeId,
+    type_name: &'static str,
+    read: ReadFn<T>,
+}
+
+/// The older session types a session type can be read from, and (during a rollout) the type
+/// it is written as.
 ///
-/// A cookie of a registered version opens, converts, and is re-sealed on that response as the
-/// version written (the current one, or during a rollout the one [`write_as`](Self::write_as)
-/// names); one `tracing` event per such open (target `sealed_session::migrate`) shows
-/// when an old version can be dropped. A version that is not registered gives a fresh
-/// session, as before.
+/// Register types from the newest older one back: each `from::<Old>()` names an older type and
+/// converts it, with `From`, into the one registered just before it (the current type for the
+/// first), so a chain V1 → V2 → V3 reads V1 cookies through both conversions. `from_with`
+/// takes a function instead of `From`.
 ///
-/// # Rolling out a new version on a fleet
+/// Cookies sealed in format v3 name their type by its shape (field names and types, enum
+/// variants), so an older type needs no number: `from::<Old>()` reads the cookies sealed while
+/// `Old` was the session type. Cookies of format v2 (0.2) name a schema version number instead:
+/// register the types they hold with [`from_version`](Self::from_version).
+///
+/// A cookie of a registered type opens, converts, and is re-sealed on that response as the
+/// type written (the current one, or during a rollout the one [`write_as`](Self::write_as)
+/// names); one `tracing` event per such open (target `sealed_session::migrate`) shows when an
+/// old type can be dropped. A cookie of a type that is not registered gives a fresh session,
+/// with a warning that names the fix.
+///
+/// # Rolling out a new type on a fleet
 ///
 /// The two-phase runbook is in the README ("Changing the session type"): phase 1 deploys the
-/// new type everywhere with [`write_as`](Self::write_as) the previous version, so that every
+/// new type everywhere with [`write_as`](Self::write_as) the previous type, so that every
 /// instance reads both and still writes the old one; phase 2 drops `write_as`.
 ///
 /// # Example
@@ -63,15 +101,15 @@ type Writer<T> = Box<dyn Fn(&T, &mut Vec<u8>, usize) -> Result<(), Encoding> + S
 ///     fn from(v2: V2) -> Self { V3 { user: v2.user, visits: v2.visits, theme: None } }
 /// }
 ///
-/// // The current version (3) is the configuration's `schema_version`.
+/// // V3 is the session type.
 /// let migrations = Migrations::<V3>::new()
-///     .from::<V2>(2) // V3: From<V2>
-///     .from::<V1>(1); // V2: From<V1>, so a v1 cookie goes V1 -> V2 -> V3
+///     .from::<V2>() // V3: From<V2>
+///     .from::<V1>(); // V2: From<V1>, so a V1 cookie goes V1 -> V2 -> V3
 /// # let _ = migrations;
 /// ```
 pub struct Migrations<T, Next = T> {
-    readers: Vec<(u32, Reader<T>)>,
-    writer: Option<(u32, Writer<T>)>,
+    readers: Vec<Reader<T>>,
+    writer: Option<(TypeId, &'static str, WriteFn<T>)>,
     /// Converts the type registered last into the current one.
     to_current: Arc<dyn Fn(Next) -> T + Send + Sync>,
     /// The first registration error, reported when the migrations are attached.
@@ -79,7 +117,7 @@ pub struct Migrations<T, Next = T> {
 }
 
 impl<T: 'static> Migrations<T> {
-    /// No older versions yet.
+    /// No older types yet.
     #[must_use]
     pub fn new() -> Self {
         Self {
@@ -98,23 +136,61 @@ impl<T: 'static> Default for Migrations<T> {
 }
 
 impl<T: 'static, Next: 'static> Migrations<T, Next> {
-    /// Registers schema `version` as type `Old`, converted with `From` into the type registered
-    /// before it (the current type for the first registration).
+    /// Registers the older type `Old` (known by its shape), converted with `From` into the type
+    /// registered before it (the current type for the first registration).
+    ///
+    /// A type whose shape cannot be traced (it needs `deserialize_any`, or recurses through a
+    /// struct) is a [`ConfigError::Migration`] when the migrations are attached: register it
+    /// with [`from_version`](Self::from_version) and its number instead.
     #[must_use]
-    pub fn from<Old>(self, version: u32) -> Migrations<T, Old>
+    pub fn from<Old>(self) -> Migrations<T, Old>
     where
         Old: DeserializeOwned + 'static,
         Next: From<Old>,
     {
-        self.from_with(version, Next::from)
+        self.register(None, Next::from)
     }
 
-    /// Registers schema `version` as type `Old`, converted by `convert` into the type
-    /// registered before it (the current type for the first registration).
+    /// As [`from`](Self::from), converted by `convert` instead of `From`.
     #[must_use]
     pub fn from_with<Old>(
         self,
+        convert: impl Fn(Old) -> Next + Send + Sync + 'static,
+    ) -> Migrations<T, Old>
+    where
+        Old: DeserializeOwned + 'static,
+    {
+        self.register(None, convert)
+    }
+
+    /// Registers the older type `Old` as schema `version` too: what format v2 cookies (sealed
+    /// by 0.2, or with [`WireFormat::V2`]) name it by. Its format v3 cookies open as well when
+    /// its shape can be traced.
+    #[must_use]
+    pub fn from_version<Old>(self, version: u32) -> Migrations<T, Old>
+    where
+        Old: DeserializeOwned + 'static,
+        Next: From<Old>,
+    {
+        self.register(Some(version), Next::from)
+    }
+
+    /// As [`from_version`](Self::from_version), converted by `convert` instead of `From`.
+    #[must_use]
+    pub fn from_version_with<Old>(
+        self,
         version: u32,
+        convert: impl Fn(Old) -> Next + Send + Sync + 'static,
+    ) -> Migrations<T, Old>
+    where
+        Old: DeserializeOwned + 'static,
+    {
+        self.register(Some(version), convert)
+    }
+
+    fn register<Old>(
+        self,
+        version: Option<u32>,
         convert: impl Fn(Old) -> Next + Send + Sync + 'static,
     ) -> Migrations<T, Old>
     where
@@ -126,10 +202,30 @@ impl<T: 'static, Next: 'static> Migrations<T, Next> {
             to_current,
             mut error,
         } = self;
-        if error.is_none() && readers.iter().any(|(v, _)| *v == version) {
-            error = Some(ConfigError::Migration {
-                version,
-                reason: "registered twice",
+        let type_name = core::any::type_name::<Old>();
+        let binding = match (shape::binding_of::<Old>(), version) {
+            (Ok(binding), _) => Some(binding),
+            (Err(_), Some(_)) => None,
+            (Err(why), None) => {
+                error.get_or_insert(ConfigError::Migration {
+                    type_name,
+                    reason: format!(
+                        "its shape cannot be traced ({why}): register it with from_version"
+                    ),
+                });
+                None
+            }
+        };
+        let twice = readers.iter().any(|r| {
+            (version.is_some() && r.version == version)
+                || (binding.is_some() && r.binding == binding)
+        });
+        if twice {
+            error.get_or_insert(ConfigError::Migration {
+                type_name,
+                reason: "registered twice (the same schema version, or the same shape as \
+                         another registered type)"
+                    .into(),
             });
         }
         let convert: Arc<dyn Fn(Old) -> T + Send + Sync> = {
@@ -137,10 +233,13 @@ impl<T: 'static, Next: 'static> Migrations<T, Next> {
             Arc::new(move |old| to_current(convert(old)))
         };
         let read = Arc::clone(&convert);
-        readers.push((
+        readers.push(Reader {
             version,
-            Box::new(move |bytes| decode_exact::<Old>(bytes).map(|old| read(old))),
-        ));
+            binding,
+            type_id: TypeId::of::<Old>(),
+            type_name,
+            read: Box::new(move |bytes| decode_exact::<Old>(bytes).map(|old| read(old))),
+        });
         Migrations {
             readers,
             writer,
@@ -149,26 +248,17 @@ impl<T: 'static, Next: 'static> Migrations<T, Next> {
         }
     }
 
-    /// Phase 1 of a rollout: write sessions as the registered older `version`, converting the
-    /// current data down with `down`, so that instances that do not know the current version
+    /// Phase 1 of a rollout: write sessions as the registered older type `Old`, converting the
+    /// current data down with `down`, so that instances that do not know the current type
     /// yet keep reading every cookie. Remove it in phase 2.
     #[must_use]
-    pub fn write_as<Old>(
-        mut self,
-        version: u32,
-        down: impl Fn(&T) -> Old + Send + Sync + 'static,
-    ) -> Self
+    pub fn write_as<Old>(mut self, down: impl Fn(&T) -> Old + Send + Sync + 'static) -> Self
     where
         Old: Serialize + DeserializeOwned + 'static,
     {
-        if self.error.is_none() && !self.readers.iter().any(|(v, _)| *v == version) {
-            self.error = Some(ConfigError::Migration {
-                version,
-                reason: "write_as names a version that is not registered with from",
-            });
-        }
         self.writer = Some((
-            version,
+            TypeId::of::<Old>(),
+            core::any::type_name::<Old>(),
             Box::new(move |data, out, limit| encode_as(&down(data), out, limit)),
         ));
         self
@@ -177,101 +267,168 @@ impl<T: 'static, Next: 'static> Migrations<T, Next> {
 
 impl<T, Next> fmt::Debug for Migrations<T, Next> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let versions: Vec<u32> = self.readers.iter().map(|(v, _)| *v).collect();
+        let types: Vec<&str> = self.readers.iter().map(|r| r.type_name).collect();
         f.debug_struct("Migrations")
-            .field("from", &versions)
-            .field("write_as", &self.writer.as_ref().map(|(v, _)| *v))
+            .field("from", &types)
+            .field("write_as", &self.writer.as_ref().map(|(_, name, _)| *name))
             .finish()
     }
 }
 
-/// How a session type is read and written: the current version, the registered older ones,
-/// and the version written.
+/// How a session type is read and written: the current type, the registered older ones, and
+/// what is written.
 pub(crate) struct Schema<T> {
-    current: u32,
-    readers: Vec<(u32, Reader<T>)>,
-    writer: Option<(u32, Writer<T>)>,
+    version: u32,
+    /// The current type's binding: `None` if its shape cannot be traced and no context is set
+    /// (it is then written in format v2).
+    binding: Option<u32>,
+    readers: Vec<Reader<T>>,
+    writer: Option<WriteFn<T>>,
+    sealed_as: SealedAs,
 }
 
 impl<T: DeserializeOwned> Schema<T> {
-    /// The current version only.
-    pub(crate) fn current(version: u32) -> Self {
+    /// The current type only.
+    pub(crate) fn current(version: u32, binding: Option<u32>, format: WireFormat) -> Self {
         Self {
-            current: version,
+            version,
+            binding,
             readers: Vec::new(),
             writer: None,
+            sealed_as: match (format, binding) {
+                (WireFormat::V3, Some(binding)) => SealedAs::Binding(binding),
+                _ => SealedAs::Version(version),
+            },
         }
     }
 
-    /// The current version and the registered older ones.
+    /// The current type and the registered older ones.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Migration`] for a version registered twice or as the current one, or a
-    /// `write_as` version that is not registered.
+    /// [`ConfigError::Migration`] for a type registered twice or with the current type's
+    /// schema version or shape, a type that cannot be traced without a number, or a
+    /// `write_as` type that is not registered (or has no number while format v2 is written).
     pub(crate) fn with_migrations<Next>(
-        current: u32,
+        version: u32,
+        binding: Option<u32>,
+        format: WireFormat,
         migrations: Migrations<T, Next>,
     ) -> Result<Self, ConfigError> {
         if let Some(error) = migrations.error {
             return Err(error);
         }
-        if migrations.readers.iter().any(|(v, _)| *v == current) {
+        if let Some(clash) = migrations.readers.iter().find(|r| {
+            r.version == Some(version) || (binding.is_some() && r.binding == binding)
+        }) {
             return Err(ConfigError::Migration {
-                version: current,
-                reason: "is the current schema_version; register only older versions",
+                type_name: clash.type_name,
+                reason: format!(
+                    "has the current type's schema_version ({version}) or shape; register only \
+                     older types"
+                ),
             });
         }
-        Ok(Self {
-            current,
-            readers: migrations.readers,
-            writer: migrations.writer,
+        let mut schema = Self::current(version, binding, format);
+        if let Some((type_id, type_name, write)) = migrations.writer {
+            let Some(at) = migrations.readers.iter().position(|r| r.type_id == type_id) else {
+                return Err(ConfigError::Migration {
+                    type_name,
+                    reason: "write_as names a type that is not registered with from".into(),
+                });
+            };
+            let reader = migrations.readers.get(at);
+            schema.sealed_as = match (format, reader.and_then(|r| r.binding), reader.and_then(|r| r.version)) {
+                (WireFormat::V3, Some(binding), _) => SealedAs::Binding(binding),
+                (_, _, Some(version)) => SealedAs::Version(version),
+                _ => {
+                    return Err(ConfigError::Migration {
+                        type_name,
+                        reason: "written in format v2, which names types by number: register \
+                                 it with from_version"
+                            .into(),
+                    });
+                }
+            };
+            schema.writer = Some(write);
+        }
+        schema.readers = migrations.readers;
+        Ok(schema)
+    }
+
+    /// The current type's binding, if it has one.
+    pub(crate) fn binding(&self) -> Option<u32> {
+        self.binding
+    }
+
+    /// Whether values sealed as `sealed_as` can be read.
+    pub(crate) fn reads(&self, sealed_as: SealedAs) -> bool {
+        self.is_current(sealed_as) || self.reader(sealed_as).is_some()
+    }
+
+    fn is_current(&self, sealed_as: SealedAs) -> bool {
+        match sealed_as {
+            SealedAs::Version(version) => version == self.version,
+            SealedAs::Binding(binding) => self.binding == Some(binding),
+        }
+    }
+
+    fn reader(&self, sealed_as: SealedAs) -> Option<&Reader<T>> {
+        self.readers.iter().find(|r| match sealed_as {
+            SealedAs::Version(version) => r.version == Some(version),
+            SealedAs::Binding(binding) => r.binding == Some(binding),
         })
     }
 
-    /// Whether values of this version can be read.
-    pub(crate) fn reads(&self, version: u32) -> bool {
-        version == self.current || self.readers.iter().any(|(v, _)| *v == version)
+    /// What sealed values are written as.
+    pub(crate) fn sealed_as(&self) -> SealedAs {
+        self.sealed_as
     }
 
-    /// The version sealed values are written as.
-    pub(crate) fn write_version(&self) -> u32 {
-        self.writer.as_ref().map_or(self.current, |(v, _)| *v)
+    /// Whether a value sealed as `sealed_as` is re-sealed when opened: it holds another type,
+    /// or the same in the other format.
+    pub(crate) fn is_outdated(&self, sealed_as: SealedAs) -> bool {
+        sealed_as != self.sealed_as
     }
 
-    /// Whether this version is older than the one written (its values are re-sealed).
-    pub(crate) fn is_outdated(&self, version: u32) -> bool {
-        version != self.write_version()
+    /// The schema version number of the type sealed as `sealed_as` (0 for an older type
+    /// registered without one).
+    pub(crate) fn version_of(&self, sealed_as: SealedAs) -> u32 {
+        if self.is_current(sealed_as) {
+            return self.version;
+        }
+        self.reader(sealed_as)
+            .and_then(|r| r.version)
+            .unwrap_or_default()
     }
 
-    /// The data of a value of `version`, converted to the current type; `None` if the bytes
-    /// are not exactly one value of that version's type.
-    pub(crate) fn decode(&self, version: u32, bytes: &[u8]) -> Option<T> {
-        if version == self.current {
+    /// The data of a value sealed as `sealed_as`, converted to the current type; `None` if
+    /// the bytes are not exactly one value of that type.
+    pub(crate) fn decode(&self, sealed_as: SealedAs, bytes: &[u8]) -> Option<T> {
+        if self.is_current(sealed_as) {
             return decode_exact(bytes);
         }
-        let (_, read) = self.readers.iter().find(|(v, _)| *v == version)?;
-        read(bytes)
+        (self.reader(sealed_as)?.read)(bytes)
     }
 }
 
 impl<T: Serialize + DeserializeOwned> Schema<T> {
-    /// Appends the encoding of `data` as the written version to `out`, at most `limit` bytes
+    /// Appends the encoding of `data` as the written type to `out`, at most `limit` bytes
     /// in all, refused unless it decodes back to itself.
     pub(crate) fn encode(&self, data: &T, out: &mut Vec<u8>, limit: usize) -> Result<(), Encoding> {
         match &self.writer {
-            Some((_, write)) => write(data, out, limit),
+            Some(write) => write(data, out, limit),
             None => encode_as(data, out, limit),
         }
     }
 
-    /// Whether `encoded` (the encoding of `data` as the written version) reads back as `data`:
-    /// always, unless a rollout writes an older version that lacks part of it.
+    /// Whether `encoded` (the encoding of `data` as the written type) reads back as `data`:
+    /// always, unless a rollout writes an older type that lacks part of it.
     pub(crate) fn holds(&self, data: &T, encoded: &[u8]) -> bool {
-        let Some((version, _)) = &self.writer else {
+        if self.writer.is_none() {
             return true;
-        };
-        let Some(back) = self.decode(*version, encoded) else {
+        }
+        let Some(back) = self.decode(self.sealed_as, encoded) else {
             return false;
         };
         match (postcard::to_allocvec(data), postcard::to_allocvec(&back)) {
@@ -280,10 +437,10 @@ impl<T: Serialize + DeserializeOwned> Schema<T> {
         }
     }
 
-    /// Whether `data`, encoded as the written version, is exactly `encoded`.
+    /// Whether `data`, encoded as the written type, is exactly `encoded`.
     pub(crate) fn encodes_to(&self, data: &T, encoded: &[u8]) -> bool {
         match &self.writer {
-            Some((_, write)) => {
+            Some(write) => {
                 let mut buf = Vec::with_capacity(encoded.len());
                 write(data, &mut buf, encoded.len()).is_ok() && buf == encoded
             }

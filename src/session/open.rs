@@ -88,9 +88,9 @@ pub(super) fn open_request<T: SessionData>(
     }
     let opened = authentic.filter(|_| !found.ambiguous);
     if let Some(opened) = &opened
-        && settings.schema.is_outdated(opened.schema_version)
+        && settings.schema.is_outdated(opened.sealed_as)
     {
-        found.migrated = Some((opened.schema_version, settings.schema.write_version()));
+        found.migrated = Some((opened.sealed_as, settings.schema.sealed_as()));
     }
     (opened, found)
 }
@@ -241,14 +241,20 @@ mod tests {
             .max_chunks(4)
             .build()
             .unwrap();
-        let settings = Settings::<Vec<u8>>::new(crate::ring::KeyRing::new(key), config);
+        let settings = Settings::<Vec<u8>>::new(crate::ring::KeyRing::new(key), config, None);
         let now = 1_764_000_000;
         // A first chunk of four: a v2 header for `key_id`, then 40 bytes where the nonce and
         // the ciphertext would be (54 bytes: 72 characters, a whole number of groups).
         let first = |key_id: KeyId| {
             let flags = envelope::Flags::new(4, false).unwrap();
             let (bytes, len) =
-                envelope::Header::v2(key_id, envelope::hour_of(now), 0, flags).encode();
+                envelope::Header::new(
+                key_id,
+                envelope::hour_of(now),
+                envelope::SealedAs::Version(0),
+                flags,
+            )
+            .encode();
             let mut raw = bytes[..len].to_vec();
             raw.extend([7u8; 40]);
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)

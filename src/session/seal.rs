@@ -127,7 +127,7 @@ pub(super) fn seal_lines<T: SessionData>(
             head,
             Data::<T>::Encoded(bytes),
             Format {
-                schema_version: settings.schema.write_version(),
+                sealed_as: settings.schema.sealed_as(),
                 flags,
             },
         )
@@ -191,7 +191,7 @@ mod tests {
         let builder = builder.compression(compression);
         let _ = compression;
         let ring = KeyRing::new(crate::Key::generate(algorithm));
-        Arc::new(Settings::new(ring, builder.build().unwrap()))
+        Arc::new(Settings::new(ring, builder.build().unwrap(), Some(7)))
     }
 
     /// A lifetime of zero seconds is a second: `set_lifetime` with a zero idle timeout still
@@ -203,6 +203,7 @@ mod tests {
         let mut settings = Settings::<Vec<u8>>::new(
             KeyRing::new(crate::Key::generate(crate::Algorithm::Aes256Gcm)),
             config,
+            Some(7),
         );
         let now = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
         settings.clock = Some(Arc::new(move || now));
