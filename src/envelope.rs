@@ -101,8 +101,9 @@ pub(crate) enum SealedAs {
 impl fmt::Display for SealedAs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Version(version) => write!(f, "schema version {version}"),
-            Self::Binding(binding) => write!(f, "type binding {binding:08x}"),
+            // A number: a v2 schema version; `type:` and hex: a v3 type binding.
+            Self::Version(version) => write!(f, "{version}"),
+            Self::Binding(binding) => write!(f, "type:{binding:08x}"),
         }
     }
 }

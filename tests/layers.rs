@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("envelope", 3),
     ("codec", 4),
     ("codec/schema", 4),
+    ("codec/shape", 4),
     ("codec/compress", 4),
     ("cookies", 5),
     ("csrf", 5),
@@ -43,7 +44,7 @@ const FORBIDDEN: &[(&[&str], &[&str])] = &[
         ],
     ),
     (
-        &["codec", "codec/schema", "codec/compress"],
+        &["codec", "codec/schema", "codec/shape", "codec/compress"],
         &["http", "hyper", "tower_", "axum", "tracing"],
     ),
     (

@@ -27,6 +27,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use sealed_session::{
     Algorithm, KeyRing, Migrations, Session, SessionConfig, SessionData, SessionLayer,
+    WireFormat,
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -102,9 +103,11 @@ enum Kind {
     Unregistered,
 }
 
+/// Numbered schema versions, as 0.2 writes them (wire format v2).
 fn config(schema: u32) -> SessionConfig {
     SessionConfig::builder()
         .schema_version(schema)
+        .write_format(WireFormat::V2)
         .build()
         .unwrap()
 }
@@ -120,15 +123,15 @@ fn v2_layer(kind: Kind, ring: &KeyRing, clock: &Clock) -> SessionLayer<V2> {
         Kind::Phase1 => layer
             .with_migrations(
                 Migrations::<V2>::new()
-                    .from::<V1>(1)
-                    .write_as(1, |v2: &V2| V1 {
+                    .from_version::<V1>(1)
+                    .write_as(|v2: &V2| V1 {
                         user: v2.user.clone(),
                         visits: v2.visits,
                     }),
             )
             .unwrap(),
         Kind::New => layer
-            .with_migrations(Migrations::<V2>::new().from::<V1>(1))
+            .with_migrations(Migrations::<V2>::new().from_version::<V1>(1))
             .unwrap(),
         _ => layer,
     };
@@ -279,8 +282,8 @@ async fn g2_migrations_over_axum() {
 fn registration_errors_name_the_version() {
     let ring = KeyRing::new(key(Algorithm::Aes256Gcm, 1));
     let twice = Migrations::<V2>::new()
-        .from::<V1>(1)
-        .from_with::<V1>(1, |v1| v1);
+        .from_version::<V1>(1)
+        .from_version_with::<V1>(1, |v1| v1);
     let error = SessionLayer::<V2>::new(ring.clone(), config(2))
         .with_migrations(twice)
         .unwrap_err();
@@ -290,7 +293,7 @@ fn registration_errors_name_the_version() {
             .contains("schema version 1: registered twice"),
         "{error}"
     );
-    let current = Migrations::<V2>::new().from::<V1>(2);
+    let current = Migrations::<V2>::new().from_version::<V1>(2);
     let error = SessionLayer::<V2>::new(ring.clone(), config(2))
         .with_migrations(current)
         .unwrap_err();
@@ -298,7 +301,7 @@ fn registration_errors_name_the_version() {
         error.to_string().contains("current schema_version"),
         "{error}"
     );
-    let unknown = Migrations::<V2>::new().write_as(1, |v2: &V2| V1 {
+    let unknown = Migrations::<V2>::new().write_as(|v2: &V2| V1 {
         user: v2.user.clone(),
         visits: v2.visits,
     });

@@ -392,8 +392,8 @@ async fn a_change_the_written_schema_cannot_hold_is_an_error() {
     let layer = SessionLayer::<V2>::new(ring(), config)
         .with_migrations(
             Migrations::<V2>::new()
-                .from::<V1>(1)
-                .write_as(1, |v2: &V2| V1 { visits: v2.visits }),
+                .from_version::<V1>(1)
+                .write_as(|v2: &V2| V1 { visits: v2.visits }),
         )
         .unwrap();
     let clock_for_layer = clock.clone();

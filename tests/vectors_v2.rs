@@ -235,6 +235,10 @@ fn invalid_vectors_are_refused_with_their_kind() {
         // bodies are not DEFLATE streams, so the inflater refuses them after the AEAD.
         let expected = if v.class == "compressed" && cfg!(feature = "compression") {
             "payload"
+        // Written before format v3 existed: a v2 envelope with its version byte set to 3 now
+        // parses as v3, whose AAD (the header) then differs from the sealed one.
+        } else if v.class == "version" && v.label.ends_with("_version_3") {
+            "unauthentic"
         } else {
             v.error.as_str()
         };

@@ -12,7 +12,7 @@
 //! The configurations: the defaults; another name with `Rolling::Always` and
 //! `save_uninitialized`; a 512-byte limit; ring C (scheduled, revoked, not-before) with short
 //! browser-session lifetimes, schema 3, no skew and `Rolling::EveryRequest`; a migration layer
-//! (schema 2, `with_migrations(Migrations::<Visits>::new().from::<VisitsV1>(1))`); and a
+//! (schema 2, `with_migrations(Migrations::<Visits>::new().from_version::<VisitsV1>(1))`); and a
 //! revocation check on ring B. The clocks: now, and 20 hours later (past the half-idle
 //! refresh point, and ring C's pending key is the primary).
 //!

@@ -127,7 +127,7 @@ pub fn fixture(spec: &LayerSpec, now: u64) -> LayerFixture {
     if spec.migrate_from_v1 {
         assert_eq!(config.schema_version(), MIGRATION_SCHEMA);
         layer = layer
-            .with_migrations(Migrations::<Visits>::new().from::<VisitsV1>(1))
+            .with_migrations(Migrations::<Visits>::new().from_version::<VisitsV1>(1))
             .expect("one registered older version");
     }
     if let Some(valid) = spec.valid {

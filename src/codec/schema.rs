@@ -223,9 +223,13 @@ impl<T: 'static, Next: 'static> Migrations<T, Next> {
         if twice {
             error.get_or_insert(ConfigError::Migration {
                 type_name,
-                reason: "registered twice (the same schema version, or the same shape as \
+                reason: match version {
+                    Some(version) => format!(
+                        "schema version {version}: registered twice (or the same shape as \
                          another registered type)"
-                    .into(),
+                    ),
+                    None => "registered twice (the same shape as another registered type)".into(),
+                },
             });
         }
         let convert: Arc<dyn Fn(Old) -> T + Send + Sync> = {
@@ -324,8 +328,8 @@ impl<T: DeserializeOwned> Schema<T> {
             return Err(ConfigError::Migration {
                 type_name: clash.type_name,
                 reason: format!(
-                    "has the current type's schema_version ({version}) or shape; register only \
-                     older types"
+                    "is the current schema_version ({version}) or has the current type's shape; \
+                     register only older types"
                 ),
             });
         }

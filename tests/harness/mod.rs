@@ -859,12 +859,15 @@ impl Env {
     }
 }
 
-/// A codec with `config`'s lifetimes and schema version over `ring`.
+/// A codec with `config`'s lifetimes and schema version over `ring`, bound to the servers'
+/// session type (wire format v3) as they are.
 pub(crate) fn codec_for(ring: KeyRing, config: &SessionConfig) -> Codec {
     Codec::new(ring)
         .with_lifetimes(config.idle_timeout(), config.max_lifetime())
         .unwrap()
         .with_schema_version(config.schema_version())
+        .bound_to::<TestSession>()
+        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------

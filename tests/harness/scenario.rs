@@ -9,6 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sealed_session::{
+    Codec,
     Algorithm, CacheControl, ConfigError, Key, KeyRing, OpenErrorKind, Rolling, SameSite,
     SessionConfig, SessionError, SessionMeta,
 };
@@ -713,7 +714,10 @@ pub(crate) async fn e9_uniform_failure(instance: Instance) {
         created: now + 3600,
         ..meta
     };
-    let other_schema = env.codec().with_schema_version(1);
+    // An unbound codec writes format v2, whose header names a schema version.
+    let other_schema = Codec::new(env.ring.clone()).with_schema_version(1);
+    // A bound one writes format v3, whose header names the type.
+    let other_type = Codec::new(env.ring.clone()).with_type_context("another application");
 
     let mut bad_base64 = valid.clone().into_bytes();
     bad_base64[20] = b'*';
@@ -721,7 +725,7 @@ pub(crate) async fn e9_uniform_failure(instance: Instance) {
         ("malformed", String::from_utf8(bad_base64).unwrap()),
         ("too_long", "A".repeat(5000)),
         ("malformed", "AAAA".to_owned()),
-        ("unsupported_version", edit_raw(&valid, |raw| raw[0] = 3)),
+        ("unsupported_version", edit_raw(&valid, |raw| raw[0] = 4)),
         (
             "unknown_key",
             foreign.seal(&name, &meta, &data, now).unwrap().value,
@@ -743,6 +747,10 @@ pub(crate) async fn e9_uniform_failure(instance: Instance) {
         (
             "unknown_schema",
             other_schema.seal(&name, &meta, &data, now).unwrap().value,
+        ),
+        (
+            "wrong_type",
+            other_type.seal(&name, &meta, &data, now).unwrap().value,
         ),
         (
             "payload",
