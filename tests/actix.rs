@@ -292,7 +292,7 @@ async fn do_something(session: Session<Entries>) -> Result<HttpResponse, Session
     Ok(json(&IndexResponse { user_id, counter }))
 }
 
-async fn count(session: Session<Entries>) -> HttpResponse {
+async fn count_entries(session: Session<Entries>) -> HttpResponse {
     let entries = session.get();
     json(&IndexResponse {
         user_id: entries.user_id.clone(),
@@ -558,6 +558,8 @@ fn workflow_app(
 ) -> harness::Server {
     let config = SessionConfig::builder()
         .cookie_name("test-session")
+        .idle_timeout(Duration::from_secs(7 * 86_400))
+        .max_lifetime(Duration::from_secs(7 * 86_400))
         .lifetime(
             Lifetime::persistent()
                 .with_idle_timeout(Duration::from_secs(7 * 86_400))
@@ -581,7 +583,7 @@ fn workflow_app(
                         .get::<Session<Entries>>()
                         .is_some_and(|session| session.get().user_id.is_some())
             }))
-            .service(web::resource("/count").route(web::get().to(count)));
+            .service(web::resource("/count").route(web::get().to(count_entries)));
         app.service(scope)
     })
 }
