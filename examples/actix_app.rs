@@ -34,9 +34,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, guard, web};
 use sealed_session::actix::SessionMiddleware;
-use sealed_session::{
-    Algorithm, Key, KeyRing, Lifetime, Session, SessionConfig, SessionError,
-};
+use sealed_session::{Algorithm, Key, KeyRing, Lifetime, Session, SessionConfig, SessionError};
 use serde::{Deserialize, Serialize};
 
 /// Everything this app keeps per browser. Bump the schema version when its shape changes.
@@ -186,6 +184,9 @@ async fn read_text(body: web::Payload) -> Result<String, HttpResponse> {
 
 /// A url-encoded form, as axum's `Form` extractor reads a POST body.
 async fn read_form(req: &HttpRequest, body: web::Payload) -> Result<Login, HttpResponse> {
+    // Read first, whatever the content type: actix closes a connection whose request body is
+    // left unread, where axum keeps it open.
+    let bytes = read_body(body).await?;
     let form_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -201,7 +202,6 @@ async fn read_form(req: &HttpRequest, body: web::Payload) -> Result<Login, HttpR
             "Form requests must have `Content-Type: application/x-www-form-urlencoded`",
         ));
     }
-    let bytes = read_body(body).await?;
     serde_urlencoded::from_bytes(&bytes).map_err(|error| {
         text(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -247,7 +247,13 @@ fn install_logging() {
     let filter: Targets = std::env::var("RUST_LOG")
         .ok()
         .and_then(|spec| spec.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+        .unwrap_or_else(|| {
+            // actix-server's start-up and shutdown lines are not the app's: it prints what
+            // axum_app prints.
+            Targets::new()
+                .with_default(tracing::Level::INFO)
+                .with_target("actix_server", tracing::Level::WARN)
+        });
     tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .with(filter)
@@ -312,6 +318,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .wrap(sessions.clone())
     })
+    // SIGINT and SIGTERM end the process at once, as they end axum_app (actix would otherwise
+    // wait up to 30 s for open connections).
+    .disable_signals()
     .listen(listener)?
     .run();
     eprintln!("listening on http://{addr}");

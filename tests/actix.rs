@@ -30,9 +30,7 @@ use harness::actix::serve_app;
 use harness::{Adapter, Client, Clock, Env, Instance, Resp, SetCookie, TestSession};
 use http::Method;
 use sealed_session::actix::SessionMiddleware;
-use sealed_session::{
-    Algorithm, KeyRing, Lifetime, Rolling, Session, SessionConfig, SessionError,
-};
+use sealed_session::{Algorithm, KeyRing, Lifetime, Rolling, Session, SessionConfig, SessionError};
 use serde::{Deserialize, Serialize};
 
 mod aes_256_gcm {
@@ -115,23 +113,20 @@ async fn two_middlewares_compose() {
     let first = SessionMiddleware::<TestSession>::new(env.ring.clone(), SessionConfig::default());
     let second = SessionMiddleware::<Other>::new(env.ring.clone(), other_config);
     let server = serve_app(move || {
-        App::new()
-            .wrap(first.clone())
-            .wrap(second.clone())
-            .route(
-                "/",
-                web::get().to(|a: Session<TestSession>, b: Session<Other>| async move {
-                    let visits = a.update(|s| {
-                        s.visits += 1;
-                        s.visits
-                    });
-                    let n = b.update(|o| {
-                        o.n += 2;
-                        o.n
-                    });
-                    format!("{} {}", visits.unwrap(), n.unwrap())
-                }),
-            )
+        App::new().wrap(first.clone()).wrap(second.clone()).route(
+            "/",
+            web::get().to(|a: Session<TestSession>, b: Session<Other>| async move {
+                let visits = a.update(|s| {
+                    s.visits += 1;
+                    s.visits
+                });
+                let n = b.update(|o| {
+                    o.n += 2;
+                    o.n
+                });
+                format!("{} {}", visits.unwrap(), n.unwrap())
+            }),
+        )
     });
     let mut client = Client::new(server.addr);
     let resp = client.get("/").await;
@@ -199,8 +194,16 @@ async fn session_errors_are_responses() {
         "{captured}"
     );
     // Two authentic cookies of the name: the request's fault, a 400.
-    let one = Client::new(server.addr).get("/").await.set_cookie().unwrap();
-    let two = Client::new(server.addr).get("/").await.set_cookie().unwrap();
+    let one = Client::new(server.addr)
+        .get("/")
+        .await
+        .set_cookie()
+        .unwrap();
+    let two = Client::new(server.addr)
+        .get("/")
+        .await
+        .set_cookie()
+        .unwrap();
     let pairs = format!(
         "{}; {}",
         one.split(';').next().unwrap(),
@@ -551,11 +554,7 @@ async fn expiration_is_always_refreshed_if_configured_to_refresh_on_every_reques
 }
 
 /// The app of `complex_workflow` and `guard`: cookie `test-session`, 7 days.
-fn workflow_app(
-    algorithm: Algorithm,
-    clock: &Clock,
-    with_guard: bool,
-) -> harness::Server {
+fn workflow_app(algorithm: Algorithm, clock: &Clock, with_guard: bool) -> harness::Server {
     let config = SessionConfig::builder()
         .cookie_name("test-session")
         .idle_timeout(Duration::from_secs(7 * 86_400))
@@ -605,7 +604,14 @@ async fn guard(algorithm: Algorithm) {
     let cookie_1 = cookie_of(&resp_2, "test-session").unwrap();
 
     // Step 3: POST to do_something: {"counter": 1, "user_id": "ferris"}, session cookie #2.
-    let resp_3 = send(&mut client, Method::POST, "/do_something", "", Some(&cookie_1)).await;
+    let resp_3 = send(
+        &mut client,
+        Method::POST,
+        "/do_something",
+        "",
+        Some(&cookie_1),
+    )
+    .await;
     assert_eq!(
         body_json(&resp_3),
         IndexResponse {
@@ -616,7 +622,14 @@ async fn guard(algorithm: Algorithm) {
     let cookie_2 = cookie_of(&resp_3, "test-session").unwrap();
 
     // Step 4: GET the protected route with the user: {"counter": 1, "user_id": "ferris"}.
-    let resp_4 = send(&mut client, Method::GET, "/protected/count", "", Some(&cookie_2)).await;
+    let resp_4 = send(
+        &mut client,
+        Method::GET,
+        "/protected/count",
+        "",
+        Some(&cookie_2),
+    )
+    .await;
     assert_eq!(
         body_json(&resp_4),
         IndexResponse {
@@ -660,7 +673,14 @@ async fn complex_workflow(algorithm: Algorithm) {
     assert_eq!(body_json(&resp_3), anonymous(1));
 
     // Step 4: POST to do_something with cookie #1: {"counter": 2}, session cookie #2.
-    let resp_4 = send(&mut client, Method::POST, "/do_something", "", Some(&cookie_1)).await;
+    let resp_4 = send(
+        &mut client,
+        Method::POST,
+        "/do_something",
+        "",
+        Some(&cookie_1),
+    )
+    .await;
     assert_eq!(body_json(&resp_4), anonymous(2));
     let cookie_2 = cookie_of(&resp_4, "test-session").unwrap();
     assert_eq!(max_age(&cookie_2), max_age(&cookie_1));
@@ -677,7 +697,14 @@ async fn complex_workflow(algorithm: Algorithm) {
     assert_eq!(body_json(&resp_6), ferris(2));
 
     // Step 7: POST to do_something with cookie #3: {"counter": 3, "ferris"}.
-    let resp_7 = send(&mut client, Method::POST, "/do_something", "", Some(&cookie_3)).await;
+    let resp_7 = send(
+        &mut client,
+        Method::POST,
+        "/do_something",
+        "",
+        Some(&cookie_3),
+    )
+    .await;
     assert_eq!(body_json(&resp_7), ferris(3));
 
     // Step 8: GET index with cookie #2: no invalidation in a cookie, so the old state.

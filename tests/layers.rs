@@ -49,7 +49,9 @@ const FORBIDDEN: &[(&[&str], &[&str])] = &[
     ),
     (
         &["cookies"],
-        &["serde", "postcard", "http", "hyper", "tower_", "axum", "actix"],
+        &[
+            "serde", "postcard", "http", "hyper", "tower_", "axum", "actix",
+        ],
     ),
     (
         &[
@@ -254,7 +256,10 @@ fn actix_is_named_only_in_its_adapter() {
             }
         }
     }
-    assert!(seen_adapter, "src/actix.rs does not name actix_web: is the check looking?");
+    assert!(
+        seen_adapter,
+        "src/actix.rs does not name actix_web: is the check looking?"
+    );
     assert!(
         violations.is_empty(),
         "actix-web outside src/actix.rs:\n{}",

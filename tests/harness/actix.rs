@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Service as _, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServerHandle, Service as _, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpMessage as _, HttpRequest, HttpResponse, HttpServer, web};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use sealed_session::Session;
@@ -64,10 +64,7 @@ impl Drop for Stop {
 /// Starts an actix-web server on `127.0.0.1:0` with the test session middleware (from the
 /// same engine as `sessions`) and the round-trip cases' middlewares.
 pub(crate) fn serve(sessions: super::SessionLayer<TestSession>, lossy: LossyLayers) -> Server {
-    serve_middleware(
-        SessionMiddleware::from(sessions.sessions().clone()),
-        &lossy,
-    )
+    serve_middleware(SessionMiddleware::from(sessions.sessions().clone()), &lossy)
 }
 
 /// Starts an actix-web server on `127.0.0.1:0` around `sessions`.
@@ -161,10 +158,7 @@ async fn handler(req: HttpRequest, body: web::Bytes) -> HttpResponse {
                 }
                 route(&method, &uri, &headers, &body, &session)
             }
-            None => Reply::with_status(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "no SessionMiddleware",
-            ),
+            None => Reply::with_status(StatusCode::INTERNAL_SERVER_ERROR, "no SessionMiddleware"),
         }
     };
     into_actix(reply)
