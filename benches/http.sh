@@ -3,7 +3,7 @@
 # one core, loaded by wrk pinned to another, over loopback; each configuration against its
 # stack's bare server and its inline limit, from the same run.
 #
-#   benches/http.sh                      # all ten configurations, 3 x (2 s warm-up + 10 s)
+#   benches/http.sh                      # all fifteen configurations, 3 x (2 s warm-up + 10 s)
 #   ONLY='hyper' benches/http.sh         # configurations whose name matches a regex
 #   DURATION=5 REPS=1 benches/http.sh    # a quick look
 #   RUSTFLAGS='--cfg poly1305_force_soft --cfg chacha20_force_sse2' benches/http.sh
@@ -24,6 +24,9 @@
 #   (c) session ALG     SessionLayer; every request opens the cookie, bumps a counter and
 #                       re-seals it (a fixed Cookie header, so the counter goes 1 -> 2 each time)
 #   (d) untouched       SessionLayer; the handler never touches the session (cookie still sent)
+# and actix-web 4 (one worker): bare, this crate's actix SessionMiddleware (session ALG,
+# untouched), and actix-session 0.11's cookie store doing the same read-modify-reseal; actix
+# has no inline limit (their /limit column is -).
 # Every configuration sends the same-shaped Cookie header, the bare ones included.
 #
 # Besides req/s the table shows the server's CPU use and its CPU time per request (from
@@ -89,6 +92,11 @@ CONFIGS=(
     "axum session aes-256-gcm|axum-session aes|axum bare|axum inline|1.05"
     "axum session xchacha20-poly1305|axum-session xchacha|axum bare|axum inline|-"
     "axum untouched|axum-untouched aes|axum bare|axum inline|1.01"
+    "actix bare|bare-actix|actix bare|-|-"
+    "actix session aes-256-gcm|actix-session aes|actix bare|-|-"
+    "actix session xchacha20-poly1305|actix-session xchacha|actix bare|-|-"
+    "actix untouched|actix-untouched aes|actix bare|-|-"
+    "actix-session cookie store|actix-session-store private|actix bare|-|-"
 )
 if [ "$MODE" = instructions ]; then
     CONFIGS=(
@@ -98,6 +106,7 @@ if [ "$MODE" = instructions ]; then
         "${CONFIGS[@]:5:5}"
         "axum session aes-256-gcm chunked|axum-session aes-chunked|axum bare|axum inline|-"
         "axum session aes-256-gcm compressed|axum-session aes-compressed|axum bare|axum inline|-"
+        "${CONFIGS[@]:10}"
     )
     # The issue's targets in instructions (over the limit for session routes, over bare for
     # untouched ones), in place of the CPU-time targets above.
@@ -180,11 +189,12 @@ set_cookie_of() { # PATH [COOKIE]
         tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: *\([^;]*\).*/\1/p' | head -n 1
 }
 
-# PID: "on-CPU ns, runnable-but-waiting ns" of the (single-threaded) server: schedstat is exact;
-# without it, clock ticks from stat and no wait time.
+# PID: "on-CPU ns, runnable-but-waiting ns" of the server, summed over its threads (actix-web
+# serves from a worker thread; the others are single-threaded): schedstat is exact; without it,
+# clock ticks from stat and no wait time.
 cpu_ns() {
     if [ -r "/proc/$1/schedstat" ]; then
-        awk '{ printf "%.0f %.0f\n", $1, $2 }' "/proc/$1/schedstat"
+        cat /proc/"$1"/task/*/schedstat | awk '{ on += $1; waited += $2 } END { printf "%.0f %.0f\n", on, waited }'
     else
         awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f 0\n", ($14 + $15) * 1e9 / hz }' "/proc/$1/stat"
     fi

@@ -103,10 +103,9 @@ impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if self.is_client_caused() {
-            return (status, self.to_string()).into_response();
+        if !self.is_client_caused() {
+            tracing::error!(target: "sealed_session::seal", error = %self, "session change failed");
         }
-        tracing::error!(target: "sealed_session::seal", error = %self, "session change failed");
-        (status, "internal server error").into_response()
+        (status, self.response_body()).into_response()
     }
 }

@@ -362,6 +362,29 @@ impl SessionError {
     pub fn is_client_caused(&self) -> bool {
         self.status_code() < 500
     }
+
+    /// The body of the response an adapter answers with, beside
+    /// [`status_code`](Self::status_code): the message when the client caused the error (it
+    /// names sizes and limits, nothing secret), a generic `internal server error` otherwise
+    /// (the details are for the server's log, not the client). An adapter that answers with
+    /// it logs the server-side ones.
+    ///
+    /// ```
+    /// use sealed_session::SessionError;
+    ///
+    /// let too_large = SessionError::TooLarge { size: 5000, limit: 4096 };
+    /// assert_eq!(too_large.status_code(), 413);
+    /// assert!(too_large.response_body().contains("4096"));
+    /// assert_eq!(SessionError::Internal.response_body(), "internal server error");
+    /// ```
+    #[must_use]
+    pub fn response_body(&self) -> std::borrow::Cow<'static, str> {
+        if self.is_client_caused() {
+            std::borrow::Cow::Owned(self.to_string())
+        } else {
+            std::borrow::Cow::Borrowed("internal server error")
+        }
+    }
 }
 
 impl std::error::Error for SessionError {}

@@ -6,6 +6,9 @@
 // core-only build does not have.
 #![cfg_attr(not(feature = "tower"), allow(rustdoc::broken_intra_doc_links))]
 
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix;
 #[cfg(feature = "axum")]
 mod axum;
 // Chunking, migrations and the size check serve the engine: a core-only build leaves them

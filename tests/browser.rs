@@ -1,11 +1,15 @@
-//! A real browser against `examples/axum_app`: headless Chromium driven through the W3C
-//! WebDriver protocol (chromedriver), with a minimal WebDriver client over hyper.
+//! A real browser against `examples/axum_app` and `examples/actix_app` (the same HTTP
+//! contract: every test that drives an app runs against both, the actix one with the `actix`
+//! feature): headless Chromium driven through the W3C WebDriver protocol (chromedriver), with a
+//! minimal WebDriver client over hyper.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install -y
-//! chromium chromium-driver`) and the example binary, built beforehand:
+//! chromium chromium-driver`) and the example binaries, built beforehand (`cargo test` builds
+//! them too):
 //!
 //! ```text
-//! cargo build --example axum_app && cargo test --test browser
+//! cargo build --all-features --example axum_app --example actix_app
+//! cargo test --all-features --test browser
 //! ```
 //!
 //! Without the browser the tests are skipped with a loud message on a developer's machine, so
@@ -65,7 +69,17 @@ static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_login_flow_against_axum_app() {
-    let Some(mut h) = Harness::start("login flow").await else {
+    browser_login_flow_on(Example::Axum).await;
+}
+
+#[cfg(feature = "actix")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_login_flow_against_actix_app() {
+    browser_login_flow_on(Example::Actix).await;
+}
+
+async fn browser_login_flow_on(example: Example) {
+    let Some(mut h) = Harness::start("login flow", example).await else {
         return;
     };
     h.open_browser("profile", &[], false).await;
@@ -144,7 +158,17 @@ async fn browser_login_flow_against_axum_app() {
 /// back when a new Chromium starts on the same `--user-data-dir`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_remember_me_survives_a_restart() {
-    let Some(mut h) = Harness::start("remember me").await else {
+    browser_remember_me_survives_a_restart_on(Example::Axum).await;
+}
+
+#[cfg(feature = "actix")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_remember_me_survives_a_restart_against_actix_app() {
+    browser_remember_me_survives_a_restart_on(Example::Actix).await;
+}
+
+async fn browser_remember_me_survives_a_restart_on(example: Example) {
+    let Some(mut h) = Harness::start("remember me", example).await else {
         return;
     };
     let started = Instant::now();
@@ -211,7 +235,17 @@ async fn browser_remember_me_survives_a_restart() {
 /// Chromium exited cleanly, so neither applies here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_plain_login_ends_with_the_browser() {
-    let Some(mut h) = Harness::start("plain login").await else {
+    browser_plain_login_ends_with_the_browser_on(Example::Axum).await;
+}
+
+#[cfg(feature = "actix")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_plain_login_ends_with_the_browser_against_actix_app() {
+    browser_plain_login_ends_with_the_browser_on(Example::Actix).await;
+}
+
+async fn browser_plain_login_ends_with_the_browser_on(example: Example) {
+    let Some(mut h) = Harness::start("plain login", example).await else {
         return;
     };
     let started = Instant::now();
@@ -276,7 +310,17 @@ async fn browser_plain_login_ends_with_the_browser() {
 /// between do not consume it), then answers an empty body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_flash_is_shown_once() {
-    let Some(mut h) = Harness::start("flash").await else {
+    browser_flash_is_shown_once_on(Example::Axum).await;
+}
+
+#[cfg(feature = "actix")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_flash_is_shown_once_against_actix_app() {
+    browser_flash_is_shown_once_on(Example::Actix).await;
+}
+
+async fn browser_flash_is_shown_once_on(example: Example) {
+    let Some(mut h) = Harness::start("flash", example).await else {
         return;
     };
     let started = Instant::now();
@@ -331,7 +375,17 @@ async fn browser_flash_is_shown_once() {
 /// log (chromedriver's performance log) shows why each tossed cookie was refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_host_prefix_defeats_cookie_tossing() {
-    let Some(mut h) = Harness::start("cookie tossing (F1)").await else {
+    browser_host_prefix_defeats_cookie_tossing_on(Example::Axum).await;
+}
+
+#[cfg(feature = "actix")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_host_prefix_defeats_cookie_tossing_against_actix_app() {
+    browser_host_prefix_defeats_cookie_tossing_on(Example::Actix).await;
+}
+
+async fn browser_host_prefix_defeats_cookie_tossing_on(example: Example) {
+    let Some(mut h) = Harness::start("cookie tossing (F1)", example).await else {
         return;
     };
     let started = Instant::now();
@@ -968,21 +1022,21 @@ struct Harness {
 
 impl Harness {
     /// Starts the app and chromedriver (no browser yet); `None` when the test is skipped.
-    async fn start(test: &str) -> Option<Self> {
-        Self::start_with(test, true).await
+    async fn start(test: &str, example: Example) -> Option<Self> {
+        Self::start_with(test, Some(example)).await
     }
 
     /// Starts chromedriver only, for a test that serves its own app in-process (`base` is then
     /// not available); `None` when the test is skipped.
     async fn start_without_app(test: &str) -> Option<Self> {
-        Self::start_with(test, false).await
+        Self::start_with(test, None).await
     }
 
-    async fn start_with(test: &str, with_app: bool) -> Option<Self> {
+    async fn start_with(test: &str, example: Option<Example>) -> Option<Self> {
         if browser_missing(test) {
             return None;
         }
-        let app_binary = with_app.then(example_binary);
+        let app_binary = example.map(example_binary);
         let turn = ONE_BROWSER.lock().await;
 
         let mut guard = Guard::new();
@@ -999,7 +1053,8 @@ impl Harness {
                 .spawn()
                 .unwrap_or_else(|error| panic!("cannot start {}: {error}", app_binary.display()));
             guard.push_child(app, "app.log");
-            wait_for_port(&mut guard, app_port, "examples/axum_app");
+            let name = example.map_or("the app", Example::path);
+            wait_for_port(&mut guard, app_port, name);
         }
 
         let driver_port = free_port();
@@ -1125,15 +1180,48 @@ impl Harness {
     }
 }
 
-/// `target/<profile>/examples/axum_app`, next to this test's `target/<profile>/deps/`.
-fn example_binary() -> PathBuf {
+/// The example apps with one HTTP contract: every test that drives an app runs against each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Example {
+    /// `examples/axum_app.rs`.
+    Axum,
+    /// `examples/actix_app.rs` (feature `actix`).
+    #[cfg_attr(not(feature = "actix"), allow(dead_code))]
+    Actix,
+}
+
+impl Example {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Axum => "axum_app",
+            Self::Actix => "actix_app",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Axum => "examples/axum_app",
+            Self::Actix => "examples/actix_app",
+        }
+    }
+
+    fn build_command(self) -> &'static str {
+        match self {
+            Self::Axum => "cargo build --example axum_app",
+            Self::Actix => "cargo build --example actix_app --features actix",
+        }
+    }
+}
+
+/// `target/<profile>/examples/<example>`, next to this test's `target/<profile>/deps/`.
+fn example_binary(example: Example) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("the test executable lives in target/<profile>/deps");
-    let binary = profile_dir.join("examples").join("axum_app");
-    let build = "cargo build --example axum_app";
+    let binary = profile_dir.join("examples").join(example.name());
+    let build = example.build_command();
     let built = std::fs::metadata(&binary)
         .and_then(|meta| meta.modified())
         .unwrap_or_else(|_| {
@@ -1144,7 +1232,7 @@ fn example_binary() -> PathBuf {
         });
     // Refuse to test a stale example (the sources changed since it was built).
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sources = vec![root.join("examples/axum_app.rs")];
+    let mut sources = vec![root.join(format!("{}.rs", example.path()))];
     collect_files(&root.join("src"), &mut sources);
     for source in sources {
         let changed = std::fs::metadata(&source)

@@ -31,6 +31,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("middleware", 9),
     ("watch", 9),
     ("axum", 10),
+    ("actix", 10),
     ("tower_sessions", 10),
     ("lib", 11),
 ];
@@ -40,16 +41,18 @@ const FORBIDDEN: &[(&[&str], &[&str])] = &[
     (
         &["key/id", "rng", "error", "key", "ring", "envelope"],
         &[
-            "serde", "postcard", "http", "hyper", "tower_", "axum", "tracing",
+            "serde", "postcard", "http", "hyper", "tower_", "axum", "actix", "tracing",
         ],
     ),
     (
         &["codec", "codec/schema", "codec/shape", "codec/compress"],
-        &["http", "hyper", "tower_", "axum", "tracing"],
+        &["http", "hyper", "tower_", "axum", "actix", "tracing"],
     ),
     (
         &["cookies"],
-        &["serde", "postcard", "http", "hyper", "tower_", "axum"],
+        &[
+            "serde", "postcard", "http", "hyper", "tower_", "axum", "actix",
+        ],
     ),
     (
         &[
@@ -65,9 +68,16 @@ const FORBIDDEN: &[(&[&str], &[&str])] = &[
             "hyper",
             "tower_",
             "axum",
+            "actix",
             "aes_gcm",
             "chacha20poly1305",
         ],
+    ),
+    // actix-web is named only in its adapter (src/actix.rs); the other adapters and the table
+    // of contents stay away from it, as the engine's layers do.
+    (
+        &["middleware", "watch", "axum", "tower_sessions", "lib"],
+        &["actix", "::actix"],
     ),
     // The session rules never reach below the codec: no envelope framing of their own.
     (
@@ -201,6 +211,59 @@ fn modules_stay_in_their_layer() {
     assert!(
         violations.is_empty(),
         "layering broken:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// The adapters' framework crates, and the only module that may name each: not in a `use`
+/// line, nor in a path written out in the code (`::actix_web::...`, `actix_web::dev::...`).
+const ADAPTER_CRATES: &[(&str, &str)] = &[("actix_", "actix")];
+
+#[test]
+fn actix_is_named_only_in_its_adapter() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut violations = Vec::new();
+    let mut stack = vec![src.clone()];
+    let mut seen_adapter = false;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let module = module_of(&path, &src);
+            let code = code(&std::fs::read_to_string(&path).unwrap());
+            for &(krate, home) in ADAPTER_CRATES {
+                if module == home {
+                    seen_adapter |= code.contains(krate);
+                    continue;
+                }
+                for (number, line) in code.lines().enumerate() {
+                    let named = line.match_indices(krate).any(|(at, _)| {
+                        // A path segment, not the tail of another name (`my_actix_web`).
+                        line[..at]
+                            .chars()
+                            .next_back()
+                            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+                    });
+                    if named {
+                        violations.push(format!("{module}:{}: names {krate}: {line}", number + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        seen_adapter,
+        "src/actix.rs does not name actix_web: is the check looking?"
+    );
+    assert!(
+        violations.is_empty(),
+        "actix-web outside src/actix.rs:\n{}",
         violations.join("\n")
     );
 }

@@ -163,6 +163,28 @@ async fn serve(adapter: Adapter, kind: Kind, ring: &KeyRing, clock: &Clock) -> h
             serve_hyper(layer).await
         }
         (Adapter::Hyper, kind) => serve_hyper(v2_layer(kind, ring, clock)).await,
+        #[cfg(feature = "actix")]
+        (Adapter::Actix, Kind::Old) => {
+            let layer = with_clock(SessionLayer::<V1>::new(ring.clone(), config(1)), clock);
+            let sessions = sealed_session::actix::SessionMiddleware::from(layer.sessions().clone());
+            harness::actix::serve_app(move || {
+                actix_web::App::new().wrap(sessions.clone()).route(
+                    "/",
+                    actix_web::web::get().to(|s: Session<V1>| async move { answer(Some(&s)) }),
+                )
+            })
+        }
+        #[cfg(feature = "actix")]
+        (Adapter::Actix, kind) => {
+            let layer = v2_layer(kind, ring, clock);
+            let sessions = sealed_session::actix::SessionMiddleware::from(layer.sessions().clone());
+            harness::actix::serve_app(move || {
+                actix_web::App::new().wrap(sessions.clone()).route(
+                    "/",
+                    actix_web::web::get().to(|s: Session<V2>| async move { answer(Some(&s)) }),
+                )
+            })
+        }
     }
 }
 
@@ -278,6 +300,14 @@ async fn g2_migrations_over_axum() {
     }
 }
 
+#[cfg(feature = "actix")]
+#[tokio::test]
+async fn g2_migrations_over_actix() {
+    for algorithm in ALGORITHMS {
+        g2_over(Adapter::Actix, algorithm).await;
+    }
+}
+
 #[test]
 fn registration_errors_name_the_version() {
     let ring = KeyRing::new(key(Algorithm::Aes256Gcm, 1));
@@ -371,4 +401,10 @@ async fn rollout_without_logouts_over_hyper() {
 #[tokio::test]
 async fn rollout_without_logouts_over_axum() {
     rollout_over(Adapter::Axum).await;
+}
+
+#[cfg(feature = "actix")]
+#[tokio::test]
+async fn rollout_without_logouts_over_actix() {
+    rollout_over(Adapter::Actix).await;
 }

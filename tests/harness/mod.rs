@@ -14,6 +14,8 @@
 //!   run on a current-thread runtime, so the server's events land there too).
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "actix")]
+pub(crate) mod actix;
 pub(crate) mod chunks;
 pub(crate) mod dayone;
 pub(crate) mod lifecycle;
@@ -63,6 +65,10 @@ pub(crate) enum Adapter {
     Hyper,
     /// An axum 0.8 `Router` behind `axum::serve`.
     Axum,
+    /// An actix-web 4 `App` behind `HttpServer` (one worker, on a thread of its own), wrapped
+    /// in `sealed_session::actix::SessionMiddleware`.
+    #[cfg(feature = "actix")]
+    Actix,
 }
 
 /// One instance of the scenario suite.
@@ -483,13 +489,28 @@ pub(crate) struct FlatInner {
 /// or one it can (`skip-ok`), in a second session layer of its own type (cookie `lossy-CASE`),
 /// and answers with the outcome (SECURITY-TESTS F12).
 fn lossy(extensions: &http::Extensions, case: &str) -> Reply {
+    lossy_cases(
+        extensions.get::<Session<LossySkip>>(),
+        extensions.get::<Session<LossyUntagged>>(),
+        extensions.get::<Session<LossyFlatten>>(),
+        case,
+    )
+}
+
+/// `/lossy/CASE` over the round-trip cases' sessions, wherever the adapter keeps them.
+fn lossy_cases(
+    skip: Option<&Session<LossySkip>>,
+    untagged: Option<&Session<LossyUntagged>>,
+    flatten: Option<&Session<LossyFlatten>>,
+    case: &str,
+) -> Reply {
     let outcome = match case {
-        "skip" | "skip-ok" => extensions.get::<Session<LossySkip>>().map(|session| {
+        "skip" | "skip-ok" => skip.map(|session| {
             let note = (case == "skip-ok").then_some(7);
             let result = session.set(LossySkip { note, count: 1 });
             (result, session.get().count)
         }),
-        "untagged" => extensions.get::<Session<LossyUntagged>>().map(|session| {
+        "untagged" => untagged.map(|session| {
             let result = session.set(LossyUntagged {
                 value: Untagged::Text("x".to_owned()),
             });
@@ -498,7 +519,7 @@ fn lossy(extensions: &http::Extensions, case: &str) -> Reply {
                 u32::from(session.get().value != Untagged::Number(0)),
             )
         }),
-        "flatten" => extensions.get::<Session<LossyFlatten>>().map(|session| {
+        "flatten" => flatten.map(|session| {
             let result = session.update(|s| s.inner.count += 1);
             (result, session.get().inner.count)
         }),
@@ -718,15 +739,17 @@ pub(crate) async fn serve_layer(adapter: Adapter, sessions: SessionLayer<TestSes
             )
             .await
         }
+        #[cfg(feature = "actix")]
+        Adapter::Actix => actix::serve(sessions, lossy),
     }
 }
 
 /// The layers of the round-trip cases (`/lossy/..`), each with a cookie of its own.
 #[derive(Clone)]
 pub(crate) struct LossyLayers {
-    skip: SessionLayer<LossySkip>,
-    untagged: SessionLayer<LossyUntagged>,
-    flatten: SessionLayer<LossyFlatten>,
+    pub(crate) skip: SessionLayer<LossySkip>,
+    pub(crate) untagged: SessionLayer<LossyUntagged>,
+    pub(crate) flatten: SessionLayer<LossyFlatten>,
 }
 
 impl LossyLayers {
@@ -1059,6 +1082,10 @@ impl Client {
         body: &str,
         fields: Option<&[&str]>,
     ) -> Resp {
+        // An actix server answers on a thread of its own: its events go to this thread's
+        // subscriber (a `Logs` capture) for this request.
+        #[cfg(feature = "actix")]
+        actix::route_logs(self.addr);
         let mut req = Request::new(Full::new(Bytes::from(body.to_owned())));
         *req.method_mut() = method;
         *req.uri_mut() = match self.proto {

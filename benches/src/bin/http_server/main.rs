@@ -23,7 +23,17 @@
 //!                                 `Session<T>` extractor
 //!   axum-untouched  aes|xchacha   as hyper-untouched, through axum
 //!   axum-inline                   as hyper-inline, in an axum handler
+//!   bare-actix                    actix-web `HttpServer` (one worker) answering "hello, world"
+//!   actix-session   aes|xchacha   as hyper-session, behind `sealed_session::actix::
+//!                                 SessionMiddleware` with the `Session<T>` extractor
+//!   actix-untouched aes|xchacha   as hyper-untouched, through actix-web
+//!   actix-session-store private   actix-session 0.11's `CookieSessionStore` (encrypted
+//!                                 cookie, its default), the same counter and user in its
+//!                                 string map: read, bump, insert (a re-seal every request)
 //! ```
+//!
+//! actix-web serves from a worker thread beside its main and accept threads: benches/http.sh
+//! counts the CPU time of every thread of the server.
 //!
 //! In every mode `GET /start` touches the session (where there is one) so that the script can
 //! take a valid cookie from its `Set-Cookie`; `GET /` is the measured route. Each server makes
@@ -53,6 +63,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use sealed_session::{Algorithm, Key, KeyRing, Session, SessionConfig, SessionData, SessionLayer};
 
+mod actix;
 mod inline;
 use serde::{Deserialize, Serialize};
 use tower_layer::Layer as _;
@@ -129,7 +140,8 @@ type Body = Full<Bytes>;
 
 const USAGE: &str = "usage: http_server MODE [ALG] PORT
 modes: bare-hyper, hyper-session ALG, hyper-untouched ALG, hyper-inline,
-       bare-axum, axum-session ALG, axum-untouched ALG, axum-inline
+       bare-axum, axum-session ALG, axum-untouched ALG, axum-inline,
+       bare-actix, actix-session ALG, actix-untouched ALG, actix-session-store private
 ALG: aes, xchacha, aes-chunked (8 KiB more in three cookies),
      aes-compressed (8 KiB more, compressed)
 (run benches/http.sh for the measurement)";
@@ -138,6 +150,7 @@ ALG: aes, xchacha, aes-chunked (8 KiB more in three cookies),
 enum Stack {
     Hyper,
     Axum,
+    Actix,
 }
 
 #[derive(Clone, Copy)]
@@ -160,12 +173,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         ["bare-axum", port] => (Stack::Axum, Route::Bare, None, port),
         ["hyper-inline", port] => (Stack::Hyper, Route::Inline, None, port),
         ["axum-inline", port] => (Stack::Axum, Route::Inline, None, port),
+        ["bare-actix", port] => (Stack::Actix, Route::Bare, None, port),
+        ["actix-session-store", "private", port] => return actix::serve_store(port.parse()?),
         [mode, algorithm, port] => {
             let (stack, route) = match *mode {
                 "hyper-session" => (Stack::Hyper, Route::Session),
                 "hyper-untouched" => (Stack::Hyper, Route::Untouched),
                 "axum-session" => (Stack::Axum, Route::Session),
                 "axum-untouched" => (Stack::Axum, Route::Untouched),
+                "actix-session" => (Stack::Actix, Route::Session),
+                "actix-untouched" => (Stack::Actix, Route::Untouched),
                 _ => return Err(format!("unknown mode {mode:?}\n{USAGE}").into()),
             };
             let algorithm = match *algorithm {
@@ -227,6 +244,9 @@ fn serve<T: Visits>(
     layer: Option<SessionLayer<T>>,
     port: u16,
 ) -> Result<(), Box<dyn Error>> {
+    if let Stack::Actix = stack {
+        return actix::serve(route, layer, port);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -238,6 +258,7 @@ fn serve<T: Visits>(
         match stack {
             Stack::Hyper => serve_hyper(listener, route, layer).await,
             Stack::Axum => serve_axum(listener, route, layer).await,
+            Stack::Actix => Err("actix is served by actix::serve".into()),
         }
     })
 }
