@@ -409,6 +409,11 @@ pub(crate) struct Finished {
     pub(crate) lines: Lines,
     pub(crate) found: Found,
     pub(crate) seal_error: Option<SessionError>,
+    /// The seal that failed was the engine's own re-seal of the cookie the client sent,
+    /// unchanged (a refresh, a key or schema upgrade): what it could not seal is the client's
+    /// valid cookie under a configuration changed since (compression or chunking turned off, a
+    /// smaller limit), which stays as it was sent.
+    pub(crate) reseal_only: bool,
     /// A lifetime was capped by the configuration's maxima in this request.
     pub(crate) capped: bool,
 }
@@ -872,13 +877,20 @@ impl<T: SessionData> Session<T> {
                 ));
                 0
             }
-            Plan::Seal => match state.seal(settings, &mut finished.lines) {
-                Ok(()) => finished.lines.len(),
-                Err(error) => {
-                    finished.seal_error = Some(error);
-                    from_cookie
+            Plan::Seal => {
+                let reseal_only = state
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|l| l.from_cookie && !l.data_changed && !l.head_changed);
+                match state.seal(settings, &mut finished.lines) {
+                    Ok(()) => finished.lines.len(),
+                    Err(error) => {
+                        finished.seal_error = Some(error);
+                        finished.reseal_only = reseal_only;
+                        from_cookie
+                    }
                 }
-            },
+            }
         };
         for index in kept.max(1)..MAX_CHUNKS {
             if state.found.chunks_seen & (1 << index) != 0 {
