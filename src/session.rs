@@ -786,6 +786,20 @@ impl<T: SessionData> Session<T> {
         Some(u128::from(high.finish()) << 64 | u128::from(low.finish()))
     }
 
+    /// Whether the request carried conflicting cookies of the session's name, so that no
+    /// change can be saved ([`SessionError::Conflict`]); opens the cookies if they were not.
+    /// The tower-sessions bridge asks before saving: tower-sessions logs every failed save as
+    /// an `error` event, and a client's planted cookies must not raise one (SECURITY-TESTS F5).
+    #[cfg(feature = "tower-sessions")]
+    pub(crate) fn is_conflicted(&self) -> bool {
+        let shared = &*self.shared;
+        let mut state = shared.lock();
+        matches!(
+            state.writable(&shared.settings, &shared.cookies),
+            Err(SessionError::Conflict)
+        )
+    }
+
     /// Deletes the request's cookies of the session's name if none could open on its header
     /// alone (malformed, an unknown key, outside the hour window), without opening any: the
     /// tower-sessions bridge's rule for a session no handler loaded, as tower-sessions deletes

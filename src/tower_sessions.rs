@@ -264,7 +264,13 @@ where
                 let _ = typed.destroy();
             } else if session.is_modified() && !response.status().is_server_error() {
                 *lock(&store.expiry) = session.expiry();
-                if session.save().await.is_err() {
+                if typed.is_conflicted() {
+                    // The client's own conflicting cookies (planted ones, say), already logged
+                    // at `info` when the session was opened: what the typed API answers. Not
+                    // through `save`, which tower-sessions logs as an `error` when it fails.
+                    response = Response::default();
+                    *response.status_mut() = StatusCode::BAD_REQUEST;
+                } else if session.save().await.is_err() {
                     let failure = lock(&store.failure)
                         .take()
                         .unwrap_or(SessionError::Internal);

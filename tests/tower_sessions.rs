@@ -724,6 +724,132 @@ async fn a_cookie_nesting_thousands_of_levels_is_a_fresh_session_not_a_crash() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What a client can make the bridge log (RT3-3, SECURITY-TESTS F5, H3)
+// ---------------------------------------------------------------------------------------------
+
+/// Every event's level and target, from a subscriber installed on the current thread (the
+/// test's runtime is current-thread, so the server's events land here too).
+#[derive(Clone, Default)]
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let meta = event.metadata();
+        self.0
+            .lock()
+            .unwrap()
+            .push((*meta.level(), meta.target().to_owned()));
+    }
+}
+
+impl Events {
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let events = Self::default();
+        let subscriber = tracing_subscriber::registry().with(events.clone());
+        (events, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn take(&self) -> Vec<(tracing::Level, String)> {
+        core::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// RT3-3: nothing a client sends through the bridge raises an event above `info`, and no
+/// request logs more than one event of the crate: conflicting (planted) cookies on a read and
+/// on a write, a tampered cookie, garbage, a value longer than any cookie, a value of the
+/// session's name among 150 other cookies in a 12 KB header, fifty copies of it, an authentic
+/// value nesting thousands of levels. None is a 5xx. (0.2: conflicts on a write were an empty
+/// 500 with two `error` events; the deep value aborted the process.)
+#[tokio::test]
+async fn nothing_a_client_sends_through_the_bridge_logs_above_info() {
+    let (events, _guard) = Events::capture();
+    let (app, codec) = deep_app();
+    let server = serve_axum(app).await;
+    let mut user = Client::new(server.addr);
+    assert_eq!(user.get("/insert").await.status, 200);
+    let mut attacker = Client::new(server.addr);
+    assert_eq!(attacker.get("/insert").await.status, 200);
+    let (own, planted) = (user.cookie(NAME).unwrap(), attacker.cookie(NAME).unwrap());
+    assert_ne!(own, planted);
+    let others: String = (0..150)
+        .map(|i| format!("c{i}={}; ", "v".repeat(70)))
+        .collect();
+    let levels = if cfg!(feature = "compression") {
+        8_000
+    } else {
+        1_000
+    };
+    let cases: Vec<(&str, &str, String)> = vec![
+        (
+            "conflict on a read",
+            "/get_value",
+            format!("{NAME}={planted}; {NAME}={own}"),
+        ),
+        (
+            "conflict on a write",
+            "/insert",
+            format!("{NAME}={own}; {NAME}={planted}"),
+        ),
+        (
+            "conflict on a flush",
+            "/flush",
+            format!("{NAME}={own}; {NAME}={planted}"),
+        ),
+        ("tampered", "/insert", format!("{NAME}={}", tampered(&own))),
+        ("garbage", "/get_value", format!("{NAME}=garbage")),
+        ("garbage, untouched", "/", format!("{NAME}=%00;;=; {NAME}")),
+        (
+            "longer than a cookie",
+            "/get_value",
+            format!("{NAME}={}", "A".repeat(6_000)),
+        ),
+        (
+            "in a 12 KB header",
+            "/insert",
+            format!("{others}{NAME}={}", tampered(&own)),
+        ),
+        (
+            "fifty copies",
+            "/insert",
+            (0..50)
+                .map(|i| format!("{NAME}={}", if i % 2 == 0 { &own } else { &planted }))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        ("nested deep", "/deep", deep_cookie(&codec, levels)),
+        (
+            "nested one level too deep",
+            "/insert",
+            deep_cookie(&codec, 65),
+        ),
+    ];
+    events.take();
+    for (case, path, cookie) in &cases {
+        let resp = Client::new(server.addr).get_with(path, &[cookie]).await;
+        let seen = events.take();
+        assert!(resp.status < 500, "{case}: {resp:?}");
+        let above: Vec<_> = seen
+            .iter()
+            .filter(|(level, _)| *level < tracing::Level::INFO)
+            .collect();
+        assert!(above.is_empty(), "{case}: events above info: {above:?}");
+        let ours: Vec<_> = seen
+            .iter()
+            .filter(|(_, target)| target.starts_with("sealed_session"))
+            .collect();
+        assert!(ours.len() <= 1, "{case}: more than one event: {ours:?}");
+        if case.starts_with("conflict on a write") {
+            // The typed API's answer: the client's fault, with no cookie written or deleted.
+            assert_eq!(resp.status, 400, "{case}: {resp:?}");
+            assert_eq!(resp.set_cookies(), Vec::<String>::new(), "{case}");
+        }
+    }
+    // The user's cookie survived all of it, and the server is serving.
+    assert_eq!(user.get("/get").await.body, "42");
+}
+
+// ---------------------------------------------------------------------------------------------
 // tower-sessions' route_tests!, ported
 // ---------------------------------------------------------------------------------------------
 
