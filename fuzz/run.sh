@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-TARGETS=(open cookie_header cookie_parser chunks plaintext roundtrip key_string ring_text)
+TARGETS=(open cookie_header cookie_parser chunks plaintext bridge_record roundtrip key_string ring_text)
 CARGO_FUZZ_VERSION="${CARGO_FUZZ_VERSION:-0.13.2}"
 LOGS=artifacts/logs
 # Without comparison tracing every byte compare in the crate and the harness calls into

@@ -387,7 +387,14 @@ fn log(finished: &Finished) {
         );
     }
     if let Some(error) = &finished.seal_error {
-        tracing::error!(target: SEAL_EVENT_TARGET, %error, "session not saved");
+        if finished.reseal_only {
+            // The client's own valid cookie under a configuration changed since (compression
+            // or chunking turned off, a smaller limit): nothing a client sends logs above
+            // `info` (SECURITY-TESTS F5, H3), and the cookie stays as it was sent.
+            tracing::info!(target: SEAL_EVENT_TARGET, %error, "session cookie not re-sealed (refresh or key upgrade): it no longer fits the configuration, and is kept as sent");
+        } else {
+            tracing::error!(target: SEAL_EVENT_TARGET, %error, "session not saved");
+        }
     }
 }
 

@@ -69,6 +69,10 @@ pub use session::{Session, SessionData};
 #[cfg(feature = "tower-sessions")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions")))]
 pub use tower_sessions::{TowerSessionsLayer, TowerSessionsService};
+// The fuzz targets' way in to the bridge's record codec (fuzz/fuzz_targets/bridge_record.rs).
+#[cfg(all(fuzzing, feature = "tower-sessions"))]
+#[doc(hidden)]
+pub use tower_sessions::fuzzing as __fuzzing_tower_sessions;
 #[cfg(feature = "engine")]
 #[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
 pub use watch::RingWatcher;

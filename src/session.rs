@@ -417,6 +417,11 @@ pub(crate) struct Finished {
     pub(crate) lines: Lines,
     pub(crate) found: Found,
     pub(crate) seal_error: Option<SessionError>,
+    /// The seal that failed was the engine's own re-seal of the cookie the client sent,
+    /// unchanged (a refresh, a key or schema upgrade): what it could not seal is the client's
+    /// valid cookie under a configuration changed since (compression or chunking turned off, a
+    /// smaller limit), which stays as it was sent.
+    pub(crate) reseal_only: bool,
     /// A lifetime was capped by the configuration's maxima in this request.
     pub(crate) capped: bool,
 }
@@ -789,6 +794,20 @@ impl<T: SessionData> Session<T> {
         Some(u128::from(high.finish()) << 64 | u128::from(low.finish()))
     }
 
+    /// Whether the request carried conflicting cookies of the session's name, so that no
+    /// change can be saved ([`SessionError::Conflict`]); opens the cookies if they were not.
+    /// The tower-sessions bridge asks before saving: tower-sessions logs every failed save as
+    /// an `error` event, and a client's planted cookies must not raise one (SECURITY-TESTS F5).
+    #[cfg(feature = "tower-sessions")]
+    pub(crate) fn is_conflicted(&self) -> bool {
+        let shared = &*self.shared;
+        let mut state = shared.lock();
+        matches!(
+            state.writable(&shared.settings, &shared.cookies),
+            Err(SessionError::Conflict)
+        )
+    }
+
     /// Deletes the request's cookies of the session's name if none could open on its header
     /// alone (malformed, an unknown key, outside the hour window), without opening any: the
     /// tower-sessions bridge's rule for a session no handler loaded, as tower-sessions deletes
@@ -880,13 +899,20 @@ impl<T: SessionData> Session<T> {
                 ));
                 0
             }
-            Plan::Seal => match state.seal(settings, &mut finished.lines) {
-                Ok(()) => finished.lines.len(),
-                Err(error) => {
-                    finished.seal_error = Some(error);
-                    from_cookie
+            Plan::Seal => {
+                let reseal_only = state
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|l| l.from_cookie && !l.data_changed && !l.head_changed);
+                match state.seal(settings, &mut finished.lines) {
+                    Ok(()) => finished.lines.len(),
+                    Err(error) => {
+                        finished.seal_error = Some(error);
+                        finished.reseal_only = reseal_only;
+                        from_cookie
+                    }
                 }
-            },
+            }
         };
         for index in kept.max(1)..MAX_CHUNKS {
             if state.found.chunks_seen & (1 << index) != 0 {

@@ -442,6 +442,105 @@ async fn a_change_the_written_schema_cannot_hold_is_an_error() {
 const NAME: &str = common::NAME;
 
 // ---------------------------------------------------------------------------------------------
+// A client's own cookie after an operator's change (RT3-12, SECURITY-TESTS H3)
+// ---------------------------------------------------------------------------------------------
+
+/// `warn` and `error`.
+#[cfg(feature = "compression")]
+const ABOVE_INFO: [&str; 2] = ["WARN", "ERROR"];
+
+/// The levels a test can capture.
+#[cfg(feature = "compression")]
+const ALL_LEVELS: [&str; 5] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+
+/// The captured events (one per line) at one of `levels`, whatever their target.
+#[cfg(any(feature = "compression", feature = "tower-sessions"))]
+fn at_levels<'a>(text: &'a str, levels: &[&str]) -> Vec<&'a str> {
+    text.lines()
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|level| levels.contains(&level))
+        })
+        .collect()
+}
+
+/// RT3-12: a session sealed while compression was on (8,000 compressible bytes, a small
+/// cookie), sent back after the operator turned compression off. It still opens (a codec
+/// built with the feature reads compressed values), but once its refresh is due it no longer
+/// fits a cookie uncompressed, so every request's re-seal fails. That is the operator's
+/// change, and the client's own valid cookie: the request is served, the cookie is left as it
+/// is (no `Set-Cookie`), and at most one event says so, at `info` or below (0.2: an `error`
+/// event on every request, SECURITY.md F5).
+#[cfg(feature = "compression")]
+#[tokio::test]
+async fn a_compressed_cookie_after_compression_is_turned_off_logs_nothing_above_info() {
+    let logs = Logs::capture();
+    let clock = Clock::new(T0);
+    let compressed = SessionConfig::builder().compression(true).build().unwrap();
+    let session = TestSession {
+        visits: 7,
+        user: Some("ada".to_owned()),
+        blob: "a".repeat(8_000),
+    };
+    let cookie = harness::codec_for(ring(), &compressed)
+        .with_compression(true)
+        .seal(NAME, &common::meta(T0), &session, T0)
+        .unwrap()
+        .value;
+    assert!(cookie.len() < 1_000, "{}", cookie.len());
+
+    // The operator's change: the default configuration, compression off.
+    let app =
+        harness::axum_router().layer(harness::layer(ring(), SessionConfig::default(), &clock));
+    let server = serve_axum(app).await;
+    let field = format!("{NAME}={cookie}");
+    logs.take();
+
+    // Before the refresh is due: read as it is, nothing to re-seal.
+    let resp = Client::new(server.addr).get_with("/peek", &[&field]).await;
+    assert_eq!(
+        (resp.status, resp.body.as_str()),
+        (200, "visits: 7"),
+        "{resp:?}"
+    );
+    assert_eq!(resp.set_cookies(), Vec::<String>::new());
+    let captured = logs.take();
+    assert_eq!(
+        at_levels(&captured, &ABOVE_INFO),
+        Vec::<&str>::new(),
+        "{captured}"
+    );
+
+    // Past half the idle timeout the refresh is due on every request, and fails each time.
+    clock.advance(13 * HOUR);
+    for _ in 0..3 {
+        let resp = Client::new(server.addr).get_with("/peek", &[&field]).await;
+        let captured = logs.take();
+        assert_eq!(
+            (resp.status, resp.body.as_str()),
+            (200, "visits: 7"),
+            "{resp:?}"
+        );
+        assert_eq!(
+            resp.set_cookies(),
+            Vec::<String>::new(),
+            "the cookie is left as it is"
+        );
+        assert_eq!(
+            at_levels(&captured, &ABOVE_INFO),
+            Vec::<&str>::new(),
+            "events above info for a client's own valid cookie"
+        );
+        let all = events(&captured, &ALL_LEVELS, "sealed_session");
+        assert!(
+            all.len() <= 1,
+            "more than one event for one request: {all:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // A lifetime capped by the configuration is said so
 // ---------------------------------------------------------------------------------------------
 
@@ -510,7 +609,7 @@ mod bridge {
     use sealed_session::{SessionConfig, TowerSessionsLayer};
     use tower_sessions_core::{Expiry, Session as KvSession};
 
-    use super::{DAY, DEBUG_AND_UP, HOUR, LIFETIME_TARGET, NAME, events, ring};
+    use super::{DAY, DEBUG_AND_UP, HOUR, LIFETIME_TARGET, NAME, at_levels, events, ring};
     use crate::harness::{Client, Logs, Server, serve_axum};
 
     /// The levels above `info`.
@@ -592,9 +691,9 @@ mod bridge {
         assert_eq!(resp.status, 400, "{resp:?}");
         assert_eq!(resp.set_cookies(), Vec::<String>::new(), "{resp:?}");
         assert_eq!(
-            events(&captured, &ABOVE_INFO, "sealed_session"),
+            at_levels(&captured, &ABOVE_INFO),
             Vec::<&str>::new(),
-            "events above info for a client's planted cookie"
+            "events above info (of any target: tower-sessions' own too) for a client's planted cookie"
         );
         // The user's own cookie is untouched and still opens.
         assert_eq!(user.get("/get").await.body, "42");

@@ -590,6 +590,266 @@ async fn the_configured_idle_timeout_is_the_max_age() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Deep values in a sealed cookie (RT3-2, SECURITY-TESTS H2)
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes serialized as themselves: postcard writes a tuple's `u8`s back to back, with no
+/// length. The tests build the bridge's plaintext by hand with it, since a value nested
+/// thousands of levels deep cannot be built (or dropped) by recursive code on a test thread.
+struct Raw(Vec<u8>);
+
+impl serde::Serialize for Raw {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple as _;
+        let mut tuple = serializer.serialize_tuple(self.0.len())?;
+        for byte in &self.0 {
+            tuple.serialize_element(byte)?;
+        }
+        tuple.end()
+    }
+}
+
+/// The bridge's plaintext (its record as postcard writes it: a list of `(key, value)` entries,
+/// each value one tag byte then its content) for one entry `deep`: `levels` arrays of one
+/// element each around a `null`, so the `null` sits at depth `levels`.
+fn nested_record(levels: usize) -> Vec<u8> {
+    const ARRAY: u8 = 6; // the tag of an array, then the element count (one: 0x01)
+    const NULL: u8 = 0;
+    let mut bytes = vec![1, 4];
+    bytes.extend_from_slice(b"deep");
+    for _ in 0..levels {
+        bytes.extend_from_slice(&[ARRAY, 1]);
+    }
+    bytes.push(NULL);
+    bytes
+}
+
+/// `GET /deep`: how many arrays the entry `deep` nests around its innermost value (counted
+/// without recursion), or `none`.
+async fn deep_levels(session: KvSession) -> String {
+    match session.get_value("deep").await.unwrap() {
+        None => "none".to_owned(),
+        Some(mut value) => {
+            let mut levels = 0;
+            while let serde_json::Value::Array(mut items) = value {
+                levels += 1;
+                value = items.pop().unwrap_or_default();
+            }
+            levels.to_string()
+        }
+    }
+}
+
+/// The bridge under the default configuration at the clock `T0`, with the route tests'
+/// routes and `/deep`; and a codec that seals what it opens, compressing (a compressed cookie
+/// opens whatever the configuration says about compressing: the 178-byte cookie).
+fn deep_app() -> (Router, sealed_session::Codec) {
+    let ring: KeyRing = key_string(Algorithm::Aes256Gcm).parse().unwrap();
+    let config = SessionConfig::default();
+    let codec = harness::codec_for(ring.clone(), &config);
+    #[cfg(feature = "compression")]
+    let codec = codec.with_compression(true);
+    let layer = TowerSessionsLayer::new(ring, config)
+        .with_clock(|| std::time::UNIX_EPOCH + std::time::Duration::from_secs(common::T0));
+    let app = route_tests::routes()
+        .route("/deep", get(deep_levels))
+        .layer(layer);
+    (app, codec)
+}
+
+/// A sealed cookie of the bridge holding `nested_record(levels)`.
+fn deep_cookie(codec: &sealed_session::Codec, levels: usize) -> String {
+    let sealed = codec
+        .seal(
+            NAME,
+            &common::meta(common::T0),
+            &Raw(nested_record(levels)),
+            common::T0,
+        )
+        .unwrap();
+    format!("{NAME}={}", sealed.value)
+}
+
+/// RT3-2: an authentic cookie whose value nests 8,000 levels (0.2: a stack overflow that
+/// aborted the whole server process) is refused as any other undecodable payload: the request
+/// runs with a fresh session, the cookie is deleted, at most one event at `info` says why, and
+/// the server goes on serving. The depth bound is the one the save side enforces: a value
+/// that can be saved (the `null` at depth 64) opens, one level more does not.
+#[tokio::test]
+async fn a_cookie_nesting_thousands_of_levels_is_a_fresh_session_not_a_crash() {
+    let logs = Logs::capture();
+    let (app, codec) = deep_app();
+    let server = serve_axum(app).await;
+    let levels = if cfg!(feature = "compression") {
+        8_000
+    } else {
+        1_000
+    };
+    let cookie = deep_cookie(&codec, levels);
+    assert!(cookie.len() <= 4096, "{}", cookie.len());
+    logs.take();
+
+    let resp = Client::new(server.addr).get_with("/deep", &[&cookie]).await;
+    let captured = logs.take();
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.body, "none");
+    assert!(resp.cookie().is_removal(), "{resp:?}");
+    let events: Vec<&str> = captured
+        .lines()
+        .filter(|line| line.contains("sealed_session"))
+        .collect();
+    assert!(
+        events.len() <= 1
+            && events
+                .iter()
+                .all(|e| !e.contains("WARN") && !e.contains("ERROR")),
+        "{captured}"
+    );
+
+    // Still serving, with sessions.
+    let mut client = Client::new(server.addr);
+    assert_eq!(client.get("/insert").await.status, 200);
+    assert_eq!(client.get("/get").await.body, "42");
+
+    // The bound is the save side's: 64 arrays around the innermost value open, 65 do not.
+    let resp = Client::new(server.addr)
+        .get_with("/deep", &[&deep_cookie(&codec, 64)])
+        .await;
+    assert_eq!((resp.status, resp.body.as_str()), (200, "64"), "{resp:?}");
+    let resp = Client::new(server.addr)
+        .get_with("/deep", &[&deep_cookie(&codec, 65)])
+        .await;
+    assert_eq!((resp.status, resp.body.as_str()), (200, "none"), "{resp:?}");
+    assert!(resp.cookie().is_removal(), "{resp:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a client can make the bridge log (RT3-3, SECURITY-TESTS F5, H3)
+// ---------------------------------------------------------------------------------------------
+
+/// Every event's level and target, from a subscriber installed on the current thread (the
+/// test's runtime is current-thread, so the server's events land here too).
+#[derive(Clone, Default)]
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let meta = event.metadata();
+        self.0
+            .lock()
+            .unwrap()
+            .push((*meta.level(), meta.target().to_owned()));
+    }
+}
+
+impl Events {
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let events = Self::default();
+        let subscriber = tracing_subscriber::registry().with(events.clone());
+        (events, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn take(&self) -> Vec<(tracing::Level, String)> {
+        core::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// RT3-3: nothing a client sends through the bridge raises an event above `info`, and no
+/// request logs more than one event of the crate: conflicting (planted) cookies on a read and
+/// on a write, a tampered cookie, garbage, a value longer than any cookie, a value of the
+/// session's name among 150 other cookies in a 12 KB header, fifty copies of it, an authentic
+/// value nesting thousands of levels. None is a 5xx. (0.2: conflicts on a write were an empty
+/// 500 with two `error` events; the deep value aborted the process.)
+#[tokio::test]
+async fn nothing_a_client_sends_through_the_bridge_logs_above_info() {
+    let (events, _guard) = Events::capture();
+    let (app, codec) = deep_app();
+    let server = serve_axum(app).await;
+    let mut user = Client::new(server.addr);
+    assert_eq!(user.get("/insert").await.status, 200);
+    let mut attacker = Client::new(server.addr);
+    assert_eq!(attacker.get("/insert").await.status, 200);
+    let (own, planted) = (user.cookie(NAME).unwrap(), attacker.cookie(NAME).unwrap());
+    assert_ne!(own, planted);
+    let others: String = (0..150)
+        .map(|i| format!("c{i}={}; ", "v".repeat(70)))
+        .collect();
+    let levels = if cfg!(feature = "compression") {
+        8_000
+    } else {
+        1_000
+    };
+    let cases: Vec<(&str, &str, String)> = vec![
+        (
+            "conflict on a read",
+            "/get_value",
+            format!("{NAME}={planted}; {NAME}={own}"),
+        ),
+        (
+            "conflict on a write",
+            "/insert",
+            format!("{NAME}={own}; {NAME}={planted}"),
+        ),
+        (
+            "conflict on a flush",
+            "/flush",
+            format!("{NAME}={own}; {NAME}={planted}"),
+        ),
+        ("tampered", "/insert", format!("{NAME}={}", tampered(&own))),
+        ("garbage", "/get_value", format!("{NAME}=garbage")),
+        ("garbage, untouched", "/", format!("{NAME}=%00;;=; {NAME}")),
+        (
+            "longer than a cookie",
+            "/get_value",
+            format!("{NAME}={}", "A".repeat(6_000)),
+        ),
+        (
+            "in a 12 KB header",
+            "/insert",
+            format!("{others}{NAME}={}", tampered(&own)),
+        ),
+        (
+            "fifty copies",
+            "/insert",
+            (0..50)
+                .map(|i| format!("{NAME}={}", if i % 2 == 0 { &own } else { &planted }))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        ("nested deep", "/deep", deep_cookie(&codec, levels)),
+        (
+            "nested one level too deep",
+            "/insert",
+            deep_cookie(&codec, 65),
+        ),
+    ];
+    events.take();
+    for (case, path, cookie) in &cases {
+        let resp = Client::new(server.addr).get_with(path, &[cookie]).await;
+        let seen = events.take();
+        assert!(resp.status < 500, "{case}: {resp:?}");
+        let above: Vec<_> = seen
+            .iter()
+            .filter(|(level, _)| *level < tracing::Level::INFO)
+            .collect();
+        assert!(above.is_empty(), "{case}: events above info: {above:?}");
+        let ours: Vec<_> = seen
+            .iter()
+            .filter(|(_, target)| target.starts_with("sealed_session"))
+            .collect();
+        assert!(ours.len() <= 1, "{case}: more than one event: {ours:?}");
+        if case.starts_with("conflict on a write") {
+            // The typed API's answer: the client's fault, with no cookie written or deleted.
+            assert_eq!(resp.status, 400, "{case}: {resp:?}");
+            assert_eq!(resp.set_cookies(), Vec::<String>::new(), "{case}");
+        }
+    }
+    // The user's cookie survived all of it, and the server is serving.
+    assert_eq!(user.get("/get").await.body, "42");
+}
+
+// ---------------------------------------------------------------------------------------------
 // tower-sessions' route_tests!, ported
 // ---------------------------------------------------------------------------------------------
 
