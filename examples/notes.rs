@@ -26,8 +26,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Form, Query};
-use axum::http::StatusCode;
+use axum::extract::Form;
+use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use sealed_session::{
@@ -78,7 +78,11 @@ fn token(session: &Session<Notes>) -> Result<CsrfToken, SessionError> {
 
 /// `403` unless `submitted` is the session's token.
 fn check(session: &Session<Notes>, submitted: &str) -> Result<(), Response> {
-    let valid = session.get().csrf.as_ref().is_some_and(|t| t.verify(submitted));
+    let valid = session
+        .get()
+        .csrf
+        .as_ref()
+        .is_some_and(|t| t.verify(submitted));
     if valid {
         Ok(())
     } else {
@@ -87,7 +91,10 @@ fn check(session: &Session<Notes>, submitted: &str) -> Result<(), Response> {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 async fn home(session: Session<Notes>) -> Result<Html<String>, SessionError> {
@@ -114,14 +121,13 @@ async fn home(session: Session<Notes>) -> Result<Html<String>, SessionError> {
     Ok(Html(page))
 }
 
-#[derive(Deserialize)]
-struct Bye {
-    bye: Option<String>,
-}
-
-async fn login_form(session: Session<Notes>, Query(bye): Query<Bye>) -> Result<Html<String>, SessionError> {
+async fn login_form(session: Session<Notes>, uri: Uri) -> Result<Html<String>, SessionError> {
     let csrf = token(&session)?;
-    let said = if bye.bye.is_some() { "<p class=flash>logged out</p>" } else { "" };
+    let said = if uri.query() == Some("bye") {
+        "<p class=flash>logged out</p>"
+    } else {
+        ""
+    };
     Ok(Html(format!(
         "<!doctype html><title>log in</title>{said}<form method=post action=/login>\
          <input type=hidden name=csrf value={csrf}><input name=username>\
@@ -186,7 +192,10 @@ struct Logout {
     csrf: String,
 }
 
-async fn logout(session: Session<Notes>, Form(form): Form<Logout>) -> Result<Response, SessionError> {
+async fn logout(
+    session: Session<Notes>,
+    Form(form): Form<Logout>,
+) -> Result<Response, SessionError> {
     if let Err(refused) = check(&session, &form.csrf) {
         return Ok(refused);
     }
@@ -197,7 +206,9 @@ async fn logout(session: Session<Notes>, Form(form): Form<Logout>) -> Result<Res
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let mut _watcher = None;
     let ring = if let Ok(path) = std::env::var("SESSION_KEYS_FILE") {
         let ring = KeyRing::from_file(&path)?;
@@ -209,9 +220,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("no SESSION_KEYS_FILE or SESSION_KEYS: a fresh key, lost on restart");
         KeyRing::new(Key::generate(Algorithm::Aes256Gcm))
     };
-    let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let layer = SessionLayer::<Notes>::new(ring, config()?);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     eprintln!("notes on http://{}", listener.local_addr()?);
     axum::serve(listener, app(layer)).await?;
     Ok(())

@@ -86,7 +86,11 @@ async fn typed_round_trip(adapter: Adapter, algorithm: Algorithm) {
     assert_eq!(opened.expires, T0 + DAY);
 
     // Flash from the builder: shown once, and the response removes it.
-    let cookie = kit.session(ann()).flash("saved").flash("again").cookie_header();
+    let cookie = kit
+        .session(ann())
+        .flash("saved")
+        .flash("again")
+        .cookie_header();
     let resp = client.get_with("/flash", &[cookie.to_str().unwrap()]).await;
     assert_eq!(resp.body, "saved\nagain\n");
     let opened = kit.assert_session(&resp.headers);
@@ -104,7 +108,12 @@ async fn typed_round_trip(adapter: Adapter, algorithm: Algorithm) {
 
     // Logout deletes the cookie with the session cookie's attributes.
     let resp = client
-        .send(Method::POST, "/logout", "", Some(&[cookie.to_str().unwrap()]))
+        .send(
+            Method::POST,
+            "/logout",
+            "",
+            Some(&[cookie.to_str().unwrap()]),
+        )
         .await;
     assert!(kit.read(&resp.headers).unwrap().is_deleted());
     kit.assert_deleted(&resp.headers);
@@ -224,12 +233,12 @@ async fn bad_input_is_an_error_of_its_kind() {
             .build()
             .unwrap();
         let other = TestSessions::new(
-            SessionLayer::<TestSession>::new(ring.clone(), other)
-                .with_clock(clock.clone()),
+            SessionLayer::<TestSession>::new(ring.clone(), other).with_clock(clock.clone()),
         );
         let foreign = other.cookie_header(&ann());
         let value = foreign.to_str().unwrap().strip_prefix("other=").unwrap();
-        let moved = format!("{NAME}={value}; Max-Age=86400; Path=/; Secure; HttpOnly; SameSite=Lax");
+        let moved =
+            format!("{NAME}={value}; Max-Age=86400; Path=/; Secure; HttpOnly; SameSite=Lax");
         let error = kit.read(&headers(&[&moved])).unwrap_err();
         assert_eq!(error.kind(), OpenErrorKind::Unauthentic);
 
@@ -241,7 +250,11 @@ async fn bad_input_is_an_error_of_its_kind() {
             OpenErrorKind::Malformed
         );
         // Other cookies are not the session's.
-        assert!(kit.read(&headers(&["theme=dark; Path=/"])).unwrap().is_nothing());
+        assert!(
+            kit.read(&headers(&["theme=dark; Path=/"]))
+                .unwrap()
+                .is_nothing()
+        );
         server.shutdown().await;
     }
 }
@@ -261,11 +274,20 @@ fn assertion_messages_say_what_was_found() {
     let clock = MockClock::new(T0);
     let (layer, kit) = layer(Algorithm::Aes256Gcm, SessionConfig::default(), &clock);
     let value = kit.cookie_header(&ann());
-    let value = value.to_str().unwrap().split_once('=').unwrap().1.to_owned();
+    let value = value
+        .to_str()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
     let set = format!("{NAME}={value}; Max-Age=86400; Path=/; Secure; HttpOnly; SameSite=Lax");
     let message = panic_message(|| kit.assert_no_set_cookie(&headers(&[&set])));
     assert!(message.contains("expected no Set-Cookie"), "{message}");
-    assert!(message.contains("Max-Age=86400") && !message.contains(&value), "{message}");
+    assert!(
+        message.contains("Max-Age=86400") && !message.contains(&value),
+        "{message}"
+    );
 
     let message = panic_message(|| kit.assert_deleted(&headers(&[&set])));
     assert!(message.contains("but it sets it"), "{message}");
@@ -274,7 +296,10 @@ fn assertion_messages_say_what_was_found() {
     // A deletion with another Path deletes another cookie.
     let wrong = format!("{NAME}=; Max-Age=0; Path=/app; Secure; HttpOnly; SameSite=Lax");
     let message = panic_message(|| kit.assert_deleted(&headers(&[&wrong])));
-    assert!(message.contains("/app") && message.contains("keep the session"), "{message}");
+    assert!(
+        message.contains("/app") && message.contains("keep the session"),
+        "{message}"
+    );
     let right = format!("{NAME}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax");
     kit.assert_deleted(&headers(&[&right]));
 
@@ -286,7 +311,8 @@ fn assertion_messages_say_what_was_found() {
 }
 
 fn panic_message(f: impl FnOnce()) -> String {
-    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("the assertion passed");
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .expect_err("the assertion passed");
     payload
         .downcast_ref::<String>()
         .cloned()
@@ -314,7 +340,10 @@ fn browser_cookie_has_the_cookies_attributes() {
     assert_eq!(json["path"], "/app");
     assert_eq!(json["domain"], "app.test");
     assert_eq!(json["sameSite"], "Strict");
-    assert_eq!((json["secure"].clone(), json["httpOnly"].clone()), (json!(true), json!(true)));
+    assert_eq!(
+        (json["secure"].clone(), json["httpOnly"].clone()),
+        (json!(true), json!(true))
+    );
     assert!(json["expiry"].as_u64().unwrap() > T0);
     assert!(!format!("{cookie:?}").contains(&cookie.value));
 
@@ -323,7 +352,12 @@ fn browser_cookie_has_the_cookies_attributes() {
         .lifetime(Lifetime::browser_session())
         .browser_cookies("https://app.test");
     assert_eq!(session_only[0].expiry, None);
-    assert!(serde_json::to_value(&session_only[0]).unwrap().get("expiry").is_none());
+    assert!(
+        serde_json::to_value(&session_only[0])
+            .unwrap()
+            .get("expiry")
+            .is_none()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,7 +389,12 @@ fn bridge_app(layer: TowerSessionsLayer) -> Router {
         .layer(layer)
 }
 
-async fn call(app: &Router, method: Method, path: &str, cookie: &HeaderValue) -> (StatusCode, HeaderMap) {
+async fn call(
+    app: &Router,
+    method: Method,
+    path: &str,
+    cookie: &HeaderValue,
+) -> (StatusCode, HeaderMap) {
     let request = Request::builder()
         .method(method)
         .uri(path)
@@ -377,8 +416,10 @@ async fn bridge_records_both_ways_through_oneshot() {
         .with_clock(clock.clone());
         let kit = TestTowerSessions::new(&layer);
         let app = bridge_app(layer);
-        let record: HashMap<String, Value> =
-            HashMap::from([("user".to_owned(), json!("ann")), ("n".to_owned(), json!(41))]);
+        let record: HashMap<String, Value> = HashMap::from([
+            ("user".to_owned(), json!("ann")),
+            ("n".to_owned(), json!(41)),
+        ]);
         let cookie = kit.cookie_header(&record);
 
         let (status, headers) = call(&app, Method::GET, "/me", &cookie).await;
