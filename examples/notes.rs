@@ -39,8 +39,11 @@ use serde::{Deserialize, Serialize};
 /// Everything the app keeps per browser.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Notes {
+    /// Who is logged in.
     pub user: Option<String>,
+    /// The token every form carries (made on first use, a new one on login).
     pub csrf: Option<CsrfToken>,
+    /// The user's notes.
     pub notes: Vec<String>,
 }
 
@@ -48,6 +51,10 @@ pub struct Notes {
 pub const REMEMBER: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// The sessions' configuration: the secure defaults, with room for "remember me".
+///
+/// # Errors
+///
+/// None in practice: the settings are valid.
 pub fn config() -> Result<SessionConfig, sealed_session::ConfigError> {
     SessionConfig::builder()
         .idle_timeout(REMEMBER)
@@ -76,18 +83,17 @@ fn token(session: &Session<Notes>) -> Result<CsrfToken, SessionError> {
     Ok(token)
 }
 
-/// `403` unless `submitted` is the session's token.
-fn check(session: &Session<Notes>, submitted: &str) -> Result<(), Response> {
-    let valid = session
+/// Whether `submitted` is the session's token.
+fn valid(session: &Session<Notes>, submitted: &str) -> bool {
+    session
         .get()
         .csrf
         .as_ref()
-        .is_some_and(|t| t.verify(submitted));
-    if valid {
-        Ok(())
-    } else {
-        Err((StatusCode::FORBIDDEN, "invalid CSRF token").into_response())
-    }
+        .is_some_and(|t| t.verify(submitted))
+}
+
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, "invalid CSRF token").into_response()
 }
 
 fn escape(text: &str) -> String {
@@ -144,8 +150,8 @@ struct Login {
 }
 
 async fn login(session: Session<Notes>, Form(form): Form<Login>) -> Result<Response, SessionError> {
-    if let Err(refused) = check(&session, &form.csrf) {
-        return Ok(refused);
+    if !valid(&session, &form.csrf) {
+        return Ok(forbidden());
     }
     session.update(|s| {
         s.user = Some(form.username.clone());
@@ -176,8 +182,8 @@ struct Note {
 }
 
 async fn add(session: Session<Notes>, Form(form): Form<Note>) -> Result<Response, SessionError> {
-    if let Err(refused) = check(&session, &form.csrf) {
-        return Ok(refused);
+    if !valid(&session, &form.csrf) {
+        return Ok(forbidden());
     }
     if session.get().user.is_none() {
         return Ok((StatusCode::UNAUTHORIZED, "log in first").into_response());
@@ -196,8 +202,8 @@ async fn logout(
     session: Session<Notes>,
     Form(form): Form<Logout>,
 ) -> Result<Response, SessionError> {
-    if let Err(refused) = check(&session, &form.csrf) {
-        return Ok(refused);
+    if !valid(&session, &form.csrf) {
+        return Ok(forbidden());
     }
     // The cookie is deleted, so the message rides on the redirect instead of a flash.
     session.destroy()?;

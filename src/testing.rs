@@ -427,6 +427,7 @@ impl<T: SessionData> TestSessions<T> {
     /// Unless the response sets a session that opens; the message says what it did instead,
     /// and lists its `Set-Cookie` lines (values left out).
     #[must_use]
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn assert_session(&self, headers: &HeaderMap) -> Opened<T> {
         let name = self.sessions.config().cookie_name();
@@ -457,6 +458,7 @@ impl<T: SessionData> TestSessions<T> {
     /// # Panics
     ///
     /// If it sets or deletes one; the message lists the `Set-Cookie` lines (values left out).
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn assert_no_set_cookie(&self, headers: &HeaderMap) {
         let ours: Vec<String> = headers
@@ -481,6 +483,7 @@ impl<T: SessionData> TestSessions<T> {
     ///
     /// If the response does not delete the cookie, or deletes it with other attributes; the
     /// message says which, and lists the `Set-Cookie` lines (values left out).
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn assert_deleted(&self, headers: &HeaderMap) {
         let config = self.sessions.config();
@@ -488,8 +491,7 @@ impl<T: SessionData> TestSessions<T> {
         let last = headers
             .get_all(SET_COOKIE)
             .iter()
-            .filter(|value| self.index_of(value.as_bytes()) == Some(0))
-            .last();
+            .rfind(|value| self.index_of(value.as_bytes()) == Some(0));
         let Some(value) = last else {
             panic!(
                 "expected the response to delete the session `{name}`, but it sets no cookie \
@@ -620,6 +622,7 @@ impl<T: SessionData> SessionBuilder<'_, T> {
     /// If it cannot be sealed: [`try_cookie_header`](Self::try_cookie_header) returns the
     /// error.
     #[must_use]
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn cookie_header(self) -> HeaderValue {
         self.try_cookie_header()
@@ -652,6 +655,7 @@ impl<T: SessionData> SessionBuilder<'_, T> {
     /// If it cannot be sealed: [`try_browser_cookies`](Self::try_browser_cookies) returns the
     /// error.
     #[must_use]
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn browser_cookies(self, origin: &str) -> Vec<BrowserCookie> {
         self.try_browser_cookies(origin)

@@ -5,7 +5,7 @@
 #![cfg(all(feature = "test-util", feature = "axum"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-#[allow(dead_code, unreachable_pub, clippy::print_stderr)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/notes.rs"]
 mod notes;
 

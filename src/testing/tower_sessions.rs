@@ -66,6 +66,7 @@ impl TestTowerSessions {
     /// If it cannot be sealed: [`try_cookie_header`](Self::try_cookie_header) returns the
     /// error.
     #[must_use]
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn cookie_header(&self, record: &Record) -> HeaderValue {
         self.session(record).cookie_header()
@@ -89,6 +90,7 @@ impl TestTowerSessions {
     /// If it cannot be sealed, or needs more than one cookie (chunking): use
     /// [`TowerSessionBuilder::try_browser_cookies`].
     #[must_use]
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn browser_cookie(&self, record: &Record, origin: &str) -> BrowserCookie {
         let mut cookies = self.session(record).browser_cookies(origin);
@@ -116,6 +118,7 @@ impl TestTowerSessions {
     ///
     /// Unless the response sets a session that opens (see [`TestSessions::assert_session`]).
     #[must_use]
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn assert_session(&self, headers: &HeaderMap) -> Opened<Record> {
         record_of(self.kit.assert_session(headers))
@@ -126,6 +129,7 @@ impl TestTowerSessions {
     /// # Panics
     ///
     /// If it sets or deletes one (see [`TestSessions::assert_no_set_cookie`]).
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn assert_no_set_cookie(&self, headers: &HeaderMap) {
         self.kit.assert_no_set_cookie(headers);
@@ -136,6 +140,7 @@ impl TestTowerSessions {
     /// # Panics
     ///
     /// If it does not (see [`TestSessions::assert_deleted`]).
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn assert_deleted(&self, headers: &HeaderMap) {
         self.kit.assert_deleted(headers);
@@ -186,6 +191,7 @@ impl<'k> TowerSessionBuilder<'k> {
     /// If it cannot be sealed: [`try_cookie_header`](Self::try_cookie_header) returns the
     /// error.
     #[must_use]
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn cookie_header(self) -> HeaderValue {
         self.try_cookie_header()
@@ -208,6 +214,7 @@ impl<'k> TowerSessionBuilder<'k> {
     /// If it cannot be sealed: [`try_browser_cookies`](Self::try_browser_cookies) returns
     /// the error.
     #[must_use]
+    #[allow(clippy::panic)] // an assertion helper: it panics by design (# Panics)
     #[track_caller]
     pub fn browser_cookies(self, origin: &str) -> Vec<BrowserCookie> {
         self.try_browser_cookies(origin)
