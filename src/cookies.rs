@@ -29,7 +29,7 @@ pub enum SameSite {
 }
 
 impl SameSite {
-    const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Strict => "Strict",
             Self::Lax => "Lax",

@@ -11,14 +11,17 @@
 use core::fmt;
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::SystemTime;
 
+#[cfg(feature = "test-util")]
+use crate::codec::Opened;
 use crate::codec::{self, Migrations, Schema, SessionMeta};
 use crate::config::{CacheControl, SessionConfig};
 use crate::cookies::{self, CookieFields};
+#[cfg(feature = "test-util")]
+use crate::error::OpenError;
 use crate::error::{ConfigError, OpenErrorKind};
 use crate::ring::KeyRing;
-use crate::session::{ConfigSource, Finished, Found, Session, SessionData, Settings};
+use crate::session::{Clock, ConfigSource, Finished, Found, Session, SessionData, Settings};
 
 /// The `tracing` target of the events about refused cookies.
 pub const OPEN_EVENT_TARGET: &str = "sealed_session::open";
@@ -166,11 +169,21 @@ impl<T: SessionData> Sessions<T> {
     pub fn begin(&self, cookies: impl CookieFields + 'static, request_path: &str) -> Session<T> {
         Session::new(Arc::clone(&self.settings), cookies, request_path)
     }
+
+    /// Opens `cookies` (`Cookie` header values) as a request would, at the engine's current
+    /// time, saying why they were refused (for the test kit).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn open_cookies(
+        &self,
+        cookies: &dyn CookieFields,
+    ) -> Result<Option<Opened<T>>, OpenError> {
+        self.settings.open_cookies(cookies)
+    }
 }
 
 impl<T> Sessions<T> {
-    /// Reads the time from `clock` instead of the system clock: for tests and simulations
-    /// that need expiry and refresh without waiting.
+    /// Reads the time from `clock` (a closure, or any [`Clock`]) instead of the system clock:
+    /// for tests and simulations that need expiry and refresh without waiting.
     ///
     /// ```
     /// # use std::time::{Duration, SystemTime};
@@ -182,7 +195,7 @@ impl<T> Sessions<T> {
     /// # drop(sessions);
     /// ```
     #[must_use]
-    pub fn with_clock(self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+    pub fn with_clock(self, clock: impl Clock) -> Self {
         self.with_settings(|settings| settings.clock = Some(Arc::new(clock)))
     }
 
@@ -190,6 +203,12 @@ impl<T> Sessions<T> {
     #[must_use]
     pub fn config(&self) -> &SessionConfig {
         &self.settings.config
+    }
+
+    /// The engine's current time in Unix seconds (its clock, or the system clock).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn now(&self) -> u64 {
+        self.settings.now()
     }
 
     /// The key ring; rotating it (through any clone) takes effect on the next request.
@@ -202,6 +221,12 @@ impl<T> Sessions<T> {
         let mut settings = Settings::clone(&self.settings);
         change(&mut settings);
         self.settings = Arc::new(settings);
+        self
+    }
+}
+
+impl<T> AsRef<Self> for Sessions<T> {
+    fn as_ref(&self) -> &Self {
         self
     }
 }

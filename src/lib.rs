@@ -33,6 +33,9 @@ mod ring;
 mod rng;
 #[cfg(feature = "engine")]
 mod session;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod testing;
 #[cfg(feature = "tower-sessions")]
 mod tower_sessions;
 #[cfg(feature = "engine")]
@@ -65,7 +68,7 @@ pub use ring::{KeyRing, KeyStatus};
 pub use rng::reseed_nonces;
 #[cfg(feature = "engine")]
 #[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
-pub use session::{Session, SessionData};
+pub use session::{Clock, Session, SessionData};
 #[cfg(feature = "tower-sessions")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions")))]
 pub use tower_sessions::{TowerSessionsLayer, TowerSessionsService};

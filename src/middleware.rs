@@ -11,7 +11,6 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
-use std::time::SystemTime;
 
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, Response};
@@ -23,7 +22,7 @@ use crate::cookies::CookieFields;
 use crate::engine::{Outcome, Sessions};
 use crate::error::ConfigError;
 use crate::ring::KeyRing;
-use crate::session::{Session, SessionData};
+use crate::session::{Clock, Session, SessionData};
 
 /// A [`tower_layer::Layer`] that gives every request a [`Session<T>`].
 ///
@@ -123,8 +122,8 @@ impl<T: SessionData> SessionLayer<T> {
 }
 
 impl<T> SessionLayer<T> {
-    /// Reads the time from `clock` instead of the system clock: for tests and simulations
-    /// that need expiry and refresh without waiting.
+    /// Reads the time from `clock` (a closure, or any [`Clock`]) instead of the system clock:
+    /// for tests and simulations that need expiry and refresh without waiting.
     ///
     /// ```
     /// # use std::time::{Duration, SystemTime};
@@ -136,7 +135,7 @@ impl<T> SessionLayer<T> {
     /// # drop(layer);
     /// ```
     #[must_use]
-    pub fn with_clock(self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+    pub fn with_clock(self, clock: impl Clock) -> Self {
         Self::from(self.sessions.with_clock(clock))
     }
 
@@ -155,6 +154,12 @@ impl<T> SessionLayer<T> {
     /// The engine this layer calls.
     #[must_use]
     pub fn sessions(&self) -> &Sessions<T> {
+        &self.sessions
+    }
+}
+
+impl<T> AsRef<Sessions<T>> for SessionLayer<T> {
+    fn as_ref(&self) -> &Sessions<T> {
         &self.sessions
     }
 }

@@ -21,6 +21,8 @@ use crate::codec::{
 };
 use crate::config::{Rolling, SessionConfig};
 use crate::cookies::{self, CookieFields};
+#[cfg(feature = "test-util")]
+use crate::error::OpenError;
 use crate::error::{OpenErrorKind, SessionError};
 use crate::key::KeyId;
 use crate::ring::KeyRing;
@@ -37,8 +39,40 @@ pub trait SessionData: Serialize + DeserializeOwned + Default + Send + Sync + 's
 
 impl<T: Serialize + DeserializeOwned + Default + Send + Sync + 'static> SessionData for T {}
 
-/// A source of the current time (the system clock unless the engine was given another).
-pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+/// A source of the current time, for [`Sessions::with_clock`](crate::Sessions::with_clock) and
+/// the adapters' `with_clock`: any `Fn() -> SystemTime` closure, or a clock of your own (with
+/// the `test-util` feature, `testing::MockClock`).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use sealed_session::Clock;
+///
+/// /// Always an hour ahead of the system clock.
+/// struct Ahead;
+///
+/// impl Clock for Ahead {
+///     fn system_time(&self) -> SystemTime {
+///         SystemTime::now() + Duration::from_secs(3600)
+///     }
+/// }
+///
+/// let closure = || SystemTime::UNIX_EPOCH;
+/// assert_eq!(closure.system_time(), SystemTime::UNIX_EPOCH);
+/// assert!(Ahead.system_time() > SystemTime::now());
+/// ```
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn system_time(&self) -> SystemTime;
+}
+
+impl<F: Fn() -> SystemTime + Send + Sync + 'static> Clock for F {
+    fn system_time(&self) -> SystemTime {
+        self()
+    }
+}
+
+/// The engine's clock, shared by every session it creates.
+pub(crate) type SharedClock = Arc<dyn Clock>;
 
 /// An application's check that a live, authentic session is still valid (revocation): `false`
 /// refuses it.
@@ -50,7 +84,7 @@ pub(crate) struct Settings<T> {
     pub(crate) codec: Codec,
     pub(crate) schema: Arc<Schema<T>>,
     /// `None`: the system clock.
-    pub(crate) clock: Option<Clock>,
+    pub(crate) clock: Option<SharedClock>,
     pub(crate) validator: Option<Validator<T>>,
 }
 
@@ -86,6 +120,30 @@ impl<T: SessionData> Settings<T> {
     }
 }
 
+impl<T: SessionData> Settings<T> {
+    /// Opens `cookies` as a request's `Cookie` fields, at the engine's current time, by the
+    /// rules of a request (candidates, chunks, migrations, the revocation check): the session,
+    /// `None` without a cookie of the session's name, or why the cookies were refused (for
+    /// the test kit, which reports it).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn open_cookies(
+        &self,
+        cookies: &dyn CookieFields,
+    ) -> Result<Option<Opened<T>>, OpenError> {
+        let (opened, found) = open::open_request(cookies, self, self.now());
+        match (opened, found.first_reason) {
+            (Some(opened), _) => Ok(Some(opened)),
+            (None, Some(kind)) => {
+                let error = OpenError::new(kind);
+                Err(found.first_key.map_or(error, |key| error.with_key_id(key)))
+            }
+            (None, None) if found.cookies == 0 => Ok(None),
+            // Conflicting authentic cookies: none of them is the session.
+            (None, None) => Err(OpenError::new(OpenErrorKind::Unauthentic)),
+        }
+    }
+}
+
 /// What an [`Outcome`](crate::Outcome) reads of the engine's settings, without its type.
 pub(crate) trait ConfigSource: Send + Sync {
     fn config(&self) -> &SessionConfig;
@@ -103,7 +161,7 @@ impl<T> Settings<T> {
         let now = self
             .clock
             .as_ref()
-            .map_or_else(SystemTime::now, |clock| clock());
+            .map_or_else(SystemTime::now, |clock| clock.system_time());
         now.duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs())
     }
@@ -768,6 +826,19 @@ impl<T: SessionData> Session<T> {
             .meta
             .map(|meta| meta.created);
         (created, now)
+    }
+
+    /// Sets the session's creation time to `created` (Unix seconds; its absolute lifetime
+    /// counts from then), keeping its data: for the test kit's aged sessions.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn backdate(&self, created: u64) -> Result<(), SessionError> {
+        self.commit(None, |head, now| {
+            head.meta = Some(SessionMeta {
+                created,
+                ..SessionMeta::new(now)?
+            });
+            Ok(())
+        })
     }
 
     /// A fingerprint of the request's cookies of the session's name, read without opening

@@ -29,7 +29,7 @@ use crate::config::SessionConfig;
 use crate::error::SessionError;
 use crate::middleware::{SessionLayer, SessionService};
 use crate::ring::KeyRing;
-use crate::session::Session;
+use crate::session::{Clock, Session};
 
 /// The `tracing` target of the bridge's events.
 const BRIDGE_EVENT_TARGET: &str = "sealed_session::tower_sessions";
@@ -123,13 +123,10 @@ impl TowerSessionsLayer {
         }
     }
 
-    /// Reads the time from `clock` instead of the system clock (see
-    /// [`SessionLayer::with_clock`]).
+    /// Reads the time from `clock` (a closure, or any [`Clock`]) instead of the system clock
+    /// (see [`SessionLayer::with_clock`]).
     #[must_use]
-    pub fn with_clock(
-        self,
-        clock: impl Fn() -> std::time::SystemTime + Send + Sync + 'static,
-    ) -> Self {
+    pub fn with_clock(self, clock: impl Clock) -> Self {
         Self {
             sessions: self.sessions.with_clock(clock),
         }
@@ -145,6 +142,12 @@ impl TowerSessionsLayer {
     #[must_use]
     pub fn config(&self) -> &SessionConfig {
         self.sessions.config()
+    }
+
+    /// The engine this layer calls (for the test kit).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn sessions(&self) -> &crate::engine::Sessions<KvData> {
+        self.sessions.sessions()
     }
 }
 
@@ -432,7 +435,7 @@ fn lifetime_of(expiry: Expiry, current: Lifetime, (created, now): (Option<u64>, 
 /// deeper than [`MAX_JSON_DEPTH`] (what [`Json::from_value`] refuses to save) before it
 /// recurses any further (SECURITY-TESTS H2).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-struct KvData {
+pub(crate) struct KvData {
     entries: Vec<(String, Json)>,
 }
 
@@ -455,8 +458,14 @@ enum Json {
 
 impl KvData {
     fn from_record(record: &Record) -> session_store::Result<Self> {
-        let mut entries: Vec<(String, Json)> = record
-            .data
+        Self::from_map(&record.data)
+    }
+
+    /// A record's data as sealed (the test kit seals records too).
+    pub(crate) fn from_map(
+        data: &std::collections::HashMap<String, serde_json::Value>,
+    ) -> session_store::Result<Self> {
+        let mut entries: Vec<(String, Json)> = data
             .iter()
             .map(|(key, value)| Ok((key.clone(), Json::from_value(value, 0)?)))
             .collect::<session_store::Result<_>>()?;
@@ -464,7 +473,7 @@ impl KvData {
         Ok(Self { entries })
     }
 
-    fn to_map(&self) -> std::collections::HashMap<String, serde_json::Value> {
+    pub(crate) fn to_map(&self) -> std::collections::HashMap<String, serde_json::Value> {
         self.entries
             .iter()
             .map(|(key, value)| (key.clone(), value.to_value()))

@@ -794,6 +794,61 @@ async fn browser_three_chunk_session_round_trips_and_shrinks() {
     );
 }
 
+/// The test kit's `browser_cookie` (feature `test-util`): a browser given the cookie through
+/// WebDriver's "add cookie" starts logged in, without a login form. The app is served by this
+/// test on 127.0.0.1 (a loopback origin, where Chromium keeps the `Secure` `__Host-` cookie
+/// over plain http), on the system clock, as a real deployment.
+#[cfg(feature = "test-util")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_starts_logged_in_from_the_test_kit() {
+    use axum::routing::get;
+    use sealed_session::testing::TestSessions;
+    use sealed_session::{KeyRing, Session, SessionConfig, SessionLayer};
+
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    struct Who {
+        user: Option<String>,
+    }
+    async fn who(session: Session<Who>) -> String {
+        format!("who: {}", session.get().user.as_deref().unwrap_or("nobody"))
+    }
+
+    let Some(mut h) = Harness::start_without_app("starts logged in").await else {
+        return;
+    };
+    let ring = KeyRing::new(Key::generate(Algorithm::XChaCha20Poly1305));
+    let layer = SessionLayer::<Who>::new(ring, SessionConfig::default());
+    let kit = TestSessions::new(&layer);
+    let router = axum::Router::new().route("/", get(who)).layer(layer);
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind the app");
+    let base = format!("http://{}", listener.local_addr().expect("local_addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+
+    h.open_browser("profile", &[], false).await;
+    let wd = &h.wd;
+    // WebDriver adds cookies for the current page's host: be on the origin first.
+    wd.navigate(&format!("{base}/")).await;
+    wd.wait_for_body("who: nobody").await;
+    let ann = Who {
+        user: Some("ann".to_owned()),
+    };
+    let cookie = kit.browser_cookie(&ann, &base);
+    wd.cmd(Method::POST, "cookie", json!({ "cookie": cookie }))
+        .await;
+    let held = wd
+        .session_cookie()
+        .await
+        .unwrap_or_else(|| panic!("Chromium did not keep the added {COOKIE} cookie"));
+    assert_eq!(held["httpOnly"], json!(true), "{held}");
+    assert_eq!(held["secure"], json!(true), "{held}");
+    wd.navigate(&format!("{base}/")).await;
+    wd.wait_for_body("who: ann").await;
+}
+
 /// The session of the chunking test: one blob.
 #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 struct BlobSession {

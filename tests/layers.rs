@@ -33,7 +33,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("axum", 10),
     ("actix", 10),
     ("tower_sessions", 10),
-    ("lib", 11),
+    ("testing", 11),
+    ("testing/tower_sessions", 11),
+    ("lib", 12),
 ];
 
 /// External crates each layer must not know about (DESIGN.md's layer table).
