@@ -646,7 +646,10 @@ async fn deep_levels(session: KvSession) -> String {
 fn deep_app() -> (Router, sealed_session::Codec) {
     let ring: KeyRing = key_string(Algorithm::Aes256Gcm).parse().unwrap();
     let config = SessionConfig::default();
-    let codec = harness::codec_for(ring.clone(), &config);
+    // The bridge's records are bound to its fixed context (wire format v3); cookies of 0.3
+    // bridges everywhere carry it, so it never changes.
+    let codec = harness::codec_for(ring.clone(), &config)
+        .with_type_context("sealed-session/tower-sessions record");
     #[cfg(feature = "compression")]
     let codec = codec.with_compression(true);
     let layer = TowerSessionsLayer::new(ring, config)
