@@ -4,6 +4,7 @@
 
 mod cache;
 mod text;
+mod weaken;
 
 use core::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,7 +14,8 @@ use arc_swap::{ArcSwap, Guard};
 #[cfg(test)]
 use self::cache::OpeningCipher;
 pub(crate) use self::cache::RingKey;
-use self::text::{format_time, read_ring_file};
+use self::text::format_time;
+pub(crate) use self::text::{Source, read_ring_file, ring_file_text};
 use crate::error::KeyError;
 use crate::key::{Key, KeyId};
 
@@ -440,21 +442,37 @@ impl KeyRing {
     /// atomically: every request sees either the old ring or the new one. Keys present in both
     /// keep their message-key caches.
     ///
+    /// # Security
+    ///
+    /// A reload never weakens the running ring unless the text says `allow-weakening`: it is
+    /// refused if it would un-revoke a key, move the not-before time back (or drop it), or
+    /// make a pending key seal before its activation time. Removing a key is not weakening
+    /// (what it sealed stops opening). Changes through the other methods
+    /// ([`set_not_before`](Self::set_not_before), [`promote`](Self::promote), ...) are explicit
+    /// calls, and are not checked.
+    ///
     /// # Errors
     ///
-    /// A [`KeyError`] naming the line for a text that does not parse, or
-    /// [`KeyError::NoActiveKey`] if no key of the new ring can seal at `now`. The ring is
-    /// unchanged on error.
+    /// A [`KeyError`] naming the line for a text that does not parse (or whose `not-before`
+    /// lies more than a minute after `now`), [`KeyError::NoActiveKey`] if no key of the new
+    /// ring can seal at `now`, [`KeyError::Weakening`] for a reload that would weaken the
+    /// ring. The ring is unchanged on error.
     pub fn reload(&self, text: &str, now: u64) -> Result<(), KeyError> {
-        let (mut next, fallback) = RingState::parse(text)?;
-        if fallback
-            && !next
-                .all()
-                .any(|e| matches!(e.status, Status::Scheduled(at) if at <= now))
-        {
+        self.reload_from(text, Source::Text, now)
+    }
+
+    pub(crate) fn reload_from(&self, text: &str, source: Source, now: u64) -> Result<(), KeyError> {
+        let parsed = RingState::parse(text, source)?;
+        parsed.check_not_before(now)?;
+        if parsed.fallback.is_some_and(|at| at > now) {
             return Err(KeyError::NoActiveKey);
         }
+        let allow_weakening = parsed.allow_weakening;
+        let mut next = parsed.state;
         self.update(|state| {
+            if !allow_weakening && let Some(error) = weaken::weakening(state, &next, now) {
+                return Err(error);
+            }
             // Keep the cached ciphers of keys that did not change.
             for entry in core::iter::once(&mut next.designated).chain(&mut next.others) {
                 if let Some(old) = state
@@ -469,25 +487,46 @@ impl KeyRing {
         })
     }
 
-    /// Reads a ring from a file in the text form (see the type docs).
+    /// Reads a ring from a file in the text form (see the type docs), which must end with a
+    /// line `end`; its `not-before` is checked against the system clock.
     ///
     /// # Errors
     ///
-    /// [`KeyError::File`] if it cannot be read, or the errors of the text form.
+    /// [`KeyError::File`] if it cannot be read (or is over 64 KiB), [`KeyError::NotAFile`] if
+    /// the path does not name a regular file, otherwise [`KeyError::InFile`] with the error of
+    /// the text form (the line, what is wrong, what to write instead).
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, KeyError> {
-        read_ring_file(path.as_ref())?.parse()
+        let path = path.as_ref();
+        let bytes = read_ring_file(path)?;
+        let in_file = |error| KeyError::InFile {
+            path: path.to_path_buf(),
+            error: Box::new(error),
+        };
+        let parsed = ring_file_text(&bytes)
+            .and_then(|text| RingState::parse(text, Source::File))
+            .map_err(in_file)?;
+        parsed.check_not_before(unix_now()).map_err(in_file)?;
+        Ok(Self::from_state(parsed.state))
     }
 
-    /// [`reload`](Self::reload)s from a file in the text form, at `now`: call it from a timer
-    /// or a signal handler (SIGHUP), or let the middleware poll it
-    /// ([`KeyRing::watch_file`](Self::watch_file), feature `tower`).
+    /// [`reload`](Self::reload)s from a file in the text form (which must end with a line
+    /// `end`), at `now`: call it from a timer or a signal handler (SIGHUP), or let a watcher
+    /// poll it ([`KeyRing::watch_file`](Self::watch_file), feature `engine`).
     ///
     /// # Errors
     ///
-    /// [`KeyError::File`] if it cannot be read, or the errors of [`reload`](Self::reload); the
-    /// ring is unchanged on error.
+    /// [`KeyError::File`] or [`KeyError::NotAFile`] as in [`from_file`](Self::from_file),
+    /// otherwise [`KeyError::InFile`] with an error of [`reload`](Self::reload); the ring is
+    /// unchanged on error.
     pub fn reload_file(&self, path: impl AsRef<std::path::Path>, now: u64) -> Result<(), KeyError> {
-        self.reload(&read_ring_file(path.as_ref())?, now)
+        let path = path.as_ref();
+        let bytes = read_ring_file(path)?;
+        ring_file_text(&bytes)
+            .and_then(|text| self.reload_from(text, Source::File, now))
+            .map_err(|error| KeyError::InFile {
+                path: path.to_path_buf(),
+                error: Box::new(error),
+            })
     }
 
     /// Applies a change to a copy of the state and publishes it only if the change succeeded.
@@ -770,7 +809,7 @@ mod tests {
     fn text_form_parses_states_and_reload_keeps_caches() {
         let (k1, k2, k3) = (key(1), key(2), key(3));
         let text = format!(
-            "# ring\n{k1}\n{k2} activate=2026-12-01T00:00:00Z\n{k3} revoked # old\nnot-before=1700000000\n"
+            "# ring\n{k2} activate=2026-12-01T00:00:00Z\n{k1}\n{k3} revoked # old\nnot-before=1700000000\n"
         );
         let ring: KeyRing = text.parse().unwrap();
         let activation = parse_time("2026-12-01T00:00:00Z").unwrap();
@@ -782,7 +821,9 @@ mod tests {
         assert_eq!(ring.not_before(), Some(1_700_000_000));
 
         let warm = ring.view().sealing_key(0).sealing_cipher(7);
-        ring.reload(&format!("{k2}, {k1}"), activation).unwrap();
+        // Dropping the not-before time weakens the ring: said so in the text.
+        ring.reload(&format!("{k2}, {k1} allow-weakening"), activation)
+            .unwrap();
         assert_eq!(ring.primary_id_at(0), k2.id());
         assert_eq!(ring.not_before(), None);
         let view = ring.view();

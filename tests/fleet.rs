@@ -351,7 +351,7 @@ async fn ring_file_fleet_scheduled_rotation_then_not_before() {
     let old = key_string(Algorithm::Aes256Gcm);
     let new = key_string(Algorithm::XChaCha20Poly1305);
     let (old_id, new_id) = (key_id(&old), key_id(&new));
-    std::fs::write(&path, format!("# the fleet's ring\n{old}\n")).unwrap();
+    std::fs::write(&path, format!("# the fleet's ring\n{old}\nend\n")).unwrap();
     let clock = Clock::new(T0);
     let activation = T0 + 3600;
     let config = SessionConfig::default();
@@ -375,7 +375,7 @@ async fn ring_file_fleet_scheduled_rotation_then_not_before() {
         let (old, new) = (old.clone(), new.clone());
         move |count: u64, steps: &mut usize| match (*steps, count) {
             (0, 200..) => {
-                let text = format!("{old}\n{new} activate={activation}\n");
+                let text = format!("{new} activate={activation}\n{old}\nend\n");
                 std::fs::write(&path, text).unwrap();
                 *steps = 1;
             }
@@ -437,7 +437,7 @@ async fn ring_file_fleet_scheduled_rotation_then_not_before() {
     assert_eq!(visits(&late.get("/").await), 1);
     std::fs::write(
         &path,
-        format!("{old}\n{new} activate={activation}\nnot-before={cutoff}\n"),
+        format!("{new} activate={activation}\n{old}\nnot-before={cutoff}\nend\n"),
     )
     .unwrap();
     for ring in &rings {
@@ -463,10 +463,12 @@ async fn bad_ring_files_under_load_keep_the_ring() {
     let dir = harness::lifecycle::TempDir::new();
     let path = dir.path().join("session.keys");
     let key = key_string(Algorithm::Aes256Gcm);
-    std::fs::write(&path, format!("{key}\n")).unwrap();
+    std::fs::write(&path, format!("{key}\nend\n")).unwrap();
     let ring = KeyRing::from_file(&path).unwrap();
     let logs = harness::Logs::capture();
-    let watcher = ring.watch_file(&path, std::time::Duration::from_millis(5));
+    let watcher = ring
+        .watch_file(&path, std::time::Duration::from_millis(5))
+        .unwrap();
     let clock = Clock::new(T0);
     let server = serve(
         Adapter::Hyper,
@@ -514,7 +516,7 @@ async fn bad_ring_files_under_load_keep_the_ring() {
     }
     // A good file (a second key, accept-only) loads.
     let second = key_string(Algorithm::XChaCha20Poly1305);
-    replace(&format!("{key}\n{second}\n"));
+    replace(&format!("{key}\n{second}\nend\n"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while ring.ids().len() != 2 {
         assert!(
