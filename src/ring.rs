@@ -42,9 +42,11 @@ const MAX_RING_TEXT_LEN: usize = 64 * 1024;
 ///
 /// Each key is in one of four states:
 ///
-/// - **primary**: seals (and opens). It is the *scheduled* key whose activation time passed
-///   most recently, or, when none has, the *designated* primary: the first key of the ring,
-///   or the one [`rotate`](Self::rotate) or [`promote`](Self::promote) named.
+/// - **primary**: seals (and opens). In the text form, the first key, top to bottom, that is
+///   neither revoked nor pending; through the API, the *scheduled* key whose activation time
+///   passed most recently, or, when none has, the *designated* primary: the first key of the
+///   ring, or the one [`rotate`](Self::rotate) or [`promote`](Self::promote) named (a
+///   scheduled key counts as written on top of the ring).
 /// - **pending**: scheduled ([`schedule`](Self::schedule), or `activate=` in the text form)
 ///   with an activation time still in the future: it opens but does not seal. Every instance
 ///   that holds the same ring promotes it at the same second, without talking to the others.
@@ -66,16 +68,41 @@ const MAX_RING_TEXT_LEN: usize = 64 * 1024;
 /// # Rotation
 ///
 /// The rotation runbook (fleet steps, the scheduled variant, when to retire) is in the README,
-/// "Deploying on several instances".
+/// "Key rotation runbook".
 ///
 /// # Text form
 ///
-/// A ring parses from key strings separated by commas, spaces or newlines, the first one the
-/// designated primary. After a key string, `activate=<time>` schedules it and `revoked`
-/// revokes it; `not-before=<time>` anywhere sets the ring's not-before time. Times are Unix
-/// seconds or RFC 3339 UTC (`2026-12-01T00:00:00Z`). `#` starts a comment that runs to the
-/// end of the line. [`reload`](Self::reload) replaces a running ring's content with a new
-/// text atomically, keeping the caches of unchanged keys.
+/// A ring parses from key strings separated by commas, spaces or newlines. After a key
+/// string, `activate=<time>` schedules it and `revoked` revokes it; `not-before=<time>`
+/// anywhere sets the ring's not-before time. Times are Unix seconds or RFC 3339 UTC
+/// (`2026-12-01T00:00:00Z`). `#` starts a comment that runs to the end of the line.
+///
+/// - **Which key seals** follows from the text alone: the first key, top to bottom, that is
+///   neither revoked nor pending (its `activate=` time still to come). So a scheduled key goes
+///   on top, and a rotation by hand puts a new key (without `activate=`) on top. A text in
+///   which an `activate=` could never take effect (below a key without one, or not earlier
+///   than the one above it) is refused, naming the line.
+/// - **`end`**: a ring *file* ends with a line `end` (only comments may follow), so that a file
+///   caught half-written is never loaded ([`from_file`](Self::from_file),
+///   [`reload_file`](Self::reload_file), [`watch_file`](Self::watch_file)); in a text source
+///   (`SESSION_KEYS`, [`FromStr`](core::str::FromStr), [`reload`](Self::reload)) it is
+///   optional. Files are read only if they are regular files of at most 64 KiB.
+/// - **`allow-weakening`**: lets one [`reload`](Self::reload) weaken the running ring (see
+///   there); remove it once the ring is loaded.
+/// - A `not-before` more than a minute in the future is refused (it would refuse every new
+///   session until then).
+///
+/// ```text
+/// # session.keys
+/// ssk1.aes-256-gcm.5e6f7a8b.<43 characters> activate=2026-12-08T00:00:00Z  # pending, then seals
+/// ssk1.aes-256-gcm.1a2b3c4d.<43 characters>                                # seals until then
+/// ssk1.xchacha20-poly1305.9c0d1e2f.<43 characters> revoked                 # refused, named in logs
+/// not-before=2026-12-01T12:00:00Z
+/// end
+/// ```
+///
+/// [`reload`](Self::reload) replaces a running ring's content with a new text atomically,
+/// keeping the caches of unchanged keys.
 ///
 /// # Example
 ///
