@@ -123,3 +123,41 @@ impl RingKey {
         hours
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::Algorithm;
+    use crate::ring::KeyRing;
+
+    fn key(byte: u8) -> Key {
+        let mut bytes = [byte; 32];
+        bytes[0] = 0;
+        Key::from_bytes(Algorithm::Aes256Gcm, &bytes).unwrap()
+    }
+
+    #[test]
+    fn cache_keeps_newest_hours_and_stays_bounded() {
+        let ring = KeyRing::new(key(1));
+        let slots = u32::try_from(CIPHER_SLOTS).unwrap();
+        let view = ring.view();
+        let k = view.sealing_key(0);
+        for hour in 1000..1000 + 2 * slots {
+            k.sealing_cipher(hour);
+        }
+        // A flood of older hours evicts nothing.
+        for hour in 0..100 {
+            k.sealing_cipher(hour);
+        }
+        let hours = k.cached_hours();
+        assert_eq!(hours.len(), CIPHER_SLOTS);
+        assert_eq!(hours[0], 1000 + slots);
+        // A cipher derived for opening is cached only when remembered.
+        let miss = k.opening_cipher(5000);
+        assert!(matches!(miss, OpeningCipher::Fresh(_)));
+        assert!(!k.cached_hours().contains(&5000));
+        k.remember(miss);
+        assert!(k.cached_hours().contains(&5000));
+        assert!(matches!(k.opening_cipher(5000), OpeningCipher::Cached(_)));
+    }
+}

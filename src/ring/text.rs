@@ -603,4 +603,16 @@ mod tests {
                 .is_err()
         );
     }
+
+    #[test]
+    fn times_round_trip() {
+        for t in [0, 951_782_400, 1_796_083_200, 4_102_444_799] {
+            assert_eq!(parse_time(&format_time(t)), Some(t));
+        }
+        assert_eq!(parse_time("2024-02-29T12:00:00Z"), Some(1_709_208_000));
+        assert_eq!(parse_time("2023-02-29T12:00:00Z"), None);
+        assert_eq!(parse_time("2024-02-28T24:00:00Z"), None);
+        assert_eq!(parse_time("2024-02-28 12:00:00Z"), None);
+        assert_eq!(parse_time("1969-12-31T23:59:59Z"), None);
+    }
 }
