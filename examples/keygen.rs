@@ -7,10 +7,11 @@
 //! ```
 //!
 //! Store the output in your secret manager or a ring file and hand it to the server, e.g. as
-//! `SESSION_KEYS=<key string>` (several, comma-separated, the first one sealing). With
-//! `--activate TIME` (RFC 3339 UTC or Unix seconds) the line is `<key string> activate=TIME`:
-//! appended to a ring file, the key opens at once and seals from that time on, on every
-//! instance.
+//! `SESSION_KEYS=<key string>` (several, comma-separated, the first one sealing), or in a ring
+//! file, which ends with a line `end` (`{ cargo run -q --example keygen; echo end; } >
+//! session.keys`). With `--activate TIME` (RFC 3339 UTC or Unix seconds) the line is
+//! `<key string> activate=TIME`: put on top of a ring file (see the README's rotation runbook),
+//! the key opens at once and seals from that time on, on every instance.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;

@@ -23,15 +23,18 @@
 //!
 //! # A scheduled rotation, with no admin call
 //!
-//! With `RING_FILE=path` the ring comes from that file (the text form in [`KeyRing`]'s docs)
-//! and is reloaded within a second of each change. Every instance that reads the same file
-//! promotes a scheduled key at the same second, without talking to the others:
+//! With `RING_FILE=path` the ring comes from that file (the text form in [`KeyRing`]'s docs,
+//! ending with a line `end`) and is reloaded within a second of each change. Every instance
+//! that reads the same file promotes a scheduled key at the same second, without talking to
+//! the others. The first key that is neither revoked nor pending seals, so a scheduled key goes
+//! on top; the new file is written next to the old one and renamed over it (atomic):
 //!
 //! ```text
-//! cargo run -q --example keygen > ring.keys
+//! { cargo run -q --example keygen; echo end; } > ring.keys
 //! RING_FILE=ring.keys cargo run --example rotation --features axum &
 //! curl -s -c jar -b jar http://127.0.0.1:3000/            # visits: 1
-//! cargo run -q --example keygen -- --activate $(( $(date +%s) + 30 )) >> ring.keys
+//! cargo run -q --example keygen -- --activate $(( $(date +%s) + 30 )) > ring.keys.new
+//! cat ring.keys >> ring.keys.new && mv ring.keys.new ring.keys
 //! curl -s http://127.0.0.1:3000/admin/ring                # ..., pending [X until ...]
 //! sleep 30
 //! curl -s -c jar -b jar http://127.0.0.1:3000/            # visits: 2, re-sealed under X
@@ -160,7 +163,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => {
             let ring = KeyRing::from_file(&path)
                 .map_err(|error| format!("RING_FILE {}: {error}", path.display()))?;
-            let watcher = ring.watch_file(path, Duration::from_secs(1));
+            let watcher = ring.watch_file(path, Duration::from_secs(1))?;
             (ring, Some(watcher))
         }
         None => (KeyRing::new(Key::try_generate(Algorithm::Aes256Gcm)?), None),

@@ -82,11 +82,38 @@ pub enum KeyError {
     /// No key of a ring text can seal at the time it is loaded (every key is pending or
     /// revoked).
     NoActiveKey,
-    /// A ring file could not be read.
+    /// A ring file could not be read (or is over 64 KiB: `kind` is
+    /// [`FileTooLarge`](std::io::ErrorKind::FileTooLarge)).
     File {
+        /// The file.
+        path: std::path::PathBuf,
         /// What the operating system said.
         kind: std::io::ErrorKind,
     },
+    /// A ring file's path names something other than a regular file (after following
+    /// symlinks): a directory, a FIFO, a device such as `/dev/zero`.
+    NotAFile {
+        /// The path.
+        path: std::path::PathBuf,
+    },
+    /// A ring file was read, and its text was refused.
+    InFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why its text was refused (for a text error, with the line).
+        error: Box<KeyError>,
+    },
+    /// A reload would weaken the running ring (un-revoke a key, move the not-before time
+    /// back, make a key seal earlier than the running ring says): refused, unless the text
+    /// says `allow-weakening`.
+    Weakening {
+        /// The key concerned, if the change concerns a key.
+        id: Option<KeyId>,
+        /// What would weaken.
+        reason: &'static str,
+    },
+    /// A ring file watcher was asked to poll with a zero interval (a busy loop).
+    ZeroInterval,
     /// A ring text (ring file, `SESSION_KEYS`) does not parse.
     RingText {
         /// The line, counted from 1 (0 for the text as a whole).
@@ -135,7 +162,39 @@ impl fmt::Display for KeyError {
             Self::NoActiveKey => f.write_str(
                 "no key of the ring can seal now: every key is pending or revoked; add an active key",
             ),
-            Self::File { kind } => write!(f, "the key ring file could not be read: {kind}"),
+            Self::File {
+                path,
+                kind: std::io::ErrorKind::FileTooLarge,
+            } => write!(
+                f,
+                "the key ring file {} is over 64 KiB; a ring holds at most 16 keys",
+                path.display()
+            ),
+            Self::File { path, kind } => write!(
+                f,
+                "the key ring file {} could not be read: {kind}",
+                path.display()
+            ),
+            Self::NotAFile { path } => write!(
+                f,
+                "{} is not a regular file (a directory, a FIFO or a device?); a key ring file \
+                 is a regular text file",
+                path.display()
+            ),
+            Self::InFile { path, error } => write!(f, "{}: {error}", path.display()),
+            Self::Weakening { id: Some(id), reason } => write!(
+                f,
+                "refused: the new ring would {reason} (key {id}); if you mean it, add a line \
+                 `allow-weakening` to the text (and remove it once loaded)"
+            ),
+            Self::Weakening { id: None, reason } => write!(
+                f,
+                "refused: the new ring would {reason}; if you mean it, add a line \
+                 `allow-weakening` to the text (and remove it once loaded)"
+            ),
+            Self::ZeroInterval => {
+                f.write_str("a key ring watcher needs a poll interval above zero (it would spin)")
+            }
             Self::RingText { line: 0, reason } => write!(f, "invalid key ring text: {reason}"),
             Self::RingText { line, reason } => {
                 write!(f, "invalid key ring text at line {line}: {reason}")
@@ -145,6 +204,8 @@ impl fmt::Display for KeyError {
     }
 }
 
+// `InFile` shows its inner error in its own message, so it names no `source` (a report would
+// print it twice).
 impl std::error::Error for KeyError {}
 
 /// A configuration was contradictory or out of range.

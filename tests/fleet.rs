@@ -351,7 +351,7 @@ async fn ring_file_fleet_scheduled_rotation_then_not_before() {
     let old = key_string(Algorithm::Aes256Gcm);
     let new = key_string(Algorithm::XChaCha20Poly1305);
     let (old_id, new_id) = (key_id(&old), key_id(&new));
-    std::fs::write(&path, format!("# the fleet's ring\n{old}\n")).unwrap();
+    std::fs::write(&path, format!("# the fleet's ring\n{old}\nend\n")).unwrap();
     let clock = Clock::new(T0);
     let activation = T0 + 3600;
     let config = SessionConfig::default();
@@ -375,7 +375,7 @@ async fn ring_file_fleet_scheduled_rotation_then_not_before() {
         let (old, new) = (old.clone(), new.clone());
         move |count: u64, steps: &mut usize| match (*steps, count) {
             (0, 200..) => {
-                let text = format!("{old}\n{new} activate={activation}\n");
+                let text = format!("{new} activate={activation}\n{old}\nend\n");
                 std::fs::write(&path, text).unwrap();
                 *steps = 1;
             }
@@ -437,7 +437,7 @@ async fn ring_file_fleet_scheduled_rotation_then_not_before() {
     assert_eq!(visits(&late.get("/").await), 1);
     std::fs::write(
         &path,
-        format!("{old}\n{new} activate={activation}\nnot-before={cutoff}\n"),
+        format!("{new} activate={activation}\n{old}\nnot-before={cutoff}\nend\n"),
     )
     .unwrap();
     for ring in &rings {
@@ -463,10 +463,12 @@ async fn bad_ring_files_under_load_keep_the_ring() {
     let dir = harness::lifecycle::TempDir::new();
     let path = dir.path().join("session.keys");
     let key = key_string(Algorithm::Aes256Gcm);
-    std::fs::write(&path, format!("{key}\n")).unwrap();
+    std::fs::write(&path, format!("{key}\nend\n")).unwrap();
     let ring = KeyRing::from_file(&path).unwrap();
     let logs = harness::Logs::capture();
-    let watcher = ring.watch_file(&path, std::time::Duration::from_millis(5));
+    let watcher = ring
+        .watch_file(&path, std::time::Duration::from_millis(5))
+        .unwrap();
     let clock = Clock::new(T0);
     let server = serve(
         Adapter::Hyper,
@@ -514,7 +516,7 @@ async fn bad_ring_files_under_load_keep_the_ring() {
     }
     // A good file (a second key, accept-only) loads.
     let second = key_string(Algorithm::XChaCha20Poly1305);
-    replace(&format!("{key}\n{second}\n"));
+    replace(&format!("{key}\n{second}\nend\n"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while ring.ids().len() != 2 {
         assert!(
@@ -532,4 +534,239 @@ async fn bad_ring_files_under_load_keep_the_ring() {
     assert_eq!(errors(&text), 2, "one error event per bad file: {text}");
     assert_eq!(text.matches("key ring reloaded").count(), 1, "{text}");
     assert!(!text.contains(&key[4..]), "no key material in the events");
+}
+
+/// A cookie holding `visits`, created at `created`, sealed at `T0` under `key` alone.
+fn sealed_under(key: &str, visits: u64, created: u64) -> String {
+    let data = TestSession {
+        visits,
+        ..TestSession::default()
+    };
+    codec_for(ring(&[key]), &SessionConfig::default())
+        .seal(NAME, &common::meta(created), &data, T0)
+        .unwrap()
+        .value
+}
+
+/// Waits (polling the logs, the way the watcher polls the file) until `done` holds.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// RT3-4 (f), H4: three instances (hyper, axum, hyper), each with its own ring and watcher
+/// on one ring file, while a writer rewrites the file in place (truncate, then pieces with
+/// pauses: not atomically), alternating between two good versions, and clients send requests:
+/// ordinary sessions, a leaked cookie under the revoked key, a cookie from before the
+/// not-before time. No request fails, no visit is lost, the revoked key's cookie and the old
+/// session never open, the pending key never seals, and every instance's ring keeps its
+/// strength at every check. Every rewrite is caught torn at least once by a watcher (the
+/// writer waits for a refusal after its first piece), and refused. On 0.2 (files without the
+/// `end` line) the torn copies loaded: the leaked cookie opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn torn_ring_file_writes_under_load_never_weaken_a_ring() {
+    const REWRITES: usize = 12;
+    let dir = harness::lifecycle::TempDir::new();
+    let path = dir.path().join("session.keys");
+    let pending = key_string(Algorithm::Aes256Gcm);
+    let primary = key_string(Algorithm::XChaCha20Poly1305);
+    let revoked = key_string(Algorithm::Aes256Gcm);
+    let extra = key_string(Algorithm::XChaCha20Poly1305);
+    let not_before = T0 - 3600;
+    // Far in the future by the test clock and by the system clock the watchers read.
+    let activation = 4_102_444_800_u64;
+    let versions = [
+        format!(
+            "# the fleet's ring\n{pending} activate={activation}\n{primary}\n{revoked} revoked\nnot-before={not_before}\nend\n"
+        ),
+        format!(
+            "# the fleet's ring, one more accept-only key\n{pending} activate={activation}\n{primary}\n{extra}\n{revoked} revoked\nnot-before={not_before}\nend\n"
+        ),
+    ];
+    std::fs::write(&path, &versions[0]).unwrap();
+    let logs = harness::Logs::capture();
+    let clock = Clock::new(T0);
+    let mut rings = Vec::new();
+    let mut watchers = Vec::new();
+    let mut servers = Vec::new();
+    for adapter in [Adapter::Hyper, Adapter::Axum, Adapter::Hyper] {
+        let ring = KeyRing::from_file(&path).unwrap();
+        watchers.push(
+            ring.watch_file(&path, std::time::Duration::from_millis(1))
+                .unwrap(),
+        );
+        servers.push(serve(adapter, ring.clone(), SessionConfig::default(), &clock).await);
+        rings.push(ring);
+    }
+    let addrs: Arc<Vec<_>> = Arc::new(servers.iter().map(|s| s.addr).collect());
+    let rings = Arc::new(rings);
+    let (primary_id, pending_id, revoked_id) = (
+        KeyId::new(key_id(&primary)),
+        KeyId::new(key_id(&pending)),
+        KeyId::new(key_id(&revoked)),
+    );
+    // Each instance's ring keeps its strength.
+    let strong = {
+        let rings = Arc::clone(&rings);
+        move || {
+            for ring in rings.iter() {
+                assert!(!ring.contains(revoked_id), "the revoked key opens");
+                assert_eq!(ring.not_before(), Some(not_before), "not-before moved");
+                assert_eq!(ring.primary_id_at(T0), primary_id, "another key seals");
+                assert!(ring.contains(pending_id));
+            }
+        }
+    };
+    let leaked = sealed_under(&revoked, 50, T0 - 60);
+    let logged_out = sealed_under(&primary, 70, T0 - 7200);
+
+    let (stop_tx, stop) = watch::channel(false);
+    let served = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let (mut stop, served, addrs, strong) = (
+            stop.clone(),
+            Arc::clone(&served),
+            Arc::clone(&addrs),
+            strong.clone(),
+        );
+        let (leaked, logged_out) = (leaked.clone(), logged_out.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::new(addrs[i % 3]);
+            let mut expected = 0;
+            let mut round = 0;
+            while !*stop.borrow_and_update() {
+                round += 1;
+                let addr = addrs[(i + round) % 3];
+                client.retarget(addr);
+                expected += 1;
+                let resp = client.get("/").await;
+                assert_eq!(visits(&resp), expected, "client {i} lost a visit");
+                assert_eq!(
+                    KeyId::new(sealed_key_id(&resp.cookie().value)),
+                    primary_id,
+                    "sealed under another key than the primary"
+                );
+                for (cookie, what) in [
+                    (&leaked, "the revoked key's"),
+                    (&logged_out, "a logged-out"),
+                ] {
+                    let mut other = Client::new(addr);
+                    other.set_cookie(NAME, cookie);
+                    assert_eq!(
+                        visits(&other.get("/").await),
+                        1,
+                        "{what} cookie opened on {addr}"
+                    );
+                }
+                strong();
+                served.fetch_add(1, Ordering::SeqCst);
+            }
+            expected
+        }));
+    }
+    while served.load(Ordering::SeqCst) < 24 {
+        tokio::task::yield_now().await;
+    }
+
+    let refused = |text: &str| text.matches("key ring file refused").count();
+    let reloaded = |text: &str| text.matches("key ring reloaded").count();
+    for n in 0..REWRITES {
+        let text = versions[(n + 1) % 2].as_bytes().to_vec();
+        let seen = refused(&logs.text());
+        // In place: truncate, then write in pieces, as a careless editor or `cat > file` does.
+        let mut file = std::fs::File::create(&path).unwrap();
+        let mut pieces = text.chunks(40);
+        std::io::Write::write_all(&mut file, pieces.next().unwrap()).unwrap();
+        // Wait until a watcher has caught the file torn (and refused it).
+        until("a torn file was refused", || refused(&logs.text()) > seen).await;
+        for piece in pieces {
+            std::io::Write::write_all(&mut file, piece).unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        drop(file);
+        // Every instance loads the whole file before the next rewrite.
+        let want = 3 * (n + 1);
+        until("every instance reloaded the whole file", || {
+            reloaded(&logs.text()) >= want
+        })
+        .await;
+        strong();
+    }
+    stop_tx.send(true).unwrap();
+    for task in tasks {
+        assert!(task.await.unwrap() > 0);
+    }
+    strong();
+    let extra_id = KeyId::new(key_id(&extra));
+    for ring in rings.iter() {
+        // The last version written is versions[REWRITES % 2].
+        assert_eq!(ring.contains(extra_id), REWRITES % 2 == 1);
+    }
+    drop(watchers);
+    let text = logs.text();
+    assert_eq!(reloaded(&text), 3 * REWRITES, "{text}");
+    assert!(!text.contains(&revoked[4..]) && !text.contains(&primary[4..]));
+}
+
+/// F5, F10: the watcher logs (at `info`) a change of the primary key, on a reload and when an
+/// activation time passes, and logs that it stopped when dropped (0.2 logged neither: a hand
+/// rotation that did nothing, or a `let _ = ring.watch_file(..)`, went unseen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watcher_logs_primary_changes_and_its_stop() {
+    let dir = harness::lifecycle::TempDir::new();
+    let path = dir.path().join("session.keys");
+    let (a, b, c) = (
+        key_string(Algorithm::Aes256Gcm),
+        key_string(Algorithm::Aes256Gcm),
+        key_string(Algorithm::Aes256Gcm),
+    );
+    std::fs::write(&path, format!("{a}\nend\n")).unwrap();
+    let ring = KeyRing::from_file(&path).unwrap();
+    let logs = harness::Logs::capture();
+    let watcher = ring
+        .watch_file(&path, std::time::Duration::from_millis(2))
+        .unwrap();
+    let changes = |text: &str, cause: &str| {
+        text.lines()
+            .filter(|l| l.contains("primary key changed") && l.contains(cause))
+            .count()
+    };
+    // A hand rotation: a new key on the first line, replaced atomically.
+    let staged = dir.path().join("session.keys.new");
+    std::fs::write(&staged, format!("{b}\n{a}\nend\n")).unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+    until("the reload's primary change", || {
+        changes(&logs.text(), "ring file reloaded") == 1
+    })
+    .await;
+    assert_eq!(ring.primary_id(), KeyId::new(key_id(&b)));
+    // A scheduled key whose time comes (by the system clock) a second from now.
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    std::fs::write(&staged, format!("{c} activate={soon}\n{b}\n{a}\nend\n")).unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+    until("the activation's primary change", || {
+        changes(&logs.text(), "activation time passed") == 1
+    })
+    .await;
+    assert_eq!(ring.primary_id(), KeyId::new(key_id(&c)));
+    assert!(!logs.text().contains("watcher stopped"));
+    drop(watcher);
+    let text = logs.text();
+    assert_eq!(
+        text.matches("key ring watcher stopped").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("session.keys"), "{text}");
 }

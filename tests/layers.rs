@@ -15,6 +15,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("error", 1),
     ("key", 2),
     ("ring", 3),
+    ("ring/cache", 3),
+    ("ring/text", 3),
+    ("ring/weaken", 3),
     ("envelope", 3),
     ("codec", 4),
     ("codec/schema", 4),
@@ -41,7 +44,17 @@ const LAYERS: &[(&str, u32)] = &[
 /// External crates each layer must not know about (DESIGN.md's layer table).
 const FORBIDDEN: &[(&[&str], &[&str])] = &[
     (
-        &["key/id", "rng", "error", "key", "ring", "envelope"],
+        &[
+            "key/id",
+            "rng",
+            "error",
+            "key",
+            "ring",
+            "ring/cache",
+            "ring/text",
+            "ring/weaken",
+            "envelope",
+        ],
         &[
             "serde", "postcard", "http", "hyper", "tower_", "axum", "actix", "tracing",
         ],

@@ -843,3 +843,182 @@ fn retire_and_revoke_settle_the_primary_at_the_time_given() {
         assert_eq!(ring.status_at(old_id, activates + 1).is_some(), revoke);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// H4 rings that never weaken (RT3-4): ring files on disk
+// ---------------------------------------------------------------------------------------------
+
+/// A directory of its own under the system's temporary directory, removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "sealed-session-rotation-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self, file: &str) -> std::path::PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A ring's observable strength at `now`: which keys open, which seals, the not-before time.
+fn strength(ring: &KeyRing, ids: &[KeyId], now: u64) -> (Vec<bool>, KeyId, Option<u64>) {
+    (
+        ids.iter().map(|&id| ring.contains(id)).collect(),
+        ring.primary_id_at(now),
+        ring.not_before(),
+    )
+}
+
+/// RT3-4 (a): a real ring file cut at every byte, as a reader could catch it mid-write: no cut
+/// point loads (the ring keeps its strength: the revoked key stays revoked, the pending key
+/// does not seal, not-before stays); the whole file loads. On 0.2 (the same file without the
+/// `end` line, which 0.2 did not know) 20 of 29 line-boundary cut points loaded a weaker ring.
+#[test]
+fn h4_a_ring_file_cut_at_any_byte_never_loads() {
+    let dir = Scratch::new("torn");
+    let path = dir.path("session.keys");
+    let [pending, primary, revoked] = [
+        Key::generate(Algorithm::Aes256Gcm),
+        Key::generate(Algorithm::XChaCha20Poly1305),
+        Key::generate(Algorithm::Aes256Gcm),
+    ];
+    let ids = [pending.id(), primary.id(), revoked.id()];
+    let text = format!(
+        "# session.keys\n{pending} activate=4102444800\n{primary}\n{revoked} revoked\nnot-before={}\nend\n",
+        T0 - HOUR
+    );
+    std::fs::write(&path, &text).unwrap();
+    let ring = KeyRing::from_file(&path).unwrap();
+    let before = strength(&ring, &ids, T0);
+    assert_eq!(
+        before,
+        (vec![true, true, false], primary.id(), Some(T0 - HOUR))
+    );
+    let whole = text.trim_end().len();
+    for cut in 0..text.len() {
+        std::fs::write(&path, &text.as_bytes()[..cut]).unwrap();
+        let loaded = ring.reload_file(&path, T0);
+        assert_eq!(loaded.is_ok(), cut >= whole, "cut at {cut}: {loaded:?}");
+        assert_eq!(strength(&ring, &ids, T0), before, "cut at {cut}");
+        if cut < whole {
+            assert!(
+                KeyRing::from_file(&path).is_err(),
+                "from_file, cut at {cut}"
+            );
+        }
+    }
+}
+
+/// RT3-4 (b): reads are bounded and of regular files only: a file over 64 KiB, a symlink to
+/// `/dev/zero`, a FIFO and a directory are refused at once, naming the path (0.2 read the big
+/// file whole, read `/dev/zero` until memory ran out and blocked on the FIFO for ever).
+#[test]
+fn h4_ring_file_reads_are_bounded_and_of_regular_files_only() {
+    let dir = Scratch::new("reads");
+    let key = Key::generate(Algorithm::Aes256Gcm);
+    let ring: KeyRing = key.to_string().parse().unwrap();
+    // Just over the limit (a comment), and far over it.
+    for len in [64 * 1024 + 1, 32 << 20] {
+        let big = dir.path("big.keys");
+        let mut text = format!("{key}\n#");
+        text.extend(std::iter::repeat_n('x', len - text.len() - 5));
+        text.push_str("\nend\n");
+        assert_eq!(text.len(), len);
+        std::fs::write(&big, &text).unwrap();
+        let error = KeyRing::from_file(&big).unwrap_err();
+        assert_eq!(
+            error,
+            KeyError::File {
+                path: big.clone(),
+                kind: std::io::ErrorKind::FileTooLarge
+            }
+        );
+        assert!(error.to_string().contains("big.keys"), "{error}");
+        assert!(ring.reload_file(&big, T0).is_err());
+    }
+    // At the limit: read.
+    let exact = dir.path("exact.keys");
+    let mut text = format!("{key}\nend\n#");
+    text.extend(std::iter::repeat_n('x', 64 * 1024 - text.len()));
+    std::fs::write(&exact, &text).unwrap();
+    assert!(KeyRing::from_file(&exact).is_ok());
+
+    let zero = dir.path("zero.keys");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let fifo = dir.path("fifo.keys");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let folder = dir.path("folder.keys");
+    std::fs::create_dir(&folder).unwrap();
+    for path in [&zero, &fifo, &folder] {
+        assert_eq!(
+            KeyRing::from_file(path).unwrap_err(),
+            KeyError::NotAFile { path: path.clone() }
+        );
+        assert!(ring.reload_file(path, T0).is_err());
+    }
+    // A missing file names its path.
+    let missing = dir.path("missing.keys");
+    let error = KeyRing::from_file(&missing).unwrap_err();
+    assert!(error.to_string().contains("missing.keys"), "{error}");
+    // Not UTF-8: refused (the bytes were read into a buffer that is wiped).
+    let latin = dir.path("latin.keys");
+    std::fs::write(
+        &latin,
+        [format!("{key}\n").as_bytes(), b"\xe9\nend\n"].concat(),
+    )
+    .unwrap();
+    assert!(matches!(
+        KeyRing::from_file(&latin),
+        Err(KeyError::InFile { error, .. }) if matches!(*error, KeyError::RingText { line: 0, .. })
+    ));
+    assert_eq!(ring.ids(), vec![key.id()]);
+}
+
+/// F6: a file's text error names the file and the line.
+#[test]
+fn ring_file_errors_name_the_path_and_the_line() {
+    let dir = Scratch::new("errors");
+    let path = dir.path("session.keys");
+    let key = Key::generate(Algorithm::Aes256Gcm);
+    std::fs::write(&path, format!("{key}\nhunter2\nend\n")).unwrap();
+    let error = KeyRing::from_file(&path).unwrap_err();
+    let shown = error.to_string();
+    assert!(
+        shown.contains("session.keys") && shown.contains("line 2"),
+        "{shown}"
+    );
+    assert!(shown.contains("cargo run --example keygen"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    // A 0.2 file (no `end`): refused with the fix.
+    std::fs::write(&path, format!("{key}\n")).unwrap();
+    let shown = KeyRing::from_file(&path).unwrap_err().to_string();
+    assert!(shown.contains("echo end >>"), "{shown}");
+}
+
+/// RT3-4 (d): a zero poll interval is refused (0.2 spun a core on it).
+#[test]
+fn h4_a_zero_watch_interval_is_refused() {
+    let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+    assert_eq!(
+        ring.watch_file("/nonexistent/session.keys", std::time::Duration::ZERO)
+            .unwrap_err(),
+        KeyError::ZeroInterval
+    );
+}

@@ -937,3 +937,43 @@ fn forged_flood(algorithm: Algorithm) {
         },
     );
 }
+
+/// RT3-7 (ring files): a ring file that is not UTF-8 leaves none of its key strings in freed
+/// memory, through `from_file`, `reload_file` and a watcher's polls. 0.2 read it with
+/// `read_to_string`, whose error path freed the bytes unwiped (checked: on 0.2 this test finds
+/// the key string in the block freed by every read: `from_file`, `reload_file` and each poll).
+#[test]
+fn a_ring_file_that_is_not_utf8_leaves_no_key_string_in_freed_memory() {
+    // The test's own copies are made without growing (a grown string frees its old blocks
+    // unwiped, and a block reused and freed during the watch would be blamed on the crate),
+    // and wiped.
+    let mut text = zeroize::Zeroizing::new(String::with_capacity(256));
+    write!(text, "{}", Key::generate(Algorithm::Aes256Gcm)).unwrap();
+    let mut secret = zeroize::Zeroizing::new([0u8; 43]);
+    secret.copy_from_slice(text.rsplit('.').next().unwrap().as_bytes());
+    let dir = std::env::temp_dir().join(format!("sealed-session-wipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("session.keys");
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(256));
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.extend_from_slice(b"\n\xe9 not UTF-8\nend\n");
+    std::fs::write(&path, &*bytes).unwrap();
+    drop((text, bytes));
+    let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+    // 32 of the 43 base64 characters of the key bytes, from either end.
+    scrub_stack();
+    let watch = scan::watch(&[&secret[..32], &secret[11..]]);
+    assert!(KeyRing::from_file(&path).is_err());
+    assert!(ring.reload_file(&path, T0).is_err());
+    let watcher = ring.watch_file(&path, Duration::from_millis(1)).unwrap();
+    // A few polls of the watcher (each reads the file again).
+    std::thread::sleep(Duration::from_millis(20));
+    drop(watcher);
+    let hits = watch.hits();
+    drop(watch);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        hits.is_empty(),
+        "key string bytes left in freed memory: {hits:?}"
+    );
+}

@@ -8,11 +8,19 @@
 //!   times are Unix seconds or RFC 3339 UTC (`2026-12-01T00:00:00Z`);
 //! - the same key twice is kept once; two different keys under one id, or one key's bytes
 //!   under two ids, are refused; at most 16 keys;
-//! - the first active key is the designated primary; with none, the earliest scheduled one
-//!   (for `from_str`); the primary at time t is the scheduled key that activated last by t, or
-//!   else the designated one;
-//! - `reload(text, now)` refuses a text that does not parse, and one in which no key can seal
-//!   at `now` (`NoActiveKey`: every key pending or revoked), and leaves the ring unchanged.
+//! - `end` is the last word if present (optional in a text source); `allow-weakening` anywhere;
+//! - the first key, top to bottom, that is neither revoked nor pending seals: a key with
+//!   `activate=` below a key without one, or not earlier than the scheduled key above it, is
+//!   refused (its line); the first active key is the designated primary; with none, the
+//!   earliest scheduled one (for `from_str`); the primary at time t is the scheduled key that
+//!   activated last by t, or else the designated one;
+//! - a `not-before` more than 60 s after the clock (`from_str`: the system clock) is refused
+//!   (its line);
+//! - `reload(text, now)` refuses a text that does not parse, one in which no key can seal at
+//!   `now` (`NoActiveKey`: every key pending or revoked), and, unless it says
+//!   `allow-weakening`, one that would weaken the running ring (move not-before back or drop
+//!   it, make its pending key seal before its time: `Weakening`), and leaves the ring
+//!   unchanged.
 //!
 //! Input: a control byte (bits 0-2: the clock of `reload`), then the text (UTF-8).
 //!
@@ -41,6 +49,9 @@ use sealed_session_fuzz::{
 /// The longest text a ring source may have.
 const MAX_RING_TEXT_LEN: usize = 64 * 1024;
 
+/// How far in the future a `not-before` may lie.
+const NOT_BEFORE_SKEW_SECS: u64 = 60;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
     Active,
@@ -62,6 +73,10 @@ struct Ring {
     designated_schedule: Option<u64>,
     others: Vec<Entry>,
     not_before: Option<u64>,
+    /// The line of the last `not-before=`.
+    not_before_line: usize,
+    /// The text says `allow-weakening`.
+    allow_weakening: bool,
 }
 
 impl Ring {
@@ -164,7 +179,11 @@ fn model(text: &str) -> Result<Ring, KeyError> {
         return Err(text_error(0));
     }
     let mut entries: Vec<Entry> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     let mut not_before = None;
+    let mut not_before_line = 0;
+    let mut allow_weakening = false;
+    let mut ended = false;
     let mut last_has_state = true;
     for (number, line) in text.lines().enumerate() {
         let line_no = number + 1;
@@ -173,8 +192,18 @@ fn model(text: &str) -> Result<Ring, KeyError> {
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|t| !t.is_empty())
         {
-            let status = if let Some(time) = token.strip_prefix("not-before=") {
+            if ended {
+                return Err(text_error(line_no));
+            }
+            let status = if token == "end" {
+                ended = true;
+                continue;
+            } else if token == "allow-weakening" {
+                allow_weakening = true;
+                continue;
+            } else if let Some(time) = token.strip_prefix("not-before=") {
                 not_before = Some(parse_time(time).ok_or(text_error(line_no))?);
+                not_before_line = line_no;
                 continue;
             } else if let Some(time) = token.strip_prefix("activate=") {
                 Status::Scheduled(parse_time(time).ok_or(text_error(line_no))?)
@@ -217,6 +246,7 @@ fn model(text: &str) -> Result<Ring, KeyError> {
                             key: material,
                             status: Status::Active,
                         });
+                        lines.push(line_no);
                         last_has_state = false;
                     }
                 }
@@ -229,6 +259,22 @@ fn model(text: &str) -> Result<Ring, KeyError> {
                 _ => return Err(text_error(line_no)),
             }
             last_has_state = true;
+        }
+    }
+    // The order rule: scheduled keys above every key without `activate=`, latest first.
+    let mut plain = false;
+    let mut above: Option<u64> = None;
+    for (entry, &line) in entries.iter().zip(&lines) {
+        match entry.status {
+            Status::Active => plain = true,
+            Status::Revoked => {}
+            Status::Scheduled(_) if plain => return Err(text_error(line)),
+            Status::Scheduled(at) => {
+                if above.is_some_and(|earlier| at >= earlier) {
+                    return Err(text_error(line));
+                }
+                above = Some(at);
+            }
         }
     }
     if entries.is_empty() {
@@ -257,12 +303,60 @@ fn model(text: &str) -> Result<Ring, KeyError> {
         designated_schedule,
         others: entries,
         not_before,
+        not_before_line,
+        allow_weakening,
     })
+}
+
+/// The model's verdict on a not-before time at `now`.
+fn check_not_before(ring: &Ring, now: u64) -> Result<(), KeyError> {
+    match ring.not_before {
+        Some(at) if at > now.saturating_add(NOT_BEFORE_SKEW_SECS) => Err(KeyError::RingText {
+            line: ring.not_before_line,
+            reason: "",
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The model's verdict on whether `next` weakens the base ring at `now` (the base ring has
+/// no revoked key: only its not-before time and its pending key can be weakened).
+fn weakening(base: &Ring, next: &Ring, now: u64) -> Option<KeyError> {
+    if let Some(before) = base.not_before
+        && next.not_before.is_none_or(|after| after < before)
+    {
+        return Some(KeyError::Weakening {
+            id: None,
+            reason: "",
+        });
+    }
+    for old in base.all() {
+        let Status::Scheduled(from) = old.status else {
+            continue;
+        };
+        if from <= now {
+            continue;
+        }
+        let Some(new) = next.all().find(|e| e.key == old.key) else {
+            continue;
+        };
+        let id = KeyId::new(old.key.id);
+        let seals_now = next.primary(now) == id;
+        let earlier = matches!(new.status, Status::Scheduled(at) if at < from);
+        if seals_now || earlier {
+            return Some(KeyError::Weakening {
+                id: Some(id),
+                reason: "",
+            });
+        }
+    }
+    None
 }
 
 fn same_error(expected: &KeyError, actual: &KeyError) -> bool {
     match (expected, actual) {
         (KeyError::RingText { line: a, .. }, KeyError::RingText { line: b, .. }) => a == b,
+        (KeyError::Weakening { id: a, .. }, KeyError::Weakening { id: b, .. }) => a == b,
         _ => expected == actual,
     }
 }
@@ -343,28 +437,9 @@ fn snapshot(ring: &KeyRing, times: &[u64]) -> (Vec<KeyId>, Vec<KeyId>, Option<u6
     (ids, primaries, ring.not_before())
 }
 
-/// A known crate bug, reported and kept as `fuzz/artifacts/ring_text/known-reload-no-active-key`
-/// (see fuzz/README.md, "Findings"): `KeyRing::reload` looks for an activated schedule among
-/// the keys other than the designated primary, after `RingState::from_entries` has already
-/// replaced the designated fallback key's schedule by `Active`; so a text whose keys are all
-/// scheduled is refused with `NoActiveKey` even when its earliest key has activated, while
-/// `from_str` accepts it. Tolerated (the ring must still be unchanged) unless the environment
-/// sets `SEALED_SESSION_FUZZ_STRICT`, so that the rest of the target keeps running.
-fn known_reload_bug(model: &Ring, now: u64) -> bool {
-    model.designated_schedule.is_some_and(|at| at <= now)
-        && !model
-            .others
-            .iter()
-            .any(|e| matches!(e.status, Status::Scheduled(at) if at <= now))
-}
-
-/// `SEALED_SESSION_FUZZ_STRICT` is set: known findings fail too.
-static STRICT: LazyLock<bool> =
-    LazyLock::new(|| std::env::var_os("SEALED_SESSION_FUZZ_STRICT").is_some());
-
 /// The fixture ring reloads start from: AES primary, XChaCha accept-only, a pending key.
 fn base_text() -> String {
-    format!("{AES_KEY}\n{XCHACHA_KEY}\n{PENDING_KEY} activate={PENDING_AT}\nnot-before=1\n")
+    format!("{PENDING_KEY} activate={PENDING_AT}\n{AES_KEY}\n{XCHACHA_KEY}\nnot-before=1\n")
 }
 
 /// The model of [`base_text`].
@@ -420,8 +495,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let expected = model(text);
 
-    // from_str.
-    match (&expected, text.parse::<KeyRing>()) {
+    // from_str: its not-before is checked against the system clock.
+    let wall = wall_clock();
+    let expected_from_str = expected
+        .clone()
+        .and_then(|model| check_not_before(&model, wall).map(|()| model));
+    match (&expected_from_str, text.parse::<KeyRing>()) {
         (Ok(model), Ok(ring)) => assert_ring(&ring, model, text),
         (Err(expected), Err(error)) => {
             assert!(
@@ -445,6 +524,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let before = snapshot(&ring, &times);
     let verdict = expected.and_then(|model| {
+        check_not_before(&model, now)?;
         // No key can seal at `now`: the text had no active key, and none of its scheduled
         // keys (the designated fallback included) has activated by `now`.
         let can_seal = model.designated_schedule.is_none_or(|at| at <= now)
@@ -452,10 +532,12 @@ fuzz_target!(|data: &[u8]| {
                 .others
                 .iter()
                 .any(|e| matches!(e.status, Status::Scheduled(at) if at <= now));
-        if can_seal {
-            Ok(model)
-        } else {
-            Err(KeyError::NoActiveKey)
+        if !can_seal {
+            return Err(KeyError::NoActiveKey);
+        }
+        match weakening(&BASE, &model, now) {
+            Some(error) if !model.allow_weakening => Err(error),
+            _ => Ok(model),
         }
     });
     match (verdict, ring.reload(text, now)) {
@@ -495,14 +577,6 @@ fuzz_target!(|data: &[u8]| {
                 expected,
                 "the cookie sealed before the reload"
             );
-        }
-        (Ok(model), Err(KeyError::NoActiveKey)) if !*STRICT && known_reload_bug(&model, now) => {
-            assert_eq!(
-                snapshot(&ring, &times),
-                before,
-                "a refused reload changed the ring"
-            );
-            SPARE.set(Some(ring));
         }
         (Ok(model), Err(error)) => {
             panic!("reload refused ({error:?}) a ring the model reads at {now}: {model:?}")

@@ -187,9 +187,9 @@ pub fn ring_b_keys() -> Vec<KeyInfo> {
 #[must_use]
 pub fn ring_c_text() -> String {
     format!(
-        "# fuzz ring C: AES primary until the pending key activates\n\
-         {AES_KEY}\n\
+        "# fuzz ring C: AES primary until the pending key (on top) activates\n\
          {PENDING_KEY} activate=2025-11-25T04:30:00Z # = PENDING_AT\n\
+         {AES_KEY}\n\
          {REVOKED_KEY} revoked\n\
          {V1_AES_KEY}, {V1_XCHACHA_KEY}\n\
          not-before={NOT_BEFORE}\n"

@@ -177,9 +177,15 @@ pub(crate) async fn g5_a_bad_ring_file_keeps_the_ring(instance: Instance) {
         String::new(),
         "# only a comment\n".to_owned(),
         "ssk1:not-a-key\n".to_owned(),
-        format!("{} activate=tomorrow\n", env.keys[0]),
-        format!("{} activate={far}\n", key_string(instance.algorithm)),
-        format!("{}\n{}\n", env.keys[0], env.keys[0].replace("ssk", "ssx")),
+        format!("{} activate=tomorrow\nend\n", env.keys[0]),
+        format!("{} activate={far}\nend\n", key_string(instance.algorithm)),
+        format!(
+            "{}\n{}\nend\n",
+            env.keys[0],
+            env.keys[0].replace("ssk", "ssx")
+        ),
+        // Cut short: no `end` line.
+        format!("{}\n", env.keys[0]),
     ];
     for text in &bad {
         std::fs::write(&path, text).unwrap();
@@ -204,7 +210,7 @@ pub(crate) async fn g6_not_before_in_the_ring_file_logs_everyone_out(instance: I
     let dir = TempDir::new();
     let path = dir.path().join("ring.keys");
     let key = key_string(instance.algorithm);
-    std::fs::write(&path, format!("{key}\n")).unwrap();
+    std::fs::write(&path, format!("{key}\nend\n")).unwrap();
     let env = Env::new(instance).await;
     let rings: Vec<KeyRing> = (0..2).map(|_| KeyRing::from_file(&path).unwrap()).collect();
     let mut servers = Vec::new();
@@ -234,7 +240,7 @@ pub(crate) async fn g6_not_before_in_the_ring_file_logs_everyone_out(instance: I
     }
     assert_eq!(visits(&before.get("/").await), 4);
 
-    std::fs::write(&path, format!("{key}\nnot-before={cutoff}\n")).unwrap();
+    std::fs::write(&path, format!("{key}\nnot-before={cutoff}\nend\n")).unwrap();
     for ring in &rings {
         ring.reload_file(&path, env.now()).unwrap();
         assert_eq!(ring.not_before(), Some(cutoff));

@@ -663,6 +663,13 @@ fn ring_text(corpus: &mut Corpus) -> std::io::Result<()> {
     let texts = [
         ring_c_text(),
         format!("{AES_KEY}\n{XCHACHA_KEY}\n"),
+        // The end marker, the weakening override, a torn copy of the fixture ring.
+        format!("{PENDING_KEY} activate={PENDING_AT}\n{AES_KEY}\n{XCHACHA_KEY}\nnot-before=1\nend\n"),
+        format!("{AES_KEY}\n{XCHACHA_KEY}\nallow-weakening\nend # done\n"),
+        format!("{PENDING_KEY} activate={PENDING_AT}\n{AES_KEY}\nend\n{XCHACHA_KEY}"),
+        format!("{PENDING_KEY}\n{AES_KEY}\nnot-before=0"),
+        format!("{AES_KEY}\n{PENDING_KEY} activate={PENDING_AT}\n"),
+        format!("{AES_KEY}\nnot-before=99999999999\n"),
         format!("{AES_KEY}, {XCHACHA_KEY} {V1_AES_KEY}\r\n{V1_XCHACHA_KEY}"),
         format!(
             "# only pending keys\n{PENDING_KEY} activate={PENDING_AT}\n{XCHACHA_KEY} activate=2026-12-01T00:00:00Z"
