@@ -44,9 +44,7 @@ mod watch;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use crate::axum::SessionRejection;
-pub use codec::{
-    Codec, Lifetime, Migrations, Opened, Sealed, SessionId, SessionMeta, WireFormat,
-};
+pub use codec::{Codec, Lifetime, Migrations, Opened, Sealed, SessionId, SessionMeta, WireFormat};
 #[cfg(feature = "engine")]
 #[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
 pub use config::{CacheControl, MAX_COOKIE_SIZE, Rolling, SessionConfig, SessionConfigBuilder};

@@ -26,8 +26,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use sealed_session::{
-    Algorithm, KeyRing, Migrations, Session, SessionConfig, SessionData, SessionLayer,
-    WireFormat,
+    Algorithm, KeyRing, Migrations, Session, SessionConfig, SessionData, SessionLayer, WireFormat,
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -119,22 +118,21 @@ fn with_clock<T: SessionData>(layer: SessionLayer<T>, clock: &Clock) -> SessionL
 
 fn v2_layer(kind: Kind, ring: &KeyRing, clock: &Clock) -> SessionLayer<V2> {
     let layer = SessionLayer::<V2>::new(ring.clone(), config(2));
-    let layer = match kind {
-        Kind::Phase1 => layer
-            .with_migrations(
-                Migrations::<V2>::new()
-                    .from_version::<V1>(1)
-                    .write_as(|v2: &V2| V1 {
+    let layer =
+        match kind {
+            Kind::Phase1 => layer
+                .with_migrations(Migrations::<V2>::new().from_version::<V1>(1).write_as(
+                    |v2: &V2| V1 {
                         user: v2.user.clone(),
                         visits: v2.visits,
-                    }),
-            )
-            .unwrap(),
-        Kind::New => layer
-            .with_migrations(Migrations::<V2>::new().from_version::<V1>(1))
-            .unwrap(),
-        _ => layer,
-    };
+                    },
+                ))
+                .unwrap(),
+            Kind::New => layer
+                .with_migrations(Migrations::<V2>::new().from_version::<V1>(1))
+                .unwrap(),
+            _ => layer,
+        };
     with_clock(layer, clock)
 }
 

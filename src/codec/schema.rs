@@ -322,9 +322,11 @@ impl<T: DeserializeOwned> Schema<T> {
         if let Some(error) = migrations.error {
             return Err(error);
         }
-        if let Some(clash) = migrations.readers.iter().find(|r| {
-            r.version == Some(version) || (binding.is_some() && r.binding == binding)
-        }) {
+        if let Some(clash) = migrations
+            .readers
+            .iter()
+            .find(|r| r.version == Some(version) || (binding.is_some() && r.binding == binding))
+        {
             return Err(ConfigError::Migration {
                 type_name: clash.type_name,
                 reason: format!(
@@ -342,7 +344,11 @@ impl<T: DeserializeOwned> Schema<T> {
                 });
             };
             let reader = migrations.readers.get(at);
-            schema.sealed_as = match (format, reader.and_then(|r| r.binding), reader.and_then(|r| r.version)) {
+            schema.sealed_as = match (
+                format,
+                reader.and_then(|r| r.binding),
+                reader.and_then(|r| r.version),
+            ) {
                 (WireFormat::V3, Some(binding), _) => SealedAs::Binding(binding),
                 (_, _, Some(version)) => SealedAs::Version(version),
                 _ => {

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer,
-    MapAccess, SeqAccess, VariantAccess, Visitor,
+    self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess,
+    SeqAccess, VariantAccess, Visitor,
 };
 
 /// Nesting deeper than this is taken for a recursive type.
@@ -308,7 +308,8 @@ impl<'de> Deserializer<'de> for Tracer<'_> {
             trace.variants.get(i).is_some_and(Option::is_none)
                 && !trace.in_progress.get(i).copied().unwrap_or(true)
         });
-        let traced = (0..variants.len()).find(|&i| trace.variants.get(i).is_some_and(Option::is_some));
+        let traced =
+            (0..variants.len()).find(|&i| trace.variants.get(i).is_some_and(Option::is_some));
         let Some(index) = untraced.or(traced) else {
             return Err(Untraceable(format!("enum {name} has no variant that ends")));
         };
@@ -317,10 +318,7 @@ impl<'de> Deserializer<'de> for Tracer<'_> {
         }
         let tracer = self.deeper()?;
         tracer.state.buffers.push(String::new());
-        let value = visitor.visit_enum(Variant {
-            tracer,
-            index,
-        });
+        let value = visitor.visit_enum(Variant { tracer, index });
         let content = self.state.buffers.pop().unwrap_or_default();
         let value = value?;
         if let Some(trace) = self.state.enums.get_mut(&key) {
@@ -403,7 +401,10 @@ impl<'de> MapAccess<'de> for Entry<'_> {
         Ok(Some(key))
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Untraceable> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Untraceable> {
         seed.deserialize(Tracer {
             state: &mut *self.tracer.state,
             depth: self.tracer.depth,
@@ -444,11 +445,18 @@ impl<'de> VariantAccess<'de> for Tracer<'_> {
         Ok(())
     }
 
-    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, Untraceable> {
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<S::Value, Untraceable> {
         seed.deserialize(self)
     }
 
-    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Untraceable> {
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Untraceable> {
         self.deserialize_tuple(len, visitor)
     }
 
@@ -594,7 +602,10 @@ mod tests {
         assert!(binding_of::<BTreeMap<u32, (bool, char, f64)>>().is_ok());
         assert!(binding_of::<core::num::NonZeroU64>().is_ok());
         assert!(binding_of::<[u8; 16]>().is_ok());
-        assert_ne!(binding_of::<HashMap<String, u8>>(), binding_of::<Vec<(String, u8)>>());
+        assert_ne!(
+            binding_of::<HashMap<String, u8>>(),
+            binding_of::<Vec<(String, u8)>>()
+        );
     }
 
     #[test]

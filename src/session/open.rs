@@ -247,8 +247,7 @@ mod tests {
         // the ciphertext would be (54 bytes: 72 characters, a whole number of groups).
         let first = |key_id: KeyId| {
             let flags = envelope::Flags::new(4, false).unwrap();
-            let (bytes, len) =
-                envelope::Header::new(
+            let (bytes, len) = envelope::Header::new(
                 key_id,
                 envelope::hour_of(now),
                 envelope::SealedAs::Version(0),

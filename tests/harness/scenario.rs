@@ -9,8 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sealed_session::{
-    Codec,
-    Algorithm, CacheControl, ConfigError, Key, KeyRing, OpenErrorKind, Rolling, SameSite,
+    Algorithm, CacheControl, Codec, ConfigError, Key, KeyRing, OpenErrorKind, Rolling, SameSite,
     SessionConfig, SessionError, SessionMeta,
 };
 
