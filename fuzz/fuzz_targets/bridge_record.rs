@@ -84,7 +84,9 @@ fn leaf(program: &mut Program<'_>) -> Vec<u8> {
         _ => {
             bytes.push(STRING);
             let len = program.byte() % 8;
-            let text: String = (0..len).map(|_| char::from(b'a' + program.byte() % 26)).collect();
+            let text: String = (0..len)
+                .map(|_| char::from(b'a' + program.byte() % 26))
+                .collect();
             bytes.extend(postcard(&text));
         }
     }
@@ -100,7 +102,9 @@ fn build(mut program: Program<'_>, bytes: &mut Vec<u8>) -> usize {
     let mut deepest = 0;
     for _ in 0..entries {
         let key_len = program.byte() % 8;
-        let key: String = (0..key_len).map(|_| char::from(b'a' + program.byte() % 26)).collect();
+        let key: String = (0..key_len)
+            .map(|_| char::from(b'a' + program.byte() % 26))
+            .collect();
         bytes.extend(postcard(&key));
         let depth = usize::from(program.u16() % 10_000);
         let pattern = program.byte();
@@ -189,7 +193,10 @@ fn check(bytes: &[u8], expected: Option<bool>) {
     let Ok(map) = decoded else {
         return;
     };
-    assert!(depth(&map) <= MAX_DEPTH, "a record deeper than the bound decoded");
+    assert!(
+        depth(&map) <= MAX_DEPTH,
+        "a record deeper than the bound decoded"
+    );
     let saved = encode_record(&map).expect("the save side refused a record that decoded");
     let again = decode_record(&saved).expect("a saved record does not decode");
     assert_eq!(again, map, "a saved record decodes to another map");

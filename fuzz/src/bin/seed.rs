@@ -664,7 +664,9 @@ fn ring_text(corpus: &mut Corpus) -> std::io::Result<()> {
         ring_c_text(),
         format!("{AES_KEY}\n{XCHACHA_KEY}\n"),
         // The end marker, the weakening override, a torn copy of the fixture ring.
-        format!("{PENDING_KEY} activate={PENDING_AT}\n{AES_KEY}\n{XCHACHA_KEY}\nnot-before=1\nend\n"),
+        format!(
+            "{PENDING_KEY} activate={PENDING_AT}\n{AES_KEY}\n{XCHACHA_KEY}\nnot-before=1\nend\n"
+        ),
         format!("{AES_KEY}\n{XCHACHA_KEY}\nallow-weakening\nend # done\n"),
         format!("{PENDING_KEY} activate={PENDING_AT}\n{AES_KEY}\nend\n{XCHACHA_KEY}"),
         format!("{PENDING_KEY}\n{AES_KEY}\nnot-before=0"),
