@@ -8,8 +8,8 @@ use core::fmt;
 use core::time::Duration;
 
 use postcard::ser_flavors::{Flavor, Size};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 pub(crate) use self::schema::Encoding;
 pub use self::schema::{Migrations, WireFormat};
@@ -18,16 +18,23 @@ pub(crate) use self::schema::{Schema, SealedAs};
 pub(crate) use self::shape::{binding_of, binding_of_context};
 /// The most cookies a session is split across.
 pub(crate) use crate::envelope::MAX_CHUNKS;
-use crate::envelope::{self, Flags, Header, Opening, SealFailure};
-use crate::error::{ConfigError, OpenError, OpenErrorKind, SessionError};
-use crate::key::{Algorithm, KeyId};
-use crate::ring::{KeyRing, OpeningKey, RingView};
-use crate::rng;
+use crate::envelope::{self, Flags, Header, SealFailure};
+use crate::error::{ConfigError, OpenError, SessionError};
+use crate::key::Algorithm;
+use crate::ring::{KeyRing, RingView};
 
 #[cfg(feature = "compression")]
 mod compress;
+mod flavors;
+mod meta;
+mod open;
 mod schema;
 mod shape;
+
+pub(crate) use self::flavors::encoded_len;
+use self::flavors::{CappedAppend, SameBytes, check_round_trip, write_capped};
+pub(crate) use self::meta::Bounds;
+pub use self::meta::{Lifetime, Opened, Sealed, SessionId, SessionMeta};
 
 /// The default idle timeout: a session not used for a day expires.
 pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -58,249 +65,6 @@ const _: () = assert!(DEFAULT_CLOCK_SKEW.as_secs() <= MAX_CLOCK_SKEW.as_secs());
 const _: () = assert!(DEFAULT_MAX_VALUE_LEN <= MAX_VALUE_LEN_LIMIT);
 const _: () = assert!(MAX_CLOCK_SKEW.as_secs() == 3600);
 const _: () = assert!(MAX_LIFETIME_LIMIT.as_secs() == 400 * 86_400);
-
-/// A random 128-bit session id, sealed with the session.
-///
-/// It changes when the application calls `cycle_id` (on login), so the identity after login is
-/// never carried by a cookie that existed before it. It is not a secret (the sealed cookie is
-/// the bearer credential), but it is unpredictable.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct SessionId([u8; SESSION_ID_LEN]);
-
-impl SessionId {
-    /// A new random id.
-    ///
-    /// # Errors
-    ///
-    /// [`SessionError::Rng`] if the operating system's random number generator fails.
-    pub fn generate() -> Result<Self, SessionError> {
-        let mut id = [0u8; SESSION_ID_LEN];
-        rng::fill(&mut id).map_err(|_| SessionError::Rng)?;
-        Ok(Self(id))
-    }
-
-    /// An id with these bytes.
-    #[must_use]
-    pub const fn from_bytes(bytes: [u8; SESSION_ID_LEN]) -> Self {
-        Self(bytes)
-    }
-
-    /// The id's bytes.
-    #[must_use]
-    pub const fn as_bytes(&self) -> &[u8; SESSION_ID_LEN] {
-        &self.0
-    }
-}
-
-impl fmt::Display for SessionId {
-    /// 32 lowercase hex digits.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl fmt::Debug for SessionId {
-    /// Redacted: an id in a log lets whoever reads the log correlate that user's requests.
-    /// `Display` prints it when the application means to.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionId(..)")
-    }
-}
-
-/// A session's identity and birth time, sealed with its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionMeta {
-    /// The session id.
-    pub id: SessionId,
-    /// When the session was created (or its id last cycled), in Unix seconds. The absolute
-    /// lifetime counts from here.
-    pub created: u64,
-}
-
-impl SessionMeta {
-    /// A new session created at `now` (Unix seconds) with a random id.
-    ///
-    /// # Errors
-    ///
-    /// [`SessionError::Rng`] if the operating system's random number generator fails.
-    pub fn new(now: u64) -> Result<Self, SessionError> {
-        Ok(Self {
-            id: SessionId::generate()?,
-            created: now,
-        })
-    }
-}
-
-/// A sealed session: the cookie value and the expiry sealed into it.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Sealed {
-    /// The cookie value (base64url).
-    pub value: String,
-    /// When the session expires unless it is re-sealed, in Unix seconds.
-    pub expires: u64,
-}
-
-impl fmt::Debug for Sealed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sealed")
-            .field("value", &format_args!("<{} bytes>", self.value.len()))
-            .field("expires", &self.expires)
-            .finish()
-    }
-}
-
-/// An opened session.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Opened<T> {
-    /// The session's id and creation time.
-    pub meta: SessionMeta,
-    /// When the session expires unless re-sealed, in Unix seconds.
-    pub expires: u64,
-    /// The session data, converted to the current schema version.
-    pub data: T,
-    /// The key that opened it.
-    pub key_id: KeyId,
-    /// Whether that key is the ring's primary. If not, re-seal the session so that it moves to
-    /// the primary key (the middleware does this on the same response).
-    pub by_primary: bool,
-    /// How the session expires, as sealed (and capped by the codec's maxima).
-    pub lifetime: Lifetime,
-    /// The pending flash messages.
-    pub flash: Vec<String>,
-    /// The schema version of the type the data was sealed as: the number in a format v2
-    /// header, or for format v3 the number configured for that type (0 if none).
-    pub schema_version: u32,
-    /// Which type the header named.
-    pub(crate) sealed_as: SealedAs,
-    /// How many cookies the value was split across.
-    pub(crate) chunks: usize,
-}
-
-impl<T> fmt::Debug for Opened<T> {
-    /// Omits the session data and the flash messages, which may hold personal data.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Opened")
-            .field("meta", &self.meta)
-            .field("expires", &self.expires)
-            .field("key_id", &self.key_id)
-            .field("by_primary", &self.by_primary)
-            .field("lifetime", &self.lifetime)
-            .field("schema_version", &self.schema_version)
-            .finish_non_exhaustive()
-    }
-}
-
-/// How a session expires: a persistent cookie or a browser-session one, each with an idle
-/// timeout and an absolute lifetime.
-///
-/// The lifetime is sealed with the session (wire format v2), so every instance enforces the
-/// same one. Its bounds are capped by the configuration's maxima (`idle_timeout`,
-/// `max_lifetime`) and floored at one second when it is sealed and again when it is opened;
-/// unset bounds are the maxima.
-///
-/// - [`Lifetime::persistent`]: the cookie has a `Max-Age` and survives a browser restart
-///   ("remember me").
-/// - [`Lifetime::browser_session`]: no `Max-Age`/`Expires`, so the browser drops the cookie
-///   when it closes; the server still enforces the idle and absolute bounds from the sealed
-///   data, since browsers that restore sessions keep such cookies.
-///
-/// ```
-/// use std::time::Duration;
-/// use sealed_session::Lifetime;
-///
-/// let remember_me = Lifetime::persistent();
-/// let tab = Lifetime::browser_session().with_idle_timeout(Duration::from_secs(30 * 60));
-/// assert!(remember_me.is_persistent() && !tab.is_persistent());
-/// assert_eq!(tab.idle_timeout(), Some(Duration::from_secs(1800)));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Lifetime {
-    persistent: bool,
-    idle: Option<u64>,
-    max: Option<u64>,
-}
-
-impl Lifetime {
-    /// A persistent cookie (`Max-Age`), with the configuration's maxima as bounds.
-    #[must_use]
-    pub const fn persistent() -> Self {
-        Self {
-            persistent: true,
-            idle: None,
-            max: None,
-        }
-    }
-
-    /// A browser-session cookie (no `Max-Age`), with the configuration's maxima as bounds.
-    #[must_use]
-    pub const fn browser_session() -> Self {
-        Self {
-            persistent: false,
-            idle: None,
-            max: None,
-        }
-    }
-
-    /// A shorter idle timeout than the configuration's (longer ones are capped). Whole
-    /// seconds, at least one.
-    #[must_use]
-    pub const fn with_idle_timeout(mut self, idle: Duration) -> Self {
-        self.idle = Some(idle.as_secs());
-        self
-    }
-
-    /// A shorter absolute lifetime than the configuration's (longer ones are capped). Whole
-    /// seconds, at least one.
-    #[must_use]
-    pub const fn with_max_lifetime(mut self, max: Duration) -> Self {
-        self.max = Some(max.as_secs());
-        self
-    }
-
-    /// Whether the cookie survives the browser's restart.
-    #[must_use]
-    pub const fn is_persistent(&self) -> bool {
-        self.persistent
-    }
-
-    /// The idle timeout, if set.
-    #[must_use]
-    pub fn idle_timeout(&self) -> Option<Duration> {
-        self.idle.map(Duration::from_secs)
-    }
-
-    /// The absolute lifetime, if set.
-    #[must_use]
-    pub fn max_lifetime(&self) -> Option<Duration> {
-        self.max.map(Duration::from_secs)
-    }
-}
-
-impl Default for Lifetime {
-    fn default() -> Self {
-        Self::persistent()
-    }
-}
-
-/// A lifetime with both bounds resolved against a codec's maxima, in seconds: what is sealed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Bounds {
-    pub(crate) persistent: bool,
-    pub(crate) idle: u64,
-    pub(crate) max: u64,
-}
-
-impl Bounds {
-    fn lifetime(self) -> Lifetime {
-        Lifetime {
-            persistent: self.persistent,
-            idle: Some(self.idle),
-            max: Some(self.max),
-        }
-    }
-}
 
 /// A seal planned on one snapshot of the ring: the value's length and Max-Age, and the
 /// snapshot that seals it.
@@ -952,188 +716,6 @@ impl Codec {
         ))
     }
 
-    /// Opens a value sealed for `cookie_name`, at time `now` (Unix seconds), as the codec's
-    /// schema version (older versions are refused; the middleware reads registered ones).
-    ///
-    /// # Errors
-    ///
-    /// An [`OpenError`] whose [kind](OpenError::kind) says why: for server logs, never for the
-    /// client, who should just get a fresh session.
-    pub fn open<T: DeserializeOwned>(
-        &self,
-        cookie_name: &str,
-        value: &str,
-        now: u64,
-    ) -> Result<Opened<T>, OpenError> {
-        let mut unlimited = usize::MAX;
-        let schema = Schema::current(self.schema_version, self.binding, WireFormat::V3);
-        self.open_chunks(
-            cookie_name,
-            core::iter::once(value.as_bytes()),
-            now,
-            &mut unlimited,
-            &schema,
-        )
-        .map_err(|refusal| match refusal {
-            Refusal::Refused(error) => error,
-            // An unlimited budget never runs out.
-            Refusal::OverBudget => OpenError::new(OpenErrorKind::Unauthentic),
-        })
-    }
-
-    /// Opens a value given as its chunks, in order. One straight sequence: length and base64url,
-    /// the header, the hour window, the key, the AEAD, the plaintext, the lifetimes. Everything
-    /// a client controls is checked before any key derivation or AEAD work, and each value costs
-    /// at most one AEAD open (no trial decryption), taken from `aead_budget`: with none left, a
-    /// value that passed every cheap check is [`Refusal::OverBudget`].
-    pub(crate) fn open_chunks<'v, T: DeserializeOwned>(
-        &self,
-        cookie_name: &str,
-        chunks: impl Iterator<Item = &'v [u8]> + Clone,
-        now: u64,
-        aead_budget: &mut usize,
-        schema: &Schema<T>,
-    ) -> Result<Opened<T>, Refusal> {
-        let supplied = chunks.clone().count();
-        let mut opening = Opening::decode(chunks, self.max_value_len, self.schema_version)
-            .map_err(OpenError::new)?;
-        let header = *opening.header();
-        let fail = |kind| Refusal::Refused(OpenError::new(kind).with_key_id(header.key_id));
-        let sealed_as = header.sealed_as();
-        if let Some(kind @ OpenErrorKind::UnknownSchema) = unread(schema, sealed_as) {
-            return Err(fail(kind));
-        }
-        let ring = self.ring.view();
-        let key = self.check_header(&ring, &header, now)?;
-        if supplied != header.flags.chunks() {
-            // Chunks missing or extra: what the AEAD would refuse, refused without it.
-            return Err(fail(OpenErrorKind::Unauthentic));
-        }
-        let Some(left) = aead_budget.checked_sub(1) else {
-            return Err(Refusal::OverBudget);
-        };
-        *aead_budget = left;
-        let cipher = key.key.opening_cipher(header.hour);
-        let plaintext = opening.open(&cipher, cookie_name).map_err(fail)?;
-        if key.revoked {
-            return Err(fail(OpenErrorKind::KeyRevoked));
-        }
-        // After the AEAD, as a revoked key: a value reported as of another type is authentic
-        // (a forged header cannot raise the warning this kind is logged with).
-        if let Some(kind) = unread(schema, sealed_as) {
-            key.key.remember(cipher);
-            return Err(fail(kind));
-        }
-        let decoded = self.decode_plaintext(&header, plaintext, schema);
-        key.key.remember(cipher);
-        let (head, data) = decoded.ok_or_else(|| fail(OpenErrorKind::Payload))?;
-        let (id, created, expires, bounds, flash) = head;
-        // The sealed lifetime, capped by this codec's maxima (they may have shrunk since) and
-        // floored as at the seal: the bounds checked here are the bounds reported and re-sealed.
-        let bounds = self.bounds(Lifetime {
-            persistent: bounds.persistent,
-            idle: Some(bounds.idle),
-            max: Some(bounds.max),
-        });
-        if created > now.saturating_add(self.clock_skew) {
-            return Err(fail(OpenErrorKind::FutureDated));
-        }
-        if now >= created.saturating_add(bounds.max) || now >= expires {
-            return Err(fail(OpenErrorKind::Expired));
-        }
-        if ring
-            .not_before()
-            .is_some_and(|not_before| created < not_before)
-        {
-            return Err(fail(OpenErrorKind::SessionRevoked));
-        }
-        Ok(Opened {
-            meta: SessionMeta { id, created },
-            expires,
-            data,
-            key_id: header.key_id,
-            by_primary: key.is_primary,
-            lifetime: bounds.lifetime(),
-            flash,
-            schema_version: schema.version_of(sealed_as),
-            sealed_as,
-            chunks: header.flags.chunks(),
-        })
-    }
-
-    /// The plaintext's head and data: v1 is `(id, created, expires, data)` with the codec's
-    /// default lifetime; v2 adds the lifetime and the flash slot, and its data is read as the
-    /// header's schema version. Nothing may follow the data.
-    fn decode_plaintext<T: DeserializeOwned>(
-        &self,
-        header: &Header,
-        plaintext: &[u8],
-        schema: &Schema<T>,
-    ) -> Option<(ReadHead, T)> {
-        if header.version == envelope::V1 {
-            let ((id, created, expires), rest) =
-                postcard::take_from_bytes::<(SessionId, u64, u64)>(plaintext).ok()?;
-            let data = schema.decode(header.sealed_as(), rest)?;
-            let bounds = self.bounds(Lifetime::persistent());
-            return Some(((id, created, expires, bounds, Vec::new()), data));
-        }
-        let (head, rest) = postcard::take_from_bytes::<ReadHead>(plaintext).ok()?;
-        #[cfg(feature = "compression")]
-        if header.flags.compressed() {
-            let inflated = compress::inflate(rest)?;
-            let data = schema.decode(header.sealed_as(), &inflated)?;
-            return Some((head, data));
-        }
-        let data = schema.decode(header.sealed_as(), rest)?;
-        Some((head, data))
-    }
-
-    /// What a chunked value's header decides, read from its first chunk alone: checked once,
-    /// before any combination of its other chunks is joined and decoded.
-    pub(crate) fn check_first_chunk<T: DeserializeOwned>(
-        &self,
-        first: &[u8],
-        now: u64,
-        schema: &Schema<T>,
-    ) -> Result<(), OpenError> {
-        let header = envelope::peek_header(first, self.schema_version).map_err(OpenError::new)?;
-        if let Some(kind @ OpenErrorKind::UnknownSchema) = unread(schema, header.sealed_as()) {
-            return Err(OpenError::new(kind).with_key_id(header.key_id));
-        }
-        self.check_header(&self.ring.view(), &header, now)
-            .map(|_| ())
-    }
-
-    /// The header checks: v2 flags this codec reads, a known key (revoked ones too: they are
-    /// refused after the AEAD, so that only authentic values are logged as revoked) and an
-    /// hour inside the window.
-    fn check_header<'r>(
-        &self,
-        ring: &'r RingView,
-        header: &Header,
-        now: u64,
-    ) -> Result<OpeningKey<'r>, OpenError> {
-        let fail = |kind| OpenError::new(kind).with_key_id(header.key_id);
-        if header.flags.chunks() > self.max_chunks
-            || (header.flags.compressed() && !cfg!(feature = "compression"))
-        {
-            return Err(fail(OpenErrorKind::Flags));
-        }
-        let key = ring
-            .opening_key(header.key_id, now)
-            .ok_or_else(|| fail(OpenErrorKind::UnknownKey))?;
-        // A value sealed at time t expires by t + idle timeout, so only hours from then up to
-        // now (plus the skew between instances) can hold an authentic, live value; any other
-        // hour is refused before key derivation, so a client cannot make the server derive
-        // keys for hours of its choosing.
-        let first = envelope::hour_of(now.saturating_sub(self.idle_timeout));
-        let last = envelope::hour_of(now.saturating_add(self.clock_skew));
-        if header.hour < first || header.hour > last {
-            return Err(fail(OpenErrorKind::OutsideWindow));
-        }
-        Ok(key)
-    }
-
     /// The encoding of session data for a change, as `schema` writes it, refused unless it
     /// decodes back to itself (postcard is not self-describing: `skip_serializing_if`,
     /// `untagged` and `flatten` break round trips). Written under the data limit, so an
@@ -1151,15 +733,6 @@ impl Codec {
     }
 }
 
-/// Why a value sealed as `sealed_as` cannot be read as `schema`'s type, if it cannot.
-fn unread<T: DeserializeOwned>(schema: &Schema<T>, sealed_as: SealedAs) -> Option<OpenErrorKind> {
-    match sealed_as {
-        _ if schema.reads(sealed_as) => None,
-        SealedAs::Version(_) => Some(OpenErrorKind::UnknownSchema),
-        SealedAs::Binding(_) => Some(OpenErrorKind::WrongType),
-    }
-}
-
 impl fmt::Debug for Codec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Codec")
@@ -1171,49 +744,6 @@ impl fmt::Debug for Codec {
             .field("max_value_len", &self.max_value_len)
             .finish()
     }
-}
-
-/// Refuses an encoding that does not decode to a value which encodes to the same bytes.
-fn check_round_trip<T: Serialize + DeserializeOwned>(encoded: &[u8]) -> Result<(), SessionError> {
-    let (decoded, rest) =
-        postcard::take_from_bytes::<T>(encoded).map_err(|_| SessionError::NotRoundTrip)?;
-    if !rest.is_empty() {
-        return Err(SessionError::NotRoundTrip);
-    }
-    // Compared byte by byte as it is written: no second buffer.
-    postcard::serialize_with_flavor(
-        &decoded,
-        SameBytes {
-            expected: encoded,
-            at: 0,
-        },
-    )
-    .map_err(|_| SessionError::NotRoundTrip)
-}
-
-/// The length of `value`'s postcard encoding, counted without allocating; `None` if it cannot
-/// be serialized.
-pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Option<usize> {
-    postcard::serialize_with_flavor::<_, _, usize>(value, Size::default()).ok()
-}
-
-impl<T: Serialize + ?Sized> Data<'_, T> {
-    /// The length of the encoding, counted without allocating; `None` if the value cannot be
-    /// serialized.
-    fn encoded_len(self) -> Option<usize> {
-        match self {
-            Self::Value(value) => encoded_len(value),
-            Self::Encoded(bytes) => Some(bytes.len()),
-        }
-    }
-}
-
-fn write_capped<T: Serialize + ?Sized>(
-    buf: &mut Vec<u8>,
-    limit: usize,
-    value: &T,
-) -> postcard::Result<()> {
-    postcard::serialize_with_flavor(value, CappedAppend { buf, limit })
 }
 
 /// The number of decimal digits of `n` (of a Max-Age, say).
@@ -1296,72 +826,3 @@ pub(crate) const MIN_SEALED_LEN: usize = envelope::encoded_len(envelope::envelop
 ));
 
 const _: () = assert!(MIN_VALUE_LEN == 91 && MIN_SEALED_LEN == 103);
-
-/// A postcard flavor that appends to a `Vec` and refuses to grow it past `limit`, so that an
-/// oversize session never costs more memory than the limit.
-struct CappedAppend<'a> {
-    buf: &'a mut Vec<u8>,
-    limit: usize,
-}
-
-impl Flavor for CappedAppend<'_> {
-    type Output = ();
-
-    // Inlined into postcard's serializer (generic, so compiled in the caller's crate): it calls
-    // `try_push` once per byte of a byte array such as a session id. An outlined one-byte
-    // `extend_from_slice` per byte cost about 100 ns per seal of a 93-byte plaintext.
-    #[inline]
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        if self.buf.len() >= self.limit {
-            return Err(postcard::Error::SerializeBufferFull);
-        }
-        self.buf.push(byte);
-        Ok(())
-    }
-
-    #[inline]
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        if self.buf.len().saturating_add(data.len()) > self.limit {
-            return Err(postcard::Error::SerializeBufferFull);
-        }
-        self.buf.extend_from_slice(data);
-        Ok(())
-    }
-
-    fn finalize(self) -> postcard::Result<()> {
-        Ok(())
-    }
-}
-
-/// A postcard flavor that checks the bytes written against `expected` instead of keeping them.
-struct SameBytes<'a> {
-    expected: &'a [u8],
-    at: usize,
-}
-
-impl Flavor for SameBytes<'_> {
-    type Output = ();
-
-    #[inline]
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        self.try_extend(&[byte])
-    }
-
-    #[inline]
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        let end = self.at.saturating_add(data.len());
-        if self.expected.get(self.at..end) != Some(data) {
-            return Err(postcard::Error::SerializeBufferFull);
-        }
-        self.at = end;
-        Ok(())
-    }
-
-    fn finalize(self) -> postcard::Result<()> {
-        if self.at == self.expected.len() {
-            Ok(())
-        } else {
-            Err(postcard::Error::SerializeBufferFull)
-        }
-    }
-}

@@ -8,171 +8,27 @@
 mod open;
 mod plan;
 mod seal;
+mod settings;
+mod state;
+
+pub use self::settings::{Clock, SessionData};
+pub(crate) use self::settings::{ConfigSource, Settings};
 
 use core::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use crate::codec::{
-    Codec, Head, Lifetime, MAX_CHUNKS, Opened, Schema, SealedAs, SessionId, SessionMeta,
-};
+use crate::codec::{Head, Lifetime, MAX_CHUNKS, SealedAs, SessionId, SessionMeta};
 use crate::config::{Rolling, SessionConfig};
 use crate::cookies::{self, CookieFields};
-#[cfg(feature = "test-util")]
-use crate::error::OpenError;
 use crate::error::{OpenErrorKind, SessionError};
 use crate::key::KeyId;
-use crate::ring::KeyRing;
 
-use self::plan::{Facts, Plan};
+use self::plan::Plan;
 use self::seal::Encoded;
 
 /// The most flash messages a session holds; older ones are dropped first.
 const MAX_FLASH: usize = 16;
-
-/// What a session type needs: postcard-serializable, a default for new sessions, and shareable
-/// across the threads a request may move between.
-pub trait SessionData: Serialize + DeserializeOwned + Default + Send + Sync + 'static {}
-
-impl<T: Serialize + DeserializeOwned + Default + Send + Sync + 'static> SessionData for T {}
-
-/// A source of the current time, for [`Sessions::with_clock`](crate::Sessions::with_clock) and
-/// the adapters' `with_clock`: any `Fn() -> SystemTime` closure, or a clock of your own (with
-/// the `test-util` feature, `testing::MockClock`).
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use sealed_session::Clock;
-///
-/// /// Always an hour ahead of the system clock.
-/// struct Ahead;
-///
-/// impl Clock for Ahead {
-///     fn system_time(&self) -> SystemTime {
-///         SystemTime::now() + Duration::from_secs(3600)
-///     }
-/// }
-///
-/// let closure = || SystemTime::UNIX_EPOCH;
-/// assert_eq!(closure.system_time(), SystemTime::UNIX_EPOCH);
-/// assert!(Ahead.system_time() > SystemTime::now());
-/// ```
-pub trait Clock: Send + Sync + 'static {
-    /// The current time.
-    fn system_time(&self) -> SystemTime;
-}
-
-impl<F: Fn() -> SystemTime + Send + Sync + 'static> Clock for F {
-    fn system_time(&self) -> SystemTime {
-        self()
-    }
-}
-
-/// The engine's clock, shared by every session it creates.
-pub(crate) type SharedClock = Arc<dyn Clock>;
-
-/// An application's check that a live, authentic session is still valid (revocation): `false`
-/// refuses it.
-pub(crate) type Validator<T> = Arc<dyn Fn(&SessionMeta, &T) -> bool + Send + Sync>;
-
-/// The settings an engine shares with every session it creates.
-pub(crate) struct Settings<T> {
-    pub(crate) config: SessionConfig,
-    pub(crate) codec: Codec,
-    pub(crate) schema: Arc<Schema<T>>,
-    /// `None`: the system clock.
-    pub(crate) clock: Option<SharedClock>,
-    pub(crate) validator: Option<Validator<T>>,
-}
-
-impl<T> Clone for Settings<T> {
-    fn clone(&self) -> Self {
-        Self {
-            config: self.config.clone(),
-            codec: self.codec.clone(),
-            schema: Arc::clone(&self.schema),
-            clock: self.clock.clone(),
-            validator: self.validator.clone(),
-        }
-    }
-}
-
-impl<T: SessionData> Settings<T> {
-    /// Settings whose sessions are bound to `binding` (format v3), or written in format v2
-    /// when there is none.
-    pub(crate) fn new(ring: KeyRing, config: SessionConfig, binding: Option<u32>) -> Self {
-        let codec = config.codec(ring);
-        let schema = Arc::new(Schema::current(
-            config.schema_version(),
-            binding,
-            config.write_format(),
-        ));
-        Self {
-            config,
-            codec,
-            schema,
-            clock: None,
-            validator: None,
-        }
-    }
-}
-
-impl<T: SessionData> Settings<T> {
-    /// Opens `cookies` as a request's `Cookie` fields, at the engine's current time, by the
-    /// rules of a request (candidates, chunks, migrations, the revocation check): the session,
-    /// `None` without a cookie of the session's name, or why the cookies were refused (for
-    /// the test kit, which reports it).
-    #[cfg(feature = "test-util")]
-    pub(crate) fn open_cookies(
-        &self,
-        cookies: &dyn CookieFields,
-    ) -> Result<Option<Opened<T>>, OpenError> {
-        let (opened, found) = open::open_request(cookies, self, self.now());
-        match (opened, found.first_reason) {
-            (Some(opened), _) => Ok(Some(opened)),
-            (None, Some(kind)) => {
-                let error = OpenError::new(kind);
-                Err(found.first_key.map_or(error, |key| error.with_key_id(key)))
-            }
-            (None, None) if found.cookies == 0 => Ok(None),
-            // Conflicting authentic cookies: none of them is the session.
-            (None, None) => Err(OpenError::new(OpenErrorKind::Unauthentic)),
-        }
-    }
-}
-
-/// What an [`Outcome`](crate::Outcome) reads of the engine's settings, without its type.
-pub(crate) trait ConfigSource: Send + Sync {
-    fn config(&self) -> &SessionConfig;
-}
-
-impl<T: Send + Sync> ConfigSource for Settings<T> {
-    fn config(&self) -> &SessionConfig {
-        &self.config
-    }
-}
-
-impl<T> Settings<T> {
-    /// The current time in Unix seconds (0 for a clock set before 1970).
-    pub(crate) fn now(&self) -> u64 {
-        let now = self
-            .clock
-            .as_ref()
-            .map_or_else(SystemTime::now, |clock| clock.system_time());
-        now.duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs())
-    }
-
-    /// Whether `lifetime` asks for more than the configuration's maxima allow.
-    fn caps(&self, lifetime: Lifetime) -> bool {
-        let exceeds = |bound: Option<Duration>, max: Duration| bound.is_some_and(|b| b > max);
-        exceeds(lifetime.idle_timeout(), self.codec.idle_timeout())
-            || exceeds(lifetime.max_lifetime(), self.codec.max_lifetime())
-    }
-}
 
 /// A session handle: cheap to clone, every clone is the same session.
 ///
@@ -186,14 +42,15 @@ impl<T> Settings<T> {
 /// the session as it was. A change is detected by comparing encodings, so an update that
 /// changes nothing (or changes something and changes it back) sends no cookie.
 ///
-/// # Which changes of `T` need a new schema version
+/// # Which changes of `T` need a migration
 ///
-/// postcard is not self-describing: a cookie holds `T`'s fields in order, without names. Any
-/// change of the fields' order, count or types (adding a field, even with
-/// `#[serde(default)]`; removing, renaming with a reorder or retyping one) makes old cookies
-/// unreadable, so it needs a new schema version (`SessionConfigBuilder::schema_version`).
-/// Renaming a field in place or changing only methods does not. Attributes that postcard cannot
-/// round-trip (`skip_serializing_if`, `untagged`, `flatten`, `skip_serializing` without
+/// postcard is not self-describing: a cookie holds `T`'s fields in order, without names, so
+/// each cookie is bound to the shape of the type it was sealed for (wire format v3: field
+/// names and types in order, enum variants; not the names of structs). Any change of that
+/// shape (adding a field, even with `#[serde(default)]`; removing, renaming, reordering or
+/// retyping one) makes older cookies open as a fresh session, unless the old type is
+/// registered ([`Migrations::from`](crate::Migrations::from)). Renaming the struct or changing
+/// only methods does not. Attributes that postcard cannot round-trip (`skip_serializing_if`, `untagged`, `flatten`, `skip_serializing` without
 /// `skip_deserializing`) are refused by `set`/`update` with [`SessionError::NotRoundTrip`],
 /// never sealed into a cookie that would not open.
 ///
@@ -995,162 +852,6 @@ impl<T: SessionData> Session<T> {
             }
         }
         finished
-    }
-}
-
-impl<T: SessionData> State<T> {
-    /// The request's time, read from the clock on first use.
-    fn now(&mut self, settings: &Settings<T>) -> u64 {
-        *self.now.get_or_insert_with(|| settings.now())
-    }
-
-    /// The request's time once read (every path that needs it loads the session first).
-    fn time(&self) -> u64 {
-        self.now.unwrap_or_default()
-    }
-
-    fn load(&mut self, settings: &Settings<T>, cookies: &dyn CookieFields) -> &mut Loaded<T> {
-        if self.loaded.is_none() {
-            let now = self.now(settings);
-            let (opened, found) = open::open_request(cookies, settings, now);
-            self.found = found;
-            self.loaded = Some(opened.map_or_else(Loaded::fresh, |opened| {
-                let outdated = settings.schema.is_outdated(opened.sealed_as);
-                Loaded::opened(opened, outdated)
-            }));
-        }
-        self.loaded.get_or_insert_with(Loaded::fresh)
-    }
-
-    /// Whether a change can take effect now.
-    fn writable(
-        &mut self,
-        settings: &Settings<T>,
-        cookies: &dyn CookieFields,
-    ) -> Result<(), SessionError> {
-        match self.phase {
-            Phase::Sent => return Err(SessionError::ResponseSent),
-            Phase::Destroyed => return Err(SessionError::Destroyed),
-            Phase::Open => {}
-        }
-        if self.outside_path {
-            return Err(SessionError::OutsidePath);
-        }
-        self.load(settings, cookies);
-        if self.found.ambiguous {
-            return Err(SessionError::Conflict);
-        }
-        Ok(())
-    }
-
-    fn facts(&self, settings: &Settings<T>, server_error: bool) -> Facts {
-        let loaded = self.loaded.as_ref();
-        Facts {
-            outside_path: self.outside_path,
-            loaded: loaded.is_some(),
-            destroyed: self.phase == Phase::Destroyed,
-            had_cookie: self.found.cookies > 0,
-            ambiguous: self.found.ambiguous,
-            from_cookie: loaded.is_some_and(|l| l.from_cookie),
-            changed: loaded.is_some_and(|l| l.data_changed || l.head_changed),
-            upgrade: loaded.is_some_and(|l| !l.by_primary || l.outdated),
-            refresh_due: loaded.is_some_and(|l| self.refresh_due(settings, l)),
-            save_uninitialized: settings.config.save_uninitialized(),
-            server_error,
-        }
-    }
-
-    fn plan(&self, settings: &Settings<T>, server_error: bool) -> Plan {
-        self.facts(settings, server_error).plan()
-    }
-
-    /// Whether re-sealing an unchanged session is due to push its idle expiry forward.
-    fn refresh_due(&self, settings: &Settings<T>, loaded: &Loaded<T>) -> bool {
-        let (Some(meta), Some(expires)) = (loaded.head.meta, loaded.expires) else {
-            return false;
-        };
-        let codec = &settings.codec;
-        let now = self.time();
-        let bounds = codec.bounds(loaded.head.lifetime.unwrap_or(settings.config.lifetime()));
-        // Near the absolute lifetime a re-seal cannot extend anything.
-        if codec.expiry(bounds, meta.created, now) <= expires {
-            return false;
-        }
-        match settings.config.rolling() {
-            Rolling::Always | Rolling::EveryRequest => true,
-            // Sealed at expires - idle; due once more than half the idle timeout has passed.
-            Rolling::HalfIdle => expires.saturating_sub(now) < bounds.idle / 2,
-        }
-    }
-
-    /// Seals the session into its `Set-Cookie` lines.
-    fn seal(&mut self, settings: &Settings<T>, lines: &mut Lines) -> Result<(), SessionError> {
-        let now = self.now(settings);
-        let loaded = self.loaded.as_mut().ok_or(SessionError::Internal)?;
-        if loaded.head.meta.is_none() {
-            loaded.head.meta = Some(SessionMeta::new(now)?);
-        }
-        // An unchanged session (a refresh, a key or schema upgrade) is encoded here.
-        loaded.encoded(settings)?;
-        let Some(encoded) = &loaded.encoded else {
-            return Err(SessionError::Internal);
-        };
-        let head = loaded.head.head(settings, seal::provisional_meta(now));
-        seal::seal_lines(settings, &head, encoded, now, lines)
-    }
-}
-
-impl<T: Default> Loaded<T> {
-    fn fresh() -> Self {
-        let data = Arc::new(T::default());
-        Self {
-            original: Arc::clone(&data),
-            data,
-            head: HeadState {
-                meta: None,
-                lifetime: None,
-                flash: Vec::new(),
-            },
-            expires: None,
-            from_cookie: false,
-            by_primary: true,
-            outdated: false,
-            encoded: None,
-            chunks: 1,
-            data_changed: false,
-            head_changed: false,
-        }
-    }
-
-    fn opened(opened: Opened<T>, outdated: bool) -> Self {
-        let data = Arc::new(opened.data);
-        Self {
-            original: Arc::clone(&data),
-            data,
-            head: HeadState {
-                meta: Some(opened.meta),
-                lifetime: Some(opened.lifetime),
-                flash: opened.flash,
-            },
-            expires: Some(opened.expires),
-            from_cookie: true,
-            by_primary: opened.by_primary,
-            outdated,
-            encoded: None,
-            chunks: opened.chunks,
-            data_changed: false,
-            head_changed: false,
-        }
-    }
-}
-
-impl<T: SessionData> Loaded<T> {
-    /// The data's encoding as the schema writes it (and its compressed form), made once.
-    fn encoded(&mut self, settings: &Settings<T>) -> Result<&Encoded, SessionError> {
-        if self.encoded.is_none() {
-            self.encoded = Some(seal::encode_loaded(settings, &self.data)?);
-        }
-        self.encoded.as_ref().ok_or(SessionError::Internal)
     }
 }
 

@@ -22,6 +22,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("codec", 4),
     ("codec/schema", 4),
     ("codec/shape", 4),
+    ("codec/flavors", 4),
+    ("codec/meta", 4),
+    ("codec/open", 4),
     ("codec/compress", 4),
     ("cookies", 5),
     ("csrf", 5),
@@ -30,6 +33,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("session/open", 7),
     ("session/seal", 7),
     ("session/plan", 7),
+    ("session/settings", 7),
+    ("session/state", 7),
     ("engine", 8),
     ("middleware", 9),
     ("watch", 9),
@@ -60,7 +65,15 @@ const FORBIDDEN: &[(&[&str], &[&str])] = &[
         ],
     ),
     (
-        &["codec", "codec/schema", "codec/shape", "codec/compress"],
+        &[
+            "codec",
+            "codec/schema",
+            "codec/shape",
+            "codec/flavors",
+            "codec/meta",
+            "codec/open",
+            "codec/compress",
+        ],
         &["http", "hyper", "tower_", "axum", "actix", "tracing"],
     ),
     (
@@ -76,6 +89,8 @@ const FORBIDDEN: &[(&[&str], &[&str])] = &[
             "session/open",
             "session/seal",
             "session/plan",
+            "session/settings",
+            "session/state",
             "engine",
         ],
         &[
@@ -96,7 +111,14 @@ const FORBIDDEN: &[(&[&str], &[&str])] = &[
     ),
     // The session rules never reach below the codec: no envelope framing of their own.
     (
-        &["session", "session/open", "session/plan", "engine"],
+        &[
+            "session",
+            "session/open",
+            "session/plan",
+            "session/settings",
+            "session/state",
+            "engine",
+        ],
         &["crate::envelope"],
     ),
 ];

@@ -141,12 +141,18 @@ pub fn fixture(spec: &LayerSpec, now: u64) -> LayerFixture {
         .and_then(|c| c.with_max_value_len(max_value_len))
         .expect("the layer's settings are valid codec settings")
         .with_schema_version(config.schema_version());
+    // Cookies of the older type are format v2 (as 0.2 sealed them); the current type's, bound
+    // to `Visits` as the layer's are (format v3).
+    let unbound = codec.clone();
+    let codec = codec
+        .bound_to::<Visits>()
+        .expect("Visits has a traceable shape");
     let mut readable = vec![config.schema_version()];
     let name = config.cookie_name().to_owned();
     let current = codec.clone();
     let open: Box<crate::oracle::OpenFn<Visits>> = if spec.migrate_from_v1 {
         readable.push(1);
-        let old = codec.clone().with_schema_version(1);
+        let old = unbound.with_schema_version(1);
         Box::new(
             move |value, now| match current.open::<Visits>(&name, value, now) {
                 Err(error) if error.kind() == OpenErrorKind::UnknownSchema => {

@@ -183,9 +183,12 @@ pub fn check_reseal<T>(
     let line = line.to_str().expect("Set-Cookie is visible ASCII");
     assert!(line.len() <= MAX_VALUE_LEN_LIMIT, "{} bytes", line.len());
     let again = set_cookie_value(line, name).expect("the line names the cookie");
+    // The layer seals format v3, bound to `T`.
     let reopened = Codec::clone(codec)
         .with_max_value_len(MAX_VALUE_LEN_LIMIT)
         .expect("the largest limit is valid")
+        .bound_to::<T>()
+        .expect("the fuzzed session types have traceable shapes")
         .open::<T>(name, again, now)
         .expect("the re-sealed cookie opens");
     assert_eq!(reopened.data, opened.data);

@@ -6,6 +6,7 @@
 //! sealed    = base64url-no-pad( header || nonce || ciphertext || tag )
 //! header v1 = 0x01 || key id (4, BE) || hour (4, BE)
 //! header v2 = 0x02 || key id (4, BE) || hour (4, BE) || schema version (4, BE) || flags (1)
+//! header v3 = 0x03 || key id (4, BE) || hour (4, BE) || type binding (4, BE) || flags (1)
 //! AAD v1    = header || cookie name || schema version (4, BE)
 //! AAD v2    = header || cookie name
 //! plaintext v1 = postcard((id, created, expires, data))
@@ -33,6 +34,9 @@ use sha2::{Digest, Sha256};
 pub const V1: u8 = 1;
 /// Format version 2.
 pub const V2: u8 = 2;
+/// Format version 3: the header's four bytes after the hour are a type binding, not a schema
+/// version (a binding no type of the opener has is refused after the AEAD).
+pub const V3: u8 = 3;
 /// v1 header length.
 pub const V1_HEADER_LEN: usize = 9;
 /// v2 header length.
@@ -417,7 +421,7 @@ impl CheapModel {
         let raw = &buf[..len];
         let be = |at: usize| u32::from_be_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
         let version = raw[0];
-        if version != V1 && version != V2 {
+        if version != V1 && version != V2 && version != V3 {
             return Precheck::Early(OpenErrorKind::UnsupportedVersion);
         }
         let header = Header {
@@ -435,7 +439,7 @@ impl CheapModel {
             return Precheck::Early(OpenErrorKind::Flags);
         }
         let mut refusals = Vec::new();
-        if !self.readable.contains(&header.schema) {
+        if version != V3 && !self.readable.contains(&header.schema) {
             refusals.push(OpenErrorKind::UnknownSchema);
         }
         // One chunk (a single cookie value): what `Codec::open` and a layer without chunking

@@ -1,0 +1,123 @@
+//! postcard under caps: encodings written without growing past a limit, lengths counted
+//! without allocating, round trips checked, and encodings compared without a copy.
+
+use postcard::ser_flavors::{Flavor, Size};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Data;
+use crate::error::SessionError;
+
+/// Refuses an encoding that does not decode to a value which encodes to the same bytes.
+pub(super) fn check_round_trip<T: Serialize + DeserializeOwned>(
+    encoded: &[u8],
+) -> Result<(), SessionError> {
+    let (decoded, rest) =
+        postcard::take_from_bytes::<T>(encoded).map_err(|_| SessionError::NotRoundTrip)?;
+    if !rest.is_empty() {
+        return Err(SessionError::NotRoundTrip);
+    }
+    // Compared byte by byte as it is written: no second buffer.
+    postcard::serialize_with_flavor(
+        &decoded,
+        SameBytes {
+            expected: encoded,
+            at: 0,
+        },
+    )
+    .map_err(|_| SessionError::NotRoundTrip)
+}
+
+/// The length of `value`'s postcard encoding, counted without allocating; `None` if it cannot
+/// be serialized.
+pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Option<usize> {
+    postcard::serialize_with_flavor::<_, _, usize>(value, Size::default()).ok()
+}
+
+impl<T: Serialize + ?Sized> Data<'_, T> {
+    /// The length of the encoding, counted without allocating; `None` if the value cannot be
+    /// serialized.
+    pub(super) fn encoded_len(self) -> Option<usize> {
+        match self {
+            Self::Value(value) => encoded_len(value),
+            Self::Encoded(bytes) => Some(bytes.len()),
+        }
+    }
+}
+
+pub(super) fn write_capped<T: Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    limit: usize,
+    value: &T,
+) -> postcard::Result<()> {
+    postcard::serialize_with_flavor(value, CappedAppend { buf, limit })
+}
+
+/// A postcard flavor that appends to a `Vec` and refuses to grow it past `limit`, so that an
+/// oversize session never costs more memory than the limit.
+pub(super) struct CappedAppend<'a> {
+    pub(super) buf: &'a mut Vec<u8>,
+    pub(super) limit: usize,
+}
+
+impl Flavor for CappedAppend<'_> {
+    type Output = ();
+
+    // Inlined into postcard's serializer (generic, so compiled in the caller's crate): it calls
+    // `try_push` once per byte of a byte array such as a session id. An outlined one-byte
+    // `extend_from_slice` per byte cost about 100 ns per seal of a 93-byte plaintext.
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        if self.buf.len() >= self.limit {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.buf.push(byte);
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        if self.buf.len().saturating_add(data.len()) > self.limit {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// A postcard flavor that checks the bytes written against `expected` instead of keeping them.
+pub(super) struct SameBytes<'a> {
+    pub(super) expected: &'a [u8],
+    pub(super) at: usize,
+}
+
+impl Flavor for SameBytes<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.try_extend(&[byte])
+    }
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        let end = self.at.saturating_add(data.len());
+        if self.expected.get(self.at..end) != Some(data) {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.at = end;
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        if self.at == self.expected.len() {
+            Ok(())
+        } else {
+            Err(postcard::Error::SerializeBufferFull)
+        }
+    }
+}
