@@ -42,6 +42,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("actix", 10),
     ("tower_sessions", 10),
     ("testing", 11),
+    ("testing/clock", 11),
     ("testing/tower_sessions", 11),
     ("lib", 12),
 ];
