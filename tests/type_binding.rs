@@ -311,7 +311,7 @@ async fn a_fleet_rolls_out_and_back_between_v2_and_v3_without_logouts() {
     let clock = Clock::new(T0);
     let ring = KeyRing::new(key(Algorithm::XChaCha20Poly1305, 32));
     let phases = [[V2, V2], [V2, V3], [V3, V3], [V3, V2], [V2, V2]];
-    let mut instances = vec![
+    let mut instances = [
         counter(&ring, V2, &clock).await,
         counter(&ring, V2, &clock).await,
     ];
