@@ -486,3 +486,27 @@ fn log_found(found: Found) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limited_warning_is_due_once_a_minute() {
+        let last = AtomicU64::new(0);
+        assert!(warn_due(&last), "the first is due");
+        assert!(!warn_due(&last), "not again within the minute");
+        let logged = last.load(Ordering::Relaxed);
+        last.store(logged - 59, Ordering::Relaxed);
+        assert!(!warn_due(&last), "59 s later");
+        last.store(logged - 60, Ordering::Relaxed);
+        assert!(warn_due(&last), "60 s later");
+        assert!(!warn_due(&last));
+    }
+
+    #[test]
+    fn the_wrong_type_event_names_both_fixes() {
+        assert!(WRONG_TYPE_FIX.contains("Migrations::from::<Old>()"));
+        assert!(WRONG_TYPE_FIX.contains("own cookie name or key ring"));
+    }
+}
