@@ -172,13 +172,10 @@ fn codec(opener: &Opener) -> Codec {
 /// Opens a vector as the opener's type; only whether and why it was refused matters for
 /// `Account` openers.
 fn open(opener: &Opener, sealed: &[String]) -> Result<sealed_session::Opened<Profile>, String> {
-    assert!(
-        opener.max_chunks == 1 || sealed.len() > 1,
-        "a chunked opener for a single value"
-    );
-    if sealed.len() > 1 {
+    if opener.max_chunks > 1 {
         return open_chunks(opener, sealed);
     }
+    assert_eq!(sealed.len(), 1, "chunks for a codec that takes one");
     let codec = codec(opener);
     if opener.bound == Bound::Shape("Account".into()) {
         return match codec.open::<Account>(&opener.name, &sealed[0], opener.now) {
@@ -255,6 +252,7 @@ fn vector_file_has_enough_cases_of_every_kind() {
         "unknown_key",
         "outside_window",
         "payload",
+        "chunks",
     ] {
         assert!(classes.contains(class), "no invalid case of class {class}");
     }
@@ -993,6 +991,47 @@ fn invalid_vectors() -> Vec<InvalidVector> {
             "the 14-byte header and 23 bytes more: shorter than any v3 envelope",
             &raw[..37],
             K::Malformed,
+        ));
+    }
+    // Appended after the first cases of both algorithms: chunks, opened through the engine
+    // with chunking on (up to 4).
+    for key in keys() {
+        let a = key.alg.name();
+        let base = Case::new(&format!("{a}_base"), key, shape());
+        let mut c = base.clone();
+        c.flags = 2;
+        c.opener.max_chunks = 4;
+        let chunks = c.sealed(&c.raw());
+        let chunked = |label: &str, note: &str, sealed: Vec<String>, error: K| InvalidVector {
+            label: format!("{a}_{label}"),
+            class: "chunks".into(),
+            note: note.into(),
+            opener: c.opener.clone(),
+            sealed,
+            error: error.as_str().into(),
+        };
+        out.push(chunked(
+            "chunk_missing",
+            "three chunks in the header, the last one missing",
+            chunks[..2].to_vec(),
+            K::Unauthentic,
+        ));
+        out.push(chunked(
+            "chunks_swapped",
+            "three chunks, the second and third swapped: the short last one, in the middle, does not end on whole bytes",
+            vec![chunks[0].clone(), chunks[2].clone(), chunks[1].clone()],
+            K::Malformed,
+        ));
+        let mut other = base.clone();
+        other.flags = 2;
+        other.opener.max_chunks = 4;
+        other.id = [0x77; 16];
+        let foreign = other.sealed(&other.raw());
+        out.push(chunked(
+            "chunk_foreign",
+            "the second chunk taken from another session's value",
+            vec![chunks[0].clone(), foreign[1].clone(), chunks[2].clone()],
+            K::Unauthentic,
         ));
     }
     out
