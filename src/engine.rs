@@ -11,6 +11,7 @@
 use core::fmt;
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg(feature = "test-util")]
 use crate::codec::Opened;
@@ -251,7 +252,8 @@ impl<T> fmt::Debug for Sessions<T> {
 impl<T: SessionData> Session<T> {
     /// Ends the request: decides what the response carries, and logs what the request's
     /// cookies and the seal gave (at most one event about the cookies a client sent, never
-    /// above `info`, SECURITY-TESTS F5). Later calls get an empty outcome, and later changes
+    /// above `info` but for a `warn` at most once a minute about authentic cookies of another
+    /// session type, SECURITY-TESTS F5). Later calls get an empty outcome, and later changes
     /// [`SessionError::ResponseSent`](crate::SessionError::ResponseSent).
     ///
     /// `server_error`: the response has a 5xx status (or the handler failed in a way the
@@ -393,7 +395,7 @@ fn type_binding<T: SessionData>(config: &SessionConfig) -> Option<u32> {
     }
 }
 
-/// The request's events: what its cookies gave (at most one, never above `info`), a
+/// The request's events: what its cookies gave (at most one, never above `info` but a rate-limited `wrong_type` warning), a
 /// migration, a capped lifetime, a session that could not be saved.
 fn log(finished: &Finished) {
     log_found(finished.found);
@@ -423,8 +425,32 @@ fn log(finished: &Finished) {
     }
 }
 
+/// What a `wrong_type` refusal says: what happened and the two fixes.
+const WRONG_TYPE_FIX: &str = "session cookie refused: sealed for another session type (its shape or type context differs from this one's); if the session type changed, register the old type with `Migrations::from::<Old>()`; if another app shares this key ring and cookie name, give each app its own cookie name or key ring";
+
+/// When the last `warn` about a `wrong_type` refusal was logged (Unix seconds; 0: never).
+static WRONG_TYPE_WARNED: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a rate-limited `warn` is due (at most one a minute per reason), and if so marks it
+/// logged now.
+fn warn_due(last: &AtomicU64) -> bool {
+    const PERIOD_SECS: u64 = 60;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let before = last.load(Ordering::Relaxed);
+    if before != 0 && now < before.saturating_add(PERIOD_SECS) {
+        return false;
+    }
+    // One thread wins the minute; the others log at `info`.
+    last.compare_exchange(before, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+}
+
 /// SECURITY-TESTS F5: at most one event per request about the cookies it carried, and never
-/// above `info`: a client can send any cookies it likes, and must not fill the logs.
+/// above `info`: a client can send any cookies it likes, and must not fill the logs. The one
+/// exception is an authentic cookie of another session type (issue 19 F2): `warn`, at most
+/// once a minute.
 fn log_found(found: Found) {
     if found.ambiguous {
         tracing::info!(
@@ -440,6 +466,17 @@ fn log_found(found: Found) {
     };
     let key_id = found.first_key.map(tracing::field::display);
     match reason {
+        // Only an authentic cookie is refused with this kind (it is decided after the AEAD):
+        // the server's type or configuration changed, or two apps share a ring and a name.
+        // That ends sessions for a server-side reason, so operators must see it: `warn`, at
+        // most once a minute (a client replaying such a cookie cannot fill the logs), `info`
+        // in between; both name the fix.
+        OpenErrorKind::WrongType if warn_due(&WRONG_TYPE_WARNED) => {
+            tracing::warn!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "{WRONG_TYPE_FIX}");
+        }
+        OpenErrorKind::WrongType => {
+            tracing::info!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "{WRONG_TYPE_FIX}");
+        }
         // Routine: browsers keep cookies a little past the server-side expiry.
         OpenErrorKind::Expired | OpenErrorKind::OutsideWindow => {
             tracing::debug!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "session cookie refused");
@@ -447,5 +484,29 @@ fn log_found(found: Found) {
         _ => {
             tracing::info!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "session cookie refused");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limited_warning_is_due_once_a_minute() {
+        let last = AtomicU64::new(0);
+        assert!(warn_due(&last), "the first is due");
+        assert!(!warn_due(&last), "not again within the minute");
+        let logged = last.load(Ordering::Relaxed);
+        last.store(logged - 59, Ordering::Relaxed);
+        assert!(!warn_due(&last), "59 s later");
+        last.store(logged - 60, Ordering::Relaxed);
+        assert!(warn_due(&last), "60 s later");
+        assert!(!warn_due(&last));
+    }
+
+    #[test]
+    fn the_wrong_type_event_names_both_fixes() {
+        assert!(WRONG_TYPE_FIX.contains("Migrations::from::<Old>()"));
+        assert!(WRONG_TYPE_FIX.contains("own cookie name or key ring"));
     }
 }

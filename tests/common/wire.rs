@@ -1,4 +1,4 @@
-//! The tests' independent implementation of the wire formats v1 and v2, written from
+//! The tests' independent implementation of the wire formats v1, v2 and v3, written from
 //! DESIGN.md and SECURITY.md alone:
 //! it calls no crate internals, only the RustCrypto primitives, postcard and base64. The
 //! vectors (tests/vectors.rs) are recomputed with it byte for byte, and the envelope tests
@@ -254,6 +254,82 @@ pub(crate) fn seal_raw_v2(
     envelope(key, hour, header, &aad, nonce, plaintext)
 }
 
+/// The v3 header: 0x03 || key id (4, BE) || hour (4, BE) || type binding (4, BE) || flags (1).
+pub(crate) fn header_v3(key_id: u32, hour: u32, binding: u32, flags: u8) -> Vec<u8> {
+    let mut header = header_v2(key_id, hour, binding, flags);
+    header[0] = 3;
+    header
+}
+
+/// The raw v3 envelope: header || nonce || ciphertext || tag; AAD = header || cookie name.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn seal_raw_v3(
+    key: &KeyMaterial,
+    hour: u32,
+    name: &str,
+    binding: u32,
+    flags: u8,
+    nonce: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let header = header_v3(key.id, hour, binding, flags);
+    let aad = aad_v2(&header, name);
+    envelope(key, hour, header, &aad, nonce, plaintext)
+}
+
+/// A v3 type binding: FNV-1a 64 over "sealed-session binding 1\0" || domain || "\0" || text,
+/// folded to 32 bits (hash ^ hash >> 32). The domain is "shape" (text: the canonical shape
+/// description) or "context" (text: the application's context string).
+pub(crate) fn binding(domain: &str, text: &str) -> u32 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut input = b"sealed-session binding 1\0".to_vec();
+    input.extend_from_slice(domain.as_bytes());
+    input.push(0);
+    input.extend_from_slice(text.as_bytes());
+    let hash = input.iter().fold(OFFSET, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    });
+    u32::try_from((hash ^ (hash >> 32)) & 0xffff_ffff).unwrap()
+}
+
+/// The binding of an application context string.
+pub(crate) fn context_binding(context: &str) -> u32 {
+    binding("context", context)
+}
+
+/// The canonical shape description of [`Profile`], written by hand from the rules in
+/// src/codec/shape.rs's docs (struct fields `name:` type `,` in order; a sequence is
+/// `seq<` its element `,>`; strings are `str`).
+pub(crate) const PROFILE_SHAPE: &str = "struct{user:str,visits:u32,roles:seq<str,>,}";
+
+/// The plaintext of a compressed v2/v3 value: the head as [`plaintext_v2`], then the data's
+/// postcard encoding as raw DEFLATE (RFC 1951).
+pub(crate) fn plaintext_compressed<T: Serialize>(
+    id: [u8; 16],
+    created: u64,
+    expires: u64,
+    lifetime: LifetimeV2,
+    flash: &[String],
+    data: &T,
+) -> Vec<u8> {
+    let mut out = postcard::to_allocvec(&(id, created, expires, lifetime, flash)).unwrap();
+    let encoded = postcard::to_allocvec(data).unwrap();
+    out.extend(miniz_oxide::deflate::compress_to_vec(&encoded, 6));
+    out
+}
+
+/// Splits a base64url value into chunks of `len` characters (a multiple of four, so that each
+/// decodes on its own), the last one shorter.
+pub(crate) fn split(value: &str, len: usize) -> Vec<String> {
+    assert_eq!(len % 4, 0);
+    value
+        .as_bytes()
+        .chunks(len)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect()
+}
+
 /// `header || nonce || AEAD(plaintext)` under the key's message key for `hour`.
 fn envelope(
     key: &KeyMaterial,
@@ -289,7 +365,7 @@ pub(crate) struct OpenedRaw {
     pub(crate) version: u8,
     pub(crate) key_id: u32,
     pub(crate) hour: u32,
-    /// v2: from the header; v1: the one given to `open`.
+    /// v2: from the header; v3: the type binding from the header; v1: the one given to `open`.
     pub(crate) schema: u32,
     pub(crate) flags: u8,
     pub(crate) nonce: Vec<u8>,
@@ -324,7 +400,7 @@ pub(crate) fn open_with_message_key(
             schema,
             0,
         ),
-        2 => {
+        2 | 3 => {
             let header = raw.get(..V2_HEADER_LEN)?;
             let schema = u32::from_be_bytes(header.get(9..13)?.try_into().ok()?);
             (
@@ -364,7 +440,7 @@ pub(crate) fn open_with_message_key(
 // Vector helpers shared by tests/vectors.rs (v1) and tests/vectors_v2.rs.
 
 /// The session data type of every vector.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Profile {
     pub(crate) user: String,
