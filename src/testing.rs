@@ -88,7 +88,7 @@ use crate::codec::{Lifetime, Opened};
 use crate::cookies::{self, SameSite};
 use crate::engine::Sessions;
 use crate::error::{OpenError, OpenErrorKind, SessionError};
-use crate::session::{Clock, SessionData};
+use crate::session::SessionData;
 
 pub use self::clock::MockClock;
 use self::clock::unix_secs;
