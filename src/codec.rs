@@ -10,6 +10,7 @@ use core::time::Duration;
 use postcard::ser_flavors::{Flavor, Size};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize as _;
 
 pub(crate) use self::schema::Encoding;
 pub use self::schema::{Migrations, WireFormat};
@@ -176,6 +177,9 @@ pub struct Opened<T> {
     pub(crate) sealed_as: SealedAs,
     /// How many cookies the value was split across.
     pub(crate) chunks: usize,
+    /// The data as it came, compressed, when this codec compresses: an unchanged session
+    /// re-seals it as it is instead of compressing again (RT3-5). Wiped when dropped.
+    pub(crate) packed: Option<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 impl<T> fmt::Debug for Opened<T> {
@@ -734,7 +738,7 @@ impl Codec {
 
     /// The compressed form of a data encoding, when this codec compresses and that makes it
     /// shorter.
-    pub(crate) fn pack(&self, encoded: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn pack(&self, encoded: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
         #[cfg(feature = "compression")]
         if self.compress {
             return compress::deflate(encoded);
@@ -1026,7 +1030,7 @@ impl Codec {
         }
         let decoded = self.decode_plaintext(&header, plaintext, schema);
         key.key.remember(cipher);
-        let (head, data) = decoded.ok_or_else(|| fail(OpenErrorKind::Payload))?;
+        let (head, data, packed) = decoded.ok_or_else(|| fail(OpenErrorKind::Payload))?;
         let (id, created, expires, bounds, flash) = head;
         // The sealed lifetime, capped by this codec's maxima (they may have shrunk since) and
         // floored as at the seal: the bounds checked here are the bounds reported and re-sealed.
@@ -1058,6 +1062,7 @@ impl Codec {
             schema_version: schema.version_of(sealed_as),
             sealed_as,
             chunks: header.flags.chunks(),
+            packed,
         })
     }
 
@@ -1069,23 +1074,30 @@ impl Codec {
         header: &Header,
         plaintext: &[u8],
         schema: &Schema<T>,
-    ) -> Option<(ReadHead, T)> {
+    ) -> Option<(ReadHead, T, Option<zeroize::Zeroizing<Vec<u8>>>)> {
         if header.version == envelope::V1 {
             let ((id, created, expires), rest) =
                 postcard::take_from_bytes::<(SessionId, u64, u64)>(plaintext).ok()?;
             let data = schema.decode(header.sealed_as(), rest)?;
             let bounds = self.bounds(Lifetime::persistent());
-            return Some(((id, created, expires, bounds, Vec::new()), data));
+            return Some(((id, created, expires, bounds, Vec::new()), data, None));
         }
         let (head, rest) = postcard::take_from_bytes::<ReadHead>(plaintext).ok()?;
         #[cfg(feature = "compression")]
         if header.flags.compressed() {
             let inflated = compress::inflate(rest)?;
             let data = schema.decode(header.sealed_as(), &inflated)?;
-            return Some((head, data));
+            // Kept for a re-seal of the unchanged session (a refresh, a key upgrade), so that
+            // a client replaying a refresh-due cookie cannot make every request compress
+            // (RT3-5). Only when this codec still compresses (an operator may have turned it
+            // off to stop the length leak).
+            let packed = self
+                .compress
+                .then(|| zeroize::Zeroizing::new(rest.to_vec()));
+            return Some((head, data, packed));
         }
         let data = schema.decode(header.sealed_as(), rest)?;
-        Some((head, data))
+        Some((head, data, None))
     }
 
     /// What a chunked value's header decides, read from its first chunk alone: checked once,
@@ -1143,9 +1155,10 @@ impl Codec {
         &self,
         data: &T,
         schema: &Schema<T>,
-    ) -> Result<Vec<u8>, Encoding> {
-        // Room for a typical session at once; larger ones grow, but never past the limit.
-        let mut encoded = Vec::with_capacity(ENCODE_CAPACITY);
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Encoding> {
+        // Room for a typical session at once; larger ones grow (each old block wiped: see
+        // `CappedAppend`), but never past the limit. Wiped when dropped (RT3-7).
+        let mut encoded = zeroize::Zeroizing::new(Vec::with_capacity(ENCODE_CAPACITY));
         schema.encode(data, &mut encoded, self.data_limit())?;
         Ok(encoded)
     }
@@ -1315,6 +1328,7 @@ impl Flavor for CappedAppend<'_> {
         if self.buf.len() >= self.limit {
             return Err(postcard::Error::SerializeBufferFull);
         }
+        self.room(1);
         self.buf.push(byte);
         Ok(())
     }
@@ -1324,12 +1338,37 @@ impl Flavor for CappedAppend<'_> {
         if self.buf.len().saturating_add(data.len()) > self.limit {
             return Err(postcard::Error::SerializeBufferFull);
         }
+        self.room(data.len());
         self.buf.extend_from_slice(data);
         Ok(())
     }
 
     fn finalize(self) -> postcard::Result<()> {
         Ok(())
+    }
+}
+
+impl CappedAppend<'_> {
+    /// Makes room for `extra` more bytes without leaving what was written in freed memory
+    /// (RT3-7): the buffer holds session plaintext, and `Vec`'s own growth would free the old
+    /// block unwiped.
+    #[inline]
+    fn room(&mut self, extra: usize) {
+        if self.buf.capacity() - self.buf.len() < extra {
+            self.grow(extra);
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, extra: usize) {
+        let needed = self.buf.len().saturating_add(extra);
+        let capacity = needed
+            .max(self.buf.capacity().saturating_mul(2))
+            .min(self.limit.max(needed));
+        let mut grown = Vec::with_capacity(capacity);
+        grown.extend_from_slice(self.buf);
+        // `Vec<u8>`'s `zeroize` wipes its spare capacity too.
+        core::mem::replace(self.buf, grown).zeroize();
     }
 }
 

@@ -985,6 +985,13 @@ impl<T: SessionData> Session<T> {
                 }
             }
         };
+        if config.max_chunks() == 1 && !finished.lines.is_empty() {
+            // Chunking off (or turned off since): the request's `name.1`, `name.2`, ... are
+            // never read, but a response that writes the session deletes them, or the browser
+            // keeps sending them (RT3-9, SECURITY-TESTS H8). Looked up only here, so a request
+            // that writes nothing pays nothing.
+            state.found.chunks_seen = open::chunks_seen(&shared.cookies, config.cookie_name());
+        }
         for index in kept.max(1)..MAX_CHUNKS {
             if state.found.chunks_seen & (1 << index) != 0 {
                 finished.lines.push(cookies::removal_line(
@@ -1136,7 +1143,12 @@ impl<T: Default> Loaded<T> {
             from_cookie: true,
             by_primary: opened.by_primary,
             outdated,
-            encoded: None,
+            // The compressed data as it came, for a re-seal of the unchanged session: not
+            // compressed again (RT3-5). Not when it was converted from another type.
+            encoded: opened
+                .packed
+                .filter(|_| !outdated)
+                .map(seal::Encoded::reused),
             chunks: opened.chunks,
             data_changed: false,
             head_changed: false,
@@ -1146,9 +1158,15 @@ impl<T: Default> Loaded<T> {
 
 impl<T: SessionData> Loaded<T> {
     /// The data's encoding as the schema writes it (and its compressed form), made once.
+    ///
+    /// The data of a cookie, unchanged, keeps the form it came in (RT3-5): compressed data was
+    /// kept as it came (see [`Loaded::opened`]), and data that came uncompressed is not
+    /// compressed now (it did not shrink, or was sealed before compression was turned on), so
+    /// no request with an unchanged session compresses, whatever cookie the client replays.
     fn encoded(&mut self, settings: &Settings<T>) -> Result<&Encoded, SessionError> {
         if self.encoded.is_none() {
-            self.encoded = Some(seal::encode_loaded(settings, &self.data)?);
+            let compress = !(self.from_cookie && !self.outdated && !self.data_changed);
+            self.encoded = Some(seal::encode_loaded(settings, &self.data, compress)?);
         }
         self.encoded.as_ref().ok_or(SessionError::Internal)
     }

@@ -5,20 +5,32 @@ use crate::codec::{self, Codec, Data, Encoding, Format, Head, SessionId, Session
 use crate::cookies::{self, Layout};
 use crate::envelope::{self, Flags};
 use crate::error::SessionError;
+use zeroize::Zeroizing;
 
 use super::{Lines, SessionData, Settings};
 
 /// The data's encoding, and its compressed form when compression makes it shorter: what is
 /// sealed, and what the size check counts.
+///
+/// Both are session data: wiped when dropped (RT3-7).
 pub(super) struct Encoded {
-    pub(super) plain: Vec<u8>,
-    packed: Option<Vec<u8>>,
+    pub(super) plain: Zeroizing<Vec<u8>>,
+    packed: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl Encoded {
-    pub(super) fn new(plain: Vec<u8>, codec: &Codec) -> Self {
+    pub(super) fn new(plain: Zeroizing<Vec<u8>>, codec: &Codec) -> Self {
         let packed = codec.pack(&plain);
         Self { plain, packed }
+    }
+
+    /// The compressed data of a cookie as it came (authentic, written by this codec's
+    /// schema): what an unchanged session re-seals, without compressing again (RT3-5).
+    pub(super) fn reused(packed: Zeroizing<Vec<u8>>) -> Self {
+        Self {
+            plain: Zeroizing::new(Vec::new()),
+            packed: Some(packed),
+        }
     }
 
     /// The bytes sealed, and whether they are compressed.
@@ -55,15 +67,15 @@ pub(super) fn encode_fitting<T: SessionData>(
 }
 
 /// The encoding of data already in the session (an unchanged session re-sealed for a refresh,
-/// a key or schema upgrade).
+/// a key or schema upgrade), compressed if `compress` (else as it is).
 pub(super) fn encode_loaded<T: SessionData>(
     settings: &Settings<T>,
     data: &T,
+    compress: bool,
 ) -> Result<Encoded, SessionError> {
-    let mut plain = Vec::new();
-    settings
-        .schema
-        .encode(data, &mut plain, settings.codec.data_limit())
+    let plain = settings
+        .codec
+        .encode_data(data, &settings.schema)
         .map_err(|error| match error {
             // Loaded data over today's limit (a limit lowered since it was sealed).
             Encoding::OverLimit { len } => SessionError::TooLarge {
@@ -72,6 +84,12 @@ pub(super) fn encode_loaded<T: SessionData>(
             },
             Encoding::Refused(error) => error,
         })?;
+    if !compress {
+        return Ok(Encoded {
+            plain,
+            packed: None,
+        });
+    }
     Ok(Encoded::new(plain, &settings.codec))
 }
 
