@@ -26,7 +26,7 @@ use crate::ring::{KeyRing, OpeningKey, RingView};
 use crate::rng;
 
 #[cfg(feature = "compression")]
-mod compress;
+pub(crate) mod compress;
 mod schema;
 mod shape;
 

@@ -39,6 +39,12 @@ thread_local! {
     static COMPRESSOR: Cell<Option<Box<CompressorOxide>>> = const { Cell::new(None) };
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Compressions attempted on this thread (for the tests of what a request compresses).
+    pub(crate) static DEFLATES: Cell<usize> = const { Cell::new(0) };
+}
+
 /// The thread's compressor, put back (reset, so wiped) on drop.
 struct Compressor(Option<Box<CompressorOxide>>);
 
@@ -70,6 +76,8 @@ pub(crate) fn deflate(data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if data.len() < MIN_COMPRESS_LEN || data.len() > MAX_INFLATED_LEN {
         return None;
     }
+    #[cfg(test)]
+    DEFLATES.with(|count| count.set(count.get() + 1));
     let mut compressor = Compressor::take();
     let state = compressor.0.as_mut()?;
     // Only a shorter form is kept: an output buffer one byte short of the input, and a stream
