@@ -619,6 +619,17 @@ impl<T: SessionData> Session<T> {
     /// carries the logged-in identity (session fixation). [`renew`](Self::renew) also
     /// restarts the absolute lifetime.
     ///
+    /// # Security
+    ///
+    /// A new id does not make the data new. On login, also replace the data with a value
+    /// built from the fields you choose to carry over ([`set`](Self::set), not
+    /// [`update`](Self::update)), and rotate any secret it holds (a [`CsrfToken`]): the
+    /// session before the login may not be this user's (with a cookie name other than
+    /// `__Host-`, a sibling subdomain can plant its own), and what it holds would survive the
+    /// login. The README's "Logins" section has the recipe.
+    ///
+    /// [`CsrfToken`]: crate::CsrfToken
+    ///
     /// # Errors
     ///
     /// As [`set`](Self::set).

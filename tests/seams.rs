@@ -800,10 +800,12 @@ async fn stale_chunks_are_deleted_after_chunking_is_turned_off() {
         .cookie_header_budget(12 * 1024)
         .build()
         .unwrap();
-    let split = serve_axum(harness::axum_router().layer(harness::layer(ring(), chunked, &clock)))
-        .await;
+    let split =
+        serve_axum(harness::axum_router().layer(harness::layer(ring(), chunked, &clock))).await;
     let mut client = Client::new(split.addr);
-    let resp = client.post(&format!("/grow?n={}", 2900 * 3 - 1500), "").await;
+    let resp = client
+        .post(&format!("/grow?n={}", 2900 * 3 - 1500), "")
+        .await;
     assert_eq!(session_lines(&resp, NAME).len(), 3, "{resp:?}");
     let stale: Vec<String> = (1..3).map(|k| format!("{NAME}.{k}")).collect();
     let pairs: Vec<String> = [NAME.to_owned()]
@@ -813,9 +815,11 @@ async fn stale_chunks_are_deleted_after_chunking_is_turned_off() {
         .collect();
 
     // The operator's change: chunking off (the default configuration).
-    let plain = serve_axum(
-        harness::axum_router().layer(harness::layer(ring(), SessionConfig::default(), &clock)),
-    )
+    let plain = serve_axum(harness::axum_router().layer(harness::layer(
+        ring(),
+        SessionConfig::default(),
+        &clock,
+    )))
     .await;
     let removed = |resp: &Resp| -> Vec<String> {
         session_lines(resp, NAME)
@@ -836,7 +840,12 @@ async fn stale_chunks_are_deleted_after_chunking_is_turned_off() {
     // A new session written next to the stale chunks (the first request after the switch
     // writes one): the chunks go on the same response.
     let resp = Client::new(plain.addr)
-        .send(Method::POST, "/grow?n=1", "", Some(&[&pairs[1..].join("; ")]))
+        .send(
+            Method::POST,
+            "/grow?n=1",
+            "",
+            Some(&[&pairs[1..].join("; ")]),
+        )
         .await;
     let lines = session_lines(&resp, NAME);
     assert_eq!(lines.len(), 3, "{resp:?}");

@@ -1085,6 +1085,8 @@ fn the_seal_path_leaves_no_session_data_in_freed_memory() {
         hits.is_empty(),
         "session plaintext left in freed memory ({} hits, in blocks of {:?} bytes)",
         hits.len(),
-        hits.iter().map(|hit| hit.block_size).collect::<BTreeSet<_>>()
+        hits.iter()
+            .map(|hit| hit.block_size)
+            .collect::<BTreeSet<_>>()
     );
 }

@@ -126,14 +126,21 @@ mod tests {
             "the reused compressor writes what a fresh one writes"
         );
         assert_eq!(deflate(&text).unwrap(), packed, "and again after a reset");
-        assert!(deflate(&text[..MIN_COMPRESS_LEN - 1]).is_none(), "too short");
+        assert!(
+            deflate(&text[..MIN_COMPRESS_LEN - 1]).is_none(),
+            "too short"
+        );
         let mut random = vec![0u8; 1024];
         rand_core::RngCore::fill_bytes(
             &mut <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(7),
             &mut random,
         );
         assert!(deflate(&random).is_none(), "does not shrink");
-        assert_eq!(deflate(&text).unwrap(), packed, "after a stream that did not end");
+        assert_eq!(
+            deflate(&text).unwrap(),
+            packed,
+            "after a stream that did not end"
+        );
         // Exactly the limit inflates; one byte more is refused.
         let zeros = vec![0u8; MAX_INFLATED_LEN + 1];
         let at_limit = miniz_oxide::deflate::compress_to_vec(&zeros[..MAX_INFLATED_LEN], 6);

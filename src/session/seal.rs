@@ -73,17 +73,18 @@ pub(super) fn encode_loaded<T: SessionData>(
     data: &T,
     compress: bool,
 ) -> Result<Encoded, SessionError> {
-    let plain = settings
-        .codec
-        .encode_data(data, &settings.schema)
-        .map_err(|error| match error {
-            // Loaded data over today's limit (a limit lowered since it was sealed).
-            Encoding::OverLimit { len } => SessionError::TooLarge {
-                size: len,
-                limit: settings.codec.data_limit(),
-            },
-            Encoding::Refused(error) => error,
-        })?;
+    let plain =
+        settings
+            .codec
+            .encode_data(data, &settings.schema)
+            .map_err(|error| match error {
+                // Loaded data over today's limit (a limit lowered since it was sealed).
+                Encoding::OverLimit { len } => SessionError::TooLarge {
+                    size: len,
+                    limit: settings.codec.data_limit(),
+                },
+                Encoding::Refused(error) => error,
+            })?;
     if !compress {
         return Ok(Encoded {
             plain,
