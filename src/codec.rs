@@ -179,8 +179,11 @@ pub struct Opened<T> {
     pub(crate) chunks: usize,
     /// The data as it came, compressed, when this codec compresses: an unchanged session
     /// re-seals it as it is instead of compressing again (RT3-5). Wiped when dropped.
-    pub(crate) packed: Option<zeroize::Zeroizing<Vec<u8>>>,
+    pub(crate) packed: Option<Packed>,
 }
+
+/// Compressed session data as it came in a cookie, wiped when dropped.
+pub(crate) type Packed = zeroize::Zeroizing<Vec<u8>>;
 
 impl<T> fmt::Debug for Opened<T> {
     /// Omits the session data and the flash messages, which may hold personal data.
@@ -1074,7 +1077,7 @@ impl Codec {
         header: &Header,
         plaintext: &[u8],
         schema: &Schema<T>,
-    ) -> Option<(ReadHead, T, Option<zeroize::Zeroizing<Vec<u8>>>)> {
+    ) -> Option<(ReadHead, T, Option<Packed>)> {
         if header.version == envelope::V1 {
             let ((id, created, expires), rest) =
                 postcard::take_from_bytes::<(SessionId, u64, u64)>(plaintext).ok()?;

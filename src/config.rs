@@ -558,7 +558,7 @@ impl SessionConfigBuilder {
     /// # Cost
     ///
     /// A change to compressible data costs one compression (tens of microseconds for a few
-    /// KiB; the compressor's state, about 300 KB, is made once per thread and wiped after
+    /// KiB; the compressor's state, about 310 KB, is made once per thread and wiped after
     /// every use). A re-seal of an unchanged session (a refresh, a key upgrade) reuses the
     /// form the data came in and never compresses; opening a compressed cookie inflates it
     /// into one 16 KiB buffer.

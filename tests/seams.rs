@@ -604,7 +604,7 @@ async fn a_lifetime_capped_by_the_configuration_is_said_once() {
 #[cfg(feature = "tower-sessions")]
 mod bridge {
     use axum::Router;
-    use axum::http::{Method, StatusCode};
+    use axum::http::StatusCode;
     use axum::routing::get;
     use sealed_session::{SessionConfig, TowerSessionsLayer};
     use tower_sessions_core::{Expiry, Session as KvSession};

@@ -1,6 +1,10 @@
 //! Key wiping (SECURITY-TESTS F3): a scanning allocator finds no ring key, message key, AES
 //! round key or GHASH/POLYVAL key in freed memory after rotation and retirement, dropping a
-//! ring, and a flood of forged cookies across many hours, for both algorithms.
+//! ring, and a flood of forged cookies across many hours, for both algorithms, but for one
+//! residue it tolerates exactly (`tolerated`; SECURITY.md F3, RT3-14): with AES-NI, AES round
+//! keys of earlier message ciphers, including round keys 0-1, which are the message key
+//! itself, starting at offsets 496-991 of a freed cipher block. The seal path (H6, RT3-7) and ring-file
+//! errors leave no session plaintext or key string at all.
 //!
 //! The needles are computed independently of the crate, before watching starts: the ring key
 //! bytes are chosen by the test, the message keys come from `common::wire` (HKDF-SHA256 as in
@@ -350,7 +354,8 @@ fn seed_of(algorithm: Algorithm) -> u32 {
 /// auto-detected AES type is a union sized for the software key schedule (960 bytes) of which
 /// AES-NI writes the first half; a cipher built on the stack and moved into the heap copies the
 /// unwritten half from stale stack, which may hold round keys of ciphers built earlier, and no
-/// `Drop` wipes it. Such hits lie past the AES-NI schedule in a cipher-sized block; anything
+/// `Drop` wipes it. Those round keys include round keys 0 and 1, which are the earlier cipher's
+/// message key (RT3-14: SECURITY.md F3 says so). Such hits lie past the AES-NI schedule in a cipher-sized block; anything
 /// else (a ring key, H, POLYVAL, the live schedule itself, any other block) still fails.
 fn tolerated(needle: &Needle, hit: &scan::Hit) -> bool {
     const AES_NI_SCHEDULE_END: usize = 496;
