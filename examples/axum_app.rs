@@ -88,7 +88,16 @@ async fn login(
             .with_idle_timeout(DAY)
             .with_max_lifetime(7 * DAY)
     };
-    session.update(|s| s.user = Some(username.clone()))?;
+    // The logged-in session starts fresh, built from the fields chosen to carry over (the
+    // visit count and the notes: nothing secret, nothing that grants anything), never
+    // `update`d from the anonymous one: that may be a session a sibling subdomain planted,
+    // and a secret in it (a CSRF token the attacker knows) would survive the login.
+    let before = session.get();
+    session.set(AppSession {
+        visits: before.visits,
+        user: Some(username.clone()),
+        notes: before.notes.clone(),
+    })?;
     // A new id and a fresh lifetime on login: a cookie from before never carries the
     // logged-in identity.
     session.renew()?;

@@ -24,7 +24,7 @@ use crate::key::Algorithm;
 use crate::ring::{KeyRing, RingView};
 
 #[cfg(feature = "compression")]
-mod compress;
+pub(crate) mod compress;
 mod flavors;
 mod meta;
 mod open;
@@ -34,6 +34,7 @@ mod shape;
 pub(crate) use self::flavors::encoded_len;
 use self::flavors::{CappedAppend, SameBytes, check_round_trip, write_capped};
 pub(crate) use self::meta::Bounds;
+pub(crate) use self::meta::Packed;
 pub use self::meta::{Lifetime, Opened, Sealed, SessionId, SessionMeta};
 
 /// The default idle timeout: a session not used for a day expires.
@@ -498,7 +499,7 @@ impl Codec {
 
     /// The compressed form of a data encoding, when this codec compresses and that makes it
     /// shorter.
-    pub(crate) fn pack(&self, encoded: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn pack(&self, encoded: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
         #[cfg(feature = "compression")]
         if self.compress {
             return compress::deflate(encoded);
@@ -725,9 +726,10 @@ impl Codec {
         &self,
         data: &T,
         schema: &Schema<T>,
-    ) -> Result<Vec<u8>, Encoding> {
-        // Room for a typical session at once; larger ones grow, but never past the limit.
-        let mut encoded = Vec::with_capacity(ENCODE_CAPACITY);
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Encoding> {
+        // Room for a typical session at once; larger ones grow (each old block wiped: see
+        // `CappedAppend`), but never past the limit. Wiped when dropped (RT3-7).
+        let mut encoded = zeroize::Zeroizing::new(Vec::with_capacity(ENCODE_CAPACITY));
         schema.encode(data, &mut encoded, self.data_limit())?;
         Ok(encoded)
     }

@@ -476,6 +476,17 @@ impl<T: SessionData> Session<T> {
     /// carries the logged-in identity (session fixation). [`renew`](Self::renew) also
     /// restarts the absolute lifetime.
     ///
+    /// # Security
+    ///
+    /// A new id does not make the data new. On login, also replace the data with a value
+    /// built from the fields you choose to carry over ([`set`](Self::set), not
+    /// [`update`](Self::update)), and rotate any secret it holds (a [`CsrfToken`]): the
+    /// session before the login may not be this user's (with a cookie name other than
+    /// `__Host-`, a sibling subdomain can plant its own), and what it holds would survive the
+    /// login. The README's "Logins" section has the recipe.
+    ///
+    /// [`CsrfToken`]: crate::CsrfToken
+    ///
     /// # Errors
     ///
     /// As [`set`](Self::set).
@@ -842,6 +853,13 @@ impl<T: SessionData> Session<T> {
                 }
             }
         };
+        if config.max_chunks() == 1 && !finished.lines.is_empty() {
+            // Chunking off (or turned off since): the request's `name.1`, `name.2`, ... are
+            // never read, but a response that writes the session deletes them, or the browser
+            // keeps sending them (RT3-9, SECURITY-TESTS H8). Looked up only here, so a request
+            // that writes nothing pays nothing.
+            state.found.chunks_seen = open::chunks_seen(&shared.cookies, config.cookie_name());
+        }
         for index in kept.max(1)..MAX_CHUNKS {
             if state.found.chunks_seen & (1 << index) != 0 {
                 finished.lines.push(cookies::removal_line(

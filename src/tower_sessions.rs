@@ -65,7 +65,11 @@ const TYPE_CONTEXT: &str = "sealed-session/tower-sessions record";
 /// answers it.
 ///
 /// The cookie is opened only when tower-sessions loads the session (the first time a handler
-/// reads or writes it): a route that never touches it costs a header lookup. Until then,
+/// reads or writes it): a route that never touches it costs no AEAD, but more than the typed
+/// API's header lookup: a keyed hash of the cookie (the placeholder id below), a check of its
+/// header (base64url of its first characters, key id, hour window; an unreadable one is
+/// deleted) and a few allocations. A layer that loads the session on every request (axum-login's
+/// `AuthManager` does) makes every request open the cookie. Until then,
 /// `Session::id()` is a fingerprint of the cookie the request carried (the sealed id is only
 /// known once the cookie is opened); it changes whenever the cookie is re-sealed.
 ///

@@ -26,7 +26,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::routing::get;
 use common::{DAY, HOUR, T0};
 use harness::{Client, Clock, Logs, Resp, Server, SetCookie, TestSession, serve_axum};
@@ -779,4 +779,91 @@ mod bridge {
             "{captured}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stale chunks after chunking is turned off (RT3-9, SECURITY-TESTS H8)
+// ---------------------------------------------------------------------------------------------
+
+/// RT3-9: a browser holds a session split across three cookies (`name`, `name.1`, `name.2`)
+/// when the operator turns chunking off (`max_chunks(1)`, the default). The split session no
+/// longer opens there (its count is over the maximum); every response that writes the
+/// session (a deletion of the refused cookie, a new session, a later change) also deletes the
+/// chunk cookies the request carried, so the browser stops sending them. A response that
+/// writes nothing (a valid cookie, nothing due) adds no line. 0.2 never deleted them with
+/// chunking off: the browser kept sending about 6 KB of dead cookies on every request.
+#[tokio::test]
+async fn stale_chunks_are_deleted_after_chunking_is_turned_off() {
+    let clock = Clock::new(T0);
+    let chunked = SessionConfig::builder()
+        .max_chunks(3)
+        .cookie_header_budget(12 * 1024)
+        .build()
+        .unwrap();
+    let split =
+        serve_axum(harness::axum_router().layer(harness::layer(ring(), chunked, &clock))).await;
+    let mut client = Client::new(split.addr);
+    let resp = client
+        .post(&format!("/grow?n={}", 2900 * 3 - 1500), "")
+        .await;
+    assert_eq!(session_lines(&resp, NAME).len(), 3, "{resp:?}");
+    let stale: Vec<String> = (1..3).map(|k| format!("{NAME}.{k}")).collect();
+    let pairs: Vec<String> = [NAME.to_owned()]
+        .iter()
+        .chain(&stale)
+        .map(|name| format!("{name}={}", client.cookie(name).unwrap()))
+        .collect();
+
+    // The operator's change: chunking off (the default configuration).
+    let plain = serve_axum(harness::axum_router().layer(harness::layer(
+        ring(),
+        SessionConfig::default(),
+        &clock,
+    )))
+    .await;
+    let removed = |resp: &Resp| -> Vec<String> {
+        session_lines(resp, NAME)
+            .iter()
+            .map(|line| SetCookie::parse(line))
+            .filter(SetCookie::is_removal)
+            .map(|cookie| cookie.name)
+            .collect()
+    };
+
+    // The split session is refused: its cookie and both chunks are deleted.
+    let resp = Client::new(plain.addr)
+        .get_with("/peek", &[&pairs.join("; ")])
+        .await;
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(removed(&resp), [NAME, &stale[0], &stale[1]], "{resp:?}");
+
+    // A new session written next to the stale chunks (the first request after the switch
+    // writes one): the chunks go on the same response.
+    let resp = Client::new(plain.addr)
+        .send(
+            Method::POST,
+            "/grow?n=1",
+            "",
+            Some(&[&pairs[1..].join("; ")]),
+        )
+        .await;
+    let lines = session_lines(&resp, NAME);
+    assert_eq!(lines.len(), 3, "{resp:?}");
+    assert!(!SetCookie::parse(&lines[0]).is_removal());
+    assert_eq!(removed(&resp), [stale[0].as_str(), &stale[1]]);
+
+    // A valid one-cookie session with stale chunks beside it: a read writes nothing (no line
+    // at all); the next change deletes them.
+    let fresh = format!("{NAME}={}", SetCookie::parse(&lines[0]).value);
+    let with_stale = [fresh.as_str(), &pairs[1], &pairs[2]].join("; ");
+    let resp = Client::new(plain.addr)
+        .get_with("/peek", &[&with_stale])
+        .await;
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.set_cookies(), Vec::<String>::new());
+    let resp = Client::new(plain.addr)
+        .send(Method::POST, "/grow?n=1", "", Some(&[&with_stale]))
+        .await;
+    assert_eq!(resp.body, "len: 2", "{resp:?}");
+    assert_eq!(removed(&resp), [stale[0].as_str(), &stale[1]]);
 }

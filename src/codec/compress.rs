@@ -9,10 +9,17 @@
 //! compressed form, made once when the data changes, is what the size check counts and the
 //! seal reuses.
 
+use core::cell::Cell;
+
+use miniz_oxide::deflate::core::{
+    CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
+};
 use zeroize::Zeroizing;
 
-/// Data shorter than this is never compressed: it did not shrink in measurements, and
-/// compressing costs tens of microseconds.
+/// Data shorter than this is never compressed: it did not shrink in measurements. Compressing
+/// costs tens of microseconds (tests/alloc.rs prints the time of a change through the engine),
+/// and no allocation beyond its output: the compressor's state (about 310 KB: window, hash
+/// chains, code and output buffers) is made once per thread and reused.
 pub(crate) const MIN_COMPRESS_LEN: usize = 256;
 
 /// The longest data a compressed session inflates to, and the longest encoding compressed.
@@ -22,13 +29,65 @@ pub(crate) const MAX_INFLATED_LEN: usize = 16 * 1024;
 /// than 1.
 const LEVEL: u8 = 6;
 
-/// The compressed form of `data`, if compression makes it shorter.
-pub(crate) fn deflate(data: &[u8]) -> Option<Vec<u8>> {
+thread_local! {
+    /// The thread's compressor, made on first use and reset after every use (RT3-5: making one
+    /// allocated about 256 KB per seal). Between uses it holds only zeroes: `reset` zeroes the
+    /// window (the last 32 KiB of input), the hash chains, the code buffer (literals of the
+    /// input) and the output buffer (RT3-7), so neither a reuse nor the thread's exit leaves
+    /// session data behind.
+    static COMPRESSOR: Cell<Option<Box<CompressorOxide>>> = const { Cell::new(None) };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Compressions attempted on this thread (for the tests of what a request compresses).
+    pub(crate) static DEFLATES: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The thread's compressor, put back (reset, so wiped) on drop.
+struct Compressor(Option<Box<CompressorOxide>>);
+
+impl Compressor {
+    fn take() -> Self {
+        // Taken out rather than borrowed: a re-entrant use (none today) would make its own.
+        let kept = COMPRESSOR.try_with(Cell::take).ok().flatten();
+        Self(Some(kept.unwrap_or_else(|| {
+            // Raw DEFLATE (no zlib wrapper: window bits 0), the default strategy.
+            let flags = create_comp_flags_from_zip_params(LEVEL.into(), 0, 0);
+            Box::new(CompressorOxide::new(flags))
+        })))
+    }
+}
+
+impl Drop for Compressor {
+    fn drop(&mut self) {
+        if let Some(mut compressor) = self.0.take() {
+            // Zeroes every buffer the input reached, and readies the next use.
+            compressor.reset();
+            let _ = COMPRESSOR.try_with(|cell| cell.set(Some(compressor)));
+        }
+    }
+}
+
+/// The compressed form of `data`, if compression makes it shorter: one allocation (the
+/// output, shorter than `data`, wiped when dropped).
+pub(crate) fn deflate(data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if data.len() < MIN_COMPRESS_LEN || data.len() > MAX_INFLATED_LEN {
         return None;
     }
-    let packed = miniz_oxide::deflate::compress_to_vec(data, LEVEL);
-    (packed.len() < data.len()).then_some(packed)
+    #[cfg(test)]
+    DEFLATES.with(|count| count.set(count.get() + 1));
+    let mut compressor = Compressor::take();
+    let state = compressor.0.as_mut()?;
+    // Only a shorter form is kept: an output buffer one byte short of the input, and a stream
+    // that does not end in it is not worth having.
+    let mut out = Zeroizing::new(vec![0u8; data.len() - 1]);
+    let (status, read, written) = compress(state, data, &mut out, TDEFLFlush::Finish);
+    if status != TDEFLStatus::Done || read != data.len() {
+        return None;
+    }
+    out.truncate(written);
+    Some(out)
 }
 
 /// Inflates authenticated data into at most [`MAX_INFLATED_LEN`] bytes: a bomb costs one
@@ -60,13 +119,27 @@ mod tests {
         let packed = deflate(&text).unwrap();
         assert!(packed.len() < text.len() / 2);
         assert_eq!(&*inflate(&packed).unwrap(), &text);
-        assert_eq!(deflate(&text[..MIN_COMPRESS_LEN - 1]), None, "too short");
+        assert_eq!(
+            *packed,
+            miniz_oxide::deflate::compress_to_vec(&text, LEVEL),
+            "the reused compressor writes what a fresh one writes"
+        );
+        assert_eq!(deflate(&text).unwrap(), packed, "and again after a reset");
+        assert!(
+            deflate(&text[..MIN_COMPRESS_LEN - 1]).is_none(),
+            "too short"
+        );
         let mut random = vec![0u8; 1024];
         rand_core::RngCore::fill_bytes(
             &mut <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(7),
             &mut random,
         );
-        assert_eq!(deflate(&random), None, "does not shrink");
+        assert!(deflate(&random).is_none(), "does not shrink");
+        assert_eq!(
+            deflate(&text).unwrap(),
+            packed,
+            "after a stream that did not end"
+        );
         // Exactly the limit inflates; one byte more is refused.
         let zeros = vec![0u8; MAX_INFLATED_LEN + 1];
         let at_limit = miniz_oxide::deflate::compress_to_vec(&zeros[..MAX_INFLATED_LEN], 6);

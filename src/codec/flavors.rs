@@ -4,6 +4,7 @@
 use postcard::ser_flavors::{Flavor, Size};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use zeroize::Zeroize as _;
 
 use super::Data;
 use crate::error::SessionError;
@@ -71,6 +72,7 @@ impl Flavor for CappedAppend<'_> {
         if self.buf.len() >= self.limit {
             return Err(postcard::Error::SerializeBufferFull);
         }
+        self.room(1);
         self.buf.push(byte);
         Ok(())
     }
@@ -80,12 +82,37 @@ impl Flavor for CappedAppend<'_> {
         if self.buf.len().saturating_add(data.len()) > self.limit {
             return Err(postcard::Error::SerializeBufferFull);
         }
+        self.room(data.len());
         self.buf.extend_from_slice(data);
         Ok(())
     }
 
     fn finalize(self) -> postcard::Result<()> {
         Ok(())
+    }
+}
+
+impl CappedAppend<'_> {
+    /// Makes room for `extra` more bytes without leaving what was written in freed memory
+    /// (RT3-7): the buffer holds session plaintext, and `Vec`'s own growth would free the old
+    /// block unwiped.
+    #[inline]
+    fn room(&mut self, extra: usize) {
+        if self.buf.capacity() - self.buf.len() < extra {
+            self.grow(extra);
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, extra: usize) {
+        let needed = self.buf.len().saturating_add(extra);
+        let capacity = needed
+            .max(self.buf.capacity().saturating_mul(2))
+            .min(self.limit.max(needed));
+        let mut grown = Vec::with_capacity(capacity);
+        grown.extend_from_slice(self.buf);
+        // `Vec<u8>`'s `zeroize` wipes its spare capacity too.
+        core::mem::replace(self.buf, grown).zeroize();
     }
 }
 

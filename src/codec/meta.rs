@@ -128,7 +128,13 @@ pub struct Opened<T> {
     pub(crate) sealed_as: SealedAs,
     /// How many cookies the value was split across.
     pub(crate) chunks: usize,
+    /// The data as it came, compressed, when this codec compresses: an unchanged session
+    /// re-seals it as it is instead of compressing again (RT3-5). Wiped when dropped.
+    pub(crate) packed: Option<Packed>,
 }
+
+/// Compressed session data as it came in a cookie, wiped when dropped.
+pub(crate) type Packed = zeroize::Zeroizing<Vec<u8>>;
 
 impl<T> fmt::Debug for Opened<T> {
     /// Omits the session data and the flash messages, which may hold personal data.

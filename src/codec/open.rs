@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 
 use super::{
-    Codec, Lifetime, Opened, ReadHead, Refusal, Schema, SealedAs, SessionId, SessionMeta,
+    Codec, Lifetime, Opened, Packed, ReadHead, Refusal, Schema, SealedAs, SessionId, SessionMeta,
     WireFormat,
 };
 use crate::envelope::{self, Header, Opening};
@@ -89,7 +89,7 @@ impl Codec {
         }
         let decoded = self.decode_plaintext(&header, plaintext, schema);
         key.key.remember(cipher);
-        let (head, data) = decoded.ok_or_else(|| fail(OpenErrorKind::Payload))?;
+        let (head, data, packed) = decoded.ok_or_else(|| fail(OpenErrorKind::Payload))?;
         let (id, created, expires, bounds, flash) = head;
         // The sealed lifetime, capped by this codec's maxima (they may have shrunk since) and
         // floored as at the seal: the bounds checked here are the bounds reported and re-sealed.
@@ -121,6 +121,7 @@ impl Codec {
             schema_version: schema.version_of(sealed_as),
             sealed_as,
             chunks: header.flags.chunks(),
+            packed,
         })
     }
 
@@ -132,23 +133,30 @@ impl Codec {
         header: &Header,
         plaintext: &[u8],
         schema: &Schema<T>,
-    ) -> Option<(ReadHead, T)> {
+    ) -> Option<(ReadHead, T, Option<Packed>)> {
         if header.version == envelope::V1 {
             let ((id, created, expires), rest) =
                 postcard::take_from_bytes::<(SessionId, u64, u64)>(plaintext).ok()?;
             let data = schema.decode(header.sealed_as(), rest)?;
             let bounds = self.bounds(Lifetime::persistent());
-            return Some(((id, created, expires, bounds, Vec::new()), data));
+            return Some(((id, created, expires, bounds, Vec::new()), data, None));
         }
         let (head, rest) = postcard::take_from_bytes::<ReadHead>(plaintext).ok()?;
         #[cfg(feature = "compression")]
         if header.flags.compressed() {
             let inflated = compress::inflate(rest)?;
             let data = schema.decode(header.sealed_as(), &inflated)?;
-            return Some((head, data));
+            // Kept for a re-seal of the unchanged session (a refresh, a key upgrade), so that
+            // a client replaying a refresh-due cookie cannot make every request compress
+            // (RT3-5). Only when this codec still compresses (an operator may have turned it
+            // off to stop the length leak).
+            let packed = self
+                .compress
+                .then(|| zeroize::Zeroizing::new(rest.to_vec()));
+            return Some((head, data, packed));
         }
         let data = schema.decode(header.sealed_as(), rest)?;
-        Some((head, data))
+        Some((head, data, None))
     }
 
     /// What a chunked value's header decides, read from its first chunk alone: checked once,

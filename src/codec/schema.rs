@@ -441,8 +441,9 @@ impl<T: Serialize + DeserializeOwned> Schema<T> {
         let Some(back) = self.decode(self.sealed_as, encoded) else {
             return false;
         };
-        match (postcard::to_allocvec(data), postcard::to_allocvec(&back)) {
-            (Ok(data), Ok(back)) => data == back,
+        // Both encodings are session data: written into buffers wiped on drop (RT3-7).
+        match (wiped_encoding(data), wiped_encoding(&back)) {
+            (Some(data), Some(back)) => data == back,
             _ => false,
         }
     }
@@ -451,8 +452,8 @@ impl<T: Serialize + DeserializeOwned> Schema<T> {
     pub(crate) fn encodes_to(&self, data: &T, encoded: &[u8]) -> bool {
         match &self.writer {
             Some(write) => {
-                let mut buf = Vec::with_capacity(encoded.len());
-                write(data, &mut buf, encoded.len()).is_ok() && buf == encoded
+                let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(encoded.len()));
+                write(data, &mut buf, encoded.len()).is_ok() && buf.as_slice() == encoded
             }
             None => postcard::serialize_with_flavor(
                 data,
@@ -494,6 +495,14 @@ fn encode_as<V: Serialize + DeserializeOwned>(
         Err(_) => return Err(Encoding::Refused(SessionError::Serialize)),
     }
     check_round_trip::<V>(out.get(start..).unwrap_or_default()).map_err(Encoding::Refused)
+}
+
+/// The encoding of `value` in one exact allocation, wiped when dropped.
+fn wiped_encoding<V: Serialize>(value: &V) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    let len = super::encoded_len(value)?;
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(len));
+    super::write_capped(&mut out, len, value).ok()?;
+    Some(out)
 }
 
 /// Exactly one postcard value of type `V`, nothing after it.

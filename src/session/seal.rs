@@ -5,20 +5,32 @@ use crate::codec::{self, Codec, Data, Encoding, Format, Head, SessionId, Session
 use crate::cookies::{self, Layout};
 use crate::envelope::{self, Flags};
 use crate::error::SessionError;
+use zeroize::Zeroizing;
 
 use super::{Lines, SessionData, Settings};
 
 /// The data's encoding, and its compressed form when compression makes it shorter: what is
 /// sealed, and what the size check counts.
+///
+/// Both are session data: wiped when dropped (RT3-7).
 pub(super) struct Encoded {
-    pub(super) plain: Vec<u8>,
-    packed: Option<Vec<u8>>,
+    pub(super) plain: Zeroizing<Vec<u8>>,
+    packed: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl Encoded {
-    pub(super) fn new(plain: Vec<u8>, codec: &Codec) -> Self {
+    pub(super) fn new(plain: Zeroizing<Vec<u8>>, codec: &Codec) -> Self {
         let packed = codec.pack(&plain);
         Self { plain, packed }
+    }
+
+    /// The compressed data of a cookie as it came (authentic, written by this codec's
+    /// schema): what an unchanged session re-seals, without compressing again (RT3-5).
+    pub(super) fn reused(packed: Zeroizing<Vec<u8>>) -> Self {
+        Self {
+            plain: Zeroizing::new(Vec::new()),
+            packed: Some(packed),
+        }
     }
 
     /// The bytes sealed, and whether they are compressed.
@@ -55,23 +67,30 @@ pub(super) fn encode_fitting<T: SessionData>(
 }
 
 /// The encoding of data already in the session (an unchanged session re-sealed for a refresh,
-/// a key or schema upgrade).
+/// a key or schema upgrade), compressed if `compress` (else as it is).
 pub(super) fn encode_loaded<T: SessionData>(
     settings: &Settings<T>,
     data: &T,
+    compress: bool,
 ) -> Result<Encoded, SessionError> {
-    let mut plain = Vec::new();
-    settings
-        .schema
-        .encode(data, &mut plain, settings.codec.data_limit())
-        .map_err(|error| match error {
-            // Loaded data over today's limit (a limit lowered since it was sealed).
-            Encoding::OverLimit { len } => SessionError::TooLarge {
-                size: len,
-                limit: settings.codec.data_limit(),
-            },
-            Encoding::Refused(error) => error,
-        })?;
+    let plain =
+        settings
+            .codec
+            .encode_data(data, &settings.schema)
+            .map_err(|error| match error {
+                // Loaded data over today's limit (a limit lowered since it was sealed).
+                Encoding::OverLimit { len } => SessionError::TooLarge {
+                    size: len,
+                    limit: settings.codec.data_limit(),
+                },
+                Encoding::Refused(error) => error,
+            })?;
+    if !compress {
+        return Ok(Encoded {
+            plain,
+            packed: None,
+        });
+    }
     Ok(Encoded::new(plain, &settings.codec))
 }
 
@@ -220,6 +239,65 @@ mod tests {
             let reopened = Session::new(Arc::clone(&settings), header, "/");
             assert!(!reopened.is_new(), "{lifetime:?}: {line}");
             assert_eq!(*reopened.get(), [1, 2, 3]);
+        }
+    }
+
+    /// RT3-5 (SECURITY-TESTS H5): a client replaying a refresh-due cookie gets it re-sealed
+    /// on every request (Rolling semantics), but an unchanged session is never compressed
+    /// again: compressed data is re-sealed as it came, and data that came uncompressed (it did
+    /// not shrink) is not tried again. A change compresses once. Checked: with
+    /// `Loaded::encoded` compressing again (as 0.2 did), the replays count one compression
+    /// each.
+    #[cfg(feature = "compression")]
+    #[test]
+    fn a_replayed_refresh_due_cookie_is_never_compressed_again() {
+        use core::sync::atomic::{AtomicU64, Ordering};
+
+        use crate::codec::compress::DEFLATES;
+
+        let deflates = || DEFLATES.with(core::cell::Cell::get);
+        let start = 1_764_000_000;
+        let clock = Arc::new(AtomicU64::new(start));
+        let time = Arc::clone(&clock);
+        let mut settings = Settings::<Vec<u8>>::new(
+            KeyRing::new(crate::Key::generate(crate::Algorithm::Aes256Gcm)),
+            SessionConfig::builder().compression(true).build().unwrap(),
+            Some(7),
+        );
+        settings.clock = Some(Arc::new(move || {
+            UNIX_EPOCH + Duration::from_secs(time.load(Ordering::SeqCst))
+        }));
+        let settings = Arc::new(settings);
+        let mut seed = 5_u64;
+        // Compressible (sealed compressed), and random (sealed as it is: it does not shrink).
+        let random: Vec<u8> = (0..1_000u32)
+            .map(|i| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed.to_le_bytes()[usize::try_from(i % 8).unwrap()]
+            })
+            .collect();
+        for (value, compressed) in [(vec![b'a'; 3_000], true), (random, false)] {
+            clock.store(start, Ordering::SeqCst);
+            let session = Session::new(Arc::clone(&settings), (), "/");
+            let before = deflates();
+            session.set(value.clone()).unwrap();
+            assert_eq!(deflates(), before + 1, "a change compresses once");
+            let line = session.conclude(false).lines.into_iter().next().unwrap();
+            let pair = line.split(';').next().unwrap().to_owned();
+            assert_eq!(pair.len() < 1_000, compressed, "{}", pair.len());
+            // Past the refresh threshold (half the idle timeout): every replay re-seals.
+            clock.store(start + 13 * 3600, Ordering::SeqCst);
+            let before = deflates();
+            for _ in 0..5 {
+                let session = Session::new(Arc::clone(&settings), Header(pair.clone()), "/");
+                assert_eq!(*session.get(), value);
+                let lines: Vec<String> = session.conclude(false).lines.into_iter().collect();
+                assert_eq!(lines.len(), 1, "re-sealed");
+                assert_eq!(lines[0].len(), line.len(), "same form, same size");
+            }
+            assert_eq!(deflates(), before, "replays compressed again");
         }
     }
 

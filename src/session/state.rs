@@ -156,7 +156,12 @@ impl<T: Default> Loaded<T> {
             from_cookie: true,
             by_primary: opened.by_primary,
             outdated,
-            encoded: None,
+            // The compressed data as it came, for a re-seal of the unchanged session: not
+            // compressed again (RT3-5). Not when it was converted from another type.
+            encoded: opened
+                .packed
+                .filter(|_| !outdated)
+                .map(seal::Encoded::reused),
             chunks: opened.chunks,
             data_changed: false,
             head_changed: false,
@@ -166,9 +171,15 @@ impl<T: Default> Loaded<T> {
 
 impl<T: SessionData> Loaded<T> {
     /// The data's encoding as the schema writes it (and its compressed form), made once.
+    ///
+    /// The data of a cookie, unchanged, keeps the form it came in (RT3-5): compressed data was
+    /// kept as it came (see [`Loaded::opened`]), and data that came uncompressed is not
+    /// compressed now (it did not shrink, or was sealed before compression was turned on), so
+    /// no request with an unchanged session compresses, whatever cookie the client replays.
     pub(super) fn encoded(&mut self, settings: &Settings<T>) -> Result<&Encoded, SessionError> {
         if self.encoded.is_none() {
-            self.encoded = Some(seal::encode_loaded(settings, &self.data)?);
+            let compress = !(self.from_cookie && !self.outdated && !self.data_changed);
+            self.encoded = Some(seal::encode_loaded(settings, &self.data, compress)?);
         }
         self.encoded.as_ref().ok_or(SessionError::Internal)
     }

@@ -261,6 +261,7 @@ fn record_of(opened: Opened<KvData>) -> Opened<Record> {
         schema_version,
         sealed_as,
         chunks,
+        packed,
     } = opened;
     Opened {
         meta,
@@ -273,5 +274,6 @@ fn record_of(opened: Opened<KvData>) -> Opened<Record> {
         schema_version,
         sealed_as,
         chunks,
+        packed,
     }
 }
