@@ -34,7 +34,7 @@ use libfuzzer_sys::fuzz_target;
 use sealed_session::{KeyId, Lifetime, OpenErrorKind, SessionData, SessionError};
 use sealed_session_fuzz::oracle::AFTER_AEAD;
 use sealed_session_fuzz::service::check_reseal;
-use sealed_session_fuzz::wire::Precheck;
+use sealed_session_fuzz::wire::{self, Precheck};
 use sealed_session_fuzz::{
     COOKIE_NAME, OPEN_CLOCKS, OPEN_FIXTURES, OTHER_NAME, OpenFixture, with_session_type,
 };
@@ -96,6 +96,11 @@ where
                         assert!(
                             AFTER_AEAD.contains(&kind),
                             "{error:?} after the cheap checks"
+                        );
+                        assert!(
+                            kind != OpenErrorKind::WrongType || header.version == wire::V3,
+                            "{error:?} for a format {} header",
+                            header.version
                         );
                         assert!(ring.contains(KeyId::new(header.key_id)), "{error:?}");
                     }

@@ -259,9 +259,11 @@ impl<T: Clone> Opener<T> {
     }
 }
 
-/// The kinds a value that reached the AEAD can be refused with.
-pub const AFTER_AEAD: [OpenErrorKind; 5] = [
+/// The kinds a value that reached the AEAD can be refused with (`WrongType`: an authentic
+/// format v3 value bound to a type the opener does not read).
+pub const AFTER_AEAD: [OpenErrorKind; 6] = [
     OpenErrorKind::Unauthentic,
+    OpenErrorKind::WrongType,
     OpenErrorKind::Payload,
     OpenErrorKind::Expired,
     OpenErrorKind::FutureDated,
