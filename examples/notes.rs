@@ -9,11 +9,11 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /` | HTML: the pending flash messages (each shown once), then the user's notes with an add-note form and a logout form, or a link to the login form |
-//! | `GET /login` | an HTML login form (`username`, `remember`, the hidden `csrf` token) |
+//! | `GET /login` | HTML: the pending flash messages, then a login form (`username`, `remember`, the hidden `csrf` token) |
 //! | `POST /login` (form `username`, optional `remember=1`, `csrf`) | `303` to `/` with the flash `welcome NAME`; a new session id; with `remember=1` a persistent cookie (30 days), else a browser-session cookie |
 //! | `GET /notes` | the notes as text, one per line; `401` when not logged in |
 //! | `POST /notes` (form `text`, `csrf`) | `303` to `/` with the flash `note added`; `401` when not logged in, `413` naming the limit when the session would be too large |
-//! | `POST /logout` (form `csrf`) | `303` to `/login?bye`, which says `logged out`; the session cookie is deleted |
+//! | `POST /logout` (form `csrf`) | `303` to `/login` with the flash `logged out`: the session ends, and its cookie is replaced by a new, empty session (a new id) that carries only the flash |
 //!
 //! Every `POST` without the session's token in its `csrf` field gets `403`. The key ring
 //! comes from `$SESSION_KEYS_FILE` (a ring file, reloaded when it changes: rotate keys without
@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Form;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use sealed_session::{
@@ -127,13 +127,12 @@ async fn home(session: Session<Notes>) -> Result<Html<String>, SessionError> {
     Ok(Html(page))
 }
 
-async fn login_form(session: Session<Notes>, uri: Uri) -> Result<Html<String>, SessionError> {
+async fn login_form(session: Session<Notes>) -> Result<Html<String>, SessionError> {
+    let mut said = String::new();
+    for message in session.take_flash()? {
+        said.push_str(&format!("<p class=flash>{}</p>", escape(&message)));
+    }
     let csrf = token(&session)?;
-    let said = if uri.query() == Some("bye") {
-        "<p class=flash>logged out</p>"
-    } else {
-        ""
-    };
     Ok(Html(format!(
         "<!doctype html><title>log in</title>{said}<form method=post action=/login>\
          <input type=hidden name=csrf value={csrf}><input name=username>\
@@ -205,9 +204,11 @@ async fn logout(
     if !valid(&session, &form.csrf) {
         return Ok(forbidden());
     }
-    // The cookie is deleted, so the message rides on the redirect instead of a flash.
     session.destroy()?;
-    Ok(Redirect::to("/login?bye").into_response())
+    // After `destroy`, a flash starts a new, empty session that carries only the message: the
+    // response replaces the old cookie with it.
+    session.flash("logged out")?;
+    Ok(Redirect::to("/login").into_response())
 }
 
 #[tokio::main]

@@ -11,6 +11,7 @@
 use core::fmt;
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg(feature = "test-util")]
 use crate::codec::Opened;
@@ -260,7 +261,8 @@ impl<T: SessionData> Session<T> {
     #[must_use = "the outcome's Set-Cookie values must be written to the response"]
     pub fn finish(&self, server_error: bool) -> Outcome {
         let finished = self.conclude(server_error);
-        log(&finished);
+        let settings = self.settings();
+        log(&finished, || settings.now());
         Outcome {
             finished,
             config: self.settings(),
@@ -395,8 +397,8 @@ fn type_binding<T: SessionData>(config: &SessionConfig) -> Option<u32> {
 
 /// The request's events: what its cookies gave (at most one, never above `info`), a
 /// migration, a capped lifetime, a session that could not be saved.
-fn log(finished: &Finished) {
-    log_found(finished.found);
+fn log(finished: &Finished, now: impl FnOnce() -> u64) {
+    log_found(finished.found, now);
     if let Some((from, to)) = finished.found.migrated {
         tracing::info!(
             target: MIGRATE_EVENT_TARGET,
@@ -424,8 +426,12 @@ fn log(finished: &Finished) {
 }
 
 /// SECURITY-TESTS F5: at most one event per request about the cookies it carried, and never
-/// above `info`: a client can send any cookies it likes, and must not fill the logs.
-fn log_found(found: Found) {
+/// above `info`: a client can send any cookies it likes, and must not fill the logs. The one
+/// exception is a refusal that ends sessions for a server-side reason ([`server_side`]): a
+/// `warn` naming the fix, at most once per reason per minute (the rest stay at `info`), so that
+/// a production `WARN` filter shows a mass logout and a client can add at most one line a
+/// minute.
+fn log_found(found: Found, now: impl FnOnce() -> u64) {
     if found.ambiguous {
         tracing::info!(
             target: OPEN_EVENT_TARGET,
@@ -439,6 +445,12 @@ fn log_found(found: Found) {
         return;
     };
     let key_id = found.first_key.map(tracing::field::display);
+    if let Some((slot, fix)) = server_side(reason, found.first_by_check)
+        && let Some(suppressed) = WARNINGS.claim(slot, now())
+    {
+        tracing::warn!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, suppressed, fix, "session cookie refused: existing sessions end (logged once a minute per reason)");
+        return;
+    }
     match reason {
         // Routine: browsers keep cookies a little past the server-side expiry.
         OpenErrorKind::Expired | OpenErrorKind::OutsideWindow => {
@@ -447,5 +459,84 @@ fn log_found(found: Found) {
         _ => {
             tracing::info!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "session cookie refused");
         }
+    }
+}
+
+/// The refusals that end users' existing sessions for a reason on the server's side (a deploy
+/// changed the session type or the ring, a revocation): their slot in [`WARNINGS`] and the fix
+/// the warning names. `None` for what a client's own input causes (tampering, garbage,
+/// expiry) and for the application's own revocation check (routine).
+fn server_side(reason: OpenErrorKind, by_check: bool) -> Option<(usize, &'static str)> {
+    let fix = match reason {
+        OpenErrorKind::Payload => {
+            "an authentic cookie does not decode as the session type: its fields changed without a migration; register the old type with Migrations::from (see the README's \"Changing the session type\")"
+        }
+        OpenErrorKind::WrongType => {
+            "an authentic cookie was sealed for another session type: register the old type with Migrations::from, or give applications sharing the ring and cookie name different cookie names or type contexts"
+        }
+        OpenErrorKind::UnknownSchema => {
+            "the cookie's schema version is not registered: register it with Migrations::from_version (a rollback needs the new version registered too)"
+        }
+        OpenErrorKind::UnknownKey => {
+            "no key in the ring has the cookie's key id: after a deploy or rotation, keep the previous keys in the ring (accept-only) until the session lifetime has passed; a client can also send such a cookie"
+        }
+        OpenErrorKind::KeyRevoked => {
+            "the cookie's key is revoked in the ring: expected after revoking a key; otherwise remove the word revoked from that key's line in the ring file"
+        }
+        OpenErrorKind::SessionRevoked if !by_check => {
+            "the session was created before the ring's not-before time: expected after logging everyone out; otherwise remove or move back the ring file's not-before= line"
+        }
+        _ => return None,
+    };
+    let slot = match reason {
+        OpenErrorKind::Payload => 0,
+        OpenErrorKind::WrongType => 1,
+        OpenErrorKind::UnknownSchema => 2,
+        OpenErrorKind::UnknownKey => 3,
+        OpenErrorKind::KeyRevoked => 4,
+        _ => 5,
+    };
+    Some((slot, fix))
+}
+
+/// The process's rate limit of [`server_side`] warnings: once per reason per minute.
+static WARNINGS: Warnings = Warnings::new();
+
+/// Per reason: when its warning was last logged (Unix seconds + 1; 0 for never), and how many
+/// refusals of it were not warned about since.
+struct Warnings {
+    last: [AtomicU64; 6],
+    suppressed: [AtomicU64; 6],
+}
+
+impl Warnings {
+    /// The interval between two warnings of one reason.
+    const INTERVAL_SECS: u64 = 60;
+
+    const fn new() -> Self {
+        Self {
+            last: [const { AtomicU64::new(0) }; 6],
+            suppressed: [const { AtomicU64::new(0) }; 6],
+        }
+    }
+
+    /// Whether a warning of `slot` may be logged at `now`: if so, the refusals suppressed since
+    /// the last one; otherwise `None`, and this one is counted.
+    fn claim(&self, slot: usize, now: u64) -> Option<u64> {
+        let (last, suppressed) = (self.last.get(slot)?, self.suppressed.get(slot)?);
+        let previous = last.load(Ordering::Relaxed);
+        // A clock that went back (another engine's test clock) starts a new interval too.
+        let due = previous == 0
+            || now.saturating_add(1) < previous
+            || now.saturating_add(1) >= previous.saturating_add(Self::INTERVAL_SECS);
+        if due
+            && last
+                .compare_exchange(previous, now.saturating_add(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(suppressed.swap(0, Ordering::Relaxed));
+        }
+        suppressed.fetch_add(1, Ordering::Relaxed);
+        None
     }
 }

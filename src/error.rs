@@ -430,6 +430,11 @@ impl SessionError {
     /// (the details are for the server's log, not the client). An adapter that answers with
     /// it logs the server-side ones.
     ///
+    /// In debug builds (`debug_assertions`), a [`NotRoundTrip`](Self::NotRoundTrip) body also
+    /// names the problem in the session type's fields: a programming error that says nothing
+    /// about a request, and that a developer would otherwise see only with a `tracing`
+    /// subscriber installed. Release builds answer the generic body.
+    ///
     /// ```
     /// use sealed_session::SessionError;
     ///
@@ -442,11 +447,21 @@ impl SessionError {
     pub fn response_body(&self) -> std::borrow::Cow<'static, str> {
         if self.is_client_caused() {
             std::borrow::Cow::Owned(self.to_string())
+        } else if cfg!(debug_assertions) && matches!(self, Self::NotRoundTrip) {
+            std::borrow::Cow::Borrowed(NOT_ROUND_TRIP_BODY)
         } else {
             std::borrow::Cow::Borrowed("internal server error")
         }
     }
 }
+
+/// The body of a [`SessionError::NotRoundTrip`] in debug builds.
+const NOT_ROUND_TRIP_BODY: &str = "internal server error: the session data does not survive a \
+    postcard round trip (SessionError::NotRoundTrip). postcard is not self-describing, so every \
+    field of the session type must be written on every serialization: remove \
+    #[serde(skip_serializing_if = ...)], #[serde(untagged)], #[serde(flatten)] and \
+    skip_serializing/skip_deserializing from it (a field that may be absent is an Option). \
+    This detail is shown in debug builds only\n";
 
 impl std::error::Error for SessionError {}
 
