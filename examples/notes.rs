@@ -31,7 +31,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use sealed_session::{
-    Algorithm, CsrfToken, Key, KeyRing, Lifetime, Session, SessionConfig, SessionError,
+    Algorithm, CsrfToken, Key, KeyError, KeyRing, Lifetime, Session, SessionConfig, SessionError,
     SessionLayer,
 };
 use serde::{Deserialize, Serialize};
@@ -221,11 +221,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let ring = KeyRing::from_file(&path)?;
         _watcher = Some(ring.watch_file(path, Duration::from_secs(5)));
         ring
-    } else if let Ok(keys) = std::env::var("SESSION_KEYS") {
-        keys.parse()?
     } else {
-        eprintln!("no SESSION_KEYS_FILE or SESSION_KEYS: a fresh key, lost on restart");
-        KeyRing::new(Key::generate(Algorithm::Aes256Gcm))
+        match KeyRing::from_env("SESSION_KEYS") {
+            Err(KeyError::EnvNotSet { .. }) => {
+                eprintln!(
+                    "warning: neither SESSION_KEYS_FILE nor SESSION_KEYS is set, so sessions are \
+                     sealed with a fresh key and end when the server stops; to keep them, make a \
+                     ring file once with `{{ cargo run -q --example keygen; echo end; }} > \
+                     session.keys` and start with SESSION_KEYS_FILE=session.keys"
+                );
+                KeyRing::new(Key::generate(Algorithm::Aes256Gcm))
+            }
+            ring => ring?,
+        }
     };
     let port = std::env::var("PORT")
         .ok()

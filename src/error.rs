@@ -114,6 +114,22 @@ pub enum KeyError {
     },
     /// A ring file watcher was asked to poll with a zero interval (a busy loop).
     ZeroInterval,
+    /// The environment variable [`KeyRing::from_env`](crate::KeyRing::from_env) reads is not
+    /// set (or not UTF-8).
+    EnvNotSet {
+        /// The variable.
+        var: String,
+        /// How to make a key and set it (also shown by `Debug`).
+        fix: &'static str,
+    },
+    /// The environment variable [`KeyRing::from_env`](crate::KeyRing::from_env) reads does
+    /// not hold a ring text.
+    InEnv {
+        /// The variable.
+        var: String,
+        /// Why its text was refused.
+        error: Box<KeyError>,
+    },
     /// A ring text (ring file, `SESSION_KEYS`) does not parse.
     RingText {
         /// The line, counted from 1 (0 for the text as a whole).
@@ -194,6 +210,12 @@ impl fmt::Display for KeyError {
             ),
             Self::ZeroInterval => {
                 f.write_str("a key ring watcher needs a poll interval above zero (it would spin)")
+            }
+            Self::EnvNotSet { var, fix } => {
+                write!(f, "the environment variable {var} is not set: {fix}")
+            }
+            Self::InEnv { var, error } => {
+                write!(f, "the environment variable {var}: {error}")
             }
             Self::RingText { line: 0, reason } => write!(f, "invalid key ring text: {reason}"),
             Self::RingText { line, reason } => {
