@@ -265,8 +265,13 @@ fn install_logging() {
         .init();
 }
 
-#[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+// What `#[actix_web::main]` expands to, without actix-web's `macros` feature (and its
+// proc-macro tree) in the crate's build.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    actix_web::rt::System::new().block_on(serve())
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     install_logging();
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse()?,
