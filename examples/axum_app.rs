@@ -32,8 +32,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use sealed_session::{
-    Algorithm, Key, KeyError, KeyRing, Lifetime, Session, SessionConfig, SessionError,
-    SessionLayer,
+    Algorithm, Key, KeyError, KeyRing, Lifetime, Session, SessionConfig, SessionError, SessionLayer,
 };
 use serde::{Deserialize, Serialize};
 

@@ -263,6 +263,7 @@ impl<T: SessionData> Session<T> {
         let finished = self.conclude(server_error);
         let settings = self.settings();
         log(&finished, || settings.now());
+        COOKIES_COME_BACK.note(&finished, &settings.config);
         Outcome {
             finished,
             config: self.settings(),
@@ -531,12 +532,60 @@ impl Warnings {
             || now.saturating_add(1) >= previous.saturating_add(Self::INTERVAL_SECS);
         if due
             && last
-                .compare_exchange(previous, now.saturating_add(1), Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(
+                    previous,
+                    now.saturating_add(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
         {
             return Some(suppressed.swap(0, Ordering::Relaxed));
         }
         suppressed.fetch_add(1, Ordering::Relaxed);
         None
+    }
+}
+
+/// Issue 19 F11: over plain `http://` on a host other than localhost, the browser drops the
+/// `Secure` session cookie, so sessions never stick and nothing says why. The engine cannot see
+/// the scheme (behind a TLS proxy, plain http to the server is normal) nor tell clients apart,
+/// but it can see the symptom: responses keep setting a new session cookie, and no request ever
+/// sends one back. After [`CookiesComeBack::WARN_AFTER`] such responses, with no request of the
+/// process having carried a session cookie, one `warn` says so and how to fix it; the first
+/// request that carries one disarms it for good. Process-wide, so a client can cause at most
+/// one line.
+static COOKIES_COME_BACK: CookiesComeBack = CookiesComeBack(AtomicU64::new(0));
+
+/// Responses that set a new session cookie while no request has sent one back, or `u64::MAX`
+/// once a request did (or the warning was logged).
+struct CookiesComeBack(AtomicU64);
+
+impl CookiesComeBack {
+    const WARN_AFTER: u64 = 10;
+
+    fn note(&self, finished: &Finished, config: &SessionConfig) {
+        if finished.found.cookies > 0 {
+            self.0.store(u64::MAX, Ordering::Relaxed);
+            return;
+        }
+        if finished.lines.is_empty() || finished.found.chunks_seen != 0 || config.is_insecure_http()
+        {
+            return;
+        }
+        let counted = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < Self::WARN_AFTER).then_some(n + 1)
+            });
+        if counted == Ok(Self::WARN_AFTER - 1) {
+            self.0.store(u64::MAX, Ordering::Relaxed);
+            tracing::warn!(
+                target: "sealed_session",
+                cookie = config.cookie_name(),
+                responses = Self::WARN_AFTER,
+                "session cookies are set but never sent back: if browsers reach this server over plain http on a host other than localhost, they drop the Secure cookie; serve https, use localhost, or in development turn on SessionConfigBuilder::insecure_http(true) (clients without a cookie jar, such as curl, look the same)"
+            );
+        }
     }
 }

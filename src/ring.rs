@@ -65,8 +65,8 @@ const MAX_RING_TEXT_LEN: usize = 64 * 1024;
 ///
 /// # Rotation
 ///
-/// The rotation runbook (fleet steps, the scheduled variant, when to retire) is in the README,
-/// "Key rotation runbook".
+/// The rotation runbook (fleet steps, the scheduled variant, when to retire) is the README's
+/// [Key rotation runbook](crate#key-rotation-runbook) (the README is the crate docs).
 ///
 /// # Text form
 ///
@@ -346,8 +346,8 @@ impl KeyRing {
     ///
     /// Sessions sealed under the old primary keep opening and are re-sealed under the new one
     /// on their next response. On a fleet, use [`insert`](Self::insert) then
-    /// [`promote`](Self::promote), or [`schedule`](Self::schedule), instead (see the README's
-    /// rotation runbook).
+    /// [`promote`](Self::promote), or [`schedule`](Self::schedule), instead (see the
+    /// [Key rotation runbook](crate#key-rotation-runbook)).
     ///
     /// # Errors
     ///
@@ -771,6 +771,13 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// How to make a key, for [`KeyError::EnvNotSet`] (in its `Debug` form too, which is what a
+/// `main` returning the error prints).
+const MAKE_A_KEY: &str = "set it to a key string (several: comma-separated, the first one \
+    sealing); make one with `keygen` (`cargo install --path keygen` in sealed-session's \
+    repository, or `cargo run -q --example keygen` there), e.g. \
+    SESSION_KEYS=$(keygen) for a one-off, or keep it in a secret store";
+
 #[cfg(test)]
 mod tests {
     use super::text::parse_time;
@@ -921,10 +928,3 @@ mod tests {
         );
     }
 }
-
-/// How to make a key, for [`KeyError::EnvNotSet`] (in its `Debug` form too, which is what a
-/// `main` returning the error prints).
-const MAKE_A_KEY: &str = "set it to a key string (several: comma-separated, the first one \
-    sealing); make one with `keygen` (`cargo install --path keygen` in sealed-session's \
-    repository, or `cargo run -q --example keygen` there), e.g. \
-    SESSION_KEYS=$(keygen) for a one-off, or keep it in a secret store";

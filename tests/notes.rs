@@ -150,8 +150,7 @@ async fn logout_ends_the_session_and_flashes_logged_out() {
     let app = start().await;
     let (ann, token) = with_token(Some("ann"));
     let cookie = app.kit.cookie_header(&ann);
-    let (status, headers, _) =
-        send(&app, "/logout", &cookie, Some(format!("csrf={token}"))).await;
+    let (status, headers, _) = send(&app, "/logout", &cookie, Some(format!("csrf={token}"))).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[header::LOCATION], "/login");
     // The old cookie is replaced by a new, empty session that carries only the flash.
@@ -164,7 +163,10 @@ async fn logout_ends_the_session_and_flashes_logged_out() {
     let (status, headers, body) = send(&app, "/login", &next, None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("<p class=flash>logged out</p>"), "{body}");
-    assert!(app.kit.assert_session(&headers).flash.is_empty(), "shown twice");
+    assert!(
+        app.kit.assert_session(&headers).flash.is_empty(),
+        "shown twice"
+    );
 }
 
 #[tokio::test]

@@ -861,7 +861,11 @@ async fn a_mass_logout_for_a_server_side_reason_is_a_rate_limited_warning() {
     // Within the minute: counted, at info.
     Client::new(wider.addr).get_with("/", &[&field]).await;
     let captured = logs.take();
-    assert_eq!(open_events(&captured, "WARN"), Vec::<&str>::new(), "{captured}");
+    assert_eq!(
+        open_events(&captured, "WARN"),
+        Vec::<&str>::new(),
+        "{captured}"
+    );
     assert_eq!(open_events(&captured, "INFO").len(), 1, "{captured}");
     // A minute later: a warning again, saying how many were not.
     clock.advance(61);

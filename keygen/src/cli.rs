@@ -141,7 +141,11 @@ fn output(key: &Key, args: &Args) -> Result<String, String> {
         format!("{line}\n")
     };
     // Ring text without `end` is what `SESSION_KEYS` holds; the file form needs it.
-    let check = if args.ring { text.as_str() } else { line.as_str() };
+    let check = if args.ring {
+        text.as_str()
+    } else {
+        line.as_str()
+    };
     check
         .parse::<KeyRing>()
         .map_err(|error| error.to_string())?;
@@ -149,7 +153,10 @@ fn output(key: &Key, args: &Args) -> Result<String, String> {
 }
 
 /// The 32 bytes of a secret read from `input` in the explicit encoding `source`.
-fn read_secret(source: Source, input: &mut impl std::io::Read) -> Result<Zeroizing<Vec<u8>>, String> {
+fn read_secret(
+    source: Source,
+    input: &mut impl std::io::Read,
+) -> Result<Zeroizing<Vec<u8>>, String> {
     let mut text = Zeroizing::new(String::new());
     // A secret is 88 characters at most; more is not one (and is not read on without bound).
     input
@@ -172,14 +179,22 @@ fn read_secret(source: Source, input: &mut impl std::io::Read) -> Result<Zeroizi
         None => Err(format!(
             "standard input is not {}: a key is exactly 32 random bytes, such as \
              `openssl rand {} 32` prints (a password or passphrase is not a key)",
-            if source == Source::Hex { "hex digits" } else { "base64" },
-            if source == Source::Hex { "-hex" } else { "-base64" },
+            if source == Source::Hex {
+                "hex digits"
+            } else {
+                "base64"
+            },
+            if source == Source::Hex {
+                "-hex"
+            } else {
+                "-base64"
+            },
         )),
     }
 }
 
 fn decode_hex(text: &str) -> Option<Zeroizing<Vec<u8>>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digits = text.as_bytes();
@@ -211,7 +226,9 @@ mod tests {
     use super::*;
 
     fn args(list: &[&str]) -> Args {
-        parse(list.iter().map(|s| (*s).to_owned())).unwrap().unwrap()
+        parse(list.iter().map(|s| (*s).to_owned()))
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -257,7 +274,10 @@ mod tests {
             (Source::Hex, "00112233"),
             (Source::Base64, "AAAA"),
         ] {
-            assert!(read_secret(source, &mut input.as_bytes()).is_err(), "{input}");
+            assert!(
+                read_secret(source, &mut input.as_bytes()).is_err(),
+                "{input}"
+            );
         }
         let zeros = read_secret(Source::Hex, &mut "00".repeat(32).as_bytes()).unwrap();
         assert!(Key::from_bytes(Algorithm::Aes256Gcm, &zeros).is_err());
