@@ -576,7 +576,12 @@ impl CookiesComeBack {
         let counted = self
             .0
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < Self::WARN_AFTER).then_some(n + 1)
+                // `u64::MAX` (disarmed) must not be incremented.
+                if n < Self::WARN_AFTER {
+                    Some(n + 1)
+                } else {
+                    None
+                }
             });
         if counted == Ok(Self::WARN_AFTER - 1) {
             self.0.store(u64::MAX, Ordering::Relaxed);
