@@ -34,7 +34,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, guard, web};
 use sealed_session::actix::SessionMiddleware;
-use sealed_session::{Algorithm, Key, KeyRing, Lifetime, Session, SessionConfig, SessionError};
+use sealed_session::{
+    Algorithm, Key, KeyError, KeyRing, Lifetime, Session, SessionConfig, SessionError,
+};
 use serde::{Deserialize, Serialize};
 
 /// Everything this app keeps per browser. Bump the schema version when its shape changes.
@@ -236,15 +238,18 @@ fn get_or_head() -> guard::AnyGuard {
 }
 
 fn key_ring() -> Result<KeyRing, Box<dyn std::error::Error>> {
-    match std::env::var("SESSION_KEYS") {
-        Ok(keys) => Ok(keys.parse()?),
-        Err(_) => {
+    match KeyRing::from_env("SESSION_KEYS") {
+        // A ring text that does not parse is an error naming the variable and the line.
+        Err(KeyError::EnvNotSet { .. }) => {
             eprintln!(
-                "warning: SESSION_KEYS is not set; using a fresh key, so sessions end when the \
-                 server stops (generate one with `cargo run --example keygen`)"
+                "warning: SESSION_KEYS is not set, so sessions are sealed with a fresh key and end when \
+                 the server stops; to keep them, make a key once with \
+                 `cargo run -q --example keygen > session.keys` (or `keygen > session.keys` after \
+                 `cargo install --path keygen`) and start with SESSION_KEYS=$(cat session.keys)"
             );
             Ok(KeyRing::new(Key::try_generate(Algorithm::Aes256Gcm)?))
         }
+        ring => Ok(ring?),
     }
 }
 
@@ -269,8 +274,13 @@ fn install_logging() {
         .init();
 }
 
-#[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+// What `#[actix_web::main]` expands to, without actix-web's `macros` feature (and its
+// proc-macro tree) in the crate's build.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    actix_web::rt::System::new().block_on(serve())
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     install_logging();
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse()?,

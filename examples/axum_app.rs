@@ -32,7 +32,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use sealed_session::{
-    Algorithm, Key, KeyRing, Lifetime, Session, SessionConfig, SessionError, SessionLayer,
+    Algorithm, Key, KeyError, KeyRing, Lifetime, Session, SessionConfig, SessionError, SessionLayer,
 };
 use serde::{Deserialize, Serialize};
 
@@ -148,15 +148,18 @@ fn too_large(error: SessionError) -> Response {
 }
 
 fn key_ring() -> Result<KeyRing, Box<dyn std::error::Error>> {
-    match std::env::var("SESSION_KEYS") {
-        Ok(keys) => Ok(keys.parse()?),
-        Err(_) => {
+    match KeyRing::from_env("SESSION_KEYS") {
+        // A ring text that does not parse is an error naming the variable and the line.
+        Err(KeyError::EnvNotSet { .. }) => {
             eprintln!(
-                "warning: SESSION_KEYS is not set; using a fresh key, so sessions end when the \
-                 server stops (generate one with `cargo run --example keygen`)"
+                "warning: SESSION_KEYS is not set, so sessions are sealed with a fresh key and end when \
+                 the server stops; to keep them, make a key once with \
+                 `cargo run -q --example keygen > session.keys` (or `keygen > session.keys` after \
+                 `cargo install --path keygen`) and start with SESSION_KEYS=$(cat session.keys)"
             );
             Ok(KeyRing::new(Key::try_generate(Algorithm::Aes256Gcm)?))
         }
+        ring => Ok(ring?),
     }
 }
 

@@ -18,7 +18,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use sealed_session::{Algorithm, Key, KeyRing, Session, SessionConfig, SessionLayer};
+use sealed_session::{Algorithm, Key, KeyError, KeyRing, Session, SessionConfig, SessionLayer};
 use serde::{Deserialize, Serialize};
 use tower_layer::Layer;
 
@@ -50,12 +50,18 @@ async fn handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
 }
 
 fn key_ring() -> Result<KeyRing, Box<dyn std::error::Error>> {
-    match std::env::var("SESSION_KEYS") {
-        Ok(keys) => Ok(keys.parse()?),
-        Err(_) => {
-            eprintln!("warning: SESSION_KEYS is not set; using a fresh key");
+    match KeyRing::from_env("SESSION_KEYS") {
+        // A ring text that does not parse is an error naming the variable and the line.
+        Err(KeyError::EnvNotSet { .. }) => {
+            eprintln!(
+                "warning: SESSION_KEYS is not set, so sessions are sealed with a fresh key and end when \
+                 the server stops; to keep them, make a key once with \
+                 `cargo run -q --example keygen > session.keys` (or `keygen > session.keys` after \
+                 `cargo install --path keygen`) and start with SESSION_KEYS=$(cat session.keys)"
+            );
             Ok(KeyRing::new(Key::try_generate(Algorithm::Aes256Gcm)?))
         }
+        ring => Ok(ring?),
     }
 }
 

@@ -9,11 +9,11 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /` | HTML: the pending flash messages (each shown once), then the user's notes with an add-note form and a logout form, or a link to the login form |
-//! | `GET /login` | an HTML login form (`username`, `remember`, the hidden `csrf` token) |
+//! | `GET /login` | HTML: the pending flash messages, then a login form (`username`, `remember`, the hidden `csrf` token) |
 //! | `POST /login` (form `username`, optional `remember=1`, `csrf`) | `303` to `/` with the flash `welcome NAME`; a new session id; with `remember=1` a persistent cookie (30 days), else a browser-session cookie |
 //! | `GET /notes` | the notes as text, one per line; `401` when not logged in |
 //! | `POST /notes` (form `text`, `csrf`) | `303` to `/` with the flash `note added`; `401` when not logged in, `413` naming the limit when the session would be too large |
-//! | `POST /logout` (form `csrf`) | `303` to `/login?bye`, which says `logged out`; the session cookie is deleted |
+//! | `POST /logout` (form `csrf`) | `303` to `/login` with the flash `logged out`: the session ends, and its cookie is replaced by a new, empty session (a new id) that carries only the flash |
 //!
 //! Every `POST` without the session's token in its `csrf` field gets `403`. The key ring
 //! comes from `$SESSION_KEYS_FILE` (a ring file, reloaded when it changes: rotate keys without
@@ -27,11 +27,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Form;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use sealed_session::{
-    Algorithm, CsrfToken, Key, KeyRing, Lifetime, Session, SessionConfig, SessionError,
+    Algorithm, CsrfToken, Key, KeyError, KeyRing, Lifetime, Session, SessionConfig, SessionError,
     SessionLayer,
 };
 use serde::{Deserialize, Serialize};
@@ -127,13 +127,12 @@ async fn home(session: Session<Notes>) -> Result<Html<String>, SessionError> {
     Ok(Html(page))
 }
 
-async fn login_form(session: Session<Notes>, uri: Uri) -> Result<Html<String>, SessionError> {
+async fn login_form(session: Session<Notes>) -> Result<Html<String>, SessionError> {
+    let mut said = String::new();
+    for message in session.take_flash()? {
+        said.push_str(&format!("<p class=flash>{}</p>", escape(&message)));
+    }
     let csrf = token(&session)?;
-    let said = if uri.query() == Some("bye") {
-        "<p class=flash>logged out</p>"
-    } else {
-        ""
-    };
     Ok(Html(format!(
         "<!doctype html><title>log in</title>{said}<form method=post action=/login>\
          <input type=hidden name=csrf value={csrf}><input name=username>\
@@ -205,9 +204,11 @@ async fn logout(
     if !valid(&session, &form.csrf) {
         return Ok(forbidden());
     }
-    // The cookie is deleted, so the message rides on the redirect instead of a flash.
     session.destroy()?;
-    Ok(Redirect::to("/login?bye").into_response())
+    // After `destroy`, a flash starts a new, empty session that carries only the message: the
+    // response replaces the old cookie with it.
+    session.flash("logged out")?;
+    Ok(Redirect::to("/login").into_response())
 }
 
 #[tokio::main]
@@ -220,11 +221,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let ring = KeyRing::from_file(&path)?;
         _watcher = Some(ring.watch_file(path, Duration::from_secs(5)));
         ring
-    } else if let Ok(keys) = std::env::var("SESSION_KEYS") {
-        keys.parse()?
     } else {
-        eprintln!("no SESSION_KEYS_FILE or SESSION_KEYS: a fresh key, lost on restart");
-        KeyRing::new(Key::generate(Algorithm::Aes256Gcm))
+        match KeyRing::from_env("SESSION_KEYS") {
+            Err(KeyError::EnvNotSet { .. }) => {
+                eprintln!(
+                    "warning: neither SESSION_KEYS_FILE nor SESSION_KEYS is set, so sessions are \
+                     sealed with a fresh key and end when the server stops; to keep them, make a \
+                     ring file once with `{{ cargo run -q --example keygen; echo end; }} > \
+                     session.keys` and start with SESSION_KEYS_FILE=session.keys"
+                );
+                KeyRing::new(Key::generate(Algorithm::Aes256Gcm))
+            }
+            ring => ring?,
+        }
     };
     let port = std::env::var("PORT")
         .ok()

@@ -81,7 +81,7 @@ use crate::session::{Session, SessionData};
 /// }
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let ring: KeyRing = std::env::var("SESSION_KEYS")?.parse()?;
+/// let ring = KeyRing::from_env("SESSION_KEYS")?;
 /// let sessions = SessionMiddleware::<Login>::new(ring, SessionConfig::default());
 /// HttpServer::new(move || {
 ///     App::new()

@@ -132,6 +132,10 @@ pub struct Codec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
     Refused(OpenError),
+    /// Authentic and live, refused by the application's revocation check
+    /// ([`Sessions::with_revocation_check`](crate::Sessions::with_revocation_check)): routine
+    /// (a password change, a "log out everywhere"), so logged as a client's refusal is.
+    Checked(OpenError),
     /// It passed every check short of the AEAD, and the request's AEAD budget was spent.
     OverBudget,
 }

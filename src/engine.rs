@@ -252,8 +252,7 @@ impl<T> fmt::Debug for Sessions<T> {
 impl<T: SessionData> Session<T> {
     /// Ends the request: decides what the response carries, and logs what the request's
     /// cookies and the seal gave (at most one event about the cookies a client sent, never
-    /// above `info` but for a `warn` at most once a minute about authentic cookies of another
-    /// session type, SECURITY-TESTS F5). Later calls get an empty outcome, and later changes
+    /// above `info`, SECURITY-TESTS F5). Later calls get an empty outcome, and later changes
     /// [`SessionError::ResponseSent`](crate::SessionError::ResponseSent).
     ///
     /// `server_error`: the response has a 5xx status (or the handler failed in a way the
@@ -262,7 +261,9 @@ impl<T: SessionData> Session<T> {
     #[must_use = "the outcome's Set-Cookie values must be written to the response"]
     pub fn finish(&self, server_error: bool) -> Outcome {
         let finished = self.conclude(server_error);
-        log(&finished);
+        let settings = self.settings();
+        log(&finished, || settings.now());
+        COOKIES_COME_BACK.note(&finished, &settings.config);
         Outcome {
             finished,
             config: self.settings(),
@@ -395,10 +396,10 @@ fn type_binding<T: SessionData>(config: &SessionConfig) -> Option<u32> {
     }
 }
 
-/// The request's events: what its cookies gave (at most one, never above `info` but a rate-limited `wrong_type` warning), a
+/// The request's events: what its cookies gave (at most one, never above `info`), a
 /// migration, a capped lifetime, a session that could not be saved.
-fn log(finished: &Finished) {
-    log_found(finished.found);
+fn log(finished: &Finished, now: impl FnOnce() -> u64) {
+    log_found(finished.found, now);
     if let Some((from, to)) = finished.found.migrated {
         tracing::info!(
             target: MIGRATE_EVENT_TARGET,
@@ -425,33 +426,13 @@ fn log(finished: &Finished) {
     }
 }
 
-/// What a `wrong_type` refusal says: what happened and the two fixes.
-const WRONG_TYPE_FIX: &str = "session cookie refused: sealed for another session type (its shape or type context differs from this one's); if the session type changed, register the old type with `Migrations::from::<Old>()`; if another app shares this key ring and cookie name, give each app its own cookie name or key ring";
-
-/// When the last `warn` about a `wrong_type` refusal was logged (Unix seconds; 0: never).
-static WRONG_TYPE_WARNED: AtomicU64 = AtomicU64::new(0);
-
-/// Whether a rate-limited `warn` is due (at most one a minute per reason), and if so marks it
-/// logged now.
-fn warn_due(last: &AtomicU64) -> bool {
-    const PERIOD_SECS: u64 = 60;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    let before = last.load(Ordering::Relaxed);
-    if before != 0 && now < before.saturating_add(PERIOD_SECS) {
-        return false;
-    }
-    // One thread wins the minute; the others log at `info`.
-    last.compare_exchange(before, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
-        .is_ok()
-}
-
 /// SECURITY-TESTS F5: at most one event per request about the cookies it carried, and never
 /// above `info`: a client can send any cookies it likes, and must not fill the logs. The one
-/// exception is an authentic cookie of another session type (issue 19 F2): `warn`, at most
-/// once a minute.
-fn log_found(found: Found) {
+/// exception is a refusal that ends sessions for a server-side reason ([`server_side`]): a
+/// `warn` naming the fix, at most once per reason per minute (the rest stay at `info`), so that
+/// a production `WARN` filter shows a mass logout and a client can add at most one line a
+/// minute.
+fn log_found(found: Found, now: impl FnOnce() -> u64) {
     if found.ambiguous {
         tracing::info!(
             target: OPEN_EVENT_TARGET,
@@ -465,18 +446,13 @@ fn log_found(found: Found) {
         return;
     };
     let key_id = found.first_key.map(tracing::field::display);
+    if let Some((slot, fix)) = server_side(reason, found.first_by_check)
+        && let Some(suppressed) = WARNINGS.claim(slot, now())
+    {
+        tracing::warn!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, suppressed, fix, "session cookie refused: existing sessions end (logged once a minute per reason)");
+        return;
+    }
     match reason {
-        // Only an authentic cookie is refused with this kind (it is decided after the AEAD):
-        // the server's type or configuration changed, or two apps share a ring and a name.
-        // That ends sessions for a server-side reason, so operators must see it: `warn`, at
-        // most once a minute (a client replaying such a cookie cannot fill the logs), `info`
-        // in between; both name the fix.
-        OpenErrorKind::WrongType if warn_due(&WRONG_TYPE_WARNED) => {
-            tracing::warn!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "{WRONG_TYPE_FIX}");
-        }
-        OpenErrorKind::WrongType => {
-            tracing::info!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "{WRONG_TYPE_FIX}");
-        }
         // Routine: browsers keep cookies a little past the server-side expiry.
         OpenErrorKind::Expired | OpenErrorKind::OutsideWindow => {
             tracing::debug!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, "session cookie refused");
@@ -487,26 +463,134 @@ fn log_found(found: Found) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The refusals that end users' existing sessions for a reason on the server's side (a deploy
+/// changed the session type or the ring, a revocation): their slot in [`WARNINGS`] and the fix
+/// the warning names. `None` for what a client's own input causes (tampering, garbage,
+/// expiry) and for the application's own revocation check (routine).
+fn server_side(reason: OpenErrorKind, by_check: bool) -> Option<(usize, &'static str)> {
+    let fix = match reason {
+        OpenErrorKind::Payload => {
+            "an authentic cookie does not decode as the session type: its fields changed without a migration; register the old type with Migrations::from (see the README's \"Changing the session type\")"
+        }
+        OpenErrorKind::WrongType => {
+            "an authentic cookie was sealed for another session type: register the old type with Migrations::from::<Old>(), or give each application sharing the key ring its own cookie name or type context"
+        }
+        OpenErrorKind::UnknownSchema => {
+            "the cookie's schema version is not registered: register it with Migrations::from_version (a rollback needs the new version registered too)"
+        }
+        OpenErrorKind::UnknownKey => {
+            "no key in the ring has the cookie's key id: after a deploy or rotation, keep the previous keys in the ring (accept-only) until the session lifetime has passed; a client can also send such a cookie"
+        }
+        OpenErrorKind::KeyRevoked => {
+            "the cookie's key is revoked in the ring: expected after revoking a key; otherwise remove the word revoked from that key's line in the ring file"
+        }
+        OpenErrorKind::SessionRevoked if !by_check => {
+            "the session was created before the ring's not-before time: expected after logging everyone out; otherwise remove or move back the ring file's not-before= line"
+        }
+        _ => return None,
+    };
+    let slot = match reason {
+        OpenErrorKind::Payload => 0,
+        OpenErrorKind::WrongType => 1,
+        OpenErrorKind::UnknownSchema => 2,
+        OpenErrorKind::UnknownKey => 3,
+        OpenErrorKind::KeyRevoked => 4,
+        _ => 5,
+    };
+    Some((slot, fix))
+}
 
-    #[test]
-    fn a_rate_limited_warning_is_due_once_a_minute() {
-        let last = AtomicU64::new(0);
-        assert!(warn_due(&last), "the first is due");
-        assert!(!warn_due(&last), "not again within the minute");
-        let logged = last.load(Ordering::Relaxed);
-        last.store(logged - 59, Ordering::Relaxed);
-        assert!(!warn_due(&last), "59 s later");
-        last.store(logged - 60, Ordering::Relaxed);
-        assert!(warn_due(&last), "60 s later");
-        assert!(!warn_due(&last));
+/// The process's rate limit of [`server_side`] warnings: once per reason per minute.
+static WARNINGS: Warnings = Warnings::new();
+
+/// Per reason: when its warning was last logged (Unix seconds + 1; 0 for never), and how many
+/// refusals of it were not warned about since.
+struct Warnings {
+    last: [AtomicU64; 6],
+    suppressed: [AtomicU64; 6],
+}
+
+impl Warnings {
+    /// The interval between two warnings of one reason.
+    const INTERVAL_SECS: u64 = 60;
+
+    const fn new() -> Self {
+        Self {
+            last: [const { AtomicU64::new(0) }; 6],
+            suppressed: [const { AtomicU64::new(0) }; 6],
+        }
     }
 
-    #[test]
-    fn the_wrong_type_event_names_both_fixes() {
-        assert!(WRONG_TYPE_FIX.contains("Migrations::from::<Old>()"));
-        assert!(WRONG_TYPE_FIX.contains("own cookie name or key ring"));
+    /// Whether a warning of `slot` may be logged at `now`: if so, the refusals suppressed since
+    /// the last one; otherwise `None`, and this one is counted.
+    fn claim(&self, slot: usize, now: u64) -> Option<u64> {
+        let (last, suppressed) = (self.last.get(slot)?, self.suppressed.get(slot)?);
+        let previous = last.load(Ordering::Relaxed);
+        // A clock that went back (another engine's test clock) starts a new interval too.
+        let due = previous == 0
+            || now.saturating_add(1) < previous
+            || now.saturating_add(1) >= previous.saturating_add(Self::INTERVAL_SECS);
+        if due
+            && last
+                .compare_exchange(
+                    previous,
+                    now.saturating_add(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            return Some(suppressed.swap(0, Ordering::Relaxed));
+        }
+        suppressed.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
+/// Issue 19 F11: over plain `http://` on a host other than localhost, the browser drops the
+/// `Secure` session cookie, so sessions never stick and nothing says why. The engine cannot see
+/// the scheme (behind a TLS proxy, plain http to the server is normal) nor tell clients apart,
+/// but it can see the symptom: responses keep setting a new session cookie, and no request ever
+/// sends one back. After [`CookiesComeBack::WARN_AFTER`] such responses, with no request of the
+/// process having carried a session cookie, one `warn` says so and how to fix it; the first
+/// request that carries one disarms it for good. Process-wide, so a client can cause at most
+/// one line.
+static COOKIES_COME_BACK: CookiesComeBack = CookiesComeBack(AtomicU64::new(0));
+
+/// Responses that set a new session cookie while no request has sent one back, or `u64::MAX`
+/// once a request did (or the warning was logged).
+struct CookiesComeBack(AtomicU64);
+
+impl CookiesComeBack {
+    const WARN_AFTER: u64 = 10;
+
+    fn note(&self, finished: &Finished, config: &SessionConfig) {
+        if finished.found.cookies > 0 {
+            self.0.store(u64::MAX, Ordering::Relaxed);
+            return;
+        }
+        if finished.lines.is_empty() || finished.found.chunks_seen != 0 || config.is_insecure_http()
+        {
+            return;
+        }
+        let counted = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                // `u64::MAX` (disarmed) must not be incremented.
+                if n < Self::WARN_AFTER {
+                    Some(n + 1)
+                } else {
+                    None
+                }
+            });
+        if counted == Ok(Self::WARN_AFTER - 1) {
+            self.0.store(u64::MAX, Ordering::Relaxed);
+            tracing::warn!(
+                target: "sealed_session",
+                cookie = config.cookie_name(),
+                responses = Self::WARN_AFTER,
+                "session cookies are set but never sent back: if browsers reach this server over plain http on a host other than localhost, they drop the Secure cookie; serve https, use localhost, or in development turn on SessionConfigBuilder::insecure_http(true) (clients without a cookie jar, such as curl, look the same)"
+            );
+        }
     }
 }

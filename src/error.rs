@@ -114,6 +114,22 @@ pub enum KeyError {
     },
     /// A ring file watcher was asked to poll with a zero interval (a busy loop).
     ZeroInterval,
+    /// The environment variable [`KeyRing::from_env`](crate::KeyRing::from_env) reads is not
+    /// set (or not UTF-8).
+    EnvNotSet {
+        /// The variable.
+        var: String,
+        /// How to make a key and set it (also shown by `Debug`).
+        fix: &'static str,
+    },
+    /// The environment variable [`KeyRing::from_env`](crate::KeyRing::from_env) reads does
+    /// not hold a ring text.
+    InEnv {
+        /// The variable.
+        var: String,
+        /// Why its text was refused.
+        error: Box<KeyError>,
+    },
     /// A ring text (ring file, `SESSION_KEYS`) does not parse.
     RingText {
         /// The line, counted from 1 (0 for the text as a whole).
@@ -194,6 +210,12 @@ impl fmt::Display for KeyError {
             ),
             Self::ZeroInterval => {
                 f.write_str("a key ring watcher needs a poll interval above zero (it would spin)")
+            }
+            Self::EnvNotSet { var, fix } => {
+                write!(f, "the environment variable {var} is not set: {fix}")
+            }
+            Self::InEnv { var, error } => {
+                write!(f, "the environment variable {var}: {error}")
             }
             Self::RingText { line: 0, reason } => write!(f, "invalid key ring text: {reason}"),
             Self::RingText { line, reason } => {
@@ -430,6 +452,11 @@ impl SessionError {
     /// (the details are for the server's log, not the client). An adapter that answers with
     /// it logs the server-side ones.
     ///
+    /// In debug builds (`debug_assertions`), a [`NotRoundTrip`](Self::NotRoundTrip) body also
+    /// names the problem in the session type's fields: a programming error that says nothing
+    /// about a request, and that a developer would otherwise see only with a `tracing`
+    /// subscriber installed. Release builds answer the generic body.
+    ///
     /// ```
     /// use sealed_session::SessionError;
     ///
@@ -442,11 +469,21 @@ impl SessionError {
     pub fn response_body(&self) -> std::borrow::Cow<'static, str> {
         if self.is_client_caused() {
             std::borrow::Cow::Owned(self.to_string())
+        } else if cfg!(debug_assertions) && matches!(self, Self::NotRoundTrip) {
+            std::borrow::Cow::Borrowed(NOT_ROUND_TRIP_BODY)
         } else {
             std::borrow::Cow::Borrowed("internal server error")
         }
     }
 }
+
+/// The body of a [`SessionError::NotRoundTrip`] in debug builds.
+const NOT_ROUND_TRIP_BODY: &str = "internal server error: the session data does not survive a \
+    postcard round trip (SessionError::NotRoundTrip). postcard is not self-describing, so every \
+    field of the session type must be written on every serialization: remove \
+    #[serde(skip_serializing_if = ...)], #[serde(untagged)], #[serde(flatten)] and \
+    skip_serializing/skip_deserializing from it (a field that may be absent is an Option). \
+    This detail is shown in debug builds only\n";
 
 impl std::error::Error for SessionError {}
 

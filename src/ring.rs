@@ -65,8 +65,8 @@ const MAX_RING_TEXT_LEN: usize = 64 * 1024;
 ///
 /// # Rotation
 ///
-/// The rotation runbook (fleet steps, the scheduled variant, when to retire) is in the README,
-/// "Key rotation runbook".
+/// The rotation runbook (fleet steps, the scheduled variant, when to retire) is the README's
+/// [Key rotation runbook](crate#key-rotation-runbook) (the README is the crate docs).
 ///
 /// # Text form
 ///
@@ -346,8 +346,8 @@ impl KeyRing {
     ///
     /// Sessions sealed under the old primary keep opening and are re-sealed under the new one
     /// on their next response. On a fleet, use [`insert`](Self::insert) then
-    /// [`promote`](Self::promote), or [`schedule`](Self::schedule), instead (see the README's
-    /// rotation runbook).
+    /// [`promote`](Self::promote), or [`schedule`](Self::schedule), instead (see the
+    /// [Key rotation runbook](crate#key-rotation-runbook)).
     ///
     /// # Errors
     ///
@@ -509,6 +509,37 @@ impl KeyRing {
             }
             *state = next;
             Ok(())
+        })
+    }
+
+    /// Reads a ring from the environment variable `var`: key strings separated by commas, the
+    /// first one sealing (the text form of `str::parse`), as the quick starts'
+    /// `SESSION_KEYS`. Errors name the variable and, when it is not set, how to make a key: a
+    /// `main` that returns the error prints the fix, where `std::env::var(..)?` prints only
+    /// `NotPresent`.
+    ///
+    /// ```
+    /// use sealed_session::{KeyError, KeyRing};
+    ///
+    /// let error = KeyRing::from_env("SEALED_SESSION_DOC_UNSET").unwrap_err();
+    /// assert!(matches!(error, KeyError::EnvNotSet { .. }));
+    /// assert!(format!("{error:?}").contains("keygen"), "the fix, also in `Error: {error:?}`");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::EnvNotSet`] if `var` is not set (or not UTF-8), otherwise
+    /// [`KeyError::InEnv`] with the error of the text form.
+    pub fn from_env(var: &str) -> Result<Self, KeyError> {
+        let Ok(text) = std::env::var(var) else {
+            return Err(KeyError::EnvNotSet {
+                var: var.to_owned(),
+                fix: MAKE_A_KEY,
+            });
+        };
+        text.parse().map_err(|error| KeyError::InEnv {
+            var: var.to_owned(),
+            error: Box::new(error),
         })
     }
 
@@ -739,6 +770,13 @@ fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// How to make a key, for [`KeyError::EnvNotSet`] (in its `Debug` form too, which is what a
+/// `main` returning the error prints).
+const MAKE_A_KEY: &str = "set it to a key string (several: comma-separated, the first one \
+    sealing); make one with `keygen` (`cargo install --path keygen` in sealed-session's \
+    repository, or `cargo run -q --example keygen` there), e.g. \
+    SESSION_KEYS=$(keygen) for a one-off, or keep it in a secret store";
 
 #[cfg(test)]
 mod tests {

@@ -66,7 +66,11 @@ const MAX_FLASH: usize = 16;
 ///
 /// - After [`destroy`](Self::destroy), the session reads as new and empty for the rest of the
 ///   request, the response deletes the cookie, and every other change returns
-///   [`SessionError::Destroyed`].
+///   [`SessionError::Destroyed`], except [`flash`](Self::flash): a flash after `destroy` (a
+///   "logged out" message) starts a new, empty session with a new id that carries only the
+///   flash, and the response sets its cookie in place of the deletion (the old cookie is
+///   replaced, so it is gone all the same; on a 5xx response, or if the new cookie cannot be
+///   sealed, the cookie is deleted as without the flash).
 /// - After the response was written (a clone kept by a spawned task, say), every change returns
 ///   [`SessionError::ResponseSent`]: it could never reach the browser.
 /// - A response with a 5xx status writes no session change (as tower-sessions and Django): the
@@ -152,6 +156,9 @@ pub(crate) struct Found {
     pub(crate) first_reason: Option<OpenErrorKind>,
     /// The key id the logged refusal named, if its header was read (a revoked key, say).
     pub(crate) first_key: Option<KeyId>,
+    /// The logged refusal came from the application's revocation check (routine), not from
+    /// the ring's not-before time (a server-side mass logout).
+    pub(crate) first_by_check: bool,
     /// Two different authentic cookies, or more candidates than could be authenticated: one
     /// of them may be the user's own, so the session is neither used, saved nor deleted.
     pub(crate) ambiguous: bool,
@@ -162,7 +169,7 @@ pub(crate) struct Found {
 }
 
 impl Found {
-    fn refuse(&mut self, kind: OpenErrorKind, key: Option<KeyId>) {
+    fn refuse(&mut self, kind: OpenErrorKind, key: Option<KeyId>, by_check: bool) {
         self.refused += 1;
         // The log names one reason: the first that is not routine, else the first.
         let routine = |kind| matches!(kind, OpenErrorKind::Expired | OpenErrorKind::OutsideWindow);
@@ -172,6 +179,7 @@ impl Found {
         {
             self.first_reason = Some(kind);
             self.first_key = key;
+            self.first_by_check = by_check;
         }
     }
 }
@@ -436,7 +444,9 @@ impl<T: SessionData> Session<T> {
 
     /// Ends the session: the response deletes the cookie (`Max-Age=0`, same name, path and
     /// domain) and the handle reads as a new, empty session for the rest of the request;
-    /// other changes then return [`SessionError::Destroyed`].
+    /// other changes then return [`SessionError::Destroyed`], except [`flash`](Self::flash),
+    /// which starts a new, empty session holding only the message (see "Lifecycle within a
+    /// request" above).
     ///
     /// # Errors
     ///
@@ -539,12 +549,15 @@ impl<T: SessionData> Session<T> {
     /// for this one): set before a redirect, shown after it. Counted in the size check; at most
     /// 16 are kept, the oldest dropped first.
     ///
+    /// After [`destroy`](Self::destroy) it starts a new, empty session (a new id, the default
+    /// lifetime) that carries only the flash: the way to say "logged out" on the next page.
+    ///
     /// # Errors
     ///
-    /// As [`set`](Self::set).
+    /// As [`set`](Self::set) (but not [`SessionError::Destroyed`]).
     pub fn flash(&self, message: impl Into<String>) -> Result<(), SessionError> {
         let message = message.into();
-        self.commit(None, move |head, _| {
+        self.commit_in(None, true, move |head, _| {
             if head.flash.len() >= MAX_FLASH {
                 head.flash.remove(0);
             }
@@ -600,10 +613,23 @@ impl<T: SessionData> Session<T> {
         data: Option<T>,
         edit: impl FnOnce(&mut HeadState, u64) -> Result<(), SessionError>,
     ) -> Result<(), SessionError> {
+        self.commit_in(data, false, edit)
+    }
+
+    /// As [`commit`](Self::commit); `after_destroy`: the change may start the new, empty
+    /// session a destroyed one reads as (a flash), which the response then seals.
+    fn commit_in(
+        &self,
+        data: Option<T>,
+        after_destroy: bool,
+        edit: impl FnOnce(&mut HeadState, u64) -> Result<(), SessionError>,
+    ) -> Result<(), SessionError> {
         let shared = &*self.shared;
         let settings = &*shared.settings;
         let mut state = shared.lock();
-        state.writable(settings, &shared.cookies)?;
+        if !(after_destroy && state.phase == Phase::Destroyed) {
+            state.writable(settings, &shared.cookies)?;
+        }
         let now = state.now(settings);
         let loaded = state.load(settings, &shared.cookies);
         let mut next = loaded.head.clone();
@@ -810,6 +836,7 @@ impl<T: SessionData> Session<T> {
             state.load(settings, &shared.cookies);
         }
         let plan = state.plan(settings, server_error);
+        let destroyed = state.phase == Phase::Destroyed;
         state.phase = Phase::Sent;
         let config = &settings.config;
         let mut finished = Finished {
@@ -845,6 +872,16 @@ impl<T: SessionData> Session<T> {
                     .is_some_and(|l| l.from_cookie && !l.data_changed && !l.head_changed);
                 match state.seal(settings, &mut finished.lines) {
                     Ok(()) => finished.lines.len(),
+                    Err(error) if destroyed => {
+                        // The new session a flash started after `destroy`: the logout stands.
+                        finished.seal_error = Some(error);
+                        finished.lines.push(cookies::removal_line(
+                            config.cookie_name(),
+                            0,
+                            config.suffix(),
+                        ));
+                        0
+                    }
                     Err(error) => {
                         finished.seal_error = Some(error);
                         finished.reseal_only = reseal_only;

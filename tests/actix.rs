@@ -11,7 +11,7 @@
 //!   content security policy. actix-session's `Session` is a string map; here the session is a
 //!   typed struct with the same two entries. Where this crate's documented rules answer
 //!   otherwise, the test says which rule and checks it (listed above the ported tests).
-#![cfg(feature = "actix")]
+#![cfg(feature = "__actix-tests")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

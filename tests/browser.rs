@@ -72,7 +72,7 @@ async fn browser_login_flow_against_axum_app() {
     browser_login_flow_on(Example::Axum).await;
 }
 
-#[cfg(feature = "actix")]
+#[cfg(feature = "__actix-tests")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_login_flow_against_actix_app() {
     browser_login_flow_on(Example::Actix).await;
@@ -161,7 +161,7 @@ async fn browser_remember_me_survives_a_restart() {
     browser_remember_me_survives_a_restart_on(Example::Axum).await;
 }
 
-#[cfg(feature = "actix")]
+#[cfg(feature = "__actix-tests")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_remember_me_survives_a_restart_against_actix_app() {
     browser_remember_me_survives_a_restart_on(Example::Actix).await;
@@ -238,7 +238,7 @@ async fn browser_plain_login_ends_with_the_browser() {
     browser_plain_login_ends_with_the_browser_on(Example::Axum).await;
 }
 
-#[cfg(feature = "actix")]
+#[cfg(feature = "__actix-tests")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_plain_login_ends_with_the_browser_against_actix_app() {
     browser_plain_login_ends_with_the_browser_on(Example::Actix).await;
@@ -313,7 +313,7 @@ async fn browser_flash_is_shown_once() {
     browser_flash_is_shown_once_on(Example::Axum).await;
 }
 
-#[cfg(feature = "actix")]
+#[cfg(feature = "__actix-tests")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_flash_is_shown_once_against_actix_app() {
     browser_flash_is_shown_once_on(Example::Actix).await;
@@ -378,7 +378,7 @@ async fn browser_host_prefix_defeats_cookie_tossing() {
     browser_host_prefix_defeats_cookie_tossing_on(Example::Axum).await;
 }
 
-#[cfg(feature = "actix")]
+#[cfg(feature = "__actix-tests")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_host_prefix_defeats_cookie_tossing_against_actix_app() {
     browser_host_prefix_defeats_cookie_tossing_on(Example::Actix).await;
@@ -1241,7 +1241,7 @@ enum Example {
     /// `examples/axum_app.rs`.
     Axum,
     /// `examples/actix_app.rs` (feature `actix`).
-    #[cfg_attr(not(feature = "actix"), allow(dead_code))]
+    #[cfg_attr(not(feature = "__actix-tests"), allow(dead_code))]
     Actix,
 }
 

@@ -161,7 +161,7 @@ async fn serve(adapter: Adapter, kind: Kind, ring: &KeyRing, clock: &Clock) -> h
             serve_hyper(layer).await
         }
         (Adapter::Hyper, kind) => serve_hyper(v2_layer(kind, ring, clock)).await,
-        #[cfg(feature = "actix")]
+        #[cfg(feature = "__actix-tests")]
         (Adapter::Actix, Kind::Old) => {
             let layer = with_clock(SessionLayer::<V1>::new(ring.clone(), config(1)), clock);
             let sessions = sealed_session::actix::SessionMiddleware::from(layer.sessions().clone());
@@ -172,7 +172,7 @@ async fn serve(adapter: Adapter, kind: Kind, ring: &KeyRing, clock: &Clock) -> h
                 )
             })
         }
-        #[cfg(feature = "actix")]
+        #[cfg(feature = "__actix-tests")]
         (Adapter::Actix, kind) => {
             let layer = v2_layer(kind, ring, clock);
             let sessions = sealed_session::actix::SessionMiddleware::from(layer.sessions().clone());
@@ -298,7 +298,7 @@ async fn g2_migrations_over_axum() {
     }
 }
 
-#[cfg(feature = "actix")]
+#[cfg(feature = "__actix-tests")]
 #[tokio::test]
 async fn g2_migrations_over_actix() {
     for algorithm in ALGORITHMS {
@@ -401,7 +401,7 @@ async fn rollout_without_logouts_over_axum() {
     rollout_over(Adapter::Axum).await;
 }
 
-#[cfg(feature = "actix")]
+#[cfg(feature = "__actix-tests")]
 #[tokio::test]
 async fn rollout_without_logouts_over_actix() {
     rollout_over(Adapter::Actix).await;

@@ -143,19 +143,30 @@ async fn flash_shows_once() {
     );
 }
 
+/// Issue 19 F4: the logout ends the session, and the next page says so with a flash (before,
+/// a flash after `destroy()` answered 500).
 #[tokio::test]
-async fn logout_deletes_the_cookie() {
+async fn logout_ends_the_session_and_flashes_logged_out() {
     let app = start().await;
     let (ann, token) = with_token(Some("ann"));
-    let (status, headers, _) = send(
-        &app,
-        "/logout",
-        &app.kit.cookie_header(&ann),
-        Some(format!("csrf={token}")),
-    )
-    .await;
+    let cookie = app.kit.cookie_header(&ann);
+    let (status, headers, _) = send(&app, "/logout", &cookie, Some(format!("csrf={token}"))).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    app.kit.assert_deleted(&headers);
+    assert_eq!(headers[header::LOCATION], "/login");
+    // The old cookie is replaced by a new, empty session that carries only the flash.
+    let after = app.kit.assert_session(&headers);
+    assert_eq!(after.data.user, None);
+    assert_eq!(after.flash, ["logged out"]);
+    // The login page shows it once.
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    let next = HeaderValue::from_str(set_cookie.split(';').next().unwrap()).unwrap();
+    let (status, headers, body) = send(&app, "/login", &next, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<p class=flash>logged out</p>"), "{body}");
+    assert!(
+        app.kit.assert_session(&headers).flash.is_empty(),
+        "shown twice"
+    );
 }
 
 #[tokio::test]

@@ -31,7 +31,8 @@ use axum::routing::get;
 use common::{DAY, HOUR, T0};
 use harness::{Client, Clock, Logs, Resp, Server, SetCookie, TestSession, serve_axum};
 use sealed_session::{
-    Algorithm, KeyRing, Lifetime, Migrations, Rolling, Session, SessionConfig, SessionLayer,
+    Algorithm, KeyRing, Lifetime, Migrations, Rolling, Session, SessionConfig, SessionError,
+    SessionLayer,
 };
 use serde::{Deserialize, Serialize};
 
@@ -866,4 +867,167 @@ async fn stale_chunks_are_deleted_after_chunking_is_turned_off() {
         .await;
     assert_eq!(resp.body, "len: 2", "{resp:?}");
     assert_eq!(removed(&resp), [stale[0].as_str(), &stale[1]]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 19 F2: a mass logout for a server-side reason is a rate-limited warning naming the fix
+// ---------------------------------------------------------------------------------------------
+
+/// `TestSession` with one more field: a shape change without a migration.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Wider {
+    visits: u64,
+    user: Option<String>,
+    blob: String,
+    theme: u32,
+}
+
+/// A server of session type `D` under `ring` and `config`, whose `/` counts nothing and answers
+/// `user: NAME` or `anonymous`.
+async fn typed_server<D>(ring: KeyRing, config: SessionConfig, clock: &Clock) -> Server
+where
+    D: Clone + Default + Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let clock = clock.clone();
+    let layer = SessionLayer::<D>::new(ring, config)
+        .with_clock(move || UNIX_EPOCH + Duration::from_secs(clock.now()));
+    let app = Router::new()
+        .route(
+            "/",
+            get(|session: Session<D>| async move {
+                let _ = session.get();
+                "read"
+            }),
+        )
+        .layer(layer);
+    serve_axum(app).await
+}
+
+/// The `sealed_session::open` events at `level` in `captured`.
+fn open_events<'a>(captured: &'a str, level: &str) -> Vec<&'a str> {
+    events(captured, &[level], "sealed_session::open")
+}
+
+/// Issue 19 F2: adding a field without a migration (an authentic cookie that no longer decodes),
+/// changing the session type, or losing a key in a deploy ends every user's session: said at
+/// `warn` (a production filter shows it), naming the fix, at most once a minute per reason
+/// (later ones at `info`, counted in the next warning's `suppressed`). A client's own garbage
+/// stays at `info`. On 0.2, every one of them was one `info` event.
+#[tokio::test]
+async fn a_mass_logout_for_a_server_side_reason_is_a_rate_limited_warning() {
+    let logs = Logs::capture();
+    // A distinct hour from the other tests' clocks, which share the process's rate limit.
+    let clock = Clock::new(T0 + 7 * DAY + 123);
+    let context = SessionConfig::builder()
+        .type_context("seams/f2 v1")
+        .build()
+        .unwrap();
+    let before = typed_server::<TestSession>(ring(), context.clone(), &clock).await;
+    let v1 = {
+        let app = harness::axum_router().layer(harness::layer(ring(), context.clone(), &clock));
+        let server = serve_axum(app).await;
+        let mut client = Client::new(server.addr);
+        assert_eq!(client.get("/").await.body, "visits: 1");
+        client.cookie(NAME).unwrap()
+    };
+    let field = format!("{NAME}={v1}");
+
+    // The same context, a wider type: the authentic cookie does not decode (payload).
+    let wider = typed_server::<Wider>(ring(), context.clone(), &clock).await;
+    logs.take();
+    let resp = Client::new(wider.addr).get_with("/", &[&field]).await;
+    assert_eq!(resp.status, 200);
+    let captured = logs.take();
+    let warned = open_events(&captured, "WARN");
+    assert!(
+        warned.len() == 1
+            && warned[0].contains("reason=\"payload\"")
+            && warned[0].contains("Migrations::from"),
+        "one warning naming the fix: {captured}"
+    );
+    // Within the minute: counted, at info.
+    Client::new(wider.addr).get_with("/", &[&field]).await;
+    let captured = logs.take();
+    assert_eq!(
+        open_events(&captured, "WARN"),
+        Vec::<&str>::new(),
+        "{captured}"
+    );
+    assert_eq!(open_events(&captured, "INFO").len(), 1, "{captured}");
+    // A minute later: a warning again, saying how many were not.
+    clock.advance(61);
+    Client::new(wider.addr).get_with("/", &[&field]).await;
+    let captured = logs.take();
+    let warned = open_events(&captured, "WARN");
+    assert!(
+        warned.len() == 1 && warned[0].contains("suppressed=1"),
+        "{captured}"
+    );
+
+    // Another type without a shared context: wrong_type, its own slot.
+    let other = typed_server::<Wider>(ring(), SessionConfig::default(), &clock).await;
+    Client::new(other.addr).get_with("/", &[&field]).await;
+    let captured = logs.take();
+    let warned = open_events(&captured, "WARN");
+    assert!(
+        warned.len() == 1 && warned[0].contains("reason=\"wrong_type\""),
+        "{captured}"
+    );
+
+    // A deploy that lost the key: unknown_key, naming the ring.
+    let new_ring = KeyRing::new(common::key(Algorithm::Aes256Gcm, 2));
+    let rotated = typed_server::<TestSession>(new_ring, context, &clock).await;
+    Client::new(rotated.addr).get_with("/", &[&field]).await;
+    let captured = logs.take();
+    let warned = open_events(&captured, "WARN");
+    assert!(
+        warned.len() == 1
+            && warned[0].contains("reason=\"unknown_key\"")
+            && warned[0].contains("keep the previous keys"),
+        "{captured}"
+    );
+
+    // A client's garbage or tampering: info at most, never a warning.
+    for junk in [format!("{NAME}=garbage"), format!("{NAME}={v1}x")] {
+        clock.advance(61);
+        Client::new(before.addr).get_with("/", &[&junk]).await;
+        let captured = logs.take();
+        let loud: Vec<&str> = captured
+            .lines()
+            .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
+            .collect();
+        assert_eq!(loud, Vec::<&str>::new(), "{junk}: {captured}");
+    }
+}
+
+/// Issue 19 F2: a session type that postcard cannot round-trip (`skip_serializing_if`) is a
+/// 500 whose body, in a debug build, names the problem; 0.2 answered a bare
+/// `internal server error`, the cause visible only with a subscriber installed.
+#[tokio::test]
+async fn a_not_round_trip_500_names_the_field_problem_in_debug_builds() {
+    async fn save(session: Session<harness::LossySkip>) -> Result<&'static str, SessionError> {
+        session.set(harness::LossySkip {
+            note: None,
+            count: 1,
+        })?;
+        Ok("saved")
+    }
+    let app = Router::new()
+        .route("/", get(save))
+        .layer(SessionLayer::<harness::LossySkip>::new(
+            ring(),
+            SessionConfig::default(),
+        ));
+    let server = serve_axum(app).await;
+    let resp = Client::new(server.addr).get("/").await;
+    assert_eq!(resp.status, 500);
+    if cfg!(debug_assertions) {
+        assert!(
+            resp.body.contains("skip_serializing_if") && resp.body.contains("Option"),
+            "{}",
+            resp.body
+        );
+    } else {
+        assert_eq!(resp.body, "internal server error");
+    }
 }

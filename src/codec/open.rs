@@ -38,7 +38,7 @@ impl Codec {
             &schema,
         )
         .map_err(|refusal| match refusal {
-            Refusal::Refused(error) => error,
+            Refusal::Refused(error) | Refusal::Checked(error) => error,
             // An unlimited budget never runs out.
             Refusal::OverBudget => OpenError::new(OpenErrorKind::Unauthentic),
         })

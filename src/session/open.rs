@@ -81,7 +81,8 @@ pub(super) fn open_request<T: SessionData>(
                 None => authentic = Some(opened),
                 Some(_) => found.ambiguous = true,
             },
-            Err(Refusal::Refused(error)) => found.refuse(error.kind(), error.key_id()),
+            Err(Refusal::Refused(error)) => found.refuse(error.kind(), error.key_id(), false),
+            Err(Refusal::Checked(error)) => found.refuse(error.kind(), error.key_id(), true),
             // More candidates than can be authenticated: one of the rest may be the user's.
             Err(Refusal::OverBudget) => found.ambiguous = true,
         }
@@ -107,7 +108,7 @@ fn open_one<'v, T: SessionData>(
         .codec
         .open_chunks::<T>(name, chunks, now, budget, &settings.schema)?;
     match &settings.validator {
-        Some(valid) if !valid(&opened.meta, &opened.data) => Err(Refusal::Refused(
+        Some(valid) if !valid(&opened.meta, &opened.data) => Err(Refusal::Checked(
             OpenError::new(OpenErrorKind::SessionRevoked).with_key_id(opened.key_id),
         )),
         _ => Ok(opened),
@@ -283,7 +284,7 @@ mod tests {
             );
             let kind = match result {
                 Ok(_) => panic!("a forged value opened"),
-                Err(Refusal::Refused(error)) => Some(error.kind()),
+                Err(Refusal::Refused(error) | Refusal::Checked(error)) => Some(error.kind()),
                 Err(Refusal::OverBudget) => None,
             };
             (kind, MAX_OPENS - aead, MAX_COMBINATIONS - combinations)

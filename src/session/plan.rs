@@ -39,7 +39,12 @@ impl Facts {
         }
         if self.destroyed {
             // An explicit logout deletes the cookie, also on a 5xx and with planted cookies
-            // around (the user asked for it).
+            // around (the user asked for it). A flash after it (`changed`: the destroyed
+            // session reads as a new one) seals a new session in its place, which replaces the
+            // cookie all the same; not on a 5xx, which saves no change.
+            if self.changed && !self.server_error {
+                return Plan::Seal;
+            }
             return if self.had_cookie {
                 Plan::Remove
             } else {
@@ -109,7 +114,9 @@ mod tests {
             let expected = if facts.outside_path {
                 Plan::Nothing
             } else if facts.destroyed {
-                if facts.had_cookie {
+                if facts.changed && !facts.server_error {
+                    Plan::Seal
+                } else if facts.had_cookie {
                     Plan::Remove
                 } else {
                     Plan::Nothing
@@ -187,6 +194,22 @@ mod tests {
             Facts {
                 destroyed: true,
                 ..base
+            }
+            .plan(),
+            Plan::Remove
+        );
+        // A flash after destroy: a new session replaces the cookie; on a 5xx, a deletion.
+        let flashed = Facts {
+            destroyed: true,
+            from_cookie: false,
+            changed: true,
+            ..base
+        };
+        assert_eq!(flashed.plan(), Plan::Seal);
+        assert_eq!(
+            Facts {
+                server_error: true,
+                ..flashed
             }
             .plan(),
             Plan::Remove

@@ -14,7 +14,7 @@
 //!   run on a current-thread runtime, so the server's events land there too).
 #![allow(dead_code, unreachable_pub)]
 
-#[cfg(feature = "actix")]
+#[cfg(feature = "__actix-tests")]
 pub(crate) mod actix;
 pub(crate) mod chunks;
 pub(crate) mod dayone;
@@ -67,7 +67,7 @@ pub(crate) enum Adapter {
     Axum,
     /// An actix-web 4 `App` behind `HttpServer` (one worker, on a thread of its own), wrapped
     /// in `sealed_session::actix::SessionMiddleware`.
-    #[cfg(feature = "actix")]
+    #[cfg(feature = "__actix-tests")]
     Actix,
 }
 
@@ -739,7 +739,7 @@ pub(crate) async fn serve_layer(adapter: Adapter, sessions: SessionLayer<TestSes
             )
             .await
         }
-        #[cfg(feature = "actix")]
+        #[cfg(feature = "__actix-tests")]
         Adapter::Actix => actix::serve(sessions, lossy),
     }
 }
@@ -1084,7 +1084,7 @@ impl Client {
     ) -> Resp {
         // An actix server answers on a thread of its own: its events go to this thread's
         // subscriber (a `Logs` capture) for this request.
-        #[cfg(feature = "actix")]
+        #[cfg(feature = "__actix-tests")]
         actix::route_logs(self.addr);
         let mut req = Request::new(Full::new(Bytes::from(body.to_owned())));
         *req.method_mut() = method;

@@ -39,7 +39,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_login::{AuthManager, AuthUser, AuthnBackend, UserId, login_required};
 use axum_messages::{Messages, MessagesManagerLayer};
-use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, TowerSessionsLayer};
+use sealed_session::{Algorithm, Key, KeyError, KeyRing, SessionConfig, TowerSessionsLayer};
 use serde::Deserialize;
 
 // The items the app is built from are `pub(crate)` because tests/tower_sessions.rs runs this
@@ -144,15 +144,18 @@ async fn logout(mut auth: AuthSession) -> Response {
 }
 
 fn ring_from_env() -> Result<KeyRing, Box<dyn std::error::Error>> {
-    match std::env::var("SESSION_KEYS") {
-        Ok(keys) => Ok(keys.parse()?),
-        Err(_) => {
+    match KeyRing::from_env("SESSION_KEYS") {
+        // A ring text that does not parse is an error naming the variable and the line.
+        Err(KeyError::EnvNotSet { .. }) => {
             eprintln!(
-                "warning: SESSION_KEYS is not set; using a fresh key, so sessions end when the \
-                 server stops (generate one with `cargo run --example keygen`)"
+                "warning: SESSION_KEYS is not set, so sessions are sealed with a fresh key and end when \
+                 the server stops; to keep them, make a key once with \
+                 `cargo run -q --example keygen > session.keys` (or `keygen > session.keys` after \
+                 `cargo install --path keygen`) and start with SESSION_KEYS=$(cat session.keys)"
             );
             Ok(KeyRing::new(Key::try_generate(Algorithm::Aes256Gcm)?))
         }
+        ring => Ok(ring?),
     }
 }
 

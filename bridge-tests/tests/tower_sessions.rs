@@ -17,7 +17,9 @@
     clippy::mod_module_files
 )]
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
+#[path = "../../tests/harness/mod.rs"]
 mod harness;
 
 use std::net::SocketAddr;
@@ -675,7 +677,8 @@ fn deep_cookie(codec: &sealed_session::Codec, levels: usize) -> String {
 
 /// RT3-2: an authentic cookie whose value nests 8,000 levels (0.2: a stack overflow that
 /// aborted the whole server process) is refused as any other undecodable payload: the request
-/// runs with a fresh session, the cookie is deleted, at most one event at `info` says why, and
+/// runs with a fresh session, the cookie is deleted, at most one event says why (the
+/// rate-limited `payload` warning of issue 19 F2, or `info` within its minute), and
 /// the server goes on serving. The depth bound is the one the save side enforces: a value
 /// that can be saved (the `null` at depth 64) opens, one level more does not.
 #[tokio::test]
@@ -701,11 +704,14 @@ async fn a_cookie_nesting_thousands_of_levels_is_a_fresh_session_not_a_crash() {
         .lines()
         .filter(|line| line.contains("sealed_session"))
         .collect();
+    // Issue 19 F2: an authentic cookie that does not decode is a server-side reason (only a
+    // holder of the key makes one), so its one event may be the rate-limited `payload` warning;
+    // never an error.
     assert!(
         events.len() <= 1
-            && events
-                .iter()
-                .all(|e| !e.contains("WARN") && !e.contains("ERROR")),
+            && events.iter().all(|e| {
+                !e.contains("ERROR") && (!e.contains("WARN") || e.contains("reason=\"payload\""))
+            }),
         "{captured}"
     );
 
