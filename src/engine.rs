@@ -446,10 +446,14 @@ fn log_found(found: Found, now: impl FnOnce() -> u64) {
         return;
     };
     let key_id = found.first_key.map(tracing::field::display);
-    if let Some((slot, fix)) = server_side(reason, found.first_by_check)
-        && let Some(suppressed) = WARNINGS.claim(slot, now())
-    {
-        tracing::warn!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, suppressed, fix, "session cookie refused: existing sessions end (logged once a minute per reason)");
+    if let Some((slot, fix)) = server_side(reason, found.first_by_check) {
+        if let Some(suppressed) = WARNINGS.claim(slot, now()) {
+            tracing::warn!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, suppressed, fix, "session cookie refused: existing sessions end (logged once a minute per reason)");
+        } else {
+            // Between the warnings, still naming the fix (the event a `debug` or `info` filter
+            // shows).
+            tracing::info!(target: OPEN_EVENT_TARGET, reason = reason.as_str(), key_id, refused = found.refused, fix, "session cookie refused");
+        }
         return;
     }
     match reason {
