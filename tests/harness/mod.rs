@@ -1,5 +1,5 @@
 //! Real servers on `127.0.0.1:0` and a cookie-keeping HTTP client, shared by the HTTP suites
-//! (`tests/hyper.rs`, `tests/axum.rs`, `tests/fleet.rs`); the fixtures are in `tests/common`.
+//! (the modules of `tests/http/`, one test binary, and `bridge-tests`); the fixtures are in `tests/common`.
 //!
 //! - [`serve`] starts either a plain hyper 1 server (hyper-util's auto builder: HTTP/1.1 and
 //!   HTTP/2 with prior knowledge) whose `service_fn` handler is wrapped by

@@ -9,8 +9,7 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::harness;
 
 use harness::{Adapter, Client, Env, Instance, T0};
 use sealed_session::Algorithm;

@@ -9,8 +9,7 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::harness;
 
 use axum::Router;
 use axum::routing::get;

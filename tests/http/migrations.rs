@@ -11,8 +11,7 @@
     clippy::panic
 )]
 
-mod common;
-mod harness;
+use crate::{common, harness};
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
