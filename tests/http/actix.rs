@@ -38,8 +38,8 @@ mod aes_256_gcm {
 }
 
 #[tokio::test]
-async fn e1_rotation_to_longer_nonce_never_exceeds_limit() {
-    harness::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Actix).await;
+async fn rotation_to_longer_nonce_never_exceeds_limit() {
+    harness::scenario::rotation_to_longer_nonce_never_exceeds_limit(Adapter::Actix).await;
 }
 
 mod xchacha20_poly1305 {
