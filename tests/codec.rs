@@ -120,6 +120,7 @@ fn flip_every_bit(codec: &Codec, data: &[u8]) -> usize {
     flips
 }
 
+/// Test plan: SECURITY-TESTS.md A1.
 #[test]
 fn every_bit_flip_is_refused() {
     for algorithm in ALGORITHMS {
@@ -132,6 +133,7 @@ fn every_bit_flip_is_refused() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A1.
 #[test]
 fn every_bit_flip_of_a_max_budget_value_is_refused() {
     for algorithm in ALGORITHMS {
@@ -183,6 +185,7 @@ fn lax_decode(value: &str) -> Option<Vec<u8>> {
     lax.decode(value).ok()
 }
 
+/// Test plan: SECURITY-TESTS.md A2.
 #[test]
 fn every_character_replacement_is_refused_and_decoding_is_canonical() {
     for (codec, value) in samples() {
@@ -213,6 +216,7 @@ fn every_character_replacement_is_refused_and_decoding_is_canonical() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A2.
 #[test]
 fn inserted_separators_non_ascii_and_padding_are_refused() {
     let inserts = [
@@ -272,6 +276,7 @@ fn inserted_separators_non_ascii_and_padding_are_refused() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A2.
 #[test]
 fn non_canonical_trailing_bits_are_refused() {
     for (codec, value) in samples() {
@@ -337,6 +342,7 @@ fn every_prefix_and_every_extension_is_refused() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A4.
 #[test]
 fn short_tags_are_refused() {
     for algorithm in ALGORITHMS {
@@ -395,6 +401,7 @@ fn a_value_sealed_under_one_key_is_refused_under_another() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A6.
 #[test]
 fn cookie_name_is_bound() {
     let names = [
@@ -432,6 +439,7 @@ fn cookie_name_is_bound() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A6.
 #[test]
 fn values_cannot_be_swapped_between_three_cookies() {
     for algorithm in ALGORITHMS {
@@ -454,6 +462,7 @@ fn values_cannot_be_swapped_between_three_cookies() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A6.
 #[test]
 fn schema_version_is_bound() {
     let schemas = [0, 1, 2, 7, 0x0100_0000, u32::MAX];
@@ -483,6 +492,7 @@ fn schema_version_is_bound() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A6.
 #[test]
 fn key_id_and_hour_are_bound() {
     for algorithm in ALGORITHMS {
@@ -526,6 +536,7 @@ fn key_id_and_hour_are_bound() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A7.
 #[test]
 fn every_unsupported_version_byte_is_refused_before_aead_work() {
     for algorithm in ALGORITHMS {
@@ -563,6 +574,7 @@ fn every_unsupported_version_byte_is_refused_before_aead_work() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A7.
 #[test]
 fn unknown_key_ids_are_refused_before_aead_work() {
     for algorithm in ALGORITHMS {
@@ -583,6 +595,7 @@ fn unknown_key_ids_are_refused_before_aead_work() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A7.
 #[test]
 fn algorithm_confusion_is_refused_both_ways() {
     for (sealed_with, opened_with) in [
@@ -636,6 +649,7 @@ fn absolute_lifetime_holds_however_active_the_session() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md C1.
 #[test]
 fn absolute_lifetime_is_enforced_even_when_expires_is_later() {
     // Sealed while max_lifetime was 10 days, opened after it was shortened to 7: `expires`
@@ -661,6 +675,7 @@ fn absolute_lifetime_is_enforced_even_when_expires_is_later() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md C2.
 #[test]
 fn idle_lifetime_is_exact_to_the_second() {
     for algorithm in ALGORITHMS {
@@ -691,6 +706,7 @@ fn idle_lifetime_is_exact_to_the_second() {
 /// target found it opened a future-dated one but refused one created now, while reporting the
 /// same one-second bound for both). Only a hand-built head reaches this: the 0.2 builds before
 /// the floor sealed `expires = created` with such a bound, and that expiry refuses them still.
+/// Test plan: SECURITY-TESTS.md C2.
 #[test]
 fn a_sealed_zero_lifetime_is_checked_as_the_second_it_is_reported() {
     use wire::{Alg, LifetimeV2};
@@ -734,6 +750,7 @@ fn a_sealed_zero_lifetime_is_checked_as_the_second_it_is_reported() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md C3.
 #[test]
 fn future_dated_sessions_are_refused_beyond_the_skew() {
     for algorithm in ALGORITHMS {
@@ -760,6 +777,7 @@ fn future_dated_sessions_are_refused_beyond_the_skew() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md C3.
 #[test]
 fn a_value_sealed_by_an_instance_whose_clock_is_ahead() {
     for algorithm in ALGORITHMS {
@@ -802,6 +820,7 @@ fn model(
     }
 }
 
+/// Test plan: SECURITY-TESTS.md C4.
 #[test]
 fn extreme_timestamps_give_clean_results() {
     let u32_max = u64::from(u32::MAX);
@@ -858,6 +877,7 @@ fn extreme_timestamps_give_clean_results() {
     assert_eq!(checked, 2 * 3 * 15 * 4 * 15);
 }
 
+/// Test plan: SECURITY-TESTS.md C4.
 #[test]
 fn a_session_sealed_at_the_epoch_opens_at_the_epoch() {
     for algorithm in ALGORITHMS {
@@ -915,6 +935,7 @@ fn a_value_longer_than_the_limit_is_refused_before_decoding() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md D4.
 #[test]
 fn a_schema_bump_refuses_old_values() {
     #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
@@ -943,6 +964,7 @@ fn a_schema_bump_refuses_old_values() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md D4.
 #[test]
 fn trailing_bytes_after_the_postcard_value_are_refused() {
     for algorithm in ALGORITHMS {

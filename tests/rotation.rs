@@ -69,6 +69,7 @@ fn nonces(codec: &Codec, count: usize) -> Vec<[u8; 12]> {
         .collect()
 }
 
+/// Test plan: SECURITY-TESTS.md B2.
 #[test]
 fn forked_children_never_replay_the_parents_nonces() {
     const CHILDREN: usize = 8;
@@ -152,6 +153,7 @@ fn open_with_message_key(
     wire::open_with_message_key(alg, &message_key, NAME, schema, &raw(value)).map(|o| o.plaintext)
 }
 
+/// Test plan: SECURITY-TESTS.md B3.
 #[test]
 fn every_hour_has_its_own_message_key() {
     for algorithm in ALGORITHMS {
@@ -190,6 +192,7 @@ fn every_hour_has_its_own_message_key() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B3.
 #[test]
 fn a_seal_opens_only_inside_its_lifetime_window() {
     for algorithm in ALGORITHMS {
@@ -242,6 +245,7 @@ fn a_seal_opens_only_inside_its_lifetime_window() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B3.
 #[test]
 fn hours_outside_the_window_are_refused_before_derivation() {
     for algorithm in ALGORITHMS {
@@ -295,6 +299,7 @@ fn keys_of_the_wrong_length_are_refused() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B4.
 #[test]
 fn all_equal_keys_are_refused() {
     for algorithm in ALGORITHMS {
@@ -318,6 +323,7 @@ fn all_equal_keys_are_refused() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B4.
 #[test]
 fn short_master_secrets_are_refused() {
     for algorithm in ALGORITHMS {
@@ -346,6 +352,7 @@ fn short_master_secrets_are_refused() {
     );
 }
 
+/// Test plan: SECURITY-TESTS.md B4.
 #[test]
 fn key_strings_are_strict() {
     for algorithm in ALGORITHMS {
@@ -409,6 +416,7 @@ fn key_strings_are_strict() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B4.
 #[test]
 fn keys_zeroize_on_drop() {
     fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
@@ -441,6 +449,7 @@ fn assert_clean(what: &str, rendered: &str, forbidden: &[String]) {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B4.
 #[test]
 fn debug_and_display_never_show_secrets() {
     #[derive(serde::Serialize, serde::Deserialize, Clone)]
@@ -559,6 +568,7 @@ fn issue(codec: &Codec, cookies: &mut Vec<Cookie>, now: u64) {
     });
 }
 
+/// Test plan: SECURITY-TESTS.md B5.
 #[test]
 fn three_phase_rotation_on_two_staggered_instances() {
     for (old_alg, new_alg) in [
@@ -646,6 +656,7 @@ fn three_phase_rotation_on_two_staggered_instances() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B5.
 #[test]
 fn each_open_selects_one_key_by_id() {
     // Each open costs at most one AEAD open by construction: the header's key id selects one
@@ -886,6 +897,7 @@ fn strength(ring: &KeyRing, ids: &[KeyId], now: u64) -> (Vec<bool>, KeyId, Optio
 /// point loads (the ring keeps its strength: the revoked key stays revoked, the pending key
 /// does not seal, not-before stays); the whole file loads. On 0.2 (the same file without the
 /// `end` line, which 0.2 did not know) 20 of 29 line-boundary cut points loaded a weaker ring.
+/// Test plan: SECURITY-TESTS.md H4.
 #[test]
 fn a_ring_file_cut_at_any_byte_never_loads() {
     let dir = Scratch::new("torn");
@@ -925,6 +937,7 @@ fn a_ring_file_cut_at_any_byte_never_loads() {
 /// RT3-4 (b): reads are bounded and of regular files only: a file over 64 KiB, a symlink to
 /// `/dev/zero`, a FIFO and a directory are refused at once, naming the path (0.2 read the big
 /// file whole, read `/dev/zero` until memory ran out and blocked on the FIFO for ever).
+/// Test plan: SECURITY-TESTS.md H4.
 #[test]
 fn ring_file_reads_are_bounded_and_of_regular_files_only() {
     let dir = Scratch::new("reads");
@@ -1013,6 +1026,7 @@ fn ring_file_errors_name_the_path_and_the_line() {
 }
 
 /// RT3-4 (d): a zero poll interval is refused (0.2 spun a core on it).
+/// Test plan: SECURITY-TESTS.md H4.
 #[test]
 fn a_zero_watch_interval_is_refused() {
     let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));

@@ -267,6 +267,7 @@ pub(crate) async fn configured_attributes(instance: Instance) {
 }
 
 /// The `insecure_http` escape hatch drops Secure and the `__Host-` prefix, and says so loudly.
+/// Test plan: SECURITY-TESTS.md E2.
 pub(crate) async fn insecure_http_escape_hatch(instance: Instance) {
     let logs = Logs::capture();
     let config = SessionConfig::builder()

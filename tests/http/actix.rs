@@ -37,6 +37,7 @@ mod aes_256_gcm {
     crate::harness::scenarios!(Adapter::Actix, Algorithm::Aes256Gcm);
 }
 
+/// Test plan: SECURITY-TESTS.md E1.
 #[tokio::test]
 async fn rotation_to_longer_nonce_never_exceeds_limit() {
     harness::scenario::rotation_to_longer_nonce_never_exceeds_limit(Adapter::Actix).await;

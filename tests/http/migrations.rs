@@ -220,6 +220,7 @@ fn schema_of(resp: &Resp) -> u32 {
     u32::from_be_bytes(raw[9..13].try_into().unwrap())
 }
 
+/// Test plan: SECURITY-TESTS.md G2.
 async fn migrations_over(adapter: Adapter, algorithm: Algorithm) {
     let logs = Logs::capture();
     let clock = Clock::new(T0);
@@ -283,6 +284,7 @@ async fn migrations_over(adapter: Adapter, algorithm: Algorithm) {
     assert!(logs.take().contains("reason=\"unknown_schema\""));
 }
 
+/// Test plan: SECURITY-TESTS.md G2.
 #[tokio::test]
 async fn migrations_over_hyper() {
     for algorithm in ALGORITHMS {
@@ -290,6 +292,7 @@ async fn migrations_over_hyper() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md G2.
 #[tokio::test]
 async fn migrations_over_axum() {
     for algorithm in ALGORITHMS {
@@ -297,6 +300,7 @@ async fn migrations_over_axum() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md G2.
 #[cfg(feature = "__actix-tests")]
 #[tokio::test]
 async fn migrations_over_actix() {
