@@ -1387,3 +1387,30 @@ macro_rules! scenarios {
 }
 #[allow(unused_imports)]
 pub(crate) use scenarios;
+
+/// Every instance of one adapter: the scenario suite under each algorithm (modules
+/// `aes_256_gcm` and `xchacha20_poly1305`), and the tests that span both algorithms.
+///
+/// ```ignore
+/// crate::harness::instances!(Adapter::Hyper);
+/// ```
+#[allow(unused_macros)]
+macro_rules! instances {
+    ($adapter:expr) => {
+        mod aes_256_gcm {
+            $crate::harness::scenarios!($adapter, ::sealed_session::Algorithm::Aes256Gcm);
+        }
+
+        mod xchacha20_poly1305 {
+            $crate::harness::scenarios!($adapter, ::sealed_session::Algorithm::XChaCha20Poly1305);
+        }
+
+        /// Test plan: SECURITY-TESTS.md E1.
+        #[tokio::test]
+        async fn rotation_to_longer_nonce_never_exceeds_limit() {
+            $crate::harness::scenario::rotation_to_longer_nonce_never_exceeds_limit($adapter).await;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use instances;

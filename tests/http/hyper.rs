@@ -14,21 +14,7 @@ use crate::harness;
 use harness::{Adapter, Client, Env, Instance, T0};
 use sealed_session::Algorithm;
 
-mod aes_256_gcm {
-    use super::{Adapter, Algorithm};
-    crate::harness::scenarios!(Adapter::Hyper, Algorithm::Aes256Gcm);
-}
-
-/// Test plan: SECURITY-TESTS.md E1.
-#[tokio::test]
-async fn rotation_to_longer_nonce_never_exceeds_limit() {
-    harness::scenario::rotation_to_longer_nonce_never_exceeds_limit(Adapter::Hyper).await;
-}
-
-mod xchacha20_poly1305 {
-    use super::{Adapter, Algorithm};
-    crate::harness::scenarios!(Adapter::Hyper, Algorithm::XChaCha20Poly1305);
-}
+crate::harness::instances!(crate::harness::Adapter::Hyper);
 
 /// HTTP/2 (h2c, prior knowledge): cookie crumbs arrive as separate `Cookie` fields (RFC 9113
 /// §8.2.3) and the session is found among them.
