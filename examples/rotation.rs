@@ -161,8 +161,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the watcher for as long as the server runs: dropping it stops the reloads.
     let (ring, _watcher) = match std::env::var_os("RING_FILE") {
         Some(path) => {
-            let ring = KeyRing::from_file(&path)
-                .map_err(|error| format!("RING_FILE {}: {error}", std::path::Path::new(&path).display()))?;
+            let ring = KeyRing::from_file(&path).map_err(|error| {
+                format!(
+                    "RING_FILE {}: {error}",
+                    std::path::Path::new(&path).display()
+                )
+            })?;
             let watcher = ring.watch_file(path, Duration::from_secs(1))?;
             (ring, Some(watcher))
         }
