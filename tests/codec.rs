@@ -121,7 +121,7 @@ fn flip_every_bit(codec: &Codec, data: &[u8]) -> usize {
 }
 
 #[test]
-fn a1_every_bit_flip_is_refused() {
+fn every_bit_flip_is_refused() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let mut flips = 0;
@@ -133,7 +133,7 @@ fn a1_every_bit_flip_is_refused() {
 }
 
 #[test]
-fn a1_every_bit_flip_of_a_max_budget_value_is_refused() {
+fn every_bit_flip_of_a_max_budget_value_is_refused() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let len = max_budget_len(&codec);
@@ -184,7 +184,7 @@ fn lax_decode(value: &str) -> Option<Vec<u8>> {
 }
 
 #[test]
-fn a2_every_character_replacement_is_refused_and_decoding_is_canonical() {
+fn every_character_replacement_is_refused_and_decoding_is_canonical() {
     for (codec, value) in samples() {
         let now = T0 + 1;
         assert!(refusal::<Vec<u8>>(&codec, NAME, &value, now).is_none());
@@ -214,7 +214,7 @@ fn a2_every_character_replacement_is_refused_and_decoding_is_canonical() {
 }
 
 #[test]
-fn a2_inserted_separators_non_ascii_and_padding_are_refused() {
+fn inserted_separators_non_ascii_and_padding_are_refused() {
     let inserts = [
         "=",
         "+",
@@ -273,7 +273,7 @@ fn a2_inserted_separators_non_ascii_and_padding_are_refused() {
 }
 
 #[test]
-fn a2_non_canonical_trailing_bits_are_refused() {
+fn non_canonical_trailing_bits_are_refused() {
     for (codec, value) in samples() {
         let raw_len = decode(&value).len();
         let unused_bits = match raw_len % 3 {
@@ -306,7 +306,7 @@ fn a2_non_canonical_trailing_bits_are_refused() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn a3_every_prefix_and_every_extension_is_refused() {
+fn every_prefix_and_every_extension_is_refused() {
     for (codec, value) in samples() {
         let now = T0 + 1;
         for end in 0..value.len() {
@@ -338,7 +338,7 @@ fn a3_every_prefix_and_every_extension_is_refused() {
 }
 
 #[test]
-fn a4_short_tags_are_refused() {
+fn short_tags_are_refused() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         for len in [0, 1, 40] {
@@ -371,7 +371,7 @@ fn a4_short_tags_are_refused() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn a5_a_value_sealed_under_one_key_is_refused_under_another() {
+fn a_value_sealed_under_one_key_is_refused_under_another() {
     for algorithm in ALGORITHMS {
         let sealer = codec(algorithm);
         let value = seal(&sealer, b"secret".as_slice(), T0);
@@ -396,7 +396,7 @@ fn a5_a_value_sealed_under_one_key_is_refused_under_another() {
 }
 
 #[test]
-fn a6_cookie_name_is_bound() {
+fn cookie_name_is_bound() {
     let names = [
         "",
         "__Host-Session",
@@ -433,7 +433,7 @@ fn a6_cookie_name_is_bound() {
 }
 
 #[test]
-fn a6_values_cannot_be_swapped_between_three_cookies() {
+fn values_cannot_be_swapped_between_three_cookies() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let names = ["__Host-session", "__Host-csrf", "__Host-prefs"];
@@ -455,7 +455,7 @@ fn a6_values_cannot_be_swapped_between_three_cookies() {
 }
 
 #[test]
-fn a6_schema_version_is_bound() {
+fn schema_version_is_bound() {
     let schemas = [0, 1, 2, 7, 0x0100_0000, u32::MAX];
     for algorithm in ALGORITHMS {
         for sealed_under in schemas {
@@ -484,7 +484,7 @@ fn a6_schema_version_is_bound() {
 }
 
 #[test]
-fn a6_key_id_and_hour_are_bound() {
+fn key_id_and_hour_are_bound() {
     for algorithm in ALGORITHMS {
         // The same key bytes under another id (on another instance: one ring refuses a key
         // under two ids): a header naming the twin must not open there.
@@ -527,7 +527,7 @@ fn a6_key_id_and_hour_are_bound() {
 }
 
 #[test]
-fn a7_every_unsupported_version_byte_is_refused_before_aead_work() {
+fn every_unsupported_version_byte_is_refused_before_aead_work() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let raw = decode(&seal(&codec, &bytes(10), T0));
@@ -564,7 +564,7 @@ fn a7_every_unsupported_version_byte_is_refused_before_aead_work() {
 }
 
 #[test]
-fn a7_unknown_key_ids_are_refused_before_aead_work() {
+fn unknown_key_ids_are_refused_before_aead_work() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let raw = decode(&seal(&codec, &bytes(10), T0));
@@ -584,7 +584,7 @@ fn a7_unknown_key_ids_are_refused_before_aead_work() {
 }
 
 #[test]
-fn a7_algorithm_confusion_is_refused_both_ways() {
+fn algorithm_confusion_is_refused_both_ways() {
     for (sealed_with, opened_with) in [
         (Algorithm::Aes256Gcm, Algorithm::XChaCha20Poly1305),
         (Algorithm::XChaCha20Poly1305, Algorithm::Aes256Gcm),
@@ -609,7 +609,7 @@ fn a7_algorithm_confusion_is_refused_both_ways() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn c1_absolute_lifetime_holds_however_active_the_session() {
+fn absolute_lifetime_holds_however_active_the_session() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm); // idle 1 day, max 7 days
         let max = codec.max_lifetime().as_secs();
@@ -637,7 +637,7 @@ fn c1_absolute_lifetime_holds_however_active_the_session() {
 }
 
 #[test]
-fn c1_absolute_lifetime_is_enforced_even_when_expires_is_later() {
+fn absolute_lifetime_is_enforced_even_when_expires_is_later() {
     // Sealed while max_lifetime was 10 days, opened after it was shortened to 7: `expires`
     // lies beyond created + 7 days, and only the absolute check can refuse.
     let long = Duration::from_secs(10 * DAY);
@@ -662,7 +662,7 @@ fn c1_absolute_lifetime_is_enforced_even_when_expires_is_later() {
 }
 
 #[test]
-fn c2_idle_lifetime_is_exact_to_the_second() {
+fn idle_lifetime_is_exact_to_the_second() {
     for algorithm in ALGORITHMS {
         for idle in [1, 59, 60, HOUR, HOUR + 1, DAY] {
             let codec = codec(algorithm)
@@ -692,7 +692,7 @@ fn c2_idle_lifetime_is_exact_to_the_second() {
 /// same one-second bound for both). Only a hand-built head reaches this: the 0.2 builds before
 /// the floor sealed `expires = created` with such a bound, and that expiry refuses them still.
 #[test]
-fn c2_a_sealed_zero_lifetime_is_checked_as_the_second_it_is_reported() {
+fn a_sealed_zero_lifetime_is_checked_as_the_second_it_is_reported() {
     use wire::{Alg, LifetimeV2};
     for alg in [Alg::Aes, Alg::XChaCha] {
         let key = wire::test_key(alg, "zero lifetime", None);
@@ -735,7 +735,7 @@ fn c2_a_sealed_zero_lifetime_is_checked_as_the_second_it_is_reported() {
 }
 
 #[test]
-fn c3_future_dated_sessions_are_refused_beyond_the_skew() {
+fn future_dated_sessions_are_refused_beyond_the_skew() {
     for algorithm in ALGORITHMS {
         for skew in [0, 1, 60, HOUR] {
             let codec = codec(algorithm)
@@ -761,7 +761,7 @@ fn c3_future_dated_sessions_are_refused_beyond_the_skew() {
 }
 
 #[test]
-fn c3_a_value_sealed_by_an_instance_whose_clock_is_ahead() {
+fn a_value_sealed_by_an_instance_whose_clock_is_ahead() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm); // skew 60 s
         // The sealing instance is 60 s ahead and already in the next hour.
@@ -803,7 +803,7 @@ fn model(
 }
 
 #[test]
-fn c4_extreme_timestamps_give_clean_results() {
+fn extreme_timestamps_give_clean_results() {
     let u32_max = u64::from(u32::MAX);
     let times = [
         0,
@@ -859,7 +859,7 @@ fn c4_extreme_timestamps_give_clean_results() {
 }
 
 #[test]
-fn c4_a_session_sealed_at_the_epoch_opens_at_the_epoch() {
+fn a_session_sealed_at_the_epoch_opens_at_the_epoch() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let sealed = codec.seal(NAME, &meta(0), &1u8, 0).unwrap();
@@ -882,7 +882,7 @@ fn c4_a_session_sealed_at_the_epoch_opens_at_the_epoch() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn d2_a_value_longer_than_the_limit_is_refused_before_decoding() {
+fn a_value_longer_than_the_limit_is_refused_before_decoding() {
     for algorithm in ALGORITHMS {
         for limit in [91, 200, 1000, DEFAULT_MAX_VALUE_LEN, MAX_VALUE_LEN_LIMIT] {
             let codec = codec(algorithm).with_max_value_len(limit).unwrap();
@@ -916,7 +916,7 @@ fn d2_a_value_longer_than_the_limit_is_refused_before_decoding() {
 }
 
 #[test]
-fn d4_a_schema_bump_refuses_old_values() {
+fn a_schema_bump_refuses_old_values() {
     #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
     struct V1 {
         user: String,
@@ -944,7 +944,7 @@ fn d4_a_schema_bump_refuses_old_values() {
 }
 
 #[test]
-fn d4_trailing_bytes_after_the_postcard_value_are_refused() {
+fn trailing_bytes_after_the_postcard_value_are_refused() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         for extra in [0u8, 1, 0x7f, 0xff] {

@@ -34,7 +34,7 @@ use common::{
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn b1_a_million_seals_never_repeat_a_nonce() {
+fn a_million_seals_never_repeat_a_nonce() {
     let codec = Codec::new(KeyRing::new(key(Algorithm::Aes256Gcm, 1)));
     let count = 1usize << 20;
     let mut nonces: HashSet<[u8; 12]> = HashSet::with_capacity(count);
@@ -70,7 +70,7 @@ fn nonces(codec: &Codec, count: usize) -> Vec<[u8; 12]> {
 }
 
 #[test]
-fn b2_forked_children_never_replay_the_parents_nonces() {
+fn forked_children_never_replay_the_parents_nonces() {
     const CHILDREN: usize = 8;
     const PER_CHILD: usize = 1000;
     let codec = Codec::new(KeyRing::new(key(Algorithm::Aes256Gcm, 2)));
@@ -155,7 +155,7 @@ fn open_with_message_key(
 }
 
 #[test]
-fn b3_every_hour_has_its_own_message_key() {
+fn every_hour_has_its_own_message_key() {
     for algorithm in ALGORITHMS {
         let key = key(algorithm, 3);
         let key_string = key.to_string();
@@ -193,7 +193,7 @@ fn b3_every_hour_has_its_own_message_key() {
 }
 
 #[test]
-fn b3_a_seal_opens_only_inside_its_lifetime_window() {
+fn a_seal_opens_only_inside_its_lifetime_window() {
     for algorithm in ALGORITHMS {
         let codec = Codec::new(KeyRing::new(key(algorithm, 4))); // idle 1 day, skew 60 s
         let sealed_at = T0 + 1234;
@@ -245,7 +245,7 @@ fn b3_a_seal_opens_only_inside_its_lifetime_window() {
 }
 
 #[test]
-fn b3_hours_outside_the_window_are_refused_before_derivation() {
+fn hours_outside_the_window_are_refused_before_derivation() {
     for algorithm in ALGORITHMS {
         let key = key(algorithm, 5);
         let id = key.id();
@@ -281,7 +281,7 @@ fn b3_hours_outside_the_window_are_refused_before_derivation() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn b4_keys_of_the_wrong_length_are_refused() {
+fn keys_of_the_wrong_length_are_refused() {
     for algorithm in ALGORITHMS {
         for len in (0..=64).filter(|len| *len != 32) {
             let bytes: Vec<u8> = (0..len).map(|i| u8::try_from(i).unwrap()).collect();
@@ -298,7 +298,7 @@ fn b4_keys_of_the_wrong_length_are_refused() {
 }
 
 #[test]
-fn b4_all_equal_keys_are_refused() {
+fn all_equal_keys_are_refused() {
     for algorithm in ALGORITHMS {
         for byte in 0..=u8::MAX {
             assert_eq!(
@@ -321,7 +321,7 @@ fn b4_all_equal_keys_are_refused() {
 }
 
 #[test]
-fn b4_short_master_secrets_are_refused() {
+fn short_master_secrets_are_refused() {
     for algorithm in ALGORITHMS {
         for len in 0..MIN_MASTER_LEN {
             let master = vec![0x5c; len];
@@ -349,7 +349,7 @@ fn b4_short_master_secrets_are_refused() {
 }
 
 #[test]
-fn b4_key_strings_are_strict() {
+fn key_strings_are_strict() {
     for algorithm in ALGORITHMS {
         let key = key(algorithm, 7);
         let text = key.to_string();
@@ -412,7 +412,7 @@ fn b4_key_strings_are_strict() {
 }
 
 #[test]
-fn b4_keys_zeroize_on_drop() {
+fn keys_zeroize_on_drop() {
     fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
     zeroize_on_drop::<Key>();
 }
@@ -444,7 +444,7 @@ fn assert_clean(what: &str, rendered: &str, forbidden: &[String]) {
 }
 
 #[test]
-fn b4_debug_and_display_never_show_secrets() {
+fn debug_and_display_never_show_secrets() {
     #[derive(serde::Serialize, serde::Deserialize, Clone)]
     struct Secretive {
         token: String,
@@ -562,7 +562,7 @@ fn issue(codec: &Codec, cookies: &mut Vec<Cookie>, now: u64) {
 }
 
 #[test]
-fn b5_three_phase_rotation_on_two_staggered_instances() {
+fn three_phase_rotation_on_two_staggered_instances() {
     for (old_alg, new_alg) in [
         (Algorithm::Aes256Gcm, Algorithm::Aes256Gcm),
         (Algorithm::Aes256Gcm, Algorithm::XChaCha20Poly1305),
@@ -649,7 +649,7 @@ fn b5_three_phase_rotation_on_two_staggered_instances() {
 }
 
 #[test]
-fn b5_each_open_selects_one_key_by_id() {
+fn each_open_selects_one_key_by_id() {
     // Each open costs at most one AEAD open by construction: the header's key id selects one
     // ring key (no trial decryption) and its hour one message key. Observable consequences:
     // with a full ring, a value opens only under its own id, and anything naming an unknown
@@ -889,7 +889,7 @@ fn strength(ring: &KeyRing, ids: &[KeyId], now: u64) -> (Vec<bool>, KeyId, Optio
 /// does not seal, not-before stays); the whole file loads. On 0.2 (the same file without the
 /// `end` line, which 0.2 did not know) 20 of 29 line-boundary cut points loaded a weaker ring.
 #[test]
-fn h4_a_ring_file_cut_at_any_byte_never_loads() {
+fn a_ring_file_cut_at_any_byte_never_loads() {
     let dir = Scratch::new("torn");
     let path = dir.path("session.keys");
     let [pending, primary, revoked] = [
@@ -928,7 +928,7 @@ fn h4_a_ring_file_cut_at_any_byte_never_loads() {
 /// `/dev/zero`, a FIFO and a directory are refused at once, naming the path (0.2 read the big
 /// file whole, read `/dev/zero` until memory ran out and blocked on the FIFO for ever).
 #[test]
-fn h4_ring_file_reads_are_bounded_and_of_regular_files_only() {
+fn ring_file_reads_are_bounded_and_of_regular_files_only() {
     let dir = Scratch::new("reads");
     let key = Key::generate(Algorithm::Aes256Gcm);
     let ring: KeyRing = key.to_string().parse().unwrap();
@@ -1016,7 +1016,7 @@ fn ring_file_errors_name_the_path_and_the_line() {
 
 /// RT3-4 (d): a zero poll interval is refused (0.2 spun a core on it).
 #[test]
-fn h4_a_zero_watch_interval_is_refused() {
+fn a_zero_watch_interval_is_refused() {
     let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
     assert_eq!(
         ring.watch_file("/nonexistent/session.keys", std::time::Duration::ZERO)

@@ -9,8 +9,7 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::harness;
 
 use axum::Router;
 use axum::routing::get;
@@ -23,8 +22,8 @@ mod aes_256_gcm {
 }
 
 #[tokio::test]
-async fn e1_rotation_to_longer_nonce_never_exceeds_limit() {
-    harness::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Axum).await;
+async fn rotation_to_longer_nonce_never_exceeds_limit() {
+    harness::scenario::rotation_to_longer_nonce_never_exceeds_limit(Adapter::Axum).await;
 }
 
 mod xchacha20_poly1305 {

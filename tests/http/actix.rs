@@ -20,8 +20,7 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::{common, harness};
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -39,8 +38,8 @@ mod aes_256_gcm {
 }
 
 #[tokio::test]
-async fn e1_rotation_to_longer_nonce_never_exceeds_limit() {
-    harness::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Actix).await;
+async fn rotation_to_longer_nonce_never_exceeds_limit() {
+    harness::scenario::rotation_to_longer_nonce_never_exceeds_limit(Adapter::Actix).await;
 }
 
 mod xchacha20_poly1305 {
