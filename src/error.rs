@@ -268,6 +268,7 @@ pub enum ConfigError {
     },
     /// A schema migration is registered twice, for the current version, or a version to
     /// write is not registered.
+    #[non_exhaustive]
     Migration {
         /// The registered type at fault (its Rust name, for the message).
         type_name: &'static str,
@@ -276,6 +277,7 @@ pub enum ConfigError {
     },
     /// A session type's serde shape cannot be traced for the type binding of wire format v3
     /// (its `Deserialize` needs a self-describing format, or recurses through a struct).
+    #[non_exhaustive]
     TypeShape {
         /// The type (its Rust name, for the message).
         type_name: &'static str,
@@ -283,6 +285,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// The chunking or compression settings are out of range.
+    #[non_exhaustive]
     Chunking {
         /// The setting at fault: `max_chunks` or `cookie_header_budget`.
         setting: &'static str,

@@ -80,11 +80,13 @@ fn forked_children_never_replay_the_parents_nonces() {
 
     let mut children = Vec::new();
     for _ in 0..CHILDREN {
-        let (mut reader, mut writer) = std::io::pipe().unwrap();
+        // A socket pair rather than `std::io::pipe` (Rust 1.87, after the MSRV): the same
+        // end-of-file once the child's end is closed.
+        let (mut reader, mut writer) = std::os::unix::net::UnixStream::pair().unwrap();
         let child_codec = codec.clone();
         let pid = fork_and_run(move || {
             let bytes: Vec<u8> = nonces(&child_codec, PER_CHILD).concat();
-            // 12,000 bytes fit in a pipe buffer: the write cannot block on the parent.
+            // 12,000 bytes fit in a socket buffer: the write cannot block on the parent.
             match writer.write_all(&bytes) {
                 Ok(()) => 0,
                 Err(_) => 1,
