@@ -287,6 +287,17 @@ impl Key {
     /// a fresh AEAD key every hour keeps the random-nonce budget of NIST SP 800-38D §8.3 (2^32
     /// seals per key) per hour instead of per key lifetime.
     pub(crate) fn message_cipher(&self, hour: u32) -> MessageCipher {
+        let message_key = self.message_key(hour);
+        // The derivation left the ring key on the stack below this frame (HMAC's padded key
+        // block), where the cipher is built next: see `wipe_stack_below`.
+        wipe_stack_below();
+        MessageCipher::new(self.algorithm, &message_key)
+    }
+
+    /// The message key of `hour` (see [`message_cipher`](Self::message_cipher)), derived in a
+    /// frame of its own.
+    #[inline(never)]
+    fn message_key(&self, hour: u32) -> Zeroizing<[u8; KEY_LEN]> {
         let mut okm = Zeroizing::new([0u8; KEY_LEN]);
         let info = [
             &[self.algorithm.code()][..],
@@ -297,13 +308,7 @@ impl Key {
         // if it did, the all-zero key would only make opening fail, never leak.
         let _ = Hkdf::<Sha256>::new(Some(MESSAGE_KEY_SALT), &self.bytes)
             .expand_multi_info(&info, okm.as_mut());
-        let key = okm.as_ref().into();
-        match self.algorithm {
-            Algorithm::Aes256Gcm => MessageCipher::Aes256Gcm(Aes256Gcm::new(key)),
-            Algorithm::XChaCha20Poly1305 => {
-                MessageCipher::XChaCha20Poly1305(XChaCha20Poly1305::new(key))
-            }
-        }
+        okm
     }
 
     /// Whether both keys hold the same bytes, in constant time.
@@ -329,6 +334,38 @@ pub(crate) enum MessageCipher {
     XChaCha20Poly1305(XChaCha20Poly1305),
 }
 
+impl MessageCipher {
+    /// Built in a frame of its own, below a stack that `wipe_stack_below` cleared.
+    #[inline(never)]
+    fn new(algorithm: Algorithm, message_key: &[u8; KEY_LEN]) -> Self {
+        let key = message_key.into();
+        match algorithm {
+            Algorithm::Aes256Gcm => Self::Aes256Gcm(Aes256Gcm::new(key)),
+            Algorithm::XChaCha20Poly1305 => Self::XChaCha20Poly1305(XChaCha20Poly1305::new(key)),
+        }
+    }
+}
+
+/// Bytes of stack `wipe_stack_below` clears: more than a key derivation and a cipher
+/// construction use together (about 4 KiB in a debug build).
+const STACK_WIPE_LEN: usize = 8 * 1024;
+
+/// Zeroes the stack just below the caller's frame, where its next call runs.
+///
+/// aes 0.8's auto-detected AES type is a union sized for the software key schedule, of which
+/// AES-NI writes only the first half; the rest keeps whatever the stack held where the cipher
+/// was built, and is copied into the heap with it, where no `Drop` wipes it (SECURITY.md F3).
+/// Stale stack there held ring-key bytes from the key derivation (found by `tests/wipe.rs` in
+/// every freed cipher under some codegen settings). A cipher is therefore built only in
+/// frames below a wiped stretch: the cache calls this before it derives, and
+/// [`Key::message_cipher`] again between the derivation and the construction.
+#[inline(never)]
+pub(crate) fn wipe_stack_below() {
+    let mut zeros = [0u8; STACK_WIPE_LEN];
+    // Makes the zeros observable, so the stores are not optimised away.
+    core::hint::black_box(&mut zeros);
+}
+
 /// The AEAD refused: a wrong nonce length (a bug, not input) on seal, or a bad tag on open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AeadFailure;
@@ -338,12 +375,21 @@ impl Drop for MessageCipher {
     /// `ManuallyDrop` union without a `Drop`, so its `zeroize` feature never runs and the
     /// POLYVAL key would stay in freed memory. Overwriting the cipher in place with one under
     /// the all-zero key, whose keys are public, replaces those bytes before the allocation is
-    /// freed (the old value's own `Drop`s wipe the AES round keys).
+    /// freed (the old value's own `Drop`s wipe the AES round keys). The replacement is built
+    /// below a wiped stretch of stack, or its AES union would carry stale stack into the
+    /// allocation (see [`wipe_stack_below`]).
     fn drop(&mut self) {
         if let Self::Aes256Gcm(aead) = self {
-            *aead = Aes256Gcm::new(&GenericArray::default());
+            wipe_stack_below();
+            overwrite_with_public_key(aead);
         }
     }
+}
+
+/// Replaces `aead` with the cipher of the all-zero key, in a frame below the caller's wipe.
+#[inline(never)]
+fn overwrite_with_public_key(aead: &mut Aes256Gcm) {
+    *aead = Aes256Gcm::new(&GenericArray::default());
 }
 
 impl MessageCipher {

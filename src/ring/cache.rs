@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 
 use super::CIPHER_SLOTS;
-use crate::key::{Key, MessageCipher};
+use crate::key::{Key, MessageCipher, wipe_stack_below};
 
 /// A ring key with its message-key cache.
 pub(crate) struct RingKey {
@@ -70,7 +70,7 @@ impl RingKey {
         if let Some(cached) = self.cached(hour) {
             return cached;
         }
-        let fresh = Arc::new(self.derive(hour));
+        let fresh = self.derive(hour);
         self.store(Arc::clone(&fresh));
         fresh
     }
@@ -80,7 +80,7 @@ impl RingKey {
     pub(crate) fn opening_cipher(&self, hour: u32) -> OpeningCipher {
         match self.cached(hour) {
             Some(cached) => OpeningCipher::Cached(cached),
-            None => OpeningCipher::Fresh(Arc::new(self.derive(hour))),
+            None => OpeningCipher::Fresh(self.derive(hour)),
         }
     }
 
@@ -91,11 +91,19 @@ impl RingKey {
         }
     }
 
-    fn derive(&self, hour: u32) -> HourCipher {
-        HourCipher {
+    fn derive(&self, hour: u32) -> Arc<HourCipher> {
+        // Whatever ran at this depth before (an earlier derivation included) may have left
+        // key material where the cipher is about to be built: see `wipe_stack_below`.
+        wipe_stack_below();
+        self.derive_below_wiped_stack(hour)
+    }
+
+    #[inline(never)]
+    fn derive_below_wiped_stack(&self, hour: u32) -> Arc<HourCipher> {
+        Arc::new(HourCipher {
             hour,
             cipher: self.key.message_cipher(hour),
-        }
+        })
     }
 
     /// Stores one entry in its slot unless the slot holds a newer hour: a miss copies nothing
