@@ -7,7 +7,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use postcard::ser_flavors::{Flavor, Size};
+use postcard::ser_flavors::Flavor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -26,16 +26,19 @@ use crate::ring::{KeyRing, RingView};
 #[cfg(feature = "compression")]
 pub(crate) mod compress;
 mod flavors;
+mod head;
 mod meta;
 mod open;
 mod schema;
 mod shape;
+mod wiped;
 
 pub(crate) use self::flavors::encoded_len;
 use self::flavors::{CappedAppend, SameBytes, check_round_trip, write_capped};
 pub(crate) use self::meta::Bounds;
 pub(crate) use self::meta::Packed;
 pub use self::meta::{Lifetime, Opened, Sealed, SessionId, SessionMeta};
+pub(crate) use self::wiped::Wiped;
 
 /// The default idle timeout: a session not used for a day expires.
 pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -67,14 +70,33 @@ const _: () = assert!(DEFAULT_MAX_VALUE_LEN <= MAX_VALUE_LEN_LIMIT);
 const _: () = assert!(MAX_CLOCK_SKEW.as_secs() == 3600);
 const _: () = assert!(MAX_LIFETIME_LIMIT.as_secs() == 400 * 86_400);
 
-/// A seal planned on one snapshot of the ring: the value's length and Max-Age, and the
-/// snapshot that seals it.
+/// A seal planned on one snapshot of the ring: the value's length and Max-Age, and what the
+/// seal writes (the snapshot, the hour, the bounds and expiry), each worked out once.
 #[cfg(feature = "engine")]
 pub(crate) struct SealPlan {
     view: RingView,
     now: u64,
+    facts: SealFacts,
     pub(crate) value_len: usize,
     pub(crate) max_age: Option<u64>,
+}
+
+/// What a seal at `now` writes besides the data, derived once per seal.
+#[derive(Clone, Copy)]
+struct SealFacts {
+    hour: u32,
+    bounds: Bounds,
+    expires: u64,
+}
+
+impl SealFacts {
+    /// The Max-Age of the cookie sealed at `now`, or `None` for a browser-session cookie.
+    #[cfg(feature = "engine")]
+    fn max_age(&self, now: u64) -> Option<u64> {
+        self.bounds
+            .persistent
+            .then(|| self.expires.saturating_sub(now))
+    }
 }
 
 /// Seals session data into cookie values and opens them again.
@@ -488,7 +510,7 @@ impl Codec {
     fn encode_for_compression<T: Serialize + ?Sized>(
         &self,
         data: &T,
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>, SessionError> {
+    ) -> Result<Wiped, SessionError> {
         let len = encoded_len(data).ok_or(SessionError::Serialize)?;
         if len > self.data_limit() {
             return Err(SessionError::TooLarge {
@@ -496,14 +518,14 @@ impl Codec {
                 limit: self.data_limit(),
             });
         }
-        let mut encoded = zeroize::Zeroizing::new(Vec::with_capacity(len));
+        let mut encoded = Wiped::with_capacity(len);
         write_capped(&mut encoded, len, data).map_err(|_| SessionError::Serialize)?;
         Ok(encoded)
     }
 
     /// The compressed form of a data encoding, when this codec compresses and that makes it
     /// shorter.
-    pub(crate) fn pack(&self, encoded: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    pub(crate) fn pack(&self, encoded: &[u8]) -> Option<Wiped> {
         #[cfg(feature = "compression")]
         if self.compress {
             return compress::deflate(encoded);
@@ -520,17 +542,6 @@ impl Codec {
             return compress::MAX_INFLATED_LEN.max(self.max_value_len);
         }
         self.max_value_len
-    }
-
-    /// The Max-Age of a session with this head sealed at `now`, or `None` for a
-    /// browser-session cookie.
-    #[cfg(feature = "engine")]
-    pub(crate) fn max_age(&self, head: &Head<'_>, now: u64) -> Option<u64> {
-        let bounds = self.bounds(head.lifetime);
-        bounds.persistent.then(|| {
-            self.expiry(bounds, head.meta.created, now)
-                .saturating_sub(now)
-        })
     }
 
     /// The chunk count in the header of a value's first chunk (1 when it cannot be read: the
@@ -552,7 +563,17 @@ impl Codec {
         format: Format,
         now: u64,
     ) -> Result<u64, SessionError> {
-        self.seal_in(&self.ring.view(), out, cookie_name, head, data, format, now)
+        let facts = self.seal_facts(head, now);
+        self.seal_in(
+            &self.ring.view(),
+            &facts,
+            out,
+            cookie_name,
+            head,
+            data,
+            format,
+            now,
+        )
     }
 
     /// Plans a seal of `data_len` bytes of data at `now`: one snapshot of the ring, whose
@@ -561,12 +582,14 @@ impl Codec {
     #[cfg(feature = "engine")]
     pub(crate) fn plan_seal(&self, head: &Head<'_>, data_len: usize, now: u64) -> SealPlan {
         let view = self.ring.view();
-        let value_len = self.value_len_in(&view, head, data_len, now);
+        let facts = self.seal_facts(head, now);
+        let algorithm = view.sealing_key(now).key().algorithm();
         SealPlan {
+            value_len: self.value_len(algorithm, &self.wire_head(head, &facts), data_len),
+            max_age: facts.max_age(now),
             view,
             now,
-            value_len,
-            max_age: self.max_age(head, now),
+            facts,
         }
     }
 
@@ -581,13 +604,43 @@ impl Codec {
         data: Data<'_, T>,
         format: Format,
     ) -> Result<u64, SessionError> {
-        self.seal_in(&plan.view, out, cookie_name, head, data, format, plan.now)
+        self.seal_in(
+            &plan.view,
+            &plan.facts,
+            out,
+            cookie_name,
+            head,
+            data,
+            format,
+            plan.now,
+        )
+    }
+
+    /// The hour, bounds and expiry of a seal of a session with `head` at `now`.
+    fn seal_facts(&self, head: &Head<'_>, now: u64) -> SealFacts {
+        let bounds = self.bounds(head.lifetime);
+        SealFacts {
+            hour: envelope::hour_of(now),
+            bounds,
+            expires: self.expiry(bounds, head.meta.created, now),
+        }
+    }
+
+    fn wire_head<'h>(&self, head: &'h Head<'h>, facts: &SealFacts) -> WireHead<'h> {
+        (
+            &head.meta.id,
+            head.meta.created,
+            facts.expires,
+            facts.bounds,
+            head.flash,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
     fn seal_in<T: Serialize + ?Sized>(
         &self,
         ring: &RingView,
+        facts: &SealFacts,
         out: &mut String,
         cookie_name: &str,
         head: &Head<'_>,
@@ -597,22 +650,20 @@ impl Codec {
     ) -> Result<u64, SessionError> {
         let key = ring.sealing_key(now);
         let algorithm = key.key().algorithm();
-        let hour = envelope::hour_of(now);
-        let header = Header::new(key.key().id(), hour, format.sealed_as, format.flags);
-        let bounds = self.bounds(head.lifetime);
-        let expires = self.expiry(bounds, head.meta.created, now);
-        let wire: WireHead<'_> = (
-            &head.meta.id,
-            head.meta.created,
-            expires,
-            bounds,
-            head.flash,
-        );
+        let header = Header::new(key.key().id(), facts.hour, format.sealed_as, format.flags);
+        let wire = self.wire_head(head, facts);
 
         let mut envelope = envelope::Sealing::new(header, algorithm);
-        let room = self.max_plaintext_len(&header, algorithm);
+        let room = self.max_plaintext_len(algorithm);
         let limit = envelope.buffer().len().saturating_add(room);
-        let written = write_capped(envelope.buffer(), limit, &wire).and_then(|()| match data {
+        let written = head::write(
+            &mut CappedAppend {
+                buf: envelope.buffer(),
+                limit,
+            },
+            &wire,
+        )
+        .and_then(|()| match data {
             Data::Value(value) => write_capped(envelope.buffer(), limit, value),
             Data::Encoded(bytes) => CappedAppend {
                 buf: envelope.buffer(),
@@ -623,15 +674,15 @@ impl Codec {
         if let Err(error) = written {
             return Err(match error {
                 postcard::Error::SerializeBufferFull => SessionError::TooLarge {
-                    size: data.encoded_len().map_or(usize::MAX, |len| {
-                        self.value_len(&header, algorithm, &wire, len)
-                    }),
+                    size: data
+                        .encoded_len()
+                        .map_or(usize::MAX, |len| self.value_len(algorithm, &wire, len)),
                     limit: self.max_value_len,
                 },
                 _ => SessionError::Serialize,
             });
         }
-        let cipher = key.sealing_cipher(hour);
+        let cipher = key.sealing_cipher(facts.hour);
         envelope
             .seal(cipher.cipher(), cookie_name, out)
             .map_err(|failure| match failure {
@@ -639,7 +690,7 @@ impl Codec {
                 // Only for plaintexts of gigabytes, far beyond any limit.
                 SealFailure::Aead => SessionError::Internal,
             })?;
-        Ok(expires)
+        Ok(facts.expires)
     }
 
     /// The exact length of the value [`seal`](Self::seal) would return now, without sealing
@@ -671,51 +722,36 @@ impl Codec {
 
     /// The length of the value sealed now for data whose encoding is `data_len` bytes.
     pub(crate) fn sealed_value_len(&self, head: &Head<'_>, data_len: usize, now: u64) -> usize {
-        self.value_len_in(&self.ring.view(), head, data_len, now)
+        let facts = self.seal_facts(head, now);
+        let algorithm = self.ring.view().sealing_key(now).key().algorithm();
+        self.value_len(algorithm, &self.wire_head(head, &facts), data_len)
     }
 
-    fn value_len_in(&self, ring: &RingView, head: &Head<'_>, data_len: usize, now: u64) -> usize {
-        let key = ring.sealing_key(now).key();
+    /// The length of the value sealed now for data whose encoding is `data_len` bytes, and its
+    /// Max-Age (`None` for a browser-session cookie), from one derivation of the seal's facts.
+    #[cfg(feature = "engine")]
+    pub(crate) fn sized(&self, head: &Head<'_>, data_len: usize, now: u64) -> (usize, Option<u64>) {
+        let facts = self.seal_facts(head, now);
+        let algorithm = self.ring.view().sealing_key(now).key().algorithm();
+        let value_len = self.value_len(algorithm, &self.wire_head(head, &facts), data_len);
+        (value_len, facts.max_age(now))
+    }
+
+    fn value_len(&self, algorithm: Algorithm, wire: &WireHead<'_>, data_len: usize) -> usize {
+        let head_len = head::len(wire);
         // v2 and v3 headers have one length.
-        let header = Header::new(
-            key.id(),
-            envelope::hour_of(now),
-            SealedAs::Version(0),
-            Flags::default(),
-        );
-        let bounds = self.bounds(head.lifetime);
-        let expires = self.expiry(bounds, head.meta.created, now);
-        let wire: WireHead<'_> = (
-            &head.meta.id,
-            head.meta.created,
-            expires,
-            bounds,
-            head.flash,
-        );
-        self.value_len(&header, key.algorithm(), &wire, data_len)
-    }
-
-    fn value_len(
-        &self,
-        header: &Header,
-        algorithm: Algorithm,
-        wire: &WireHead<'_>,
-        data_len: usize,
-    ) -> usize {
-        // The head (a fixed array, integers and strings) always serializes.
-        let head_len = postcard::serialize_with_flavor::<_, _, usize>(wire, Size::default())
-            .unwrap_or(usize::MAX);
         envelope::encoded_len(envelope::envelope_len(
-            header.len(),
+            envelope::V2_HEADER_LEN,
             algorithm,
             head_len.saturating_add(data_len),
         ))
     }
 
-    /// The largest plaintext whose sealed value fits in `max_value_len`.
-    fn max_plaintext_len(&self, header: &Header, algorithm: Algorithm) -> usize {
+    /// The largest plaintext whose sealed value (v2 and v3 headers have one length) fits in
+    /// `max_value_len`.
+    fn max_plaintext_len(&self, algorithm: Algorithm) -> usize {
         envelope::max_raw_len(self.max_value_len).saturating_sub(envelope::envelope_len(
-            header.len(),
+            envelope::V2_HEADER_LEN,
             algorithm,
             0,
         ))
@@ -730,10 +766,10 @@ impl Codec {
         &self,
         data: &T,
         schema: &Schema<T>,
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Encoding> {
+    ) -> Result<Wiped, Encoding> {
         // Room for a typical session at once; larger ones grow (each old block wiped: see
         // `CappedAppend`), but never past the limit. Wiped when dropped (RT3-7).
-        let mut encoded = zeroize::Zeroizing::new(Vec::with_capacity(ENCODE_CAPACITY));
+        let mut encoded = Wiped::with_capacity(ENCODE_CAPACITY);
         schema.encode(data, &mut encoded, self.data_limit())?;
         Ok(encoded)
     }

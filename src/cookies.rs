@@ -274,9 +274,9 @@ fn push_decimal(line: &mut String, mut n: u64) {
             break;
         }
     }
-    for &digit in digits.get(start..).unwrap_or_default() {
-        line.push(char::from(digit));
-    }
+    // ASCII digits: always UTF-8; one copy instead of a push per character.
+    let digits = digits.get(start..).unwrap_or_default();
+    line.push_str(core::str::from_utf8(digits).unwrap_or_default());
 }
 
 /// The deletion line of chunk `index`: same name, path and domain, empty value, `Max-Age=0`
@@ -290,7 +290,12 @@ pub(crate) fn removal_line(name: &str, index: usize, suffix: &str) -> String {
 /// The chunk index of a cookie named `cookie` for the session cookie `name`: 0 for the name
 /// itself, `k` for `name.k` (1 to 15, canonical decimal), `None` for other cookies.
 pub(crate) fn chunk_index(cookie: &[u8], name: &str) -> Option<usize> {
-    let rest = cookie.strip_prefix(name.as_bytes())?;
+    chunk_suffix(cookie.strip_prefix(name.as_bytes())?)
+}
+
+/// The chunk index a cookie name's `rest` after the session's name says: 0 for nothing, `k`
+/// for `.k` (1 to 15, canonical decimal), `None` for anything else.
+fn chunk_suffix(rest: &[u8]) -> Option<usize> {
     if rest.is_empty() {
         return Some(0);
     }
@@ -330,6 +335,32 @@ pub(crate) fn path_matches(request_path: &str, cookie_path: &str) -> bool {
 pub trait CookieFields: Send + Sync {
     /// The `index`th `Cookie` header value, in request order; `None` past the last.
     fn field(&self, index: usize) -> Option<&[u8]>;
+}
+
+/// A request's `Cookie` fields as an adapter holds them (its framework's header values,
+/// reference-counted rather than copied): a list only for requests that send several (HTTP/2).
+pub(crate) struct HeaderFields<V> {
+    first: Option<V>,
+    rest: Vec<V>,
+}
+
+impl<V> HeaderFields<V> {
+    pub(crate) fn collect(mut fields: impl Iterator<Item = V>) -> Self {
+        Self {
+            first: fields.next(),
+            rest: fields.collect(),
+        }
+    }
+}
+
+impl<V: AsRef<[u8]> + Send + Sync> CookieFields for HeaderFields<V> {
+    fn field(&self, index: usize) -> Option<&[u8]> {
+        match index.checked_sub(1) {
+            None => self.first.as_ref(),
+            Some(rest) => self.rest.get(rest),
+        }
+        .map(AsRef::as_ref)
+    }
 }
 
 /// No `Cookie` field at all.
@@ -387,7 +418,17 @@ pub(crate) fn values<'a>(fields: &'a dyn CookieFields, name: &'a str) -> Values<
 
 /// The chunk cookies `name.1` to `name.15` of a request, as (index, value), in request order;
 /// the same pass as [`values`].
+#[cfg(test)]
 pub(crate) fn chunk_values<'a>(
+    fields: &'a dyn CookieFields,
+    name: &'a str,
+) -> impl Iterator<Item = (usize, &'a [u8])> + 'a {
+    session_cookies(fields, name).filter(|&(index, _)| index != 0)
+}
+
+/// Every cookie of the session: `name` (index 0) and its chunks `name.1` to `name.15`, as
+/// (index, value), in request order: one pass over the fields for all of them.
+pub(crate) fn session_cookies<'a>(
     fields: &'a dyn CookieFields,
     name: &'a str,
 ) -> impl Iterator<Item = (usize, &'a [u8])> + 'a {
@@ -397,12 +438,13 @@ pub(crate) fn chunk_values<'a>(
         rest: &[],
     };
     pairs.filter_map(move |pair| {
-        if !pair.starts_with(name.as_bytes()) {
-            return None;
+        let rest = pair.strip_prefix(name.as_bytes())?;
+        if let Some(value) = rest.strip_prefix(b"=") {
+            return Some((0, value));
         }
-        let at = pair.iter().position(|&b| b == b'=')?;
-        let (cookie, value) = pair.split_at(at);
-        match chunk_index(cookie, name)? {
+        let at = rest.iter().position(|&b| b == b'=')?;
+        let (suffix, value) = rest.split_at(at);
+        match chunk_suffix(suffix)? {
             0 => None,
             index => Some((index, value.get(1..).unwrap_or_default())),
         }

@@ -347,6 +347,50 @@ impl Outcome {
         Some(Cow::Owned(value))
     }
 
+    /// [`cache_control`](Self::cache_control) for the handler's `Cache-Control` values as an
+    /// adapter holds them (bytes; a value that is not text is replaced as unreadable).
+    pub(crate) fn cache_control_of<'v>(
+        &self,
+        handler: impl IntoIterator<Item = &'v [u8]>,
+    ) -> Option<Cow<'static, str>> {
+        let mut values = handler.into_iter();
+        let text = |value: &'v [u8]| core::str::from_utf8(value).unwrap_or("\u{7f}");
+        let Some(first) = values.next() else {
+            return self.cache_control(None);
+        };
+        let Some(second) = values.next() else {
+            return self.cache_control(Some(text(first)));
+        };
+        let mut all = format!("{}, {}", text(first), text(second));
+        for value in values {
+            all.push_str(", ");
+            all.push_str(text(value));
+        }
+        self.cache_control(Some(&all))
+    }
+
+    /// Which of the handler's own `Set-Cookie` lines to keep: `None` to keep them all (the
+    /// common case, decided without a copy), otherwise those that do not set the session's
+    /// cookie (see [`owns_handler_cookie`](Self::owns_handler_cookie)).
+    pub(crate) fn kept_handler_cookies<V: AsRef<[u8]>>(
+        &self,
+        lines: impl IntoIterator<Item = V> + Clone,
+    ) -> Option<Vec<V>> {
+        if !lines
+            .clone()
+            .into_iter()
+            .any(|line| self.is_session_cookie(line.as_ref()))
+        {
+            return None;
+        }
+        Some(
+            lines
+                .into_iter()
+                .filter(|line| !self.owns_handler_cookie(line.as_ref()))
+                .collect(),
+        )
+    }
+
     /// Whether a `Set-Cookie` line the handler wrote sets the session's own cookie (or, with
     /// chunking, one of its chunks): the adapter drops it, since it would race the session's
     /// line or resurrect a deleted session (SECURITY-TESTS F8). Logs a warning when it does:

@@ -11,14 +11,15 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
+use std::borrow::Cow;
 
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
 use crate::config::SessionConfig;
-use crate::cookies::CookieFields;
-use crate::engine::{Outcome, Sessions};
+use crate::cookies::HeaderFields;
+use crate::engine::Sessions;
 use crate::ring::KeyRing;
 use crate::session::{Session, SessionData};
 
@@ -152,18 +153,19 @@ impl<S: fmt::Debug, T> fmt::Debug for SessionService<S, T> {
     }
 }
 
-impl<S, T: SessionData> SessionService<S, T> {
-    /// Attaches a session (not yet opened) to the request: the `Cookie` fields are kept
-    /// (reference-counted, not copied) and parsed on first access.
-    fn start<B>(&self, req: &mut Request<B>) -> Session<T> {
-        let mut fields = req.headers().get_all(COOKIE).iter().cloned();
-        let cookies = HeaderFields {
-            first: fields.next(),
-            rest: fields.collect(),
-        };
-        let session = self.sessions.begin(cookies, browser_path(req));
-        req.extensions_mut().insert(session.clone());
-        session
+/// Attaches a session (not yet opened) to the request and calls the inner service: the
+/// `Cookie` fields are kept (reference-counted, not copied) and parsed on first access.
+fn start<T: SessionData, F, B>(
+    sessions: &Sessions<T>,
+    mut req: Request<B>,
+    inner: impl FnOnce(Request<B>) -> F,
+) -> ResponseFuture<F, T> {
+    let cookies = HeaderFields::collect(req.headers().get_all(COOKIE).iter().cloned());
+    let session = sessions.begin(cookies, browser_path(&req));
+    req.extensions_mut().insert(session.clone());
+    ResponseFuture {
+        inner: inner(req),
+        session: Some(session),
     }
 }
 
@@ -215,23 +217,6 @@ impl<T: SessionData> Session<T> {
     }
 }
 
-/// A request's `Cookie` fields, kept as header values (reference-counted, not copied); a
-/// `Vec` only for HTTP/2 requests that send several.
-struct HeaderFields {
-    first: Option<HeaderValue>,
-    rest: Vec<HeaderValue>,
-}
-
-impl CookieFields for HeaderFields {
-    fn field(&self, index: usize) -> Option<&[u8]> {
-        match index.checked_sub(1) {
-            None => self.first.as_ref(),
-            Some(rest) => self.rest.get(rest),
-        }
-        .map(HeaderValue::as_bytes)
-    }
-}
-
 impl<S, T, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for SessionService<S, T>
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -245,12 +230,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let session = self.start(&mut req);
-        ResponseFuture {
-            inner: self.inner.call(req),
-            session: Some(session),
-        }
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let inner = &mut self.inner;
+        start(&self.sessions, req, |req| inner.call(req))
     }
 }
 
@@ -265,12 +247,8 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, T>;
 
-    fn call(&self, mut req: Request<ReqBody>) -> Self::Future {
-        let session = self.start(&mut req);
-        ResponseFuture {
-            inner: self.inner.call(req),
-            session: Some(session),
-        }
+    fn call(&self, req: Request<ReqBody>) -> Self::Future {
+        start(&self.sessions, req, |req| self.inner.call(req))
     }
 }
 
@@ -308,23 +286,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
-        let session = this.session.take();
-        match result {
-            Ok(mut response) => {
-                if let Some(session) = session {
-                    apply(&session, &mut response);
-                }
-                Poll::Ready(Ok(response))
-            }
-            Err(error) => {
+        let mut result = ready!(this.inner.poll(cx));
+        if let Some(session) = this.session.take() {
+            match &mut result {
+                Ok(response) => apply(&session, response),
                 // No response to carry the cookie: later changes must not return Ok.
-                if let Some(session) = session {
-                    session.abandon();
-                }
-                Poll::Ready(Err(error))
+                Err(_) => session.abandon(),
             }
         }
+        Poll::Ready(result)
     }
 }
 
@@ -333,12 +303,23 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
     let outcome = session.finish(response.status().is_server_error());
     let headers = response.headers_mut();
     if headers.contains_key(SET_COOKIE) {
-        drop_handler_cookies(headers, &outcome);
+        let lines = headers.get_all(SET_COOKIE);
+        let kept = outcome.kept_handler_cookies(&lines);
+        if let Some(kept) = kept.map(|kept| kept.into_iter().cloned().collect::<Vec<_>>()) {
+            headers.remove(SET_COOKIE);
+            for line in kept {
+                headers.append(SET_COOKIE, line);
+            }
+        }
     }
     if outcome.is_empty() {
         return;
     }
-    let cache_control = outcome.cache_control(joined(headers).as_deref());
+    let values = headers
+        .get_all(CACHE_CONTROL)
+        .iter()
+        .map(HeaderValue::as_bytes);
+    let cache_control = outcome.cache_control_of(values);
     for line in outcome.into_set_cookies() {
         // Lines are built from a validated name, base64url and validated attributes.
         match HeaderValue::try_from(line) {
@@ -350,51 +331,12 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
             }
         }
     }
-    if let Some(value) = cache_control {
-        let value = match value {
-            std::borrow::Cow::Borrowed(value) => HeaderValue::from_static(value),
-            std::borrow::Cow::Owned(value) => HeaderValue::try_from(value)
-                .unwrap_or_else(|_| HeaderValue::from_static("no-store")),
-        };
-        headers.insert(CACHE_CONTROL, value);
-    }
-}
-
-/// The handler's `Cache-Control` values joined with `, ` (`None` without one; a value that is
-/// not text becomes a character the engine replaces).
-fn joined(headers: &HeaderMap) -> Option<std::borrow::Cow<'_, str>> {
-    let mut values = headers.get_all(CACHE_CONTROL).iter();
-    let first = values.next()?;
-    fn text(value: &HeaderValue) -> &str {
-        value.to_str().unwrap_or("\u{7f}")
-    }
-    match values.next() {
-        None => Some(text(first).into()),
-        Some(second) => {
-            let mut all = format!("{}, {}", text(first), text(second));
-            for value in values {
-                all.push_str(", ");
-                all.push_str(text(value));
-            }
-            Some(all.into())
+    let value = match cache_control {
+        None => return,
+        Some(Cow::Borrowed(value)) => HeaderValue::from_static(value),
+        Some(Cow::Owned(value)) => {
+            HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("no-store"))
         }
-    }
-}
-
-/// Drops the handler's own `Set-Cookie` lines for the session's cookie (the engine's rule).
-fn drop_handler_cookies(headers: &mut HeaderMap, outcome: &Outcome) {
-    if !headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .any(|line| outcome.is_session_cookie(line.as_bytes()))
-    {
-        return;
-    }
-    let lines: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
-    headers.remove(SET_COOKIE);
-    for line in lines {
-        if !outcome.owns_handler_cookie(line.as_bytes()) {
-            headers.append(SET_COOKIE, line);
-        }
-    }
+    };
+    headers.insert(CACHE_CONTROL, value);
 }

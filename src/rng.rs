@@ -5,10 +5,12 @@
 //! draw costs about 0.01 µs. The generator is reseeded from the OS
 //!
 //! - after [`RESEED_AFTER_DRAWS`] draws (bounds how much output one seed gives);
-//! - at once in a process whose id differs from the one that seeded it, so a `fork()`ed child
-//!   never replays its parent's stream (SECURITY-TESTS B2). The check is one `getpid` call
-//!   (about 90 ns); no syscall-free fork signal exists in safe Rust (`pthread_atfork` and
-//!   `MADV_WIPEONFORK` need `unsafe` FFI, which this crate forbids);
+//! - at once after a `fork()`, so a child never replays its parent's stream (SECURITY-TESTS
+//!   B2). The signal is `rand` 0.8's fork counter, which a `pthread_atfork` handler (registered
+//!   by `rand`, whose `unsafe` it is) bumps in the parent and the child: reading it is a load,
+//!   where the `getpid` check it replaces was a syscall per seal (about 90 ns; this crate
+//!   forbids the FFI itself). A process made by a raw `clone` syscall, which runs no fork
+//!   handlers, is not detected (nothing in Rust's standard library makes one);
 //! - on the next draw of every thread after [`reseed_nonces`] was called: the process id
 //!   survives a VM snapshot restore, so the application (or its platform's restore hook) calls
 //!   it after a restore, or seals with nonces from the OS (see SECURITY.md).
@@ -16,7 +18,9 @@
 use core::cell::RefCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use rand::rngs::adapter::ReseedingRng;
 use rand_chacha::ChaCha20Rng;
+use rand_core::block::BlockRngCore;
 use rand_core::{OsRng, RngCore, SeedableRng};
 
 /// Draws before the generator is reseeded from the OS.
@@ -27,10 +31,75 @@ static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 struct ThreadRng {
     rng: ChaCha20Rng,
-    /// The process that seeded `rng`; another process id means we are in a forked child.
-    pid: u32,
+    /// Says whether the process forked since `rng` was seeded.
+    forks: ForkWatch,
     epoch: u64,
     draws_left: u32,
+}
+
+/// A fork detector made of `rand`'s `ReseedingRng`, which rebuilds its inner generator from
+/// scratch before its next block whenever the process forked since its last one (its
+/// documented fork protection: a counter bumped by `pthread_atfork` handlers, compared on
+/// every block). The inner generator here is [`Forked`]: its blocks are one word, so every
+/// call compares the counter, and the first word of a rebuilt one is 1 (then 0).
+struct ForkWatch(ReseedingRng<Forked, NoEntropy>);
+
+impl ForkWatch {
+    fn new() -> Self {
+        let mut watch = Self(ReseedingRng::new(Forked(false), 0, NoEntropy));
+        // A new `ReseedingRng` starts from fork count 0: absorb the forks before this one.
+        let _ = watch.forked();
+        watch
+    }
+
+    /// Whether the process forked since the last call (or since `new`).
+    fn forked(&mut self) -> bool {
+        self.0.next_u32() != 0
+    }
+}
+
+/// The inner "generator" of [`ForkWatch`]: `true` until its first block after being built.
+struct Forked(bool);
+
+impl BlockRngCore for Forked {
+    type Item = u32;
+    type Results = [u32; 1];
+
+    fn generate(&mut self, [word]: &mut [u32; 1]) {
+        *word = u32::from(core::mem::take(&mut self.0));
+    }
+}
+
+impl SeedableRng for Forked {
+    type Seed = [u8; 0];
+
+    /// Built by `ReseedingRng` after a fork (or with its first block).
+    fn from_seed(_: [u8; 0]) -> Self {
+        Self(true)
+    }
+}
+
+/// The entropy source `ReseedingRng` rebuilds [`Forked`] from: it needs none, and never fails
+/// (`ReseedingRng` panics on a failing source).
+struct NoEntropy;
+
+impl RngCore for NoEntropy {
+    fn next_u32(&mut self) -> u32 {
+        0
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        0
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        dest.fill(0);
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        dest.fill(0);
+        Ok(())
+    }
 }
 
 thread_local! {
@@ -65,16 +134,19 @@ pub(crate) fn fill(dest: &mut [u8]) -> Result<(), RngFailure> {
             let Ok(mut slot) = cell.try_borrow_mut() else {
                 return fill_from_os(dest);
             };
-            let pid = std::process::id();
             let epoch = EPOCH.load(Ordering::Relaxed);
-            let current = matches!(
-                slot.as_ref(),
-                Some(state) if state.pid == pid && state.epoch == epoch && state.draws_left > 0
-            );
+            let current = match slot.as_mut() {
+                // Asked first: every call must see the fork counter, or a fork between two
+                // calls that reseed for another reason would count against the next one.
+                Some(state) => {
+                    !state.forks.forked() && state.epoch == epoch && state.draws_left > 0
+                }
+                None => false,
+            };
             if !current {
                 *slot = Some(ThreadRng {
                     rng: ChaCha20Rng::from_rng(OsRng).map_err(|_| RngFailure)?,
-                    pid,
+                    forks: ForkWatch::new(),
                     epoch,
                     draws_left: RESEED_AFTER_DRAWS,
                 });
@@ -91,6 +163,13 @@ pub(crate) fn fill(dest: &mut [u8]) -> Result<(), RngFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The detector says "forked" exactly when `rand`'s fork counter moved: never on its own.
+    #[test]
+    fn the_fork_watch_is_quiet_without_a_fork() {
+        let mut watch = ForkWatch::new();
+        assert!((0..1000).all(|_| !watch.forked()));
+    }
 
     #[test]
     fn reseed_nonces_changes_the_stream() {

@@ -166,6 +166,9 @@ pub(crate) struct Found {
     pub(crate) migrated: Option<(SealedAs, SealedAs)>,
     /// Bit `k`: the request carried a chunk cookie `name.k` (read only with chunking on).
     pub(crate) chunks_seen: u16,
+    /// With chunking off, the chunk cookies `name.k` the request carried (stale ones a
+    /// response that writes the session deletes), if the cookies were read.
+    pub(crate) unchunked: Option<u16>,
 }
 
 impl Found {
@@ -185,9 +188,10 @@ impl Found {
 }
 
 struct Loaded<T> {
-    data: Arc<T>,
-    /// The data as loaded, to detect changes (a change back to it is no change).
-    original: Arc<T>,
+    data: Slot<T>,
+    /// The data as loaded, to detect changes (a change back to it is no change); `None` while
+    /// `data` is still the data as loaded.
+    original: Option<Slot<T>>,
     /// The id, creation time, lifetime and flash messages the response seals.
     head: HeadState,
     /// The expiry sealed in the incoming cookie.
@@ -204,6 +208,34 @@ struct Loaded<T> {
     data_changed: bool,
     /// The id, the lifetime or the flash messages changed.
     head_changed: bool,
+}
+
+/// Session data as a session holds it: owned, until a handler asks for a snapshot
+/// ([`Session::get`]), which shares it (a request that only updates allocates no `Arc`).
+enum Slot<T> {
+    Owned(T),
+    Shared(Arc<T>),
+}
+
+impl<T: Default> Slot<T> {
+    fn get(&self) -> &T {
+        match self {
+            Self::Owned(data) => data,
+            Self::Shared(data) => data,
+        }
+    }
+
+    /// A shared snapshot, made once.
+    fn share(&mut self) -> Arc<T> {
+        match self {
+            Self::Shared(data) => Arc::clone(data),
+            Self::Owned(data) => {
+                let shared = Arc::new(core::mem::take(data));
+                *self = Self::Shared(Arc::clone(&shared));
+                shared
+            }
+        }
+    }
 }
 
 /// The sealed head as the session holds it (a change works on a copy).
@@ -392,7 +424,7 @@ impl<T: SessionData> Session<T> {
     /// you hold it).
     #[must_use]
     pub fn get(&self) -> Arc<T> {
-        self.with_loaded(|loaded| Arc::clone(&loaded.data))
+        self.with_loaded(|loaded| loaded.data.share())
     }
 
     /// Replaces the data.
@@ -427,7 +459,7 @@ impl<T: SessionData> Session<T> {
             shared.lock().writable(&shared.settings, &shared.cookies)?;
         }
         // `f` runs without the lock held, so it may use the session itself.
-        let mut data = T::clone(&self.get());
+        let mut data = self.with_loaded(|loaded| T::clone(loaded.data.get()));
         let result = f(&mut data);
         self.set(data)?;
         Ok(result)
@@ -647,7 +679,8 @@ impl<T: SessionData> Session<T> {
                         version: settings.schema.version_of(settings.schema.sealed_as()),
                     });
                 }
-                let changed = !settings.schema.encodes_to(&loaded.original, &encoded.plain);
+                let original = loaded.original.as_ref().unwrap_or(&loaded.data);
+                let changed = !settings.schema.encodes_to(original.get(), &encoded.plain);
                 (Some(data), Some(encoded), changed)
             }
             None => {
@@ -668,7 +701,8 @@ impl<T: SessionData> Session<T> {
         }
         // Everything is checked: apply it in one step.
         if let (Some(data), Some(encoded)) = (data, encoded) {
-            loaded.data = Arc::new(data);
+            let before = core::mem::replace(&mut loaded.data, Slot::Owned(data));
+            loaded.original.get_or_insert(before);
             loaded.encoded = Some(encoded);
         }
         loaded.data_changed = data_changed;
@@ -844,6 +878,10 @@ impl<T: SessionData> Session<T> {
             capped: state.capped,
             ..Finished::default()
         };
+        // Never touched (nothing was opened, so no chunk was seen either): nothing to write.
+        if plan == Plan::Nothing && state.loaded.is_none() {
+            return finished;
+        }
         if state.outside_path {
             // No line of any kind: it would replace or delete the user's real cookie.
             return finished;
@@ -895,7 +933,10 @@ impl<T: SessionData> Session<T> {
             // never read, but a response that writes the session deletes them, or the browser
             // keeps sending them (RT3-9, SECURITY-TESTS H8). Looked up only here, so a request
             // that writes nothing pays nothing.
-            state.found.chunks_seen = open::chunks_seen(&shared.cookies, config.cookie_name());
+            state.found.chunks_seen = match state.found.unchunked {
+                Some(seen) => seen,
+                None => open::chunks_seen(&shared.cookies, config.cookie_name()),
+            };
         }
         for index in kept.max(1)..MAX_CHUNKS {
             if state.found.chunks_seen & (1 << index) != 0 {

@@ -11,10 +11,10 @@
 
 use core::cell::Cell;
 
+use super::Wiped;
 use miniz_oxide::deflate::core::{
     CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
 };
-use zeroize::Zeroizing;
 
 /// Data shorter than this is never compressed: it did not shrink in measurements. Compressing
 /// costs tens of microseconds (tests/alloc.rs prints the time of a change through the engine),
@@ -71,7 +71,7 @@ impl Drop for Compressor {
 
 /// The compressed form of `data`, if compression makes it shorter: one allocation (the
 /// output, shorter than `data`, wiped when dropped).
-pub(crate) fn deflate(data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+pub(crate) fn deflate(data: &[u8]) -> Option<Wiped> {
     if data.len() < MIN_COMPRESS_LEN || data.len() > MAX_INFLATED_LEN {
         return None;
     }
@@ -81,7 +81,7 @@ pub(crate) fn deflate(data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let state = compressor.0.as_mut()?;
     // Only a shorter form is kept: an output buffer one byte short of the input, and a stream
     // that does not end in it is not worth having.
-    let mut out = Zeroizing::new(vec![0u8; data.len() - 1]);
+    let mut out = Wiped::zeroed(data.len() - 1);
     let (status, read, written) = compress(state, data, &mut out, TDEFLFlush::Finish);
     if status != TDEFLStatus::Done || read != data.len() {
         return None;
@@ -93,8 +93,8 @@ pub(crate) fn deflate(data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
 /// Inflates authenticated data into at most [`MAX_INFLATED_LEN`] bytes: a bomb costs one
 /// buffer of that size and work proportional to it, then is refused (`None`), as is a
 /// truncated or invalid stream. The buffer is wiped when dropped.
-pub(crate) fn inflate(packed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    let mut out = Zeroizing::new(vec![0u8; MAX_INFLATED_LEN]);
+pub(crate) fn inflate(packed: &[u8]) -> Option<Wiped> {
+    let mut out = Wiped::zeroed(MAX_INFLATED_LEN);
     let len = miniz_oxide::inflate::decompress_slice_iter_to_slice(
         &mut out,
         core::iter::once(packed),

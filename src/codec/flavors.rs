@@ -4,7 +4,6 @@
 use postcard::ser_flavors::{Flavor, Size};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use zeroize::Zeroize as _;
 
 use super::Data;
 use crate::error::SessionError;
@@ -111,8 +110,8 @@ impl CappedAppend<'_> {
             .min(self.limit.max(needed));
         let mut grown = Vec::with_capacity(capacity);
         grown.extend_from_slice(self.buf);
-        // `Vec<u8>`'s `zeroize` wipes its spare capacity too.
-        core::mem::replace(self.buf, grown).zeroize();
+        // The old block, spare capacity included, in bulk.
+        super::wiped::wipe(&mut core::mem::replace(self.buf, grown));
     }
 }
 

@@ -134,7 +134,7 @@ pub struct Opened<T> {
 }
 
 /// Compressed session data as it came in a cookie, wiped when dropped.
-pub(crate) type Packed = zeroize::Zeroizing<Vec<u8>>;
+pub(crate) type Packed = super::Wiped;
 
 impl<T> fmt::Debug for Opened<T> {
     /// Omits the session data and the flash messages, which may hold personal data.

@@ -141,7 +141,7 @@ impl Codec {
             let bounds = self.bounds(Lifetime::persistent());
             return Some(((id, created, expires, bounds, Vec::new()), data, None));
         }
-        let (head, rest) = postcard::take_from_bytes::<ReadHead>(plaintext).ok()?;
+        let (head, rest) = super::head::read(plaintext)?;
         #[cfg(feature = "compression")]
         if header.flags.compressed() {
             let inflated = compress::inflate(rest)?;
@@ -150,9 +150,7 @@ impl Codec {
             // a client replaying a refresh-due cookie cannot make every request compress
             // (RT3-5). Only when this codec still compresses (an operator may have turned it
             // off to stop the length leak).
-            let packed = self
-                .compress
-                .then(|| zeroize::Zeroizing::new(rest.to_vec()));
+            let packed = self.compress.then(|| Packed::from(rest.to_vec()));
             return Some((head, data, packed));
         }
         let data = schema.decode(header.sealed_as(), rest)?;

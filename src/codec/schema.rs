@@ -452,7 +452,7 @@ impl<T: Serialize + DeserializeOwned> Schema<T> {
     pub(crate) fn encodes_to(&self, data: &T, encoded: &[u8]) -> bool {
         match &self.writer {
             Some(write) => {
-                let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(encoded.len()));
+                let mut buf = super::Wiped::with_capacity(encoded.len());
                 write(data, &mut buf, encoded.len()).is_ok() && buf.as_slice() == encoded
             }
             None => postcard::serialize_with_flavor(
@@ -498,9 +498,9 @@ fn encode_as<V: Serialize + DeserializeOwned>(
 }
 
 /// The encoding of `value` in one exact allocation, wiped when dropped.
-fn wiped_encoding<V: Serialize>(value: &V) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+fn wiped_encoding<V: Serialize>(value: &V) -> Option<super::Wiped> {
     let len = super::encoded_len(value)?;
-    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(len));
+    let mut out = super::Wiped::with_capacity(len);
     super::write_capped(&mut out, len, value).ok()?;
     Some(out)
 }

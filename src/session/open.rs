@@ -14,7 +14,9 @@ pub(crate) const MAX_OPENS: usize = 4;
 
 /// Bit `k` set for each chunk cookie `name.k` the request carries.
 pub(super) fn chunks_seen(cookies: &dyn CookieFields, name: &str) -> u16 {
-    cookies::chunk_values(cookies, name).fold(0, |seen, (index, _)| seen | 1 << index)
+    cookies::session_cookies(cookies, name).fold(0, |seen, (index, _)| {
+        if index == 0 { seen } else { seen | 1 << index }
+    })
 }
 
 /// Opens the request's cookies of the session's name.
@@ -34,20 +36,29 @@ pub(super) fn open_request<T: SessionData>(
     let name = settings.config.cookie_name();
     let codec = &settings.codec;
     let mut found = Found::default();
-    // With chunking, the distinct values of each chunk name, read in one pass (nothing is
-    // allocated for a request that has none).
-    let chunks = if settings.config.max_chunks() > 1 {
-        ChunkOptions::collect(cookies, name)
+    // One pass over the request's cookies: the candidates, and with chunking the distinct
+    // values of each chunk name (nothing is allocated for a request that has none); without
+    // it, which chunk names the response must delete if it writes the session.
+    let chunked = settings.config.max_chunks() > 1;
+    let chunks = ChunkOptions::collect(cookies, name, chunked);
+    if chunked {
+        found.chunks_seen = chunks.seen;
     } else {
-        ChunkOptions::default()
+        found.unchunked = Some(chunks.seen);
+    }
+    // More candidates than were listed: walk the fields again for all of them.
+    let again = chunks.more_firsts.then(|| cookies::values(cookies, name));
+    let listed = match again {
+        Some(_) => &[],
+        None => chunks.firsts.get(..chunks.first_count).unwrap_or_default(),
     };
-    found.chunks_seen = chunks.seen;
+    let candidates = listed.iter().copied().chain(again.into_iter().flatten());
     let mut combinations = MAX_COMBINATIONS;
     // The values authenticated (or refused by the AEAD) so far: a repeat costs nothing.
     let mut attempted: [&[u8]; MAX_OPENS] = [&[]; MAX_OPENS];
     let mut budget = MAX_OPENS;
     let mut authentic: Option<Opened<T>> = None;
-    for value in cookies::values(cookies, name) {
+    for value in candidates {
         found.cookies += 1;
         let seen = MAX_OPENS - budget;
         if attempted
@@ -120,7 +131,8 @@ fn open_one<'v, T: SessionData>(
 /// A combination that fails before the AEAD costs a base64url decode of the value.
 const MAX_COMBINATIONS: usize = 16;
 
-/// The distinct values of the request's chunk cookies `name.1` to `name.15`.
+/// The request's cookies of the session, from one pass: the first few candidates (cookies of
+/// the session's name) and the distinct values of the chunk cookies `name.1` to `name.15`.
 #[derive(Default)]
 struct ChunkOptions<'c> {
     values: [Vec<&'c [u8]>; MAX_CHUNKS],
@@ -128,13 +140,35 @@ struct ChunkOptions<'c> {
     seen: u16,
     /// Bit `k` set when `name.k` has more distinct values than could be authenticated.
     crowded: u16,
+    /// The first candidates, in request order.
+    firsts: [&'c [u8]; FIRSTS],
+    first_count: usize,
+    /// There were more candidates than `firsts` holds.
+    more_firsts: bool,
 }
 
+/// Candidates listed by the one pass; a request with more (planted cookies) walks again.
+const FIRSTS: usize = 4;
+
 impl<'c> ChunkOptions<'c> {
-    fn collect(cookies: &'c dyn CookieFields, name: &'c str) -> Self {
+    /// `chunked`: keep the chunks' values (otherwise only which chunk names were seen).
+    fn collect(cookies: &'c dyn CookieFields, name: &'c str, chunked: bool) -> Self {
         let mut options = Self::default();
-        for (index, value) in cookies::chunk_values(cookies, name) {
+        for (index, value) in cookies::session_cookies(cookies, name) {
+            if index == 0 {
+                match options.firsts.get_mut(options.first_count) {
+                    Some(slot) => {
+                        *slot = value;
+                        options.first_count += 1;
+                    }
+                    None => options.more_firsts = true,
+                }
+                continue;
+            }
             options.seen |= 1 << index;
+            if !chunked {
+                continue;
+            }
             let Some(values) = options.values.get_mut(index) else {
                 continue;
             };

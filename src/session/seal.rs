@@ -1,11 +1,10 @@
 //! Which lines carry the session: the data's encoding, the size check every change passes,
 //! and the seal that writes the lines the check predicted.
 
-use crate::codec::{self, Codec, Data, Encoding, Format, Head, SessionId, SessionMeta};
+use crate::codec::{self, Codec, Data, Encoding, Format, Head, SessionId, SessionMeta, Wiped};
 use crate::cookies::{self, Layout};
 use crate::envelope::{self, Flags};
 use crate::error::SessionError;
-use zeroize::Zeroizing;
 
 use super::{Lines, SessionData, Settings};
 
@@ -14,21 +13,21 @@ use super::{Lines, SessionData, Settings};
 ///
 /// Both are session data: wiped when dropped (RT3-7).
 pub(super) struct Encoded {
-    pub(super) plain: Zeroizing<Vec<u8>>,
-    packed: Option<Zeroizing<Vec<u8>>>,
+    pub(super) plain: Wiped,
+    packed: Option<Wiped>,
 }
 
 impl Encoded {
-    pub(super) fn new(plain: Zeroizing<Vec<u8>>, codec: &Codec) -> Self {
+    pub(super) fn new(plain: Wiped, codec: &Codec) -> Self {
         let packed = codec.pack(&plain);
         Self { plain, packed }
     }
 
     /// The compressed data of a cookie as it came (authentic, written by this codec's
     /// schema): what an unchanged session re-seals, without compressing again (RT3-5).
-    pub(super) fn reused(packed: Zeroizing<Vec<u8>>) -> Self {
+    pub(super) fn reused(packed: Wiped) -> Self {
         Self {
-            plain: Zeroizing::new(Vec::new()),
+            plain: Wiped::default(),
             packed: Some(packed),
         }
     }
@@ -110,9 +109,8 @@ pub(super) fn fit<T>(
     data_len: usize,
     now: u64,
 ) -> Result<Layout, SessionError> {
-    let codec = &settings.codec;
-    let value_len = codec.sealed_value_len(head, data_len, now);
-    let digits = codec.max_age(head, now).map(codec::decimal_digits);
+    let (value_len, max_age) = settings.codec.sized(head, data_len, now);
+    let digits = max_age.map(codec::decimal_digits);
     settings.config.line_limits().layout(value_len, digits)
 }
 

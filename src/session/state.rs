@@ -1,10 +1,8 @@
 //! The request's state: the clock read once, the cookie opened once, the plan and the seal.
 
-use std::sync::Arc;
-
 use super::plan::{Facts, Plan};
 use super::seal::{self, Encoded};
-use super::{HeadState, Lines, Loaded, Phase, SessionData, Settings, State, open};
+use super::{HeadState, Lines, Loaded, Phase, SessionData, Settings, Slot, State, open};
 use crate::codec::{Opened, SessionMeta};
 use crate::config::Rolling;
 use crate::cookies::CookieFields;
@@ -122,10 +120,9 @@ impl<T: SessionData> State<T> {
 
 impl<T: Default> Loaded<T> {
     pub(super) fn fresh() -> Self {
-        let data = Arc::new(T::default());
         Self {
-            original: Arc::clone(&data),
-            data,
+            data: Slot::Owned(T::default()),
+            original: None,
             head: HeadState {
                 meta: None,
                 lifetime: None,
@@ -143,10 +140,9 @@ impl<T: Default> Loaded<T> {
     }
 
     pub(super) fn opened(opened: Opened<T>, outdated: bool) -> Self {
-        let data = Arc::new(opened.data);
         Self {
-            original: Arc::clone(&data),
-            data,
+            data: Slot::Owned(opened.data),
+            original: None,
             head: HeadState {
                 meta: Some(opened.meta),
                 lifetime: Some(opened.lifetime),
@@ -179,7 +175,7 @@ impl<T: SessionData> Loaded<T> {
     pub(super) fn encoded(&mut self, settings: &Settings<T>) -> Result<&Encoded, SessionError> {
         if self.encoded.is_none() {
             let compress = !(self.from_cookie && !self.outdated && !self.data_changed);
-            self.encoded = Some(seal::encode_loaded(settings, &self.data, compress)?);
+            self.encoded = Some(seal::encode_loaded(settings, self.data.get(), compress)?);
         }
         self.encoded.as_ref().ok_or(SessionError::Internal)
     }
