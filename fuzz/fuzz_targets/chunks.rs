@@ -339,7 +339,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     Fixture {
         layer: compressing,
         pool: [victim_set, again, attacker_set, compressed],
-        key: KeyMaterial::fixture(AES_KEY),
+        key: wire::fixture_key(AES_KEY),
         config: config(true),
     }
 });

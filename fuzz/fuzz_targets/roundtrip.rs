@@ -73,9 +73,8 @@ enum Format {
 }
 
 /// The fuzz side's view of the two sealing keys, read once.
-static AES_MATERIAL: LazyLock<KeyMaterial> = LazyLock::new(|| KeyMaterial::fixture(AES_KEY));
-static XCHACHA_MATERIAL: LazyLock<KeyMaterial> =
-    LazyLock::new(|| KeyMaterial::fixture(XCHACHA_KEY));
+static AES_MATERIAL: LazyLock<KeyMaterial> = LazyLock::new(|| wire::fixture_key(AES_KEY));
+static XCHACHA_MATERIAL: LazyLock<KeyMaterial> = LazyLock::new(|| wire::fixture_key(XCHACHA_KEY));
 
 #[derive(Debug, Arbitrary)]
 struct Input {
