@@ -4,9 +4,9 @@
 //!
 //! The pool: sessions the layer sealed itself (the victim in three chunks, sealed twice with
 //! different nonces; an attacker's own session in two chunks; a compressed one in one chunk),
-//! and one value sealed per input by the fuzz side's own sealer (`wire.rs`) with an authentic
-//! header whose flags (chunk count, compression, an unassigned bit) and plaintext come from
-//! the input: raw bytes, a raw byte stream flagged compressed, a real DEFLATE stream of a
+//! and one value sealed per input by the reference sealer (tests/wire-reference) with an
+//! authentic header whose flags (chunk count, compression, an unassigned bit) and plaintext
+//! come from the input: raw bytes, a raw byte stream flagged compressed, a real DEFLATE stream of a
 //! session truncated anywhere, or the same stream of a repeated session (a bomb past the
 //! 16 KiB inflation limit), split at 4-aligned places into as many chunks as the header says.
 //!
