@@ -19,6 +19,9 @@
 //!
 //! The key ring comes from `$SESSION_KEYS` (key strings separated by commas, the first one
 //! sealing); without it a fresh key is generated, so sessions do not survive a restart.
+//! `SESSION_INSECURE_HTTP=1` turns on `insecure_http` (development only: the cookie is
+//! `session`, without `Secure`), for Safari and other WebKit browsers, which refuse `Secure`
+//! cookies over `http://localhost` (tests/browser.rs, module `webkit`).
 //! Warnings and refused cookies are logged to stderr (`RUST_LOG=sealed_session=debug` shows
 //! more).
 #![allow(clippy::print_stderr)]
@@ -195,6 +198,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_idle_timeout(DAY)
                 .with_max_lifetime(7 * DAY),
         )
+        .insecure_http(std::env::var("SESSION_INSECURE_HTTP").is_ok_and(|value| value == "1"))
         .build()?;
     let app = Router::new()
         .route("/", get(index))

@@ -130,10 +130,10 @@ async fn rotate(State(ring): State<KeyRing>) -> String {
 async fn retire(State(ring): State<KeyRing>) -> String {
     let now = unix_now();
     for id in ring.ids() {
-        if ring.status_at(id, now) == Some(KeyStatus::AcceptOnly)
-            && let Err(error) = ring.retire(id)
-        {
-            return format!("retire failed: {error}\n");
+        if ring.status_at(id, now) == Some(KeyStatus::AcceptOnly) {
+            if let Err(error) = ring.retire(id) {
+                return format!("retire failed: {error}\n");
+            }
         }
     }
     let line = describe(&ring);
@@ -161,8 +161,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the watcher for as long as the server runs: dropping it stops the reloads.
     let (ring, _watcher) = match std::env::var_os("RING_FILE") {
         Some(path) => {
-            let ring = KeyRing::from_file(&path)
-                .map_err(|error| format!("RING_FILE {}: {error}", path.display()))?;
+            let ring = KeyRing::from_file(&path).map_err(|error| {
+                format!(
+                    "RING_FILE {}: {error}",
+                    std::path::Path::new(&path).display()
+                )
+            })?;
             let watcher = ring.watch_file(path, Duration::from_secs(1))?;
             (ring, Some(watcher))
         }

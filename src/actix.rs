@@ -30,13 +30,11 @@
 //! # drop(app);
 //! ```
 
-use core::any::type_name;
 use core::fmt;
 use core::future::{Future, Ready, ready};
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::borrow::Cow;
-use std::time::SystemTime;
 
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::StatusCode;
@@ -44,12 +42,9 @@ use actix_web::http::header::{CACHE_CONTROL, COOKIE, HeaderMap, HeaderValue, SET
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use pin_project_lite::pin_project;
 
-use crate::codec::{Migrations, SessionMeta};
-use crate::config::SessionConfig;
 use crate::cookies::CookieFields;
 use crate::engine::{Outcome, Sessions};
-use crate::error::{ConfigError, SessionError};
-use crate::ring::KeyRing;
+use crate::error::{MissingSession, SessionError};
 use crate::session::{Session, SessionData};
 
 /// An actix-web middleware (a [`Transform`]) that gives every request a [`Session<T>`]:
@@ -99,102 +94,11 @@ pub struct SessionMiddleware<T> {
     sessions: Sessions<T>,
 }
 
-impl<T: SessionData> SessionMiddleware<T> {
-    /// A middleware sealing with `ring` under `config` (the same as
-    /// `SessionMiddleware::from(Sessions::new(ring, config))`).
-    ///
-    /// Logs a warning (target `sealed_session`) when `config` has the development-only
-    /// [`insecure_http`](crate::SessionConfigBuilder::insecure_http) switch on.
-    #[must_use]
-    pub fn new(ring: KeyRing, config: SessionConfig) -> Self {
-        Self::from(Sessions::new(ring, config))
-    }
-
-    /// Reads sessions sealed as the registered older schema versions too (see
-    /// [`Sessions::with_migrations`]).
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Migration`] if a version is registered twice or as the configuration's
-    /// current `schema_version`, or `write_as` names a version that is not registered.
-    pub fn with_migrations<Next>(
-        self,
-        migrations: Migrations<T, Next>,
-    ) -> Result<Self, ConfigError> {
-        self.sessions.with_migrations(migrations).map(Self::from)
-    }
-
-    /// Refuses live, authentic sessions for which `is_valid` returns `false` (see
-    /// [`Sessions::with_revocation_check`], which shows an example).
-    #[must_use]
-    pub fn with_revocation_check(
-        self,
-        is_valid: impl Fn(&SessionMeta, &T) -> bool + Send + Sync + 'static,
-    ) -> Self {
-        Self::from(self.sessions.with_revocation_check(is_valid))
-    }
-}
-
-impl<T> SessionMiddleware<T> {
-    /// Reads the time from `clock` instead of the system clock: for tests and simulations
-    /// that need expiry and refresh without waiting.
-    ///
-    /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use sealed_session::{Algorithm, Key, KeyRing, SessionConfig};
-    /// # use sealed_session::actix::SessionMiddleware;
-    /// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
-    /// let tomorrow = SystemTime::now() + Duration::from_secs(86_400);
-    /// let sessions = SessionMiddleware::<u32>::new(ring, SessionConfig::default())
-    ///     .with_clock(move || tomorrow);
-    /// # drop(sessions);
-    /// ```
-    #[must_use]
-    pub fn with_clock(self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
-        Self::from(self.sessions.with_clock(clock))
-    }
-
-    /// The configuration.
-    #[must_use]
-    pub fn config(&self) -> &SessionConfig {
-        self.sessions.config()
-    }
-
-    /// The key ring; rotating it (through any clone) takes effect on the next request.
-    #[must_use]
-    pub fn ring(&self) -> &KeyRing {
-        self.sessions.ring()
-    }
-
-    /// The engine this middleware calls.
-    #[must_use]
-    pub fn sessions(&self) -> &Sessions<T> {
-        &self.sessions
-    }
-}
-
-impl<T> From<Sessions<T>> for SessionMiddleware<T> {
-    fn from(sessions: Sessions<T>) -> Self {
-        Self { sessions }
-    }
-}
-
-impl<T> Clone for SessionMiddleware<T> {
-    fn clone(&self) -> Self {
-        Self {
-            sessions: self.sessions.clone(),
-        }
-    }
-}
-
-impl<T> fmt::Debug for SessionMiddleware<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionMiddleware")
-            .field("config", self.config())
-            .field("ring", self.ring())
-            .finish()
-    }
-}
+crate::engine::sessions_wrapper!(
+    SessionMiddleware,
+    "middleware",
+    "sealed_session::actix::SessionMiddleware"
+);
 
 impl<S, B, T> Transform<S, ServiceRequest> for SessionMiddleware<T>
 where
@@ -423,48 +327,41 @@ impl<T: SessionData> FromRequest for Session<T> {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            req.extensions()
-                .get::<Self>()
-                .cloned()
-                .ok_or(SessionRejection {
-                    session_type: type_name::<T>(),
-                }),
-        )
+        let missing = || {
+            SessionRejection(MissingSession::new::<T>(
+                "SessionMiddleware",
+                "app wrapped in .wrap",
+            ))
+        };
+        ready(req.extensions().get::<Self>().cloned().ok_or_else(missing))
     }
 }
 
 /// The [`Session<T>`] extractor found no session: no [`SessionMiddleware<T>`] wraps the route
 /// (or it was built for another `T`).
 ///
-/// Responds `500 Internal Server Error` with a body that names the missing middleware.
+/// Responds `500 Internal Server Error` with a body that names the missing middleware (the
+/// engine's [`MissingSession`], which it wraps).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRejection {
-    session_type: &'static str,
-}
+pub struct SessionRejection(MissingSession);
 
 impl SessionRejection {
     /// The status code: `500`, since this is a server misconfiguration.
     #[must_use]
     pub fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
+        status(self.0.status_code())
     }
 
     /// The response body: names the missing middleware and how to add it.
     #[must_use]
     pub fn body_text(&self) -> String {
-        self.to_string()
+        self.0.to_string()
     }
 }
 
 impl fmt::Display for SessionRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "missing SessionMiddleware<{t}>: the Session<{t}> extractor needs the app wrapped in \
-             .wrap(SessionMiddleware::<{t}>::new(ring, config))",
-            t = self.session_type
-        )
+        self.0.fmt(f)
     }
 }
 
@@ -481,8 +378,7 @@ impl ResponseError for SessionRejection {
 }
 
 /// A handler can return `Result<_, SessionError>` and `?` the session's changes: the same
-/// answers as axum's (the status of [`SessionError::status_code`] and the body of
-/// [`SessionError::response_body`]).
+/// answers as axum's, from the engine's [`SessionError::respond`].
 ///
 /// - `TooLarge` is `413 Payload Too Large`, with the message (which names the size and the
 ///   limit): the client sent more than the session can hold.
@@ -508,16 +404,18 @@ impl ResponseError for SessionRejection {
 /// ```
 impl ResponseError for SessionError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(SessionError::status_code(self))
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        status(SessionError::status_code(self))
     }
 
     fn error_response(&self) -> HttpResponse {
-        if !self.is_client_caused() {
-            tracing::error!(target: "sealed_session::seal", error = %self, "session change failed");
-        }
-        text_response(ResponseError::status_code(self), self.response_body())
+        let (code, body) = self.respond();
+        text_response(status(code), body)
     }
+}
+
+/// The engine's status code as actix's.
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A plain-text response (the content type axum gives a `String`, so both adapters answer

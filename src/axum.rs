@@ -4,7 +4,6 @@
 //! [`SessionLayer<T>`](crate::SessionLayer) gets a 500 whose body names the missing layer:
 //! a misconfiguration must be loud, never a silent 200 with a throwaway session.
 
-use core::any::type_name;
 use core::fmt;
 
 use axum_core::extract::FromRequestParts;
@@ -12,7 +11,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
-use crate::error::SessionError;
+use crate::error::{MissingSession, SessionError};
 use crate::session::{Session, SessionData};
 
 impl<S, T> FromRequestParts<S> for Session<T>
@@ -23,47 +22,41 @@ where
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Self>()
-            .cloned()
-            .ok_or(SessionRejection {
-                session_type: type_name::<T>(),
-            })
+        let missing = || {
+            SessionRejection(MissingSession::new::<T>(
+                "SessionLayer",
+                "route wrapped in .layer",
+            ))
+        };
+        parts.extensions.get::<Self>().cloned().ok_or_else(missing)
     }
 }
 
 /// The [`Session<T>`] extractor found no session: no [`SessionLayer<T>`](crate::SessionLayer)
 /// wraps the route (or it was built for another `T`).
 ///
-/// Responds `500 Internal Server Error` with a body that names the missing layer.
+/// Responds `500 Internal Server Error` with a body that names the missing layer (the engine's
+/// [`MissingSession`], which it wraps).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRejection {
-    session_type: &'static str,
-}
+pub struct SessionRejection(MissingSession);
 
 impl SessionRejection {
     /// The status code: `500`, since this is a server misconfiguration.
     #[must_use]
     pub fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
+        status(self.0.status_code())
     }
 
     /// The response body: names the missing layer and how to add it.
     #[must_use]
     pub fn body_text(&self) -> String {
-        self.to_string()
+        self.0.to_string()
     }
 }
 
 impl fmt::Display for SessionRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "missing SessionLayer<{t}>: the Session<{t}> extractor needs the route wrapped in \
-             .layer(SessionLayer::<{t}>::new(ring, config))",
-            t = self.session_type
-        )
+        self.0.fmt(f)
     }
 }
 
@@ -75,7 +68,8 @@ impl IntoResponse for SessionRejection {
     }
 }
 
-/// A handler can return `Result<_, SessionError>` and `?` the session's changes.
+/// A handler can return `Result<_, SessionError>` and `?` the session's changes (the answer is
+/// the engine's [`SessionError::respond`], as in every adapter).
 ///
 /// - `TooLarge` is `413 Payload Too Large`, with the message (which names the size and the
 ///   limit): the client sent more than the session can hold.
@@ -101,11 +95,12 @@ impl IntoResponse for SessionRejection {
 /// ```
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if !self.is_client_caused() {
-            tracing::error!(target: "sealed_session::seal", error = %self, "session change failed");
-        }
-        (status, self.response_body()).into_response()
+        let (code, body) = self.respond();
+        (status(code), body).into_response()
     }
+}
+
+/// The engine's status code as `http`'s.
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }

@@ -20,7 +20,7 @@ use crate::config::{CacheControl, SessionConfig};
 use crate::cookies::{self, CookieFields};
 #[cfg(feature = "test-util")]
 use crate::error::OpenError;
-use crate::error::{ConfigError, OpenErrorKind};
+use crate::error::{ConfigError, OpenErrorKind, SessionError};
 use crate::ring::KeyRing;
 use crate::session::{Clock, ConfigSource, Finished, Found, Session, SessionData, Settings};
 
@@ -598,3 +598,144 @@ impl CookiesComeBack {
         }
     }
 }
+
+impl SessionError {
+    /// The answer an adapter gives for this error, as a response of its framework: the
+    /// [`status_code`](Self::status_code) and the [`response_body`](Self::response_body),
+    /// after one `error` event (target `sealed_session::seal`) with the details when the
+    /// server, not the client, caused it. Every adapter answers through it, so that all of
+    /// them answer alike (`413` naming the limit, `400` for a conflict, `500` otherwise).
+    ///
+    /// ```
+    /// use sealed_session::SessionError;
+    ///
+    /// let (status, body) = SessionError::TooLarge { size: 5000, limit: 4096 }.respond();
+    /// assert_eq!(status, 413);
+    /// assert!(body.contains("4096"));
+    /// ```
+    #[must_use]
+    pub fn respond(&self) -> (u16, Cow<'static, str>) {
+        if !self.is_client_caused() {
+            tracing::error!(target: SEAL_EVENT_TARGET, error = %self, "session change failed");
+        }
+        (self.status_code(), self.response_body())
+    }
+}
+
+/// The constructors and accessors of an adapter's middleware type around its `Sessions<T>`
+/// (a struct `$wrapper<T> { sessions: Sessions<T> }`): `new`, `with_migrations`,
+/// `with_revocation_check`, `with_clock`, `config`, `ring`, `sessions`, and `From`, `AsRef`,
+/// `Clone`, `Debug`. One definition for [`SessionLayer`](crate::SessionLayer) and actix's
+/// `SessionMiddleware`, so that they cannot drift apart: each call forwards to the engine.
+/// `$path` is the type's path from outside the crate (for the examples in its docs).
+macro_rules! sessions_wrapper {
+    ($wrapper:ident, $noun:literal, $path:literal) => {
+        impl<T: $crate::session::SessionData> $wrapper<T> {
+            #[doc = concat!("A ", $noun, " sealing with `ring` under `config` (the same as")]
+            #[doc = concat!("`", stringify!($wrapper), "::from(Sessions::new(ring, config))`).")]
+            ///
+            /// Logs a warning (target `sealed_session`) when `config` has the development-only
+            /// [`insecure_http`](crate::SessionConfigBuilder::insecure_http) switch on.
+            #[must_use]
+            pub fn new(ring: $crate::ring::KeyRing, config: $crate::config::SessionConfig) -> Self {
+                Self::from($crate::engine::Sessions::new(ring, config))
+            }
+
+            /// Reads sessions sealed as the registered older schema versions too (see
+            /// [`Sessions::with_migrations`](crate::Sessions::with_migrations)).
+            ///
+            /// # Errors
+            ///
+            /// [`ConfigError::Migration`](crate::ConfigError::Migration) if a version is
+            /// registered twice or as the configuration's current `schema_version`, or
+            /// `write_as` names a version that is not registered.
+            pub fn with_migrations<Next>(
+                self,
+                migrations: $crate::codec::Migrations<T, Next>,
+            ) -> Result<Self, $crate::error::ConfigError> {
+                self.sessions.with_migrations(migrations).map(Self::from)
+            }
+
+            /// Refuses live, authentic sessions for which `is_valid` returns `false` (see
+            /// [`Sessions::with_revocation_check`](crate::Sessions::with_revocation_check),
+            /// which shows an example).
+            #[must_use]
+            pub fn with_revocation_check(
+                self,
+                is_valid: impl Fn(&$crate::codec::SessionMeta, &T) -> bool + Send + Sync + 'static,
+            ) -> Self {
+                Self::from(self.sessions.with_revocation_check(is_valid))
+            }
+        }
+
+        impl<T> $wrapper<T> {
+            /// Reads the time from `clock` (a closure, or any [`Clock`](crate::Clock)) instead
+            /// of the system clock: for tests and simulations that need expiry and refresh
+            /// without waiting.
+            ///
+            /// ```
+            /// # use std::time::{Duration, SystemTime};
+            /// # use sealed_session::{Algorithm, Key, KeyRing, SessionConfig};
+            #[doc = concat!("use ", $path, ";")]
+            ///
+            /// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+            /// let tomorrow = SystemTime::now() + Duration::from_secs(86_400);
+            #[doc = concat!("let wrapper = ", stringify!($wrapper), "::<u32>::new(ring, SessionConfig::default())")]
+            ///     .with_clock(move || tomorrow);
+            /// # drop(wrapper);
+            /// ```
+            #[must_use]
+            pub fn with_clock(self, clock: impl $crate::session::Clock) -> Self {
+                Self::from(self.sessions.with_clock(clock))
+            }
+
+            /// The configuration.
+            #[must_use]
+            pub fn config(&self) -> &$crate::config::SessionConfig {
+                self.sessions.config()
+            }
+
+            /// The key ring; rotating it (through any clone) takes effect on the next request.
+            #[must_use]
+            pub fn ring(&self) -> &$crate::ring::KeyRing {
+                self.sessions.ring()
+            }
+
+            #[doc = concat!("The engine this ", $noun, " calls.")]
+            #[must_use]
+            pub fn sessions(&self) -> &$crate::engine::Sessions<T> {
+                &self.sessions
+            }
+        }
+
+        impl<T> AsRef<$crate::engine::Sessions<T>> for $wrapper<T> {
+            fn as_ref(&self) -> &$crate::engine::Sessions<T> {
+                &self.sessions
+            }
+        }
+
+        impl<T> From<$crate::engine::Sessions<T>> for $wrapper<T> {
+            fn from(sessions: $crate::engine::Sessions<T>) -> Self {
+                Self { sessions }
+            }
+        }
+
+        impl<T> Clone for $wrapper<T> {
+            fn clone(&self) -> Self {
+                Self {
+                    sessions: self.sessions.clone(),
+                }
+            }
+        }
+
+        impl<T> core::fmt::Debug for $wrapper<T> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($wrapper))
+                    .field("config", self.config())
+                    .field("ring", self.ring())
+                    .finish()
+            }
+        }
+    };
+}
+pub(crate) use sessions_wrapper;

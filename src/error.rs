@@ -268,6 +268,7 @@ pub enum ConfigError {
     },
     /// A schema migration is registered twice, for the current version, or a version to
     /// write is not registered.
+    #[non_exhaustive]
     Migration {
         /// The registered type at fault (its Rust name, for the message).
         type_name: &'static str,
@@ -276,6 +277,7 @@ pub enum ConfigError {
     },
     /// A session type's serde shape cannot be traced for the type binding of wire format v3
     /// (its `Deserialize` needs a self-describing format, or recurses through a struct).
+    #[non_exhaustive]
     TypeShape {
         /// The type (its Rust name, for the message).
         type_name: &'static str,
@@ -283,6 +285,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// The chunking or compression settings are out of range.
+    #[non_exhaustive]
     Chunking {
         /// The setting at fault: `max_chunks` or `cookie_header_budget`.
         setting: &'static str,
@@ -627,3 +630,60 @@ impl fmt::Display for OpenError {
 }
 
 impl std::error::Error for OpenError {}
+
+/// A `Session<T>` extractor found no session in its request: no middleware of that `T` wraps
+/// the route (or one was built for another `T`). What every adapter's extractor rejection
+/// says, so that they say it alike: `500 Internal Server Error` (a server misconfiguration,
+/// which must be loud, never a silent 200 with a throwaway session), with a body that names
+/// the missing middleware and how to add it.
+///
+/// ```
+/// use sealed_session::MissingSession;
+///
+/// let missing = MissingSession::new::<u32>("SessionLayer", "route wrapped in .layer");
+/// assert_eq!(missing.status_code(), 500);
+/// assert_eq!(
+///     missing.to_string(),
+///     "missing SessionLayer<u32>: the Session<u32> extractor needs the route wrapped in \
+///      .layer(SessionLayer::<u32>::new(ring, config))"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingSession {
+    session_type: &'static str,
+    middleware: &'static str,
+    wrapped: &'static str,
+}
+
+impl MissingSession {
+    /// No `middleware` (its type's name, such as `"SessionLayer"`) of session type `T`; the
+    /// message says the `wrapped` (such as `"route wrapped in .layer"`) it needs.
+    #[must_use]
+    pub fn new<T: ?Sized>(middleware: &'static str, wrapped: &'static str) -> Self {
+        Self {
+            session_type: core::any::type_name::<T>(),
+            middleware,
+            wrapped,
+        }
+    }
+
+    /// The status code: `500`, since this is a server misconfiguration.
+    #[must_use]
+    pub fn status_code(&self) -> u16 {
+        500
+    }
+}
+
+impl fmt::Display for MissingSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "missing {m}<{t}>: the Session<{t}> extractor needs the {w}({m}::<{t}>::new(ring, config))",
+            m = self.middleware,
+            t = self.session_type,
+            w = self.wrapped,
+        )
+    }
+}
+
+impl std::error::Error for MissingSession {}

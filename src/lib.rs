@@ -57,7 +57,7 @@ pub use csrf::CsrfToken;
 #[cfg(feature = "engine")]
 #[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
 pub use engine::{OPEN_EVENT_TARGET, Outcome, Sessions};
-pub use error::{ConfigError, KeyError, OpenError, OpenErrorKind, SessionError};
+pub use error::{ConfigError, KeyError, MissingSession, OpenError, OpenErrorKind, SessionError};
 pub use key::{Algorithm, KEY_LEN, Key, KeyId};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]

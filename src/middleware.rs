@@ -16,13 +16,11 @@ use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
-use crate::codec::{Migrations, SessionMeta};
 use crate::config::SessionConfig;
 use crate::cookies::CookieFields;
 use crate::engine::{Outcome, Sessions};
-use crate::error::ConfigError;
 use crate::ring::KeyRing;
-use crate::session::{Clock, Session, SessionData};
+use crate::session::{Session, SessionData};
 
 /// A [`tower_layer::Layer`] that gives every request a [`Session<T>`].
 ///
@@ -85,107 +83,7 @@ pub struct SessionLayer<T> {
     sessions: Sessions<T>,
 }
 
-impl<T: SessionData> SessionLayer<T> {
-    /// A layer sealing with `ring` under `config` (the same as
-    /// `SessionLayer::from(Sessions::new(ring, config))`).
-    ///
-    /// Logs a warning (target `sealed_session`) when `config` has the development-only
-    /// [`insecure_http`](crate::SessionConfigBuilder::insecure_http) switch on.
-    #[must_use]
-    pub fn new(ring: KeyRing, config: SessionConfig) -> Self {
-        Self::from(Sessions::new(ring, config))
-    }
-
-    /// Reads sessions sealed as the registered older schema versions too (see
-    /// [`Sessions::with_migrations`]).
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Migration`] if a version is registered twice or as the configuration's
-    /// current `schema_version`, or `write_as` names a version that is not registered.
-    pub fn with_migrations<Next>(
-        self,
-        migrations: Migrations<T, Next>,
-    ) -> Result<Self, ConfigError> {
-        self.sessions.with_migrations(migrations).map(Self::from)
-    }
-
-    /// Refuses live, authentic sessions for which `is_valid` returns `false` (see
-    /// [`Sessions::with_revocation_check`], which shows an example).
-    #[must_use]
-    pub fn with_revocation_check(
-        self,
-        is_valid: impl Fn(&SessionMeta, &T) -> bool + Send + Sync + 'static,
-    ) -> Self {
-        Self::from(self.sessions.with_revocation_check(is_valid))
-    }
-}
-
-impl<T> SessionLayer<T> {
-    /// Reads the time from `clock` (a closure, or any [`Clock`]) instead of the system clock:
-    /// for tests and simulations that need expiry and refresh without waiting.
-    ///
-    /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use sealed_session::{Algorithm, Key, KeyRing, SessionConfig, SessionLayer};
-    /// let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
-    /// let tomorrow = SystemTime::now() + Duration::from_secs(86_400);
-    /// let layer = SessionLayer::<u32>::new(ring, SessionConfig::default())
-    ///     .with_clock(move || tomorrow);
-    /// # drop(layer);
-    /// ```
-    #[must_use]
-    pub fn with_clock(self, clock: impl Clock) -> Self {
-        Self::from(self.sessions.with_clock(clock))
-    }
-
-    /// The configuration.
-    #[must_use]
-    pub fn config(&self) -> &SessionConfig {
-        self.sessions.config()
-    }
-
-    /// The key ring; rotating it (through any clone) takes effect on the next request.
-    #[must_use]
-    pub fn ring(&self) -> &KeyRing {
-        self.sessions.ring()
-    }
-
-    /// The engine this layer calls.
-    #[must_use]
-    pub fn sessions(&self) -> &Sessions<T> {
-        &self.sessions
-    }
-}
-
-impl<T> AsRef<Sessions<T>> for SessionLayer<T> {
-    fn as_ref(&self) -> &Sessions<T> {
-        &self.sessions
-    }
-}
-
-impl<T> From<Sessions<T>> for SessionLayer<T> {
-    fn from(sessions: Sessions<T>) -> Self {
-        Self { sessions }
-    }
-}
-
-impl<T> Clone for SessionLayer<T> {
-    fn clone(&self) -> Self {
-        Self {
-            sessions: self.sessions.clone(),
-        }
-    }
-}
-
-impl<T> fmt::Debug for SessionLayer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionLayer")
-            .field("config", self.config())
-            .field("ring", self.ring())
-            .finish()
-    }
-}
+crate::engine::sessions_wrapper!(SessionLayer, "layer", "sealed_session::SessionLayer");
 
 impl<S, T> tower_layer::Layer<S> for SessionLayer<T> {
     type Service = SessionService<S, T>;

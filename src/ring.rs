@@ -495,8 +495,10 @@ impl KeyRing {
         let allow_weakening = parsed.allow_weakening;
         let mut next = parsed.state;
         self.update(|state| {
-            if !allow_weakening && let Some(error) = weaken::weakening(state, &next, now) {
-                return Err(error);
+            if !allow_weakening {
+                if let Some(error) = weaken::weakening(state, &next, now) {
+                    return Err(error);
+                }
             }
             // Keep the cached ciphers of keys that did not change.
             for entry in core::iter::once(&mut next.designated).chain(&mut next.others) {
@@ -631,11 +633,10 @@ impl RingState {
     fn primary(&self, now: u64) -> &Entry {
         let mut primary: Option<(u64, &Entry)> = None;
         for entry in &self.others {
-            if let Status::Scheduled(at) = entry.status
-                && at <= now
-                && primary.is_none_or(|(latest, _)| at > latest)
-            {
-                primary = Some((at, entry));
+            if let Status::Scheduled(at) = entry.status {
+                if at <= now && primary.is_none_or(|(latest, _)| at > latest) {
+                    primary = Some((at, entry));
+                }
             }
         }
         primary.map_or(&self.designated, |(_, entry)| entry)

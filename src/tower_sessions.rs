@@ -260,7 +260,7 @@ where
             // only when a handler touches the session (`RequestStore::load`).
             let placeholder = typed
                 .cookie_fingerprint()
-                .map(|print| Id(print.cast_signed()));
+                .map(|print| Id(i128::from_ne_bytes(print.to_ne_bytes())));
             let session = KvSession::new(placeholder, Arc::clone(&store), None);
             req.extensions_mut().insert(session.clone());
             let mut response = inner.call(req).await?;

@@ -1,28 +1,43 @@
-//! A real browser against `examples/axum_app` and `examples/actix_app` (the same HTTP
-//! contract: every test that drives an app runs against both, the actix one with the `actix`
-//! feature): headless Chromium driven through the W3C WebDriver protocol (chromedriver), with a
-//! minimal WebDriver client over hyper.
+//! Real browsers against `examples/axum_app` and `examples/actix_app` (the same HTTP
+//! contract) and against apps served by the tests themselves, in three engines, one module
+//! each, driven through the W3C WebDriver protocol with a minimal client over hyper:
 //!
-//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install -y
-//! chromium chromium-driver`) and the example binaries, built beforehand (`cargo test` builds
-//! them too):
+//! | module | engine | driver | needs (Debian) |
+//! |---|---|---|---|
+//! | `chromium::` | Blink (headless Chromium) | chromedriver | `apt-get install -y chromium chromium-driver` |
+//! | `firefox::` | Gecko (headless Firefox ESR) | geckodriver | `apt-get install -y firefox-esr`, `cargo install geckodriver` |
+//! | `webkit::` | WebKit (WebKitGTK's MiniBrowser, Safari's engine) | WebKitWebDriver | `apt-get install -y webkit2gtk-driver xvfb` |
+//!
+//! MiniBrowser has no headless mode: without `DISPLAY` the `webkit` tests start their own
+//! `Xvfb`. The example binaries are built beforehand (`cargo test` builds them too):
 //!
 //! ```text
 //! cargo build --all-features --example axum_app --example actix_app
-//! cargo test --all-features --test browser
+//! cargo test --all-features --test browser            # all three engines
+//! cargo test --all-features --test browser webkit::   # one
 //! ```
 //!
-//! Without the browser the tests are skipped with a loud message on a developer's machine, so
+//! Without an engine its tests are skipped with a loud message on a developer's machine, so
 //! the README's `cargo test --all-features` works on a fresh clone; under CI (`CI` set, as
-//! `.ci/run` is run) or with `SEALED_SESSION_REQUIRE_BROWSER=1` a missing browser fails them.
+//! `.ci/run` is run) or with `SEALED_SESSION_REQUIRE_BROWSER=1` a missing engine fails them.
 //!
-//! The cases: the login flow and the cookie's attributes; "remember me" surviving a browser
-//! restart on the same profile while a plain login does not; flash messages shown once; and
-//! SECURITY-TESTS F1 (cookie tossing from a sibling subdomain) against the default `__Host-`
-//! cookie name; and a session chunked across three cookies (`max_chunks`, against an app
-//! served by the test itself) round-tripping and shrinking back to one. Each test has its own
-//! app, chromedriver and profile directories; they take turns (one browser at a time), so that
-//! a slow machine does not make them race each other.
+//! The scenarios, in every engine: visits, the login flow, the cookie's attributes (HttpOnly)
+//! and logout (`Max-Age=0`); "remember me" surviving a browser restart on the same profile
+//! while a plain login does not; flash messages shown once; SECURITY-TESTS F1 (cookie tossing
+//! from a sibling subdomain) against the `__Host-` cookie name; a session chunked across three
+//! cookies round-tripping and shrinking back to one; and the cookie rules the crate relies on
+//! (`Secure` on loopback and on a plain-http host, `SameSite=Lax` on a cross-site top-level
+//! POST and its redirect, `Partitioned`). The README's "Browser support" table is made of
+//! their results.
+//!
+//! Where WebKit differs: it refuses every `Secure` cookie over plain http, loopback included
+//! (Chromium and Firefox keep them on `127.0.0.1` and `localhost`), so its tests run the apps
+//! with `insecure_http` (cookie `session`, no `Secure`, no `__Host-` prefix), as a developer
+//! on Safari must; and MiniBrowser's automation mode keeps cookies in memory only, so a
+//! restart starts from an empty jar (the restart tests check that instead).
+//!
+//! Each test has its own app, driver and profile directories; they take turns (one browser
+//! at a time, across the three modules), so that a slow machine does not make them race.
 #![cfg(feature = "axum")]
 // Test code: a failed step panics with its context (the .clippy.toml allowances cover only
 // the #[test] function itself, not its helpers).
@@ -35,9 +50,10 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -46,19 +62,28 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use sealed_session::{Algorithm, Key};
+use sealed_session::{Algorithm, Key, SessionConfig, SessionConfigBuilder};
 use serde_json::{Value, json};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const FIREFOX: &str = "/usr/bin/firefox-esr";
+/// Looked up on `PATH`, then in Cargo's bin directory (`cargo install geckodriver`).
+const GECKODRIVER: &str = "geckodriver";
+const WEBKIT_DRIVER: &str = "/usr/bin/WebKitWebDriver";
+const MINIBROWSER: &str = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+const XVFB: &str = "/usr/bin/Xvfb";
 const REQUIRE_VAR: &str = "SEALED_SESSION_REQUIRE_BROWSER";
-const COOKIE: &str = "__Host-session";
+/// The session cookie's name with the defaults (`Secure`).
+const SECURE_COOKIE: &str = "__Host-session";
+/// Its name with `insecure_http` (WebKit over plain http).
+const INSECURE_COOKIE: &str = "session";
 /// The W3C WebDriver key of an element reference.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
-/// The bound on any single WebDriver command (page loads included).
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+/// The bound on any single WebDriver command (page loads and browser starts included).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// The bound on a process becoming ready (or exiting), and on a page showing the expected text.
-const READY_TIMEOUT: Duration = Duration::from_secs(15);
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(50);
 /// The persistent ("remember me") lifetime of `examples/axum_app`.
 const REMEMBER: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -67,27 +92,248 @@ const REMEMBER: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// awaits; it works across the tests' runtimes and is not poisoned by a failed test).
 static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_login_flow_against_axum_app() {
-    browser_login_flow_on(Example::Axum).await;
+/// The scenarios every engine runs, against `examples/axum_app` or a test's own app.
+macro_rules! every_engine {
+    ($engine:expr) => {
+        use super::*;
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn browser_login_flow_against_axum_app() {
+            browser_login_flow_on($engine, Example::Axum).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn browser_flash_is_shown_once() {
+            browser_flash_is_shown_once_on($engine, Example::Axum).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn browser_host_prefix_defeats_cookie_tossing() {
+            browser_host_prefix_defeats_cookie_tossing_on($engine, Example::Axum).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn browser_three_chunk_session_round_trips_and_shrinks() {
+            browser_three_chunk_session_round_trips_and_shrinks_on($engine).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn browser_secure_cookies_on_loopback_and_on_an_http_host() {
+            browser_secure_cookies_on_loopback_and_on_an_http_host_on($engine).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn browser_same_site_lax_on_a_cross_site_post_and_its_redirect() {
+            browser_same_site_lax_on_a_cross_site_post_and_its_redirect_on($engine).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn browser_partitioned_cookie() {
+            browser_partitioned_cookie_on($engine).await;
+        }
+    };
 }
 
-#[cfg(feature = "__actix-tests")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_login_flow_against_actix_app() {
-    browser_login_flow_on(Example::Actix).await;
+/// The restart scenarios, for the engines whose automation keeps a profile on disk.
+macro_rules! restart_tests {
+    ($engine:expr) => {
+        /// "Remember me" is a persistent cookie: it is written to the profile's cookie store
+        /// and comes back when a new browser starts on the same profile.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn browser_remember_me_survives_a_restart() {
+            browser_remember_me_survives_a_restart_on($engine, Example::Axum).await;
+        }
+
+        /// A plain login is a browser-session cookie (no Max-Age): a new browser on the same
+        /// profile does not have it, while a persistent control cookie comes back.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn browser_plain_login_ends_with_the_browser() {
+            browser_plain_login_ends_with_the_browser_on($engine, Example::Axum).await;
+        }
+    };
 }
 
-async fn browser_login_flow_on(example: Example) {
-    let Some(mut h) = Harness::start("login flow", example).await else {
+/// Headless Chromium (Blink) through chromedriver; the actix app's runs are here too.
+mod chromium {
+    every_engine!(Engine::Chromium);
+    restart_tests!(Engine::Chromium);
+
+    #[cfg(feature = "__actix-tests")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn browser_login_flow_against_actix_app() {
+        browser_login_flow_on(Engine::Chromium, Example::Actix).await;
+    }
+
+    #[cfg(feature = "__actix-tests")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn browser_remember_me_survives_a_restart_against_actix_app() {
+        browser_remember_me_survives_a_restart_on(Engine::Chromium, Example::Actix).await;
+    }
+
+    #[cfg(feature = "__actix-tests")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn browser_plain_login_ends_with_the_browser_against_actix_app() {
+        browser_plain_login_ends_with_the_browser_on(Engine::Chromium, Example::Actix).await;
+    }
+
+    #[cfg(feature = "__actix-tests")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn browser_flash_is_shown_once_against_actix_app() {
+        browser_flash_is_shown_once_on(Engine::Chromium, Example::Actix).await;
+    }
+
+    #[cfg(feature = "__actix-tests")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn browser_host_prefix_defeats_cookie_tossing_against_actix_app() {
+        browser_host_prefix_defeats_cookie_tossing_on(Engine::Chromium, Example::Actix).await;
+    }
+
+    #[cfg(feature = "test-util")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn browser_starts_logged_in_from_the_test_kit() {
+        browser_starts_logged_in_from_the_test_kit_on(Engine::Chromium).await;
+    }
+}
+
+/// Headless Firefox ESR (Gecko) through geckodriver.
+mod firefox {
+    every_engine!(Engine::Firefox);
+    restart_tests!(Engine::Firefox);
+
+    #[cfg(feature = "test-util")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn browser_starts_logged_in_from_the_test_kit() {
+        browser_starts_logged_in_from_the_test_kit_on(Engine::Firefox).await;
+    }
+}
+
+/// WebKitGTK's MiniBrowser (WebKit) through WebKitWebDriver, on Xvfb when there is no display.
+mod webkit {
+    every_engine!(Engine::WebKit);
+
+    /// What replaces the restart tests here: MiniBrowser in automation mode (the only mode
+    /// WebKitWebDriver drives) keeps its cookies in memory, whatever `--cookies-file` says, so
+    /// a new browser starts with an empty jar: a remembered login has a 30-day expiry, but
+    /// neither it nor a persistent control cookie outlives the browser.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn browser_restart_starts_from_an_empty_jar() {
+        browser_restart_starts_from_an_empty_jar_on(Engine::WebKit, Example::Axum).await;
+    }
+}
+
+/// A browser engine and how to drive it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    Chromium,
+    Firefox,
+    WebKit,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Chromium => "Chromium",
+            Self::Firefox => "Firefox",
+            Self::WebKit => "WebKit",
+        }
+    }
+
+    /// Whether the engine keeps a `Secure` cookie set over plain http on 127.0.0.1 (measured
+    /// by `browser_secure_cookies_on_loopback_and_on_an_http_host`). Where it does not, the
+    /// apps run with `insecure_http`, as a developer on that browser must.
+    fn secure_on_loopback(self) -> bool {
+        self != Self::WebKit
+    }
+
+    /// The session cookie's name in this engine's tests.
+    fn cookie(self) -> &'static str {
+        if self.secure_on_loopback() {
+            SECURE_COOKIE
+        } else {
+            INSECURE_COOKIE
+        }
+    }
+
+    /// A test app's configuration: `insecure_http` where the engine needs it.
+    fn config(self) -> SessionConfigBuilder {
+        SessionConfig::builder().insecure_http(!self.secure_on_loopback())
+    }
+
+    /// What must be installed (paths, or a name on `PATH`), and how to install it.
+    fn requirements(self) -> (Vec<PathBuf>, &'static str) {
+        match self {
+            Self::Chromium => (
+                vec![CHROMIUM.into(), CHROMEDRIVER.into()],
+                "apt-get install -y chromium chromium-driver",
+            ),
+            Self::Firefox => (
+                vec![
+                    FIREFOX.into(),
+                    find_program(GECKODRIVER).unwrap_or_else(|| GECKODRIVER.into()),
+                ],
+                "apt-get install -y firefox-esr; cargo install geckodriver",
+            ),
+            Self::WebKit => {
+                let mut needed = vec![PathBuf::from(WEBKIT_DRIVER), PathBuf::from(MINIBROWSER)];
+                if std::env::var_os("DISPLAY").is_none() {
+                    needed.push(XVFB.into());
+                }
+                (needed, "apt-get install -y webkit2gtk-driver xvfb")
+            }
+        }
+    }
+
+    /// The driver's command line, listening on `port`.
+    fn driver(self, port: u16) -> Command {
+        match self {
+            Self::Chromium => {
+                let mut command = Command::new(CHROMEDRIVER);
+                command.arg(format!("--port={port}"));
+                command
+            }
+            Self::Firefox => {
+                let mut command =
+                    Command::new(find_program(GECKODRIVER).unwrap_or_else(|| GECKODRIVER.into()));
+                command.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+                command
+            }
+            Self::WebKit => {
+                let mut command = Command::new(WEBKIT_DRIVER);
+                command.arg(format!("--port={port}"));
+                command
+            }
+        }
+    }
+}
+
+/// `name` on `PATH`, or in Cargo's bin directory (`$CARGO_HOME/bin`, `~/.cargo/bin`).
+fn find_program(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(home).join("bin"));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo").join("bin"));
+    }
+    dirs.into_iter()
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+async fn browser_login_flow_on(engine: Engine, example: Example) {
+    let Some(mut h) = Harness::start(engine, "login flow", example).await else {
         return;
     };
-    h.open_browser("profile", &[], false).await;
+    h.open_browser("profile", Options::default()).await;
     let wd = &h.wd;
+    let cookie_name = engine.cookie();
     let started = Instant::now();
 
-    // 127.0.0.1 over plain http: Chromium counts loopback as a potentially trustworthy
-    // origin, so it keeps the `Secure` `__Host-` cookie (checked below via the cookie store).
+    // 127.0.0.1 over plain http: Chromium and Firefox count loopback as a potentially
+    // trustworthy origin and keep the `Secure` `__Host-` cookie; WebKit's app runs with
+    // `insecure_http` (checked below via the cookie store).
     let base = h.base();
 
     wd.navigate(&format!("{base}/")).await;
@@ -107,15 +353,19 @@ async fn browser_login_flow_on(example: Example) {
         .as_str()
         .expect("document.cookie is a string");
     assert!(
-        !script_cookies.contains(COOKIE),
+        !script_cookies.contains(cookie_name),
         "document.cookie reveals the HttpOnly session cookie: {script_cookies:?}"
     );
     // ...but the browser holds it, with the attributes the crate sets.
     let cookie = wd.session_cookie().await.unwrap_or_else(|| {
-        panic!("the browser holds no {COOKIE} cookie after login (Secure refused on http?)")
+        panic!("the browser holds no {cookie_name} cookie after login (Secure refused on http?)")
     });
     assert_eq!(cookie["httpOnly"], json!(true), "{cookie}");
-    assert_eq!(cookie["secure"], json!(true), "{cookie}");
+    assert_eq!(
+        cookie["secure"],
+        json!(engine.secure_on_loopback()),
+        "{cookie}"
+    );
     assert_eq!(cookie["sameSite"], json!("Lax"), "{cookie}");
     assert_eq!(cookie["path"], json!("/"), "{cookie}");
     let value = cookie["value"].as_str().expect("cookie value is a string");
@@ -125,7 +375,8 @@ async fn browser_login_flow_on(example: Example) {
         "the user name shows in the cookie: {cookie}"
     );
 
-    // Log out with a POST from the page (the session cookie rides along, SameSite=Lax).
+    // Log out with a POST from the page (the session cookie rides along, SameSite=Lax): the
+    // response deletes the cookie (`Max-Age=0`).
     let logout = wd
         .execute(
             "const done = arguments[arguments.length - 1];\
@@ -138,7 +389,7 @@ async fn browser_login_flow_on(example: Example) {
     assert_eq!(logout[0], json!(200), "POST /logout answered {logout}");
     assert!(
         wd.session_cookie().await.is_none(),
-        "the session cookie survived the logout"
+        "the session cookie survived the logout (Max-Age=0)"
     );
 
     wd.navigate(&format!("{base}/me")).await;
@@ -151,61 +402,42 @@ async fn browser_login_flow_on(example: Example) {
     wd.wait_for_body("visits: 1").await;
 
     h.quit_browser().await;
-    eprintln!("browser flow passed in {:?}", started.elapsed());
+    eprintln!(
+        "{}: browser flow passed in {:?}",
+        engine.name(),
+        started.elapsed()
+    );
 }
 
-/// "Remember me" is a persistent cookie: it is written to the profile's cookie store and comes
-/// back when a new Chromium starts on the same `--user-data-dir`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_remember_me_survives_a_restart() {
-    browser_remember_me_survives_a_restart_on(Example::Axum).await;
-}
-
-#[cfg(feature = "__actix-tests")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_remember_me_survives_a_restart_against_actix_app() {
-    browser_remember_me_survives_a_restart_on(Example::Actix).await;
-}
-
-async fn browser_remember_me_survives_a_restart_on(example: Example) {
-    let Some(mut h) = Harness::start("remember me", example).await else {
+async fn browser_remember_me_survives_a_restart_on(engine: Engine, example: Example) {
+    let Some(mut h) = Harness::start(engine, "remember me", example).await else {
         return;
     };
     let started = Instant::now();
     let base = h.base();
     let name = "grace_hopper";
+    let cookie_name = engine.cookie();
 
-    h.open_browser("profile", &[], false).await;
+    h.open_browser("profile", Options::default()).await;
     h.wd.log_in(&base, name, true).await;
     let cookie =
         h.wd.session_cookie()
             .await
-            .unwrap_or_else(|| panic!("no {COOKIE} cookie after a remembered login"));
-    // Persistent: it carries an expiry (WebDriver: seconds since the epoch), 30 days out. The
-    // wall clock only bounds it coarsely (a day either way).
-    let expiry = cookie["expiry"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("the remembered login set a session-only cookie: {cookie}"));
-    let now = unix_now();
-    let day = 24 * 60 * 60;
-    let remember = REMEMBER.as_secs();
-    assert!(
-        (now + remember - day..=now + remember + day).contains(&expiry),
-        "the remembered cookie expires at {expiry}, not about 30 days after {now}: {cookie}"
-    );
+            .unwrap_or_else(|| panic!("no {cookie_name} cookie after a remembered login"));
+    assert_remembered(&cookie);
     h.wd.navigate(&format!("{base}/me")).await;
     h.wd.wait_for_body(name).await;
 
-    // Quit (chromedriver closes Chromium gracefully, which commits the cookie store) and wait
-    // until the process has left the profile cleanly.
+    // Quit (the driver closes the browser gracefully, which commits the cookie store) and
+    // wait until the process has left the profile cleanly.
     let profile = h.quit_browser().await;
     assert!(
-        cookie_store_mentions(&profile, COOKIE),
-        "the persistent {COOKIE} cookie never reached {}",
-        profile.join("Default/Cookies").display()
+        cookie_store_mentions(engine, &profile, cookie_name),
+        "the persistent {cookie_name} cookie never reached the cookie store in {}",
+        profile.display()
     );
 
-    h.open_browser("profile", &[], false).await;
+    h.open_browser("profile", Options::default()).await;
     h.wd.navigate(&format!("{base}/me")).await;
     h.wd.wait_for_body(name).await;
     let (status, body) = h.wd.fetch_get("/me").await;
@@ -216,13 +448,32 @@ async fn browser_remember_me_survives_a_restart_on(example: Example) {
     );
     assert!(
         h.wd.session_cookie().await.is_some(),
-        "the restarted browser holds no {COOKIE} cookie"
+        "the restarted browser holds no {cookie_name} cookie"
     );
     h.quit_browser().await;
-    eprintln!("remember-me restart passed in {:?}", started.elapsed());
+    eprintln!(
+        "{}: remember-me restart passed in {:?}",
+        engine.name(),
+        started.elapsed()
+    );
 }
 
-/// A plain login is a browser-session cookie (no Max-Age): a new Chromium on the same profile
+/// Persistent: the cookie carries an expiry (WebDriver: seconds since the epoch), 30 days
+/// out. The wall clock only bounds it coarsely (a day either way).
+fn assert_remembered(cookie: &Value) {
+    let expiry = cookie["expiry"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the remembered login set a session-only cookie: {cookie}"));
+    let now = unix_now();
+    let day = 24 * 60 * 60;
+    let remember = REMEMBER.as_secs();
+    assert!(
+        (now + remember - day..=now + remember + day).contains(&expiry),
+        "the remembered cookie expires at {expiry}, not about 30 days after {now}: {cookie}"
+    );
+}
+
+/// A plain login is a browser-session cookie (no Max-Age): a new browser on the same profile
 /// does not have it. A persistent control cookie set alongside shows that the profile's cookie
 /// store itself did come back.
 ///
@@ -232,57 +483,39 @@ async fn browser_remember_me_survives_a_restart_on(example: Example) {
 /// `--restore-last-session` (with it, this test fails: `/me` answers the name), or crash
 /// recovery (a Chromium killed after its cookie store's periodic commit, about 30 s, brings
 /// the session cookie back). A fresh profile restores nothing, and `quit_browser` checks that
-/// Chromium exited cleanly, so neither applies here.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_plain_login_ends_with_the_browser() {
-    browser_plain_login_ends_with_the_browser_on(Example::Axum).await;
-}
-
-#[cfg(feature = "__actix-tests")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_plain_login_ends_with_the_browser_against_actix_app() {
-    browser_plain_login_ends_with_the_browser_on(Example::Actix).await;
-}
-
-async fn browser_plain_login_ends_with_the_browser_on(example: Example) {
-    let Some(mut h) = Harness::start("plain login", example).await else {
+/// the browser exited cleanly, so neither applies here. Firefox keeps session cookies only
+/// with session restore (`browser.startup.page` 3), off in a fresh profile.
+async fn browser_plain_login_ends_with_the_browser_on(engine: Engine, example: Example) {
+    let Some(mut h) = Harness::start(engine, "plain login", example).await else {
         return;
     };
     let started = Instant::now();
     let base = h.base();
     let name = "alan_turing";
+    let cookie_name = engine.cookie();
 
-    h.open_browser("profile", &[], false).await;
+    h.open_browser("profile", Options::default()).await;
     h.wd.log_in(&base, name, false).await;
     let cookie =
         h.wd.session_cookie()
             .await
-            .unwrap_or_else(|| panic!("no {COOKIE} cookie after a plain login"));
+            .unwrap_or_else(|| panic!("no {cookie_name} cookie after a plain login"));
     assert!(
         cookie.get("expiry").is_none_or(Value::is_null),
         "a plain login set a persistent cookie: {cookie}"
     );
     h.wd.navigate(&format!("{base}/me")).await;
     h.wd.wait_for_body(name).await;
-    // The control: a persistent cookie for the same host, which must survive the restart.
-    let control_expiry = unix_now() + 60 * 60;
-    h.wd.cmd(
-        Method::POST,
-        "cookie",
-        json!({ "cookie": {
-            "name": "control", "value": "kept", "path": "/", "expiry": control_expiry,
-        } }),
-    )
-    .await;
+    h.wd.add_control_cookie().await;
 
     let profile = h.quit_browser().await;
     assert!(
-        cookie_store_mentions(&profile, "control"),
-        "the persistent control cookie never reached {}",
-        profile.join("Default/Cookies").display()
+        cookie_store_mentions(engine, &profile, "control"),
+        "the persistent control cookie never reached the cookie store in {}",
+        profile.display()
     );
 
-    h.open_browser("profile", &[], false).await;
+    h.open_browser("profile", Options::default()).await;
     h.wd.navigate(&format!("{base}/me")).await;
     h.wd.wait_for_body("not logged in").await;
     let (status, body) = h.wd.fetch_get("/me").await;
@@ -292,7 +525,9 @@ async fn browser_plain_login_ends_with_the_browser_on(example: Example) {
     );
     let cookies = h.wd.cookies().await;
     assert!(
-        cookies.iter().all(|cookie| cookie["name"] != json!(COOKIE)),
+        cookies
+            .iter()
+            .all(|cookie| cookie["name"] != json!(cookie_name)),
         "the browser-session cookie survived the restart: {cookies:?}"
     );
     assert!(
@@ -303,31 +538,60 @@ async fn browser_plain_login_ends_with_the_browser_on(example: Example) {
          nothing about the session cookie): {cookies:?}"
     );
     h.quit_browser().await;
-    eprintln!("plain-login restart passed in {:?}", started.elapsed());
+    eprintln!(
+        "{}: plain-login restart passed in {:?}",
+        engine.name(),
+        started.elapsed()
+    );
+}
+
+/// WebKit's stand-in for the restart tests (see `webkit::browser_restart_starts_from_an_empty_jar`).
+async fn browser_restart_starts_from_an_empty_jar_on(engine: Engine, example: Example) {
+    let Some(mut h) = Harness::start(engine, "restart", example).await else {
+        return;
+    };
+    let base = h.base();
+    let name = "grace_hopper";
+    let cookie_name = engine.cookie();
+
+    h.open_browser("profile", Options::default()).await;
+    h.wd.log_in(&base, name, true).await;
+    let cookie =
+        h.wd.session_cookie()
+            .await
+            .unwrap_or_else(|| panic!("no {cookie_name} cookie after a remembered login"));
+    assert_remembered(&cookie);
+    h.wd.add_control_cookie().await;
+    h.quit_browser().await;
+
+    h.open_browser("profile", Options::default()).await;
+    h.wd.navigate(&format!("{base}/me")).await;
+    h.wd.wait_for_body("not logged in").await;
+    let cookies = h.wd.cookies().await;
+    assert!(
+        cookies.is_empty(),
+        "{}'s automation mode kept cookies across a restart (the restart tests can run \
+         here now): {cookies:?}",
+        engine.name()
+    );
+    h.quit_browser().await;
+    eprintln!(
+        "{}: a restarted browser starts from an empty jar (automation mode is ephemeral)",
+        engine.name()
+    );
 }
 
 /// Login sets the flash message `welcome NAME`: `/flash` shows it once (other requests in
 /// between do not consume it), then answers an empty body.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_flash_is_shown_once() {
-    browser_flash_is_shown_once_on(Example::Axum).await;
-}
-
-#[cfg(feature = "__actix-tests")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_flash_is_shown_once_against_actix_app() {
-    browser_flash_is_shown_once_on(Example::Actix).await;
-}
-
-async fn browser_flash_is_shown_once_on(example: Example) {
-    let Some(mut h) = Harness::start("flash", example).await else {
+async fn browser_flash_is_shown_once_on(engine: Engine, example: Example) {
+    let Some(mut h) = Harness::start(engine, "flash", example).await else {
         return;
     };
     let started = Instant::now();
     let base = h.base();
     let name = "barbara_liskov";
 
-    h.open_browser("profile", &[], false).await;
+    h.open_browser("profile", Options::default()).await;
     h.wd.log_in(&base, name, false).await;
     h.wd.navigate(&format!("{base}/me")).await;
     h.wd.wait_for_body(name).await;
@@ -350,54 +614,54 @@ async fn browser_flash_is_shown_once_on(example: Example) {
         "GET /me after the flash"
     );
     h.quit_browser().await;
-    eprintln!("flash passed in {:?}", started.elapsed());
+    eprintln!("{}: flash passed in {:?}", engine.name(), started.elapsed());
 }
 
 /// SECURITY-TESTS F1 in a real browser, for the default cookie name: a sibling subdomain cannot
-/// toss a `__Host-` cookie at the app, because Chromium refuses a `__Host-` cookie that has a
-/// `Domain` (or a `Path` other than `/`), and one it sets without a `Domain` is bound to the
+/// toss a `__Host-` cookie at the app, because the browser refuses a `__Host-` cookie that has
+/// a `Domain` (or a `Path` other than `/`), and one it sets without a `Domain` is bound to the
 /// attacker's own host. A non-prefixed cookie with a `Domain` does reach the app (the control:
 /// the tossing channel is open); the attacker's authentic session value does not.
 ///
 /// The hosts are `app.example.localhost` (the app) and `evil.example.localhost` (an attacker
-/// server in this test), both mapped to 127.0.0.1 by `--host-resolver-rules`. Why `.localhost`
-/// and not, say, `.test`: over plain http only loopback hosts (`localhost`, `*.localhost`,
-/// 127.0.0.1) may hold `__Host-` cookies in Chromium. For `http://app.example.test`, even with
-/// `--unsafely-treat-insecure-origin-as-secure` making it a secure context (and letting it set
-/// plain `Secure` cookies), Chromium 148 refuses every `__Host-` cookie, the app's own
-/// host-only one included, as `InvalidPrefix` (its prefix check wants a cryptographic scheme
-/// or a localhost URL), so the victim could never log in; and this crate's tests have no TLS.
-/// `*.localhost` names are sibling subdomains of `example.localhost` to the cookie rules
-/// (`Domain=example.localhost` is accepted), and trustworthy like 127.0.0.1.
+/// server in this test), on 127.0.0.1: Chromium maps them with `--host-resolver-rules`;
+/// Firefox and WebKit (GLib's resolver) resolve every `*.localhost` name to loopback
+/// themselves. Why `.localhost` and not, say, `.test`: over plain http only loopback hosts
+/// (`localhost`, `*.localhost`, 127.0.0.1) may hold `__Host-` cookies in Chromium. For
+/// `http://app.example.test`, even with `--unsafely-treat-insecure-origin-as-secure` making it
+/// a secure context (and letting it set plain `Secure` cookies), Chromium 148 refuses every
+/// `__Host-` cookie, the app's own host-only one included, as `InvalidPrefix` (its prefix
+/// check wants a cryptographic scheme or a localhost URL), so the victim could never log in;
+/// and this crate's tests have no TLS. `*.localhost` names are sibling subdomains of
+/// `example.localhost` to the cookie rules (`Domain=example.localhost` is accepted), and
+/// trustworthy like 127.0.0.1.
 ///
 /// Cookies ignore ports: the attacker server, reached as `app.example.localhost:ITS_PORT`,
-/// echoes the Cookie header that the browser sends to the app's host. The browser's network
-/// log (chromedriver's performance log) shows why each tossed cookie was refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_host_prefix_defeats_cookie_tossing() {
-    browser_host_prefix_defeats_cookie_tossing_on(Example::Axum).await;
-}
-
-#[cfg(feature = "__actix-tests")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_host_prefix_defeats_cookie_tossing_against_actix_app() {
-    browser_host_prefix_defeats_cookie_tossing_on(Example::Actix).await;
-}
-
-async fn browser_host_prefix_defeats_cookie_tossing_on(example: Example) {
-    let Some(mut h) = Harness::start("cookie tossing (F1)", example).await else {
+/// echoes the Cookie header that the browser sends to the app's host. In Chromium, the
+/// browser's network log (chromedriver's performance log) shows why each tossed cookie was
+/// refused.
+///
+/// WebKit refuses every `Secure` cookie over plain http, so no `__Host-` cookie exists there
+/// (the app's own included) and its app runs with `insecure_http` (cookie `session`): a
+/// tossed `session` cookie does reach the app, and the crate answers the two authentic
+/// cookies it then gets as ambiguous (F1: no session, `GET /me` is 401): the victim is logged
+/// out, never logged in as the attacker. Over https WebKit's prefix rules apply (not tested
+/// here: no TLS); `insecure_http` is for development only.
+async fn browser_host_prefix_defeats_cookie_tossing_on(engine: Engine, example: Example) {
+    let Some(mut h) = Harness::start(engine, "cookie tossing (F1)", example).await else {
         return;
     };
     let started = Instant::now();
+    let cookie_name = engine.cookie();
 
     // The attacker's own, authentic session (logged in as `mallory` from another client).
     let mallory = h.attacker_session("mallory").await;
-    let tossed = tossed_cookies(&mallory);
+    let tossed = tossed_cookies(engine, &mallory);
     let evil_port = start_attacker_server(
         tossed.iter().map(|(line, _)| line.clone()).collect(),
         format!(
-            "document.cookie = '{COOKIE}={mallory}; Domain={PARENT}; Path=/; Secure';\
-             document.cookie = '{COOKIE}={mallory}; Domain={PARENT}; Path=/me; Secure';"
+            "document.cookie = '{SECURE_COOKIE}={mallory}; Domain={PARENT}; Path=/; Secure';\
+             document.cookie = '{SECURE_COOKIE}={mallory}; Domain={PARENT}; Path=/me; Secure';"
         ),
     )
     .await;
@@ -406,11 +670,10 @@ async fn browser_host_prefix_defeats_cookie_tossing_on(example: Example) {
     let echo = format!("http://app.{PARENT}:{evil_port}");
     h.open_browser(
         "profile",
-        &[
-            format!("--host-resolver-rules=MAP *.{PARENT} 127.0.0.1"),
-            "--no-proxy-server".to_owned(),
-        ],
-        true,
+        Options {
+            network_log: true,
+            example_hosts: true,
+        },
     )
     .await;
     let wd = &h.wd;
@@ -420,8 +683,12 @@ async fn browser_host_prefix_defeats_cookie_tossing_on(example: Example) {
     let before = wd
         .session_cookie()
         .await
-        .unwrap_or_else(|| panic!("no {COOKIE} cookie at {app}"));
-    assert_eq!(before["domain"], json!(format!("app.{PARENT}")), "{before}");
+        .unwrap_or_else(|| panic!("no {cookie_name} cookie at {app}"));
+    assert_eq!(
+        before["domain"].as_str().map(|d| d.trim_start_matches('.')),
+        Some(format!("app.{PARENT}").as_str()),
+        "{before}"
+    );
     let victim = before["value"]
         .as_str()
         .expect("cookie value is a string")
@@ -429,40 +696,45 @@ async fn browser_host_prefix_defeats_cookie_tossing_on(example: Example) {
     assert_ne!(victim, mallory);
 
     // The attacker page: Set-Cookie headers (tossed_cookies) and document.cookie writes.
-    wd.performance_log().await; // drop what came before
+    if engine == Engine::Chromium {
+        wd.performance_log().await; // drop what came before
+    }
     wd.navigate(&format!("{evil}/")).await;
     wd.wait_for_body("attacker page").await;
-    // Chromium's verdict on each Set-Cookie line of that response.
-    let extra_info = wd
-        .wait_for_network_event("Network.responseReceivedExtraInfo", |params| {
-            params["headers"]
-                .as_object()
-                .is_some_and(|headers| headers.values().any(|v| v.to_string().contains("planted=")))
-        })
-        .await;
-    let blocked = extra_info["blockedCookies"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for (line, refused) in &tossed {
-        let verdict = blocked
-            .iter()
-            .find(|entry| entry["cookieLine"] == json!(line));
-        match (refused, verdict) {
-            (true, Some(entry)) => assert!(
-                entry["blockedReasons"]
-                    .as_array()
-                    .is_some_and(|reasons| reasons.contains(&json!("InvalidPrefix"))),
-                "refused for another reason than the prefix rule: {entry}"
-            ),
-            (true, None) => panic!("Chromium accepted the tossed cookie {line:?}"),
-            (false, Some(entry)) => panic!("Chromium refused the control {line:?}: {entry}"),
-            (false, None) => {}
+    if engine == Engine::Chromium {
+        // Chromium's verdict on each Set-Cookie line of that response.
+        let extra_info = wd
+            .wait_for_network_event("Network.responseReceivedExtraInfo", |params| {
+                params["headers"].as_object().is_some_and(|headers| {
+                    headers.values().any(|v| v.to_string().contains("planted="))
+                })
+            })
+            .await;
+        let blocked = extra_info["blockedCookies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for (line, refused) in &tossed {
+            let verdict = blocked
+                .iter()
+                .find(|entry| entry["cookieLine"] == json!(line));
+            match (refused, verdict) {
+                (true, Some(entry)) => assert!(
+                    entry["blockedReasons"]
+                        .as_array()
+                        .is_some_and(|reasons| reasons.contains(&json!("InvalidPrefix"))),
+                    "refused for another reason than the prefix rule: {entry}"
+                ),
+                (true, None) => panic!("Chromium accepted the tossed cookie {line:?}"),
+                (false, Some(entry)) => panic!("Chromium refused the control {line:?}: {entry}"),
+                (false, None) => {}
+            }
         }
     }
     let evil_cookies = wd.cookies().await;
     // What the browser did accept from the attacker: the control cookie for the whole domain,
-    // and a `__Host-` cookie only for the attacker's own host.
+    // and a `__Host-` cookie only for the attacker's own host (WebKit: none, and the tossed
+    // insecure-name cookie for the whole domain).
     let planted = named(&evil_cookies, "planted");
     assert_eq!(planted.len(), 1, "{evil_cookies:?}");
     assert_eq!(
@@ -470,45 +742,38 @@ async fn browser_host_prefix_defeats_cookie_tossing_on(example: Example) {
         json!(format!(".{PARENT}")),
         "{evil_cookies:?}"
     );
-    let own = named(&evil_cookies, COOKIE);
-    assert_eq!(own.len(), 1, "{evil_cookies:?}");
-    assert_eq!(
-        own[0]["domain"],
-        json!(format!("evil.{PARENT}")),
-        "{evil_cookies:?}"
-    );
-
-    // The victim's session at the app is unchanged.
-    wd.navigate(&format!("{app}/me")).await;
-    wd.wait_for_body(name).await;
-    let (status, body) = wd.fetch_get("/me").await;
-    assert_eq!(
-        (status, body.as_str()),
-        (200, name),
-        "GET /me after the attack"
-    );
-    let app_cookies = wd.cookies().await;
-    let sessions = named(&app_cookies, COOKIE);
-    assert_eq!(
-        sessions.len(),
-        1,
-        "the app's host sees more than one {COOKIE} cookie: {app_cookies:?}"
-    );
-    assert_eq!(
-        sessions[0]["value"],
-        json!(victim),
-        "the victim's cookie changed"
-    );
-    assert_eq!(
-        sessions[0]["domain"],
-        json!(format!("app.{PARENT}")),
-        "{app_cookies:?}"
-    );
-    assert_eq!(
-        named(&app_cookies, "planted").len(),
-        1,
-        "the control cookie (Domain={PARENT}) did not reach the app's host, so the attack \
-         was never possible: {app_cookies:?}"
+    let own = named(&evil_cookies, SECURE_COOKIE);
+    let mut accepted: Vec<&String> = tossed
+        .iter()
+        .filter(|(_, refused)| !refused)
+        .map(|(line, _)| line)
+        .collect();
+    accepted.retain(|line| !line.starts_with("planted="));
+    if engine.secure_on_loopback() {
+        assert_eq!(own.len(), 1, "{evil_cookies:?}");
+        assert_eq!(
+            own[0]["domain"].as_str().map(|d| d.trim_start_matches('.')),
+            Some(format!("evil.{PARENT}").as_str()),
+            "{evil_cookies:?}"
+        );
+    } else {
+        assert!(
+            own.is_empty(),
+            "{} kept a `Secure` {SECURE_COOKIE} cookie over http: {evil_cookies:?}",
+            engine.name()
+        );
+        let insecure = named(&evil_cookies, INSECURE_COOKIE);
+        assert_eq!(insecure.len(), 1, "{evil_cookies:?}");
+        assert_eq!(
+            insecure[0]["domain"],
+            json!(format!(".{PARENT}")),
+            "{evil_cookies:?}"
+        );
+    }
+    assert!(
+        evil_cookies.len() == 1 + accepted.len(),
+        "the browser kept more of the attacker's cookies than expected ({accepted:?} and \
+         `planted`): {evil_cookies:?}"
     );
 
     // What the browser actually sends to the app's host.
@@ -518,49 +783,96 @@ async fn browser_host_prefix_defeats_cookie_tossing_on(example: Example) {
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
         .collect();
-    assert_eq!(
-        pairs
-            .iter()
-            .filter(|(key, _)| key.eq_ignore_ascii_case(COOKIE))
-            .collect::<Vec<_>>(),
-        vec![&(COOKIE, victim.as_str())],
-        "Cookie header sent to app.{PARENT}: {header:?}"
-    );
     assert!(
         pairs.contains(&("planted", "tossed")),
-        "Cookie header sent to app.{PARENT}: {header:?}"
+        "the control cookie (Domain={PARENT}) did not reach the app's host, so the attack \
+         was never possible: {header:?}"
     );
-    assert!(
-        !header.contains(&mallory),
-        "the attacker's session value reached the app's host: {header:?}"
-    );
+    let sessions: Vec<&str> = pairs
+        .iter()
+        .filter(|(key, _)| key.eq_ignore_ascii_case(cookie_name))
+        .map(|(_, value)| *value)
+        .collect();
+
+    if engine.secure_on_loopback() {
+        assert_eq!(
+            sessions,
+            vec![victim.as_str()],
+            "Cookie header sent to app.{PARENT}: {header:?}"
+        );
+        assert!(
+            !header.contains(&mallory),
+            "the attacker's session value reached the app's host: {header:?}"
+        );
+        // The victim's session at the app is unchanged.
+        wd.navigate(&format!("{app}/me")).await;
+        wd.wait_for_body(name).await;
+        let (status, body) = wd.fetch_get("/me").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, name),
+            "GET /me after the attack"
+        );
+        let app_cookies = wd.cookies().await;
+        let held = named(&app_cookies, cookie_name);
+        assert_eq!(held.len(), 1, "{app_cookies:?}");
+        assert_eq!(
+            held[0]["value"],
+            json!(victim),
+            "the victim's cookie changed"
+        );
+    } else {
+        // The insecure name is tossable: both sessions reach the app, which takes neither.
+        let mut sorted = sessions.clone();
+        sorted.sort_unstable();
+        let mut expected = vec![victim.as_str(), mallory.as_str()];
+        expected.sort_unstable();
+        assert_eq!(
+            sorted, expected,
+            "Cookie header sent to app.{PARENT}: {header:?}"
+        );
+        wd.navigate(&format!("{app}/me")).await;
+        wd.wait_for_body("not logged in").await;
+        let (status, body) = wd.fetch_get("/me").await;
+        assert_eq!(
+            status, 401,
+            "GET /me with the victim's and the attacker's cookies: {body:?}"
+        );
+    }
 
     h.quit_browser().await;
-    eprintln!("cookie tossing (F1) passed in {:?}", started.elapsed());
+    eprintln!(
+        "{}: cookie tossing (F1) passed in {:?}",
+        engine.name(),
+        started.elapsed()
+    );
 }
 
 /// The registrable domain of the F1 test's hosts (see its comment for why `.localhost`).
 const PARENT: &str = "example.localhost";
 
-/// The attacker's Set-Cookie lines, each with whether Chromium must refuse it. The value is
+/// The attacker's Set-Cookie lines, each with whether the engine must refuse it. The value is
 /// the attacker's authentic session cookie.
-fn tossed_cookies(value: &str) -> Vec<(String, bool)> {
-    vec![
+fn tossed_cookies(engine: Engine, value: &str) -> Vec<(String, bool)> {
+    let secure = engine.secure_on_loopback();
+    let mut lines = vec![
         // Refused: a `__Host-` cookie must not have a Domain...
         (
-            format!("{COOKIE}={value}; Domain={PARENT}; Path=/; Secure; HttpOnly; SameSite=Lax"),
+            format!(
+                "{SECURE_COOKIE}={value}; Domain={PARENT}; Path=/; Secure; HttpOnly; SameSite=Lax"
+            ),
             true,
         ),
         (
-            format!("{COOKIE}={value}; Domain=.{PARENT}; Path=/; Secure"),
+            format!("{SECURE_COOKIE}={value}; Domain=.{PARENT}; Path=/; Secure"),
             true,
         ),
         // ...nor a Path other than `/` (longer paths are sent first: RFC 6265 §5.4).
         (
-            format!("{COOKIE}={value}; Domain={PARENT}; Path=/me; Secure"),
+            format!("{SECURE_COOKIE}={value}; Domain={PARENT}; Path=/me; Secure"),
             true,
         ),
-        (format!("{COOKIE}={value}; Path=/me; Secure"), true),
+        (format!("{SECURE_COOKIE}={value}; Path=/me; Secure"), true),
         // Look-alikes: the prefix is matched case-insensitively, and a nameless cookie may
         // not look like a prefixed one.
         (
@@ -568,15 +880,27 @@ fn tossed_cookies(value: &str) -> Vec<(String, bool)> {
             true,
         ),
         (
-            format!("={COOKIE}={value}; Domain={PARENT}; Path=/; Secure"),
+            format!("={SECURE_COOKIE}={value}; Domain={PARENT}; Path=/; Secure"),
             true,
         ),
-        // Accepted, but host-only: it stays with evil.example.localhost.
-        (format!("{COOKIE}={value}; Path=/; Secure; HttpOnly"), false),
+        // Accepted, but host-only: it stays with evil.example.localhost (refused where
+        // `Secure` is, over http).
+        (
+            format!("{SECURE_COOKIE}={value}; Path=/; Secure; HttpOnly"),
+            !secure,
+        ),
         // The control: a plain cookie for the whole domain, which the browser keeps and sends
         // to the app.
         (format!("planted=tossed; Domain={PARENT}; Path=/"), false),
-    ]
+    ];
+    if !secure {
+        // Where the app runs with `insecure_http`: its unprefixed name, for the whole domain.
+        lines.push((
+            format!("{INSECURE_COOKIE}={value}; Domain={PARENT}; Path=/; HttpOnly"),
+            false,
+        ));
+    }
+    lines
 }
 
 fn named(cookies: &[Value], name: &str) -> Vec<Value> {
@@ -632,59 +956,77 @@ async fn start_attacker_server(set_cookies: Vec<String>, script: String) -> u16 
     port
 }
 
-/// The chunked session's cookie names, in order (`__Host-session`, `__Host-session.1`, ...).
-const CHUNKS: [&str; 3] = [COOKIE, "__Host-session.1", "__Host-session.2"];
 /// Blob bytes that need all three chunks (about 2.9 KiB of blob fit in one 4 KiB cookie).
 const THREE_CHUNKS: usize = 8500;
 /// What `/shrink` leaves in the blob.
 const SHRUNK: &str = "small";
 
+/// The chunked session's cookie names, in order (`__Host-session`, `__Host-session.1`, ...).
+fn chunk_names(engine: Engine) -> [String; 3] {
+    let name = engine.cookie();
+    [name.to_owned(), format!("{name}.1"), format!("{name}.2")]
+}
+
 /// Chunking in a real browser: a session too large for one cookie is split across
-/// `__Host-session`, `__Host-session.1` and `__Host-session.2` (`max_chunks(3)`); Chromium
+/// `__Host-session`, `__Host-session.1` and `__Host-session.2` (`max_chunks(3)`); the browser
 /// keeps all three (each under its 4096-byte limit, the `__Host-` prefix on each), sends all
 /// three back and the server joins them into exactly the blob it sealed. When the session
 /// shrinks to one cookie, the same response deletes the other two (`Max-Age=0`), so the jar
 /// holds only `__Host-session` and the browser stops sending the chunks.
 ///
 /// The app is served by this test (`start_chunk_server`) on 127.0.0.1, a loopback origin
-/// where Chromium accepts `__Host-` cookies over plain http.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_three_chunk_session_round_trips_and_shrinks() {
-    let Some(mut h) = Harness::start_without_app("three chunks").await else {
+/// where Chromium and Firefox accept `__Host-` cookies over plain http (WebKit: `session`,
+/// `session.1`, `session.2` with `insecure_http`). The server records the `Set-Cookie` lines
+/// it sends; in Chromium the network log also shows that none was refused.
+async fn browser_three_chunk_session_round_trips_and_shrinks_on(engine: Engine) {
+    let Some(mut h) = Harness::start_without_app(engine, "three chunks").await else {
         return;
     };
     let started = Instant::now();
-    let port = start_chunk_server().await;
+    let names = chunk_names(engine);
+    let (port, sent_lines) = start_chunk_server(engine).await;
     let base = format!("http://127.0.0.1:{port}");
-    h.open_browser("profile", &[], true).await;
+    h.open_browser(
+        "profile",
+        Options {
+            network_log: true,
+            ..Options::default()
+        },
+    )
+    .await;
     let wd = &h.wd;
 
     wd.navigate(&format!("{base}/")).await;
     wd.wait_for_body("chunk app").await;
     assert!(
-        session_cookies(&wd.cookies().await).is_empty(),
+        session_cookies(engine, &wd.cookies().await).is_empty(),
         "a session cookie before the session was touched"
     );
 
     // Grow: the server answers what it sealed; the test knows what that must be.
     let grown = summary(&noise(0, THREE_CHUNKS));
-    wd.performance_log().await; // drop what came before
+    if engine == Engine::Chromium {
+        wd.performance_log().await; // drop what came before
+    }
     let (status, body) = wd.fetch("POST", &format!("/grow?n={THREE_CHUNKS}")).await;
     assert_eq!((status, body.as_str()), (200, grown.as_str()), "POST /grow");
-    let (lines, blocked) = set_cookie_lines(wd).await;
-    assert!(blocked.is_empty(), "Chromium refused chunks: {blocked:?}");
+    let lines = take_lines(&sent_lines);
+    if engine == Engine::Chromium {
+        let blocked = blocked_set_cookie_lines(wd).await;
+        assert!(blocked.is_empty(), "Chromium refused chunks: {blocked:?}");
+    }
     assert_eq!(
         lines.iter().map(|line| line_name(line)).collect::<Vec<_>>(),
-        CHUNKS,
+        names,
         "the grow response's Set-Cookie lines: {lines:?}"
     );
 
-    let jar = session_cookies(&wd.cookies().await);
+    let jar = session_cookies(engine, &wd.cookies().await);
     assert_eq!(
         jar.iter()
             .map(|cookie| cookie["name"].clone())
             .collect::<Vec<_>>(),
-        CHUNKS.map(|name| json!(name)),
+        names.clone().map(|name| json!(name)),
         "the browser's session cookies after growing: {jar:?}"
     );
     let chunk_values: Vec<String> = jar
@@ -698,7 +1040,7 @@ async fn browser_three_chunk_session_round_trips_and_shrinks() {
         .collect();
     for (cookie, value) in jar.iter().zip(&chunk_values) {
         let name = cookie["name"].as_str().expect("cookie name is a string");
-        // Chromium's limit is on name and value together (4096 bytes).
+        // Browsers' limit is on name and value together (4096 bytes).
         assert!(
             !value.is_empty() && name.len() + value.len() <= 4096,
             "{name}: {} value bytes",
@@ -715,7 +1057,11 @@ async fn browser_three_chunk_session_round_trips_and_shrinks() {
             "expiry: {jar:?}"
         );
     }
-    assert_eq!(jar[0]["secure"], json!(true), "{jar:?}");
+    assert_eq!(
+        jar[0]["secure"],
+        json!(engine.secure_on_loopback()),
+        "{jar:?}"
+    );
     assert_eq!(jar[0]["httpOnly"], json!(true), "{jar:?}");
     assert_eq!(jar[0]["domain"], json!("127.0.0.1"), "{jar:?}");
     let sizes: Vec<usize> = chunk_values.iter().map(String::len).collect();
@@ -723,13 +1069,13 @@ async fn browser_three_chunk_session_round_trips_and_shrinks() {
     // The browser sends all three back (the echo route is outside the session layer)...
     let (status, header) = wd.fetch_get("/echo").await;
     assert_eq!(status, 200, "GET /echo: {header:?}");
-    let sent = session_pairs(&header);
+    let sent = session_pairs(engine, &header);
     assert_eq!(
         sent,
-        CHUNKS
+        names
             .iter()
             .zip(&chunk_values)
-            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .map(|(name, value)| (name.clone(), value.clone()))
             .collect::<Vec<_>>(),
         "the session pairs of the Cookie header after growing (header of {} bytes)",
         header.len()
@@ -740,27 +1086,33 @@ async fn browser_three_chunk_session_round_trips_and_shrinks() {
 
     // Shrink: one cookie again, the other two deleted on the same response.
     let shrunk = summary(SHRUNK);
-    wd.performance_log().await;
+    if engine == Engine::Chromium {
+        wd.performance_log().await;
+    }
+    take_lines(&sent_lines);
     let (status, body) = wd.fetch("POST", "/shrink").await;
     assert_eq!(
         (status, body.as_str()),
         (200, shrunk.as_str()),
         "POST /shrink"
     );
-    let jar = session_cookies(&wd.cookies().await);
+    let jar = session_cookies(engine, &wd.cookies().await);
     assert_eq!(
         jar.iter()
             .map(|cookie| cookie["name"].clone())
             .collect::<Vec<_>>(),
-        [json!(COOKIE)],
+        [json!(engine.cookie())],
         "the browser's session cookies after shrinking: {jar:?}"
     );
     assert_ne!(jar[0]["value"], json!(chunk_values[0]), "{jar:?}");
-    let (lines, blocked) = set_cookie_lines(wd).await;
-    assert!(blocked.is_empty(), "Chromium refused a line: {blocked:?}");
+    let lines = take_lines(&sent_lines);
+    if engine == Engine::Chromium {
+        let blocked = blocked_set_cookie_lines(wd).await;
+        assert!(blocked.is_empty(), "Chromium refused a line: {blocked:?}");
+    }
     assert_eq!(
         lines.iter().map(|line| line_name(line)).collect::<Vec<_>>(),
-        CHUNKS,
+        names,
         "the shrink response's Set-Cookie lines: {lines:?}"
     );
     assert!(!lines[0].contains("Max-Age=0;"), "{lines:?}");
@@ -776,12 +1128,12 @@ async fn browser_three_chunk_session_round_trips_and_shrinks() {
     assert_eq!(status, 200, "GET /echo: {header:?}");
     let value = jar[0]["value"].as_str().expect("cookie value is a string");
     assert_eq!(
-        session_pairs(&header),
-        [(COOKIE.to_owned(), value.to_owned())],
+        session_pairs(engine, &header),
+        [(engine.cookie().to_owned(), value.to_owned())],
         "the Cookie header after shrinking: {header:?}"
     );
     assert!(
-        !header.contains(&format!("{COOKIE}.")),
+        !header.contains(&format!("{}.", engine.cookie())),
         "the Cookie header after shrinking names a chunk: {header:?}"
     );
     wd.navigate(&format!("{base}/len")).await;
@@ -789,21 +1141,21 @@ async fn browser_three_chunk_session_round_trips_and_shrinks() {
 
     h.quit_browser().await;
     eprintln!(
-        "three chunks passed in {:?} (chunk values of {sizes:?} bytes)",
+        "{}: three chunks passed in {:?} (chunk values of {sizes:?} bytes)",
+        engine.name(),
         started.elapsed()
     );
 }
 
 /// The test kit's `browser_cookie` (feature `test-util`): a browser given the cookie through
 /// WebDriver's "add cookie" starts logged in, without a login form. The app is served by this
-/// test on 127.0.0.1 (a loopback origin, where Chromium keeps the `Secure` `__Host-` cookie
-/// over plain http), on the system clock, as a real deployment.
+/// test on 127.0.0.1 (a loopback origin, where Chromium and Firefox keep the `Secure`
+/// `__Host-` cookie over plain http), on the system clock, as a real deployment.
 #[cfg(feature = "test-util")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_starts_logged_in_from_the_test_kit() {
+async fn browser_starts_logged_in_from_the_test_kit_on(engine: Engine) {
     use axum::routing::get;
     use sealed_session::testing::TestSessions;
-    use sealed_session::{KeyRing, Session, SessionConfig, SessionLayer};
+    use sealed_session::{KeyRing, Session, SessionLayer};
 
     #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
     struct Who {
@@ -813,7 +1165,7 @@ async fn browser_starts_logged_in_from_the_test_kit() {
         format!("who: {}", session.get().user.as_deref().unwrap_or("nobody"))
     }
 
-    let Some(mut h) = Harness::start_without_app("starts logged in").await else {
+    let Some(mut h) = Harness::start_without_app(engine, "starts logged in").await else {
         return;
     };
     let ring = KeyRing::new(Key::generate(Algorithm::XChaCha20Poly1305));
@@ -828,7 +1180,7 @@ async fn browser_starts_logged_in_from_the_test_kit() {
         let _ = axum::serve(listener, router).await;
     });
 
-    h.open_browser("profile", &[], false).await;
+    h.open_browser("profile", Options::default()).await;
     let wd = &h.wd;
     // WebDriver adds cookies for the current page's host: be on the origin first.
     wd.navigate(&format!("{base}/")).await;
@@ -839,14 +1191,17 @@ async fn browser_starts_logged_in_from_the_test_kit() {
     let cookie = kit.browser_cookie(&ann, &base);
     wd.cmd(Method::POST, "cookie", json!({ "cookie": cookie }))
         .await;
-    let held = wd
-        .session_cookie()
-        .await
-        .unwrap_or_else(|| panic!("Chromium did not keep the added {COOKIE} cookie"));
+    let held = wd.session_cookie().await.unwrap_or_else(|| {
+        panic!(
+            "{} did not keep the added {SECURE_COOKIE} cookie",
+            engine.name()
+        )
+    });
     assert_eq!(held["httpOnly"], json!(true), "{held}");
     assert_eq!(held["secure"], json!(true), "{held}");
     wd.navigate(&format!("{base}/")).await;
     wd.wait_for_body("who: ann").await;
+    h.quit_browser().await;
 }
 
 /// The session of the chunking test: one blob.
@@ -855,15 +1210,48 @@ struct BlobSession {
     blob: String,
 }
 
+/// The `Set-Cookie` lines a test server sent, in order, since the last `take_lines`.
+type SentLines = Arc<Mutex<Vec<String>>>;
+
+fn take_lines(lines: &SentLines) -> Vec<String> {
+    std::mem::take(
+        &mut *lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
+/// A tower layer recording every `Set-Cookie` line of the responses it sees.
+fn record_set_cookie(
+    lines: SentLines,
+) -> tower::util::MapResponseLayer<
+    impl Fn(axum::response::Response) -> axum::response::Response + Clone,
+> {
+    tower::util::MapResponseLayer::new(move |response: axum::response::Response| {
+        let mut lines = lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        lines.extend(
+            response
+                .headers()
+                .get_all(http::header::SET_COOKIE)
+                .iter()
+                .map(|line| String::from_utf8_lossy(line.as_bytes()).into_owned()),
+        );
+        response
+    })
+}
+
 /// The chunking test's app: `POST /grow?n=N` appends `noise` to the blob, `GET /len` and
 /// `POST /shrink` (which sets it to `SHRUNK`) answer its `summary`; `GET /echo`, outside the
 /// session layer, answers the request's Cookie header. `max_chunks(3)`, a 12 KiB header
-/// budget. It runs on this test's runtime until the test ends.
-async fn start_chunk_server() -> u16 {
+/// budget. It runs on this test's runtime until the test ends; the `Set-Cookie` lines it sends
+/// are recorded.
+async fn start_chunk_server(engine: Engine) -> (u16, SentLines) {
     use axum::http::{HeaderMap, Uri, header};
     use axum::response::{Html, IntoResponse, Response};
     use axum::routing::{get, post};
-    use sealed_session::{KeyRing, Session, SessionConfig, SessionLayer};
+    use sealed_session::{KeyRing, Session, SessionLayer};
 
     async fn grow(session: Session<BlobSession>, uri: Uri) -> Response {
         let Some(n) = uri
@@ -901,12 +1289,14 @@ async fn start_chunk_server() -> u16 {
             .join("; ")
     }
 
-    let config = SessionConfig::builder()
+    let config = engine
+        .config()
         .max_chunks(3)
         .cookie_header_budget(12 * 1024)
         .build()
         .expect("a valid chunking configuration");
     let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+    let lines = SentLines::default();
     let router = axum::Router::new()
         .route(
             "/",
@@ -916,7 +1306,8 @@ async fn start_chunk_server() -> u16 {
         .route("/len", get(len))
         .route("/shrink", post(shrink))
         .layer(SessionLayer::<BlobSession>::new(ring, config))
-        .route("/echo", get(echo));
+        .route("/echo", get(echo))
+        .layer(record_set_cookie(lines.clone()));
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind the chunk server");
@@ -924,7 +1315,7 @@ async fn start_chunk_server() -> u16 {
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    port
+    (port, lines)
 }
 
 /// `n` printable ASCII characters (`!` to `~`) from a xorshift64 seeded by `start` (the blob's
@@ -953,16 +1344,21 @@ fn summary(blob: &str) -> String {
 
 /// Whether `name` is the session cookie or one of its chunks (or looks like one: the prefix
 /// is matched case-insensitively).
-fn is_session_name(name: &str) -> bool {
-    name.to_ascii_lowercase()
-        .starts_with(&COOKIE.to_ascii_lowercase())
+fn is_session_name(engine: Engine, name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let session = engine.cookie().to_ascii_lowercase();
+    name == session || name.starts_with(&format!("{session}."))
 }
 
 /// The session cookies and chunks of a WebDriver cookie list, by name.
-fn session_cookies(cookies: &[Value]) -> Vec<Value> {
+fn session_cookies(engine: Engine, cookies: &[Value]) -> Vec<Value> {
     let mut found: Vec<Value> = cookies
         .iter()
-        .filter(|cookie| cookie["name"].as_str().is_some_and(is_session_name))
+        .filter(|cookie| {
+            cookie["name"]
+                .as_str()
+                .is_some_and(|name| is_session_name(engine, name))
+        })
         .cloned()
         .collect();
     found.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
@@ -970,11 +1366,11 @@ fn session_cookies(cookies: &[Value]) -> Vec<Value> {
 }
 
 /// The session pairs of a Cookie header, by name.
-fn session_pairs(header: &str) -> Vec<(String, String)> {
+fn session_pairs(engine: Engine, header: &str) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = header
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| is_session_name(name))
+        .filter(|(name, _)| is_session_name(engine, name))
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect();
     pairs.sort();
@@ -991,33 +1387,22 @@ fn line_value(line: &str) -> &str {
         .unwrap_or_default()
 }
 
-/// The `Set-Cookie` lines of the next response that has any (from the network log), and the
-/// ones Chromium refused, with its reasons.
-async fn set_cookie_lines(wd: &WebDriver) -> (Vec<String>, Vec<Value>) {
-    let set_cookie = |params: &Value| {
-        params["headers"].as_object().and_then(|headers| {
-            headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
-                .and_then(|(_, value)| value.as_str())
-                .map(str::to_owned)
-        })
-    };
+/// The `Set-Cookie` lines Chromium refused, with its reasons, in the next response that has
+/// any (from chromedriver's network log).
+async fn blocked_set_cookie_lines(wd: &WebDriver) -> Vec<Value> {
     let params = wd
         .wait_for_network_event("Network.responseReceivedExtraInfo", |params| {
-            set_cookie(params).is_some()
+            params["headers"].as_object().is_some_and(|headers| {
+                headers
+                    .keys()
+                    .any(|name| name.eq_ignore_ascii_case("set-cookie"))
+            })
         })
         .await;
-    let lines = set_cookie(&params)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let blocked = params["blockedCookies"]
+    params["blockedCookies"]
         .as_array()
         .cloned()
-        .unwrap_or_default();
-    (lines, blocked)
+        .unwrap_or_default()
 }
 
 fn unix_now() -> u64 {
@@ -1029,42 +1414,363 @@ fn unix_now() -> u64 {
 
 /// Whether the profile's cookie store (an SQLite file, names in clear) holds `name`: a
 /// stand-in for `sqlite3 Default/Cookies 'select name from cookies'` without a dependency.
-fn cookie_store_mentions(profile: &Path, name: &str) -> bool {
-    let Ok(bytes) = std::fs::read(profile.join("Default").join("Cookies")) else {
-        return false;
+fn cookie_store_mentions(engine: Engine, profile: &Path, name: &str) -> bool {
+    let files: &[&str] = match engine {
+        Engine::Chromium => &["Default/Cookies"],
+        // SQLite in WAL mode: a clean exit checkpoints the log into the main file.
+        Engine::Firefox => &["cookies.sqlite", "cookies.sqlite-wal"],
+        Engine::WebKit => &[],
     };
-    bytes
-        .windows(name.len())
-        .any(|window| window == name.as_bytes())
+    files.iter().any(|file| {
+        std::fs::read(profile.join(file)).is_ok_and(|bytes| {
+            bytes
+                .windows(name.len())
+                .any(|window| window == name.as_bytes())
+        })
+    })
 }
 
-/// Whether the browser test may be skipped here: it may not under CI or when required.
-fn browser_missing(test: &str) -> bool {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
-        .into_iter()
-        .filter(|path| !Path::new(path).is_file())
+/// Whether the engine's tests may be skipped here: they may not under CI or when required.
+fn browser_missing(engine: Engine, test: &str) -> bool {
+    let (needed, install) = engine.requirements();
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|path| !path.is_file())
+        .map(|path| path.display().to_string())
         .collect();
     if missing.is_empty() {
         return false;
     }
     let required = std::env::var_os("CI").is_some_and(|value| !value.is_empty())
         || std::env::var(REQUIRE_VAR).is_ok_and(|value| value == "1");
+    let engine = engine.name();
     assert!(
         !required,
-        "browser test ({test}): missing {}; install them with `apt-get install -y chromium \
-         chromium-driver` (Debian)",
+        "{engine} browser test ({test}): missing {}; install with `{install}` (Debian)",
         missing.join(", ")
     );
     eprintln!(
-        "browser test ({test}) SKIPPED: missing {} (apt-get install -y chromium \
-         chromium-driver); it is required under CI",
+        "{engine} browser test ({test}) SKIPPED: missing {} ({install}); it is required under CI",
         missing.join(", ")
     );
     true
 }
 
-/// One test's app (`examples/axum_app`, unless the test serves its own), chromedriver and
-/// browser sessions.
+/// What the cookie-rule tests' app saw of each `POST /post`: its session's user and whether
+/// the request carried a Cookie header at all.
+type Posts = Arc<Mutex<Vec<(String, bool)>>>;
+
+/// The cookie-rule tests' app, with the crate's session cookie configured by `config`:
+/// `GET /login` logs `ann` in (`hello ann`), `GET /who` and `GET /after` answer `who: USER`
+/// (`nobody` without a session), `POST /post` records what it saw and answers `303` to
+/// `/after`, `GET /start` is a page whose form POSTs to `http://127.0.0.1:PORT/post` at once
+/// (served here, but cross-site when reached as `localhost`), `GET /set` sets the plain
+/// cookies `sec=1; Secure` and `plain=1`, and `GET /echo` answers the Cookie header. It
+/// listens on 127.0.0.1 and, if given, on `lan` too (another port); the `Set-Cookie` lines it
+/// sends are recorded.
+async fn start_rules_server(
+    config: SessionConfig,
+    lan: Option<Ipv4Addr>,
+) -> (u16, Option<u16>, SentLines, Posts) {
+    use axum::http::{HeaderMap, header};
+    use axum::response::{AppendHeaders, Html, IntoResponse, Redirect};
+    use axum::routing::{get, post};
+    use sealed_session::{KeyRing, Session, SessionLayer};
+
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    struct Who {
+        user: Option<String>,
+    }
+    fn who(session: &Session<Who>) -> String {
+        format!("who: {}", session.get().user.as_deref().unwrap_or("nobody"))
+    }
+
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind the app");
+    let port = listener.local_addr().expect("local_addr").port();
+    let lines = SentLines::default();
+    let posts = Posts::default();
+    let seen = posts.clone();
+    let start = format!(
+        "<!doctype html><title>elsewhere</title><body>another site\
+         <form method=post action='http://127.0.0.1:{port}/post'>\
+         <input name=field value=1></form>\
+         <script>document.forms[0].submit()</script></body>"
+    );
+    let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
+    let router = axum::Router::new()
+        .route(
+            "/login",
+            get(|session: Session<Who>| async move {
+                match session.set(Who {
+                    user: Some("ann".to_owned()),
+                }) {
+                    Ok(()) => "hello ann".into_response(),
+                    Err(error) => error.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/who",
+            get(|session: Session<Who>| async move { who(&session) }),
+        )
+        .route(
+            "/after",
+            get(|session: Session<Who>| async move { who(&session) }),
+        )
+        .route(
+            "/post",
+            post(move |session: Session<Who>, headers: HeaderMap| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((who(&session), headers.contains_key(header::COOKIE)));
+                    Redirect::to("/after")
+                }
+            }),
+        )
+        .layer(SessionLayer::<Who>::new(ring, config))
+        .route("/start", get(move || async move { Html(start) }))
+        .route(
+            "/set",
+            get(|| async {
+                (
+                    AppendHeaders([
+                        (header::SET_COOKIE, "sec=1; Path=/; Secure; SameSite=Lax"),
+                        (header::SET_COOKIE, "plain=1; Path=/; SameSite=Lax"),
+                    ]),
+                    "set",
+                )
+            }),
+        )
+        .route(
+            "/echo",
+            get(|headers: HeaderMap| async move {
+                headers
+                    .get_all(header::COOKIE)
+                    .iter()
+                    .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }),
+        )
+        .layer(record_set_cookie(lines.clone()));
+    let mut lan_port = None;
+    if let Some(lan) = lan {
+        let lan_listener = tokio::net::TcpListener::bind((lan, 0))
+            .await
+            .expect("bind the app on the LAN address");
+        lan_port = Some(lan_listener.local_addr().expect("local_addr").port());
+        let router = router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(lan_listener, router).await;
+        });
+    }
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (port, lan_port, lines, posts)
+}
+
+/// This machine's address on its default route (no packet is sent: a UDP `connect` only picks
+/// the source address), if it has one: a plain-http host that is not loopback.
+fn lan_address() -> Option<Ipv4Addr> {
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
+    match socket.local_addr().ok()?.ip() {
+        IpAddr::V4(address) if !address.is_loopback() && !address.is_unspecified() => Some(address),
+        _ => None,
+    }
+}
+
+/// `Secure` over plain http: the crate's default cookie (`__Host-session`, `Secure`) and a
+/// plain `Secure` cookie, set by a response from `http://127.0.0.1`, `http://localhost` and
+/// `http://<this machine's LAN address>`, with a non-`Secure` control cookie that every engine
+/// keeps. Measured:
+///
+/// | origin | Chromium | Firefox | WebKit |
+/// |---|---|---|---|
+/// | `http://127.0.0.1`, `http://localhost` | kept | kept | refused |
+/// | `http://<LAN address>` | refused | refused | refused |
+///
+/// What the crate does about it: nothing can make a `Secure` cookie stick over plain http on a
+/// real host (use https); for development on WebKit (Safari), `insecure_http(true)` drops
+/// `Secure` and the prefix, and the F11 warning names the symptom (cookies set, never sent
+/// back).
+async fn browser_secure_cookies_on_loopback_and_on_an_http_host_on(engine: Engine) {
+    let Some(mut h) = Harness::start_without_app(engine, "Secure over http").await else {
+        return;
+    };
+    let lan = lan_address();
+    let (port, lan_port, _, _) = start_rules_server(SessionConfig::default(), lan).await;
+    h.open_browser("profile", Options::default()).await;
+    let wd = &h.wd;
+    let mut origins = vec![
+        (format!("http://127.0.0.1:{port}"), true),
+        (format!("http://localhost:{port}"), true),
+    ];
+    match (lan, lan_port) {
+        (Some(lan), Some(lan_port)) => origins.push((format!("http://{lan}:{lan_port}"), false)),
+        _ => eprintln!(
+            "{}: no LAN address on this machine: `Secure` on a plain-http host is not tested",
+            engine.name()
+        ),
+    }
+    for (origin, loopback) in origins {
+        wd.navigate(&format!("{origin}/set")).await;
+        wd.wait_for_body("set").await;
+        wd.navigate(&format!("{origin}/login")).await;
+        wd.wait_for_body("hello ann").await;
+        wd.navigate(&format!("{origin}/echo")).await;
+        let header = wd.body_text().await;
+        let sent = |name: &str| {
+            header
+                .split(';')
+                .filter_map(|pair| pair.trim().split_once('='))
+                .any(|(key, _)| key == name)
+        };
+        assert!(
+            sent("plain"),
+            "{origin}: the control cookie was not sent back: {header:?}"
+        );
+        let kept = engine.secure_on_loopback() && loopback;
+        assert_eq!(
+            (sent("sec"), sent(SECURE_COOKIE)),
+            (kept, kept),
+            "{}: `Secure` cookies over {origin}, expected {}: Cookie header {header:?}",
+            engine.name(),
+            if kept { "kept" } else { "refused" }
+        );
+        wd.navigate(&format!("{origin}/who")).await;
+        wd.wait_for_body(if kept { "who: ann" } else { "who: nobody" })
+            .await;
+        eprintln!(
+            "{}: `Secure` cookies over {origin}: {}",
+            engine.name(),
+            if kept { "kept" } else { "refused" }
+        );
+    }
+    h.quit_browser().await;
+}
+
+/// `SameSite=Lax` on a cross-site top-level POST and the redirect that answers it (an OAuth
+/// `form_post` or payment callback, a login form on another site): the page at
+/// `http://localhost:PORT/start` (another site than 127.0.0.1) submits a form to
+/// `http://127.0.0.1:PORT/post`, which answers `303 /after`. Measured in all three engines:
+/// the POST carries no session cookie (the crate gives its handler a fresh empty session and,
+/// as the handler changes nothing, sends no `Set-Cookie`: the user's cookie is neither replaced
+/// nor deleted), and the redirected top-level GET carries it again (`who: ann`).
+async fn browser_same_site_lax_on_a_cross_site_post_and_its_redirect_on(engine: Engine) {
+    let Some(mut h) = Harness::start_without_app(engine, "SameSite=Lax POST").await else {
+        return;
+    };
+    let config = engine.config().build().expect("a valid configuration");
+    let (port, _, lines, posts) = start_rules_server(config, None).await;
+    h.open_browser("profile", Options::default()).await;
+    let wd = &h.wd;
+    let app = format!("http://127.0.0.1:{port}");
+    wd.navigate(&format!("{app}/login")).await;
+    wd.wait_for_body("hello ann").await;
+    let before = wd
+        .session_cookie()
+        .await
+        .unwrap_or_else(|| panic!("no {} cookie after login", engine.cookie()));
+    assert_eq!(before["sameSite"], json!("Lax"), "{before}");
+    take_lines(&lines);
+
+    wd.navigate(&format!("http://localhost:{port}/start")).await;
+    wd.wait_for_body("who: ann").await;
+    let seen = posts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    assert_eq!(
+        seen,
+        [("who: nobody".to_owned(), false)],
+        "{}: what the cross-site POST carried",
+        engine.name()
+    );
+    let sent = take_lines(&lines);
+    assert!(
+        sent.iter()
+            .all(|line| !is_session_name(engine, line_name(line))),
+        "the cookieless POST (or its redirect) wrote the session cookie: {sent:?}"
+    );
+    wd.navigate(&format!("{app}/who")).await;
+    wd.wait_for_body("who: ann").await;
+    let after = wd.session_cookie().await.expect("the session cookie");
+    assert_eq!(
+        after["value"], before["value"],
+        "the session cookie changed"
+    );
+    h.quit_browser().await;
+    eprintln!(
+        "{}: SameSite=Lax: not sent on the cross-site POST, sent on its redirect",
+        engine.name()
+    );
+}
+
+/// `Partitioned` (CHIPS, `SessionConfigBuilder::partitioned(true)`): a first-party session
+/// cookie with the attribute is kept and sent back like one without it (Chromium, Firefox).
+/// `Partitioned` requires `Secure`, so where the app must run with `insecure_http` (WebKit
+/// over http) the crate refuses the configuration (`ConfigError`), and WebKit refuses the
+/// `Secure` cookie anyway.
+async fn browser_partitioned_cookie_on(engine: Engine) {
+    let config = engine.config().partitioned(true).build();
+    if !engine.secure_on_loopback() {
+        let Err(error) = config else {
+            panic!("Partitioned with insecure_http (no Secure) was accepted");
+        };
+        eprintln!(
+            "{}: `Partitioned` with insecure_http is refused: {error}",
+            engine.name()
+        );
+        return;
+    }
+    let config = config.expect("a valid partitioned configuration");
+    let Some(mut h) = Harness::start_without_app(engine, "Partitioned").await else {
+        return;
+    };
+    let (port, _, lines, _) = start_rules_server(config, None).await;
+    h.open_browser("profile", Options::default()).await;
+    let wd = &h.wd;
+    let app = format!("http://127.0.0.1:{port}");
+    wd.navigate(&format!("{app}/login")).await;
+    wd.wait_for_body("hello ann").await;
+    let sent = take_lines(&lines);
+    assert!(
+        sent.iter().any(|line| line_name(line) == SECURE_COOKIE
+            && line.split(';').any(|part| part.trim() == "Partitioned")),
+        "the login response's Set-Cookie lines: {sent:?}"
+    );
+    let cookie = wd
+        .session_cookie()
+        .await
+        .unwrap_or_else(|| panic!("{} refused the Partitioned cookie", engine.name()));
+    wd.navigate(&format!("{app}/who")).await;
+    wd.wait_for_body("who: ann").await;
+    h.quit_browser().await;
+    eprintln!(
+        "{}: a first-party Partitioned cookie is kept and sent back: {cookie}",
+        engine.name()
+    );
+}
+
+/// What a browser session needs beyond the defaults.
+#[derive(Clone, Copy, Debug, Default)]
+struct Options {
+    /// Chromium: DevTools events (`Network.*`) in chromedriver's "performance" log. Ignored by
+    /// the other engines, whose drivers have no such log.
+    network_log: bool,
+    /// `*.example.localhost` resolves to 127.0.0.1 (Chromium: `--host-resolver-rules`; Firefox
+    /// and WebKit resolve every `*.localhost` name to loopback themselves).
+    example_hosts: bool,
+}
+
+/// One test's app (`examples/axum_app`, unless the test serves its own), driver and browser
+/// sessions.
 struct Harness {
     // Fields drop in order: the processes end before the next test may start its own.
     guard: Guard,
@@ -1076,19 +1782,19 @@ struct Harness {
 }
 
 impl Harness {
-    /// Starts the app and chromedriver (no browser yet); `None` when the test is skipped.
-    async fn start(test: &str, example: Example) -> Option<Self> {
-        Self::start_with(test, Some(example)).await
+    /// Starts the app and the driver (no browser yet); `None` when the test is skipped.
+    async fn start(engine: Engine, test: &str, example: Example) -> Option<Self> {
+        Self::start_with(engine, test, Some(example)).await
     }
 
-    /// Starts chromedriver only, for a test that serves its own app in-process (`base` is then
+    /// Starts the driver only, for a test that serves its own app in-process (`base` is then
     /// not available); `None` when the test is skipped.
-    async fn start_without_app(test: &str) -> Option<Self> {
-        Self::start_with(test, None).await
+    async fn start_without_app(engine: Engine, test: &str) -> Option<Self> {
+        Self::start_with(engine, test, None).await
     }
 
-    async fn start_with(test: &str, example: Option<Example>) -> Option<Self> {
-        if browser_missing(test) {
+    async fn start_with(engine: Engine, test: &str, example: Option<Example>) -> Option<Self> {
+        if browser_missing(engine, test) {
             return None;
         }
         let app_binary = example.map(example_binary);
@@ -1102,6 +1808,14 @@ impl Harness {
             let app = Command::new(&app_binary)
                 .env("PORT", app_port.to_string())
                 .env("SESSION_KEYS", key)
+                .env(
+                    "SESSION_INSECURE_HTTP",
+                    if engine.secure_on_loopback() {
+                        "0"
+                    } else {
+                        "1"
+                    },
+                )
                 .stdin(Stdio::null())
                 .stdout(guard.log_file("app.log"))
                 .stderr(guard.log_file("app.log"))
@@ -1113,22 +1827,27 @@ impl Harness {
         }
 
         let driver_port = free_port();
-        let mut driver_command = Command::new(CHROMEDRIVER);
+        let mut driver_command = engine.driver(driver_port);
         driver_command
-            .arg(format!("--port={driver_port}"))
             .stdin(Stdio::null())
-            .stdout(guard.log_file("chromedriver.log"))
-            .stderr(guard.log_file("chromedriver.log"));
-        // Its own process group, so that the guard can end Chromium with it if all else fails.
+            .stdout(guard.log_file("driver.log"))
+            .stderr(guard.log_file("driver.log"));
+        if engine == Engine::WebKit && std::env::var_os("DISPLAY").is_none() {
+            // MiniBrowser has no headless mode: a virtual display of its own.
+            let display = start_xvfb(&mut guard);
+            driver_command.env("DISPLAY", display);
+        }
+        // Its own process group, so that the guard can end the browser with it if all else
+        // fails.
         std::os::unix::process::CommandExt::process_group(&mut driver_command, 0);
         let driver = driver_command
             .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {CHROMEDRIVER}: {error}"));
-        guard.push_child(driver, "chromedriver.log");
+            .unwrap_or_else(|error| panic!("cannot start the {} driver: {error}", engine.name()));
+        guard.push_child(driver, "driver.log");
         guard.driver_port = Some(driver_port);
-        wait_for_port(&mut guard, driver_port, "chromedriver");
+        wait_for_port(&mut guard, driver_port, "the WebDriver driver");
 
-        let wd = WebDriver::new(driver_port);
+        let wd = WebDriver::new(engine, driver_port);
         wd.wait_ready().await;
         Some(Self {
             guard,
@@ -1146,48 +1865,61 @@ impl Harness {
     }
 
     /// A new browser session on the profile directory `name` (under the temp dir; reused if
-    /// it exists), with `extra` Chromium flags, and with chromedriver's network log if asked.
-    async fn open_browser(&mut self, name: &str, extra: &[String], network_log: bool) {
+    /// it exists).
+    async fn open_browser(&mut self, name: &str, options: Options) {
         assert!(self.guard.session.is_none(), "a browser is already open");
         let profile = self.guard.dir.join(name);
-        let session = self.wd.new_session(&profile, extra, network_log).await;
+        std::fs::create_dir_all(&profile).expect("create the profile directory");
+        let session = self.wd.new_session(&profile, options).await;
         self.guard.session = Some(session);
         self.profile = Some(profile);
     }
 
-    /// Ends the browser session and waits until Chromium has left the profile cleanly: its
-    /// `SingletonLock` is gone and `Default/Preferences` records `"exit_type": "Normal"`
-    /// (it says `Crashed` while Chromium runs or if it was killed). Returns the profile
-    /// directory.
+    /// Ends the browser session and waits until the browser has left the profile cleanly.
+    /// Returns the profile directory.
     ///
+    /// Chromium: its `SingletonLock` is gone and `Default/Preferences` records
+    /// `"exit_type": "Normal"` (it says `Crashed` while Chromium runs or if it was killed).
     /// Chromium commits its cookie store lazily (about every 30 s); a graceful close, which
     /// chromedriver's `DELETE /session/{id}` is, commits it on the way out, so no wait or
     /// navigation is needed. A killed Chromium loses the cookies set since the last commit
     /// (measured: a remembered login killed right away is gone), and the next one runs crash
     /// recovery, which would also bring session cookies back.
+    ///
+    /// Firefox: geckodriver answers once Firefox has exited, its cookie store written.
+    /// WebKit: nothing is kept on disk (automation mode).
     async fn quit_browser(&mut self) -> PathBuf {
         let session = self.guard.session.take().expect("a browser is open");
         self.wd
             .cmd_at(Method::DELETE, &format!("/session/{session}"), None)
             .await;
         let profile = self.profile.take().expect("a browser is open");
-        let lock = profile.join("SingletonLock");
-        let preferences = profile.join("Default").join("Preferences");
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            let exit_type = std::fs::read(&preferences)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-                .map(|prefs| prefs["profile"]["exit_type"].clone());
-            let locked = std::fs::symlink_metadata(&lock).is_ok();
-            if !locked && exit_type == Some(json!("Normal")) {
+            let (done, state) = match self.wd.engine {
+                Engine::Chromium => {
+                    let preferences = profile.join("Default").join("Preferences");
+                    let exit_type = std::fs::read(&preferences)
+                        .ok()
+                        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                        .map(|prefs| prefs["profile"]["exit_type"].clone());
+                    let locked = std::fs::symlink_metadata(profile.join("SingletonLock")).is_ok();
+                    (
+                        !locked && exit_type == Some(json!("Normal")),
+                        format!("SingletonLock present: {locked}; exit_type: {exit_type:?}"),
+                    )
+                }
+                // geckodriver answers `DELETE /session` once Firefox has exited (its `lock`
+                // symlink may stay behind, naming a process that is gone).
+                Engine::Firefox | Engine::WebKit => (true, String::new()),
+            };
+            if done {
                 return profile;
             }
             assert!(
                 Instant::now() < deadline,
-                "Chromium did not exit cleanly within {READY_TIMEOUT:?} of quitting \
-                 (SingletonLock present: {locked}; exit_type in {}: {exit_type:?})",
-                preferences.display()
+                "{} did not exit cleanly within {READY_TIMEOUT:?} of quitting ({state})",
+                self.wd.engine.name()
             );
             tokio::time::sleep(POLL).await;
         }
@@ -1205,17 +1937,18 @@ impl Harness {
             .expect("a valid request");
         let response = client.request(request).await.expect("POST /login");
         assert_eq!(response.status(), StatusCode::OK, "POST /login as {name}");
+        let cookie = self.wd.engine.cookie();
         let value = response
             .headers()
             .get_all(http::header::SET_COOKIE)
             .iter()
             .filter_map(|line| line.to_str().ok())
-            .find_map(|line| line.strip_prefix(&format!("{COOKIE}=")))
+            .find_map(|line| line.strip_prefix(&format!("{cookie}=")))
             .and_then(|rest| rest.split(';').next())
-            .unwrap_or_else(|| panic!("POST /login as {name} set no {COOKIE} cookie"))
+            .unwrap_or_else(|| panic!("POST /login as {name} set no {cookie} cookie"))
             .to_owned();
         let request = Request::get(format!("{base}/me"))
-            .header("cookie", format!("{COOKIE}={value}"))
+            .header("cookie", format!("{cookie}={value}"))
             .body(Full::new(Bytes::new()))
             .expect("a valid request");
         let response = client.request(request).await.expect("GET /me");
@@ -1384,8 +2117,8 @@ impl Guard {
         self.children.push((child, log));
     }
 
-    /// `DELETE /session/{id}` over a raw socket (no runtime in `drop`): chromedriver closes
-    /// Chromium.
+    /// `DELETE /session/{id}` over a raw socket (no runtime in `drop`): the driver closes the
+    /// browser.
     fn delete_session(port: u16, session: &str) {
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(2)) else {
@@ -1399,8 +2132,8 @@ impl Guard {
         if stream.write_all(request.as_bytes()).is_err() {
             return;
         }
-        // Read the whole answer (chromedriver answers once Chromium has quit), but not
-        // until EOF: chromedriver may keep the connection open.
+        // Read the whole answer (the driver answers once the browser has quit), but not
+        // until EOF: the driver may keep the connection open.
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut answer = Vec::new();
         let mut chunk = [0u8; 1024];
@@ -1419,8 +2152,8 @@ impl Drop for Guard {
             Self::delete_session(port, &session);
         }
         for (child, log) in self.children.iter_mut().rev() {
-            if *log == "chromedriver.log" {
-                // Whatever chromedriver started (Chromium) is in its process group.
+            if *log == "driver.log" {
+                // Whatever the driver started (the browser) is in its process group.
                 let _ = Command::new("kill")
                     .args(["-KILL", "--", &format!("-{}", child.id())])
                     .stderr(Stdio::null())
@@ -1430,7 +2163,7 @@ impl Drop for Guard {
             let _ = child.wait();
         }
         if std::thread::panicking() {
-            for log in ["app.log", "chromedriver.log"] {
+            for log in ["app.log", "driver.log", "xvfb.log"] {
                 if let Ok(text) = std::fs::read_to_string(self.dir.join(log)) {
                     let tail: Vec<&str> = text.lines().rev().take(40).collect();
                     eprintln!("--- last lines of {log} ---");
@@ -1440,7 +2173,7 @@ impl Drop for Guard {
                 }
             }
         }
-        // Chromium's last helpers may still be exiting: retry briefly.
+        // The browser's last helpers may still be exiting: retry briefly.
         for _ in 0..20 {
             if std::fs::remove_dir_all(&self.dir).is_ok() || !self.dir.exists() {
                 break;
@@ -1466,14 +2199,16 @@ fn complete_http_response(bytes: &[u8]) -> bool {
 
 /// Just enough of the W3C WebDriver protocol for this test.
 struct WebDriver {
+    engine: Engine,
     client: Client<HttpConnector, Full<Bytes>>,
     base: String,
     session: String,
 }
 
 impl WebDriver {
-    fn new(port: u16) -> Self {
+    fn new(engine: Engine, port: u16) -> Self {
         Self {
+            engine,
             client: Client::builder(TokioExecutor::new()).build_http(),
             base: format!("http://127.0.0.1:{port}"),
             session: String::new(),
@@ -1540,46 +2275,73 @@ impl WebDriver {
             }
             assert!(
                 Instant::now() < deadline,
-                "chromedriver not ready within {READY_TIMEOUT:?}: {status}"
+                "the driver is not ready within {READY_TIMEOUT:?}: {status}"
             );
             tokio::time::sleep(POLL).await;
         }
     }
 
-    async fn new_session(&mut self, profile: &Path, extra: &[String], network_log: bool) -> String {
-        let mut args = vec![
-            "--headless".to_owned(),
-            "--no-sandbox".to_owned(),
-            "--disable-gpu".to_owned(),
-            "--no-first-run".to_owned(),
-            "--disable-background-networking".to_owned(),
-            "--disable-component-update".to_owned(),
-            "--disable-sync".to_owned(),
-            "--disable-quic".to_owned(),
-            // The cookie store's encryption key must be the same in the next browser on this
-            // profile (chromedriver passes this too): no desktop keyring.
-            "--password-store=basic".to_owned(),
-            format!("--user-data-dir={}", profile.display()),
-        ];
-        args.extend_from_slice(extra);
-        let mut capabilities = json!({
-            "capabilities": {
-                "alwaysMatch": {
+    async fn new_session(&mut self, profile: &Path, options: Options) -> String {
+        let timeouts = json!({ "pageLoad": 20_000, "script": 20_000, "implicit": 0 });
+        let always = match self.engine {
+            Engine::Chromium => {
+                let mut args = vec![
+                    "--headless".to_owned(),
+                    "--no-sandbox".to_owned(),
+                    "--disable-gpu".to_owned(),
+                    "--no-first-run".to_owned(),
+                    "--disable-background-networking".to_owned(),
+                    "--disable-component-update".to_owned(),
+                    "--disable-sync".to_owned(),
+                    "--disable-quic".to_owned(),
+                    // The cookie store's encryption key must be the same in the next browser
+                    // on this profile (chromedriver passes this too): no desktop keyring.
+                    "--password-store=basic".to_owned(),
+                    format!("--user-data-dir={}", profile.display()),
+                ];
+                if options.example_hosts {
+                    args.push(format!("--host-resolver-rules=MAP *.{PARENT} 127.0.0.1"));
+                    args.push("--no-proxy-server".to_owned());
+                }
+                let mut always = json!({
                     "browserName": "chrome",
                     "pageLoadStrategy": "normal",
-                    "timeouts": { "pageLoad": 10_000, "script": 10_000, "implicit": 0 },
-                    "goog:chromeOptions": {
-                        "binary": CHROMIUM,
-                        "args": args,
+                    "timeouts": timeouts,
+                    "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+                });
+                if options.network_log {
+                    // DevTools events, Network.* included, in the "performance" log.
+                    always["goog:loggingPrefs"] = json!({ "performance": "ALL" });
+                }
+                always
+            }
+            // geckodriver uses a profile given with `-profile` in place (it copies any other
+            // into a temp dir), so a second browser finds the first one's cookies.
+            Engine::Firefox => json!({
+                "browserName": "firefox",
+                "pageLoadStrategy": "normal",
+                "timeouts": timeouts,
+                "moz:firefoxOptions": {
+                    "binary": FIREFOX,
+                    "args": ["-headless", "-profile", profile.display().to_string()],
+                    "prefs": {
+                        // No network traffic of its own, no proxy.
+                        "network.proxy.type": 0,
+                        "app.update.enabled": false,
+                        "browser.safebrowsing.malware.enabled": false,
+                        "browser.safebrowsing.phishing.enabled": false,
                     },
                 },
-            },
-        });
-        if network_log {
-            // DevTools events, Network.* included, in the "performance" log.
-            capabilities["capabilities"]["alwaysMatch"]["goog:loggingPrefs"] =
-                json!({ "performance": "ALL" });
-        }
+            }),
+            // MiniBrowser in automation mode, whatever the profile: its cookies live in memory.
+            Engine::WebKit => json!({
+                "browserName": "MiniBrowser",
+                "pageLoadStrategy": "normal",
+                "timeouts": timeouts,
+                "webkitgtk:browserOptions": { "binary": MINIBROWSER, "args": ["--automation"] },
+            }),
+        };
+        let capabilities = json!({ "capabilities": { "alwaysMatch": always } });
         let value = self
             .cmd_at(Method::POST, "/session", Some(capabilities))
             .await;
@@ -1703,12 +2465,28 @@ impl WebDriver {
             .clone()
     }
 
-    /// The browser's `__Host-session` cookie for the current page, if any.
+    /// The browser's session cookie (`__Host-session`, or `session` where the app runs with
+    /// `insecure_http`) for the current page, if any.
     async fn session_cookie(&self) -> Option<Value> {
+        let name = self.engine.cookie();
         self.cookies()
             .await
             .into_iter()
-            .find(|cookie| cookie["name"] == json!(COOKIE))
+            .find(|cookie| cookie["name"] == json!(name))
+    }
+
+    /// A persistent cookie `control=kept` for the current page's host, an hour long: the
+    /// restart tests' proof that the profile's cookie store came back.
+    async fn add_control_cookie(&self) {
+        let expiry = unix_now() + 60 * 60;
+        self.cmd(
+            Method::POST,
+            "cookie",
+            json!({ "cookie": {
+                "name": "control", "value": "kept", "path": "/", "expiry": expiry,
+            } }),
+        )
+        .await;
     }
 
     /// The current page's body text.
@@ -1776,4 +2554,48 @@ impl WebDriver {
             .await;
         self.wait_for_body(&format!("hello {name}")).await;
     }
+}
+
+/// Starts `Xvfb` on a free display number (its process is the guard's) and returns the
+/// display (`:N`) once the server's socket is there.
+fn start_xvfb(guard: &mut Guard) -> String {
+    for number in 99..200 {
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+        if socket.exists() || Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+            continue;
+        }
+        let display = format!(":{number}");
+        let mut xvfb = Command::new(XVFB)
+            .args([
+                display.as_str(),
+                "-nolisten",
+                "tcp",
+                "-screen",
+                "0",
+                "1280x1024x24",
+            ])
+            .stdin(Stdio::null())
+            .stdout(guard.log_file("xvfb.log"))
+            .stderr(guard.log_file("xvfb.log"))
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {XVFB}: {error}"));
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if socket.exists() {
+                guard.push_child(xvfb, "xvfb.log");
+                return display;
+            }
+            // Another process took the number first: try the next one.
+            if let Ok(Some(_)) = xvfb.try_wait() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Xvfb did not open {} within {READY_TIMEOUT:?}",
+                socket.display()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+    panic!("no free X display number in :99 to :199 for Xvfb");
 }

@@ -120,8 +120,9 @@ fn flip_every_bit(codec: &Codec, data: &[u8]) -> usize {
     flips
 }
 
+/// Test plan: SECURITY-TESTS.md A1.
 #[test]
-fn a1_every_bit_flip_is_refused() {
+fn every_bit_flip_is_refused() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let mut flips = 0;
@@ -132,8 +133,9 @@ fn a1_every_bit_flip_is_refused() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A1.
 #[test]
-fn a1_every_bit_flip_of_a_max_budget_value_is_refused() {
+fn every_bit_flip_of_a_max_budget_value_is_refused() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let len = max_budget_len(&codec);
@@ -183,8 +185,9 @@ fn lax_decode(value: &str) -> Option<Vec<u8>> {
     lax.decode(value).ok()
 }
 
+/// Test plan: SECURITY-TESTS.md A2.
 #[test]
-fn a2_every_character_replacement_is_refused_and_decoding_is_canonical() {
+fn every_character_replacement_is_refused_and_decoding_is_canonical() {
     for (codec, value) in samples() {
         let now = T0 + 1;
         assert!(refusal::<Vec<u8>>(&codec, NAME, &value, now).is_none());
@@ -213,8 +216,9 @@ fn a2_every_character_replacement_is_refused_and_decoding_is_canonical() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A2.
 #[test]
-fn a2_inserted_separators_non_ascii_and_padding_are_refused() {
+fn inserted_separators_non_ascii_and_padding_are_refused() {
     let inserts = [
         "=",
         "+",
@@ -272,8 +276,9 @@ fn a2_inserted_separators_non_ascii_and_padding_are_refused() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A2.
 #[test]
-fn a2_non_canonical_trailing_bits_are_refused() {
+fn non_canonical_trailing_bits_are_refused() {
     for (codec, value) in samples() {
         let raw_len = decode(&value).len();
         let unused_bits = match raw_len % 3 {
@@ -306,7 +311,7 @@ fn a2_non_canonical_trailing_bits_are_refused() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn a3_every_prefix_and_every_extension_is_refused() {
+fn every_prefix_and_every_extension_is_refused() {
     for (codec, value) in samples() {
         let now = T0 + 1;
         for end in 0..value.len() {
@@ -337,8 +342,9 @@ fn a3_every_prefix_and_every_extension_is_refused() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A4.
 #[test]
-fn a4_short_tags_are_refused() {
+fn short_tags_are_refused() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         for len in [0, 1, 40] {
@@ -371,7 +377,7 @@ fn a4_short_tags_are_refused() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn a5_a_value_sealed_under_one_key_is_refused_under_another() {
+fn a_value_sealed_under_one_key_is_refused_under_another() {
     for algorithm in ALGORITHMS {
         let sealer = codec(algorithm);
         let value = seal(&sealer, b"secret".as_slice(), T0);
@@ -395,8 +401,9 @@ fn a5_a_value_sealed_under_one_key_is_refused_under_another() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A6.
 #[test]
-fn a6_cookie_name_is_bound() {
+fn cookie_name_is_bound() {
     let names = [
         "",
         "__Host-Session",
@@ -432,8 +439,9 @@ fn a6_cookie_name_is_bound() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A6.
 #[test]
-fn a6_values_cannot_be_swapped_between_three_cookies() {
+fn values_cannot_be_swapped_between_three_cookies() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let names = ["__Host-session", "__Host-csrf", "__Host-prefs"];
@@ -454,8 +462,9 @@ fn a6_values_cannot_be_swapped_between_three_cookies() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A6.
 #[test]
-fn a6_schema_version_is_bound() {
+fn schema_version_is_bound() {
     let schemas = [0, 1, 2, 7, 0x0100_0000, u32::MAX];
     for algorithm in ALGORITHMS {
         for sealed_under in schemas {
@@ -483,8 +492,9 @@ fn a6_schema_version_is_bound() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A6.
 #[test]
-fn a6_key_id_and_hour_are_bound() {
+fn key_id_and_hour_are_bound() {
     for algorithm in ALGORITHMS {
         // The same key bytes under another id (on another instance: one ring refuses a key
         // under two ids): a header naming the twin must not open there.
@@ -526,8 +536,9 @@ fn a6_key_id_and_hour_are_bound() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A7.
 #[test]
-fn a7_every_unsupported_version_byte_is_refused_before_aead_work() {
+fn every_unsupported_version_byte_is_refused_before_aead_work() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let raw = decode(&seal(&codec, &bytes(10), T0));
@@ -563,8 +574,9 @@ fn a7_every_unsupported_version_byte_is_refused_before_aead_work() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A7.
 #[test]
-fn a7_unknown_key_ids_are_refused_before_aead_work() {
+fn unknown_key_ids_are_refused_before_aead_work() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let raw = decode(&seal(&codec, &bytes(10), T0));
@@ -583,8 +595,9 @@ fn a7_unknown_key_ids_are_refused_before_aead_work() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md A7.
 #[test]
-fn a7_algorithm_confusion_is_refused_both_ways() {
+fn algorithm_confusion_is_refused_both_ways() {
     for (sealed_with, opened_with) in [
         (Algorithm::Aes256Gcm, Algorithm::XChaCha20Poly1305),
         (Algorithm::XChaCha20Poly1305, Algorithm::Aes256Gcm),
@@ -609,7 +622,7 @@ fn a7_algorithm_confusion_is_refused_both_ways() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn c1_absolute_lifetime_holds_however_active_the_session() {
+fn absolute_lifetime_holds_however_active_the_session() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm); // idle 1 day, max 7 days
         let max = codec.max_lifetime().as_secs();
@@ -636,8 +649,9 @@ fn c1_absolute_lifetime_holds_however_active_the_session() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md C1.
 #[test]
-fn c1_absolute_lifetime_is_enforced_even_when_expires_is_later() {
+fn absolute_lifetime_is_enforced_even_when_expires_is_later() {
     // Sealed while max_lifetime was 10 days, opened after it was shortened to 7: `expires`
     // lies beyond created + 7 days, and only the absolute check can refuse.
     let long = Duration::from_secs(10 * DAY);
@@ -661,8 +675,9 @@ fn c1_absolute_lifetime_is_enforced_even_when_expires_is_later() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md C2.
 #[test]
-fn c2_idle_lifetime_is_exact_to_the_second() {
+fn idle_lifetime_is_exact_to_the_second() {
     for algorithm in ALGORITHMS {
         for idle in [1, 59, 60, HOUR, HOUR + 1, DAY] {
             let codec = codec(algorithm)
@@ -691,8 +706,9 @@ fn c2_idle_lifetime_is_exact_to_the_second() {
 /// target found it opened a future-dated one but refused one created now, while reporting the
 /// same one-second bound for both). Only a hand-built head reaches this: the 0.2 builds before
 /// the floor sealed `expires = created` with such a bound, and that expiry refuses them still.
+/// Test plan: SECURITY-TESTS.md C2.
 #[test]
-fn c2_a_sealed_zero_lifetime_is_checked_as_the_second_it_is_reported() {
+fn a_sealed_zero_lifetime_is_checked_as_the_second_it_is_reported() {
     use wire::{Alg, LifetimeV2};
     for alg in [Alg::Aes, Alg::XChaCha] {
         let key = wire::test_key(alg, "zero lifetime", None);
@@ -734,8 +750,9 @@ fn c2_a_sealed_zero_lifetime_is_checked_as_the_second_it_is_reported() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md C3.
 #[test]
-fn c3_future_dated_sessions_are_refused_beyond_the_skew() {
+fn future_dated_sessions_are_refused_beyond_the_skew() {
     for algorithm in ALGORITHMS {
         for skew in [0, 1, 60, HOUR] {
             let codec = codec(algorithm)
@@ -760,8 +777,9 @@ fn c3_future_dated_sessions_are_refused_beyond_the_skew() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md C3.
 #[test]
-fn c3_a_value_sealed_by_an_instance_whose_clock_is_ahead() {
+fn a_value_sealed_by_an_instance_whose_clock_is_ahead() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm); // skew 60 s
         // The sealing instance is 60 s ahead and already in the next hour.
@@ -802,8 +820,9 @@ fn model(
     }
 }
 
+/// Test plan: SECURITY-TESTS.md C4.
 #[test]
-fn c4_extreme_timestamps_give_clean_results() {
+fn extreme_timestamps_give_clean_results() {
     let u32_max = u64::from(u32::MAX);
     let times = [
         0,
@@ -858,8 +877,9 @@ fn c4_extreme_timestamps_give_clean_results() {
     assert_eq!(checked, 2 * 3 * 15 * 4 * 15);
 }
 
+/// Test plan: SECURITY-TESTS.md C4.
 #[test]
-fn c4_a_session_sealed_at_the_epoch_opens_at_the_epoch() {
+fn a_session_sealed_at_the_epoch_opens_at_the_epoch() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         let sealed = codec.seal(NAME, &meta(0), &1u8, 0).unwrap();
@@ -882,7 +902,7 @@ fn c4_a_session_sealed_at_the_epoch_opens_at_the_epoch() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn d2_a_value_longer_than_the_limit_is_refused_before_decoding() {
+fn a_value_longer_than_the_limit_is_refused_before_decoding() {
     for algorithm in ALGORITHMS {
         for limit in [91, 200, 1000, DEFAULT_MAX_VALUE_LEN, MAX_VALUE_LEN_LIMIT] {
             let codec = codec(algorithm).with_max_value_len(limit).unwrap();
@@ -915,8 +935,9 @@ fn d2_a_value_longer_than_the_limit_is_refused_before_decoding() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md D4.
 #[test]
-fn d4_a_schema_bump_refuses_old_values() {
+fn a_schema_bump_refuses_old_values() {
     #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
     struct V1 {
         user: String,
@@ -943,8 +964,9 @@ fn d4_a_schema_bump_refuses_old_values() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md D4.
 #[test]
-fn d4_trailing_bytes_after_the_postcard_value_are_refused() {
+fn trailing_bytes_after_the_postcard_value_are_refused() {
     for algorithm in ALGORITHMS {
         let codec = codec(algorithm);
         for extra in [0u8, 1, 0x7f, 0xff] {

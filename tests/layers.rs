@@ -234,8 +234,8 @@ fn modules_stay_in_their_layer() {
                 let imported = line
                     .strip_prefix("use ")
                     .or_else(|| line.strip_prefix("pub(crate) use "));
-                if let Some(imported) = imported
-                    && crates.iter().any(|c| imported.starts_with(c))
+                if let Some(imported) =
+                    imported.filter(|imported| crates.iter().any(|c| imported.starts_with(c)))
                 {
                     violations.push(format!("{module} imports {imported}"));
                 }

@@ -34,7 +34,7 @@ use common::{
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn b1_a_million_seals_never_repeat_a_nonce() {
+fn a_million_seals_never_repeat_a_nonce() {
     let codec = Codec::new(KeyRing::new(key(Algorithm::Aes256Gcm, 1)));
     let count = 1usize << 20;
     let mut nonces: HashSet<[u8; 12]> = HashSet::with_capacity(count);
@@ -69,8 +69,9 @@ fn nonces(codec: &Codec, count: usize) -> Vec<[u8; 12]> {
         .collect()
 }
 
+/// Test plan: SECURITY-TESTS.md B2.
 #[test]
-fn b2_forked_children_never_replay_the_parents_nonces() {
+fn forked_children_never_replay_the_parents_nonces() {
     const CHILDREN: usize = 8;
     const PER_CHILD: usize = 1000;
     let codec = Codec::new(KeyRing::new(key(Algorithm::Aes256Gcm, 2)));
@@ -79,11 +80,13 @@ fn b2_forked_children_never_replay_the_parents_nonces() {
 
     let mut children = Vec::new();
     for _ in 0..CHILDREN {
-        let (mut reader, mut writer) = std::io::pipe().unwrap();
+        // A socket pair rather than `std::io::pipe` (Rust 1.87, after the MSRV): the same
+        // end-of-file once the child's end is closed.
+        let (mut reader, mut writer) = std::os::unix::net::UnixStream::pair().unwrap();
         let child_codec = codec.clone();
         let pid = fork_and_run(move || {
             let bytes: Vec<u8> = nonces(&child_codec, PER_CHILD).concat();
-            // 12,000 bytes fit in a pipe buffer: the write cannot block on the parent.
+            // 12,000 bytes fit in a socket buffer: the write cannot block on the parent.
             match writer.write_all(&bytes) {
                 Ok(()) => 0,
                 Err(_) => 1,
@@ -152,8 +155,9 @@ fn open_with_message_key(
     wire::open_with_message_key(alg, &message_key, NAME, schema, &raw(value)).map(|o| o.plaintext)
 }
 
+/// Test plan: SECURITY-TESTS.md B3.
 #[test]
-fn b3_every_hour_has_its_own_message_key() {
+fn every_hour_has_its_own_message_key() {
     for algorithm in ALGORITHMS {
         let key = key(algorithm, 3);
         let key_string = key.to_string();
@@ -190,8 +194,9 @@ fn b3_every_hour_has_its_own_message_key() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B3.
 #[test]
-fn b3_a_seal_opens_only_inside_its_lifetime_window() {
+fn a_seal_opens_only_inside_its_lifetime_window() {
     for algorithm in ALGORITHMS {
         let codec = Codec::new(KeyRing::new(key(algorithm, 4))); // idle 1 day, skew 60 s
         let sealed_at = T0 + 1234;
@@ -242,8 +247,9 @@ fn b3_a_seal_opens_only_inside_its_lifetime_window() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B3.
 #[test]
-fn b3_hours_outside_the_window_are_refused_before_derivation() {
+fn hours_outside_the_window_are_refused_before_derivation() {
     for algorithm in ALGORITHMS {
         let key = key(algorithm, 5);
         let id = key.id();
@@ -279,7 +285,7 @@ fn b3_hours_outside_the_window_are_refused_before_derivation() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn b4_keys_of_the_wrong_length_are_refused() {
+fn keys_of_the_wrong_length_are_refused() {
     for algorithm in ALGORITHMS {
         for len in (0..=64).filter(|len| *len != 32) {
             let bytes: Vec<u8> = (0..len).map(|i| u8::try_from(i).unwrap()).collect();
@@ -295,8 +301,9 @@ fn b4_keys_of_the_wrong_length_are_refused() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B4.
 #[test]
-fn b4_all_equal_keys_are_refused() {
+fn all_equal_keys_are_refused() {
     for algorithm in ALGORITHMS {
         for byte in 0..=u8::MAX {
             assert_eq!(
@@ -318,8 +325,9 @@ fn b4_all_equal_keys_are_refused() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B4.
 #[test]
-fn b4_short_master_secrets_are_refused() {
+fn short_master_secrets_are_refused() {
     for algorithm in ALGORITHMS {
         for len in 0..MIN_MASTER_LEN {
             let master = vec![0x5c; len];
@@ -346,8 +354,9 @@ fn b4_short_master_secrets_are_refused() {
     );
 }
 
+/// Test plan: SECURITY-TESTS.md B4.
 #[test]
-fn b4_key_strings_are_strict() {
+fn key_strings_are_strict() {
     for algorithm in ALGORITHMS {
         let key = key(algorithm, 7);
         let text = key.to_string();
@@ -409,8 +418,9 @@ fn b4_key_strings_are_strict() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B4.
 #[test]
-fn b4_keys_zeroize_on_drop() {
+fn keys_zeroize_on_drop() {
     fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
     zeroize_on_drop::<Key>();
 }
@@ -441,8 +451,9 @@ fn assert_clean(what: &str, rendered: &str, forbidden: &[String]) {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B4.
 #[test]
-fn b4_debug_and_display_never_show_secrets() {
+fn debug_and_display_never_show_secrets() {
     #[derive(serde::Serialize, serde::Deserialize, Clone)]
     struct Secretive {
         token: String,
@@ -559,8 +570,9 @@ fn issue(codec: &Codec, cookies: &mut Vec<Cookie>, now: u64) {
     });
 }
 
+/// Test plan: SECURITY-TESTS.md B5.
 #[test]
-fn b5_three_phase_rotation_on_two_staggered_instances() {
+fn three_phase_rotation_on_two_staggered_instances() {
     for (old_alg, new_alg) in [
         (Algorithm::Aes256Gcm, Algorithm::Aes256Gcm),
         (Algorithm::Aes256Gcm, Algorithm::XChaCha20Poly1305),
@@ -646,8 +658,9 @@ fn b5_three_phase_rotation_on_two_staggered_instances() {
     }
 }
 
+/// Test plan: SECURITY-TESTS.md B5.
 #[test]
-fn b5_each_open_selects_one_key_by_id() {
+fn each_open_selects_one_key_by_id() {
     // Each open costs at most one AEAD open by construction: the header's key id selects one
     // ring key (no trial decryption) and its hour one message key. Observable consequences:
     // with a full ring, a value opens only under its own id, and anything naming an unknown
@@ -886,8 +899,9 @@ fn strength(ring: &KeyRing, ids: &[KeyId], now: u64) -> (Vec<bool>, KeyId, Optio
 /// point loads (the ring keeps its strength: the revoked key stays revoked, the pending key
 /// does not seal, not-before stays); the whole file loads. On 0.2 (the same file without the
 /// `end` line, which 0.2 did not know) 20 of 29 line-boundary cut points loaded a weaker ring.
+/// Test plan: SECURITY-TESTS.md H4.
 #[test]
-fn h4_a_ring_file_cut_at_any_byte_never_loads() {
+fn a_ring_file_cut_at_any_byte_never_loads() {
     let dir = Scratch::new("torn");
     let path = dir.path("session.keys");
     let [pending, primary, revoked] = [
@@ -925,8 +939,9 @@ fn h4_a_ring_file_cut_at_any_byte_never_loads() {
 /// RT3-4 (b): reads are bounded and of regular files only: a file over 64 KiB, a symlink to
 /// `/dev/zero`, a FIFO and a directory are refused at once, naming the path (0.2 read the big
 /// file whole, read `/dev/zero` until memory ran out and blocked on the FIFO for ever).
+/// Test plan: SECURITY-TESTS.md H4.
 #[test]
-fn h4_ring_file_reads_are_bounded_and_of_regular_files_only() {
+fn ring_file_reads_are_bounded_and_of_regular_files_only() {
     let dir = Scratch::new("reads");
     let key = Key::generate(Algorithm::Aes256Gcm);
     let ring: KeyRing = key.to_string().parse().unwrap();
@@ -1013,8 +1028,9 @@ fn ring_file_errors_name_the_path_and_the_line() {
 }
 
 /// RT3-4 (d): a zero poll interval is refused (0.2 spun a core on it).
+/// Test plan: SECURITY-TESTS.md H4.
 #[test]
-fn h4_a_zero_watch_interval_is_refused() {
+fn a_zero_watch_interval_is_refused() {
     let ring = KeyRing::new(Key::generate(Algorithm::Aes256Gcm));
     assert_eq!(
         ring.watch_file("/nonexistent/session.keys", std::time::Duration::ZERO)

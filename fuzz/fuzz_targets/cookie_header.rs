@@ -197,7 +197,7 @@ fuzz_target!(|data: &[u8]| {
     let first = op(*ops, page_len);
     let second = match (first, op(ops >> 3, page_len + 1)) {
         // A flash after `destroy` starts a new session carrying only the flash (issue 19 F4):
-        // tests/seams.rs and tests/notes.rs cover it; the model here does not.
+        // tests/http/seams.rs and tests/notes.rs cover it; the model here does not.
         (Op::Destroy, Op::Flash(_)) => Op::Nothing,
         (_, second) => second,
     };

@@ -194,7 +194,8 @@ fn read_secret(
 }
 
 fn decode_hex(text: &str) -> Option<Zeroizing<Vec<u8>>> {
-    if !text.len().is_multiple_of(2) {
+    // `usize::is_multiple_of` is Rust 1.87, after the MSRV.
+    if text.len() % 2 != 0 {
         return None;
     }
     let digits = text.as_bytes();

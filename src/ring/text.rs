@@ -396,7 +396,8 @@ pub(super) fn format_time(unix: u64) -> String {
 }
 
 fn is_leap(year: u64) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
+    // `u64::is_multiple_of` is Rust 1.87, after the MSRV.
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
 
 fn days_in_month(year: u64, month: u64) -> u64 {

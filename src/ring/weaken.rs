@@ -9,14 +9,14 @@ use crate::error::KeyError;
 
 /// The first way `next` would weaken `running` at `now`, if any.
 pub(super) fn weakening(running: &RingState, next: &RingState, now: u64) -> Option<KeyError> {
-    if let Some(before) = running.not_before
-        && next.not_before.is_none_or(|after| after < before)
-    {
-        return Some(KeyError::Weakening {
-            id: None,
-            reason: "move the not-before time back (or drop it), letting sessions it refused in \
-                     again",
-        });
+    if let Some(before) = running.not_before {
+        if next.not_before.is_none_or(|after| after < before) {
+            return Some(KeyError::Weakening {
+                id: None,
+                reason: "move the not-before time back (or drop it), letting sessions it refused \
+                         in again",
+            });
+        }
     }
     let next_primary = next.primary(now);
     for old in running.all() {

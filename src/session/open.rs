@@ -71,10 +71,10 @@ pub(super) fn open_request<T: SessionData>(
             };
             open_chunked(settings, value, count, &chunks, now, &mut spend)
         };
-        if budget < before
-            && let Some(slot) = attempted.get_mut(seen)
-        {
-            *slot = value;
+        if budget < before {
+            if let Some(slot) = attempted.get_mut(seen) {
+                *slot = value;
+            }
         }
         match result {
             Ok(opened) => match &authentic {
@@ -88,10 +88,10 @@ pub(super) fn open_request<T: SessionData>(
         }
     }
     let opened = authentic.filter(|_| !found.ambiguous);
-    if let Some(opened) = &opened
-        && settings.schema.is_outdated(opened.sealed_as)
-    {
-        found.migrated = Some((opened.sealed_as, settings.schema.sealed_as()));
+    if let Some(opened) = &opened {
+        if settings.schema.is_outdated(opened.sealed_as) {
+            found.migrated = Some((opened.sealed_as, settings.schema.sealed_as()));
+        }
     }
     (opened, found)
 }

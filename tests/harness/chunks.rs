@@ -70,7 +70,7 @@ fn header(pairs: &[(String, String)]) -> String {
 /// G3: a session of three chunks round-trips: three lines named `name`, `name.1`, `name.2`
 /// (each under the line limit, the `__Host-` prefix on each, identical attributes); shrinking
 /// it to one chunk deletes the other two on the same response.
-pub(crate) async fn g3_three_chunks_round_trip_and_shrink_to_one(instance: Instance) {
+pub(crate) async fn three_chunks_round_trip_and_shrink_to_one(instance: Instance) {
     let env = Env::with_config(instance, chunked(3, 12 * 1024)).await;
     let (mut client, _) = split_session(&env, 3).await;
     let grown = lines(&client.post("/grow?n=1", "").await);
@@ -107,7 +107,7 @@ pub(crate) async fn g3_three_chunks_round_trip_and_shrink_to_one(instance: Insta
 /// swapped, foreign (another session's) and truncated chunks are refused with a fresh
 /// session; a repeated chunk name (a planted copy) is tried and the real one wins; an extra,
 /// stale chunk is ignored and deleted.
-pub(crate) async fn g3_bad_chunks_are_refused_and_stale_ones_deleted(instance: Instance) {
+pub(crate) async fn bad_chunks_are_refused_and_stale_ones_deleted(instance: Instance) {
     let env = Env::with_config(instance, chunked(3, 12 * 1024)).await;
     let (_, mine) = split_session(&env, 3).await;
     let (_, theirs) = split_session(&env, 3).await;
@@ -215,7 +215,7 @@ pub(crate) async fn g3_bad_chunks_are_refused_and_stale_ones_deleted(instance: I
 
 /// G3: a value split into more chunks than this server's maximum is refused before any AEAD
 /// work, as the header's flags.
-pub(crate) async fn g3_counts_beyond_the_maximum_are_refused(instance: Instance) {
+pub(crate) async fn counts_beyond_the_maximum_are_refused(instance: Instance) {
     let env = Env::with_config(instance, chunked(3, 12 * 1024)).await;
     let wide = env.also_serve(chunked(5, 16 * 1024)).await;
     let mut client = Client::new(wide.addr);
@@ -239,7 +239,7 @@ pub(crate) async fn g3_counts_beyond_the_maximum_are_refused(instance: Instance)
 /// lines are within the line limit and its `Cookie` pairs within the budget, the first refused
 /// size is the next byte, and the refused change leaves the session as it was. Exactness:
 /// the `size` of a refusal is what a server with room to spare emits for the same session.
-pub(crate) async fn g3_the_size_check_holds_lines_and_the_header_budget(instance: Instance) {
+pub(crate) async fn the_size_check_holds_lines_and_the_header_budget(instance: Instance) {
     const BUDGET: usize = 6000;
     let env = Env::with_config(instance, chunked(3, BUDGET)).await;
     let roomy = env.also_serve(chunked(16, 16 * 1024)).await;
@@ -302,7 +302,7 @@ pub(crate) async fn g3_the_size_check_holds_lines_and_the_header_budget(instance
 /// G4: compression (feature `compression`) round-trips, flags the header, shrinks a
 /// compressible session into one cookie, and is off by default.
 #[cfg(feature = "compression")]
-pub(crate) async fn g4_compression_round_trips_and_is_off_by_default(instance: Instance) {
+pub(crate) async fn compression_round_trips_and_is_off_by_default(instance: Instance) {
     let config = SessionConfig::builder().compression(true).build().unwrap();
     let env = Env::with_config(instance, config).await;
     let mut client = env.client();

@@ -61,7 +61,7 @@ fn sealed_under(env: &Env, key: &str, visits: u64) -> String {
 
 /// G5: a pending key opens at once and does not seal; from its activation second on, it seals
 /// every response (the very second, not one later), and cookies under the old key move to it.
-pub(crate) async fn g5_a_pending_key_opens_and_seals_from_its_second(instance: Instance) {
+pub(crate) async fn a_pending_key_opens_and_seals_from_its_second(instance: Instance) {
     let env = Env::new(instance).await;
     let old = &env.keys[0];
     let pending = key_string(instance.algorithm);
@@ -117,7 +117,7 @@ pub(crate) async fn g5_a_pending_key_opens_and_seals_from_its_second(instance: I
 
 /// G5: a revoked key is refused with its own reason, named in the one log event, while forged
 /// values under its id stay "unauthentic" (the reason is only given for real cookies).
-pub(crate) async fn g5_a_revoked_key_is_refused_with_its_own_reason(instance: Instance) {
+pub(crate) async fn a_revoked_key_is_refused_with_its_own_reason(instance: Instance) {
     let env = Env::new(instance).await;
     let stolen = key_string(instance.algorithm);
     env.ring.insert(stolen.parse().unwrap()).unwrap();
@@ -165,7 +165,7 @@ pub(crate) async fn g5_a_revoked_key_is_refused_with_its_own_reason(instance: In
 
 /// G5: ring files that do not parse, are empty, or name no key that can seal now, are refused
 /// with an error and leave the ring (and every session under it) as it was.
-pub(crate) async fn g5_a_bad_ring_file_keeps_the_ring(instance: Instance) {
+pub(crate) async fn a_bad_ring_file_keeps_the_ring(instance: Instance) {
     let env = Env::new(instance).await;
     let dir = TempDir::new();
     let path = dir.path().join("ring.keys");
@@ -206,7 +206,7 @@ pub(crate) async fn g5_a_bad_ring_file_keeps_the_ring(instance: Instance) {
 
 /// G6: a not-before time in the ring file refuses sessions created before it, on every
 /// instance that loads the file, and no session created at or after it.
-pub(crate) async fn g6_not_before_in_the_ring_file_logs_everyone_out(instance: Instance) {
+pub(crate) async fn not_before_in_the_ring_file_logs_everyone_out(instance: Instance) {
     let dir = TempDir::new();
     let path = dir.path().join("ring.keys");
     let key = key_string(instance.algorithm);

@@ -1,5 +1,5 @@
 //! Real servers on `127.0.0.1:0` and a cookie-keeping HTTP client, shared by the HTTP suites
-//! (`tests/hyper.rs`, `tests/axum.rs`, `tests/fleet.rs`); the fixtures are in `tests/common`.
+//! (the modules of `tests/http/`, one test binary, and `bridge-tests`); the fixtures are in `tests/common`.
 //!
 //! - [`serve`] starts either a plain hyper 1 server (hyper-util's auto builder: HTTP/1.1 and
 //!   HTTP/2 with prior knowledge) whose `service_fn` handler is wrapped by
@@ -1273,29 +1273,29 @@ macro_rules! scenarios {
         $crate::harness::scenarios!(
             @tests $crate::harness::Instance::new($adapter, $algorithm);
             smoke_counter,
-            e1_too_large_refused_and_session_kept,
-            e1_exact_limit_boundary,
-            e2_default_attributes,
-            e2_configured_attributes,
-            e2_insecure_http_escape_hatch,
-            e3_found_in_any_field_and_among_many,
-            e3_names_match_byte_exactly,
-            e3_malformed_pairs_skipped,
-            e4_authentic_beats_garbage_either_order,
-            e4_two_authentic_mean_no_session_and_a_warning,
-            d3_bounded_candidates,
-            e5_no_store_on_set_and_delete,
-            e5_handler_cache_control_kept,
-            e6_logout_deletes_but_copy_still_opens,
-            e7_login_cycles_id,
-            e8_no_reseal_before_threshold,
-            e8_rolling_always,
-            e9_uniform_failure,
-            e10_redaction,
-            e11_large_cookie_header_served,
-            e11_oversize_session_cookie_refused_by_us,
-            b5_accept_only_key_reseals_under_primary,
-            c1_absolute_lifetime,
+            too_large_refused_and_session_kept,
+            exact_limit_boundary,
+            default_attributes,
+            configured_attributes,
+            insecure_http_escape_hatch,
+            found_in_any_field_and_among_many,
+            names_match_byte_exactly,
+            malformed_pairs_skipped,
+            authentic_beats_garbage_either_order,
+            two_authentic_mean_no_session_and_a_warning,
+            bounded_candidates,
+            no_store_on_set_and_delete,
+            handler_cache_control_kept,
+            logout_deletes_but_copy_still_opens,
+            login_cycles_id,
+            no_reseal_before_threshold,
+            rolling_always,
+            uniform_failure,
+            no_secret_in_logs_or_debug,
+            large_cookie_header_served,
+            oversize_session_cookie_refused_by_us,
+            accept_only_key_reseals_under_primary,
+            absolute_lifetime,
             express_resave_false,
             express_save_uninitialized,
             express_max_age_caps,
@@ -1304,15 +1304,15 @@ macro_rules! scenarios {
         );
         $crate::harness::scenarios!(
             @security $crate::harness::Instance::new($adapter, $algorithm);
-            f1_planted_cookies_never_swap_or_delete,
-            f2_session_responses_are_never_shared_cacheable,
-            f5_one_event_per_request_never_warn,
-            f6_changes_after_the_response_are_errors,
-            f8_the_handlers_own_session_cookie_is_dropped,
-            f9_cycle_id_keeps_the_absolute_deadline,
-            f9_destroy_then_anything,
-            f12_values_that_do_not_round_trip_are_refused,
-            f13_a_change_undone_sends_nothing,
+            planted_cookies_never_swap_or_delete,
+            session_responses_are_never_shared_cacheable,
+            one_event_per_request_never_warn,
+            changes_after_the_response_are_errors,
+            the_handlers_own_session_cookie_is_dropped,
+            cycle_id_keeps_the_absolute_deadline,
+            destroy_then_anything,
+            values_that_do_not_round_trip_are_refused,
+            a_change_undone_sends_nothing,
             server_errors_save_no_change,
             changes_outside_the_cookie_path_are_refused,
         );
@@ -1326,22 +1326,22 @@ macro_rules! scenarios {
         );
         $crate::harness::scenarios!(
             @lifecycle $crate::harness::Instance::new($adapter, $algorithm);
-            g5_a_pending_key_opens_and_seals_from_its_second,
-            g5_a_revoked_key_is_refused_with_its_own_reason,
-            g5_a_bad_ring_file_keeps_the_ring,
-            g6_not_before_in_the_ring_file_logs_everyone_out,
+            a_pending_key_opens_and_seals_from_its_second,
+            a_revoked_key_is_refused_with_its_own_reason,
+            a_bad_ring_file_keeps_the_ring,
+            not_before_in_the_ring_file_logs_everyone_out,
         );
         $crate::harness::scenarios!(
             @chunks $crate::harness::Instance::new($adapter, $algorithm);
-            g3_three_chunks_round_trip_and_shrink_to_one,
-            g3_bad_chunks_are_refused_and_stale_ones_deleted,
-            g3_counts_beyond_the_maximum_are_refused,
-            g3_the_size_check_holds_lines_and_the_header_budget,
+            three_chunks_round_trip_and_shrink_to_one,
+            bad_chunks_are_refused_and_stale_ones_deleted,
+            counts_beyond_the_maximum_are_refused,
+            the_size_check_holds_lines_and_the_header_budget,
         );
         #[cfg(feature = "compression")]
         $crate::harness::scenarios!(
             @chunks $crate::harness::Instance::new($adapter, $algorithm);
-            g4_compression_round_trips_and_is_off_by_default,
+            compression_round_trips_and_is_off_by_default,
         );
     };
     (@chunks $instance:expr; $($name:ident),* $(,)?) => {
@@ -1387,3 +1387,30 @@ macro_rules! scenarios {
 }
 #[allow(unused_imports)]
 pub(crate) use scenarios;
+
+/// Every instance of one adapter: the scenario suite under each algorithm (modules
+/// `aes_256_gcm` and `xchacha20_poly1305`), and the tests that span both algorithms.
+///
+/// ```ignore
+/// crate::harness::instances!(Adapter::Hyper);
+/// ```
+#[allow(unused_macros)]
+macro_rules! instances {
+    ($adapter:expr) => {
+        mod aes_256_gcm {
+            $crate::harness::scenarios!($adapter, ::sealed_session::Algorithm::Aes256Gcm);
+        }
+
+        mod xchacha20_poly1305 {
+            $crate::harness::scenarios!($adapter, ::sealed_session::Algorithm::XChaCha20Poly1305);
+        }
+
+        /// Test plan: SECURITY-TESTS.md E1.
+        #[tokio::test]
+        async fn rotation_to_longer_nonce_never_exceeds_limit() {
+            $crate::harness::scenario::rotation_to_longer_nonce_never_exceeds_limit($adapter).await;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use instances;

@@ -119,7 +119,7 @@ async fn grow_until_refused(client: &mut Client, start: usize) -> (BTreeMap<usiz
 /// E1: a change whose `Set-Cookie` would exceed 4096 bytes is a 413 with the `TooLarge`
 /// message, sends no cookie and leaves the session as it was; the predicted size is the
 /// emitted one.
-pub(crate) async fn e1_too_large_refused_and_session_kept(instance: Instance) {
+pub(crate) async fn too_large_refused_and_session_kept(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     let (sizes, refused) = grow_until_refused(&mut client, 2900).await;
@@ -155,7 +155,7 @@ pub(crate) async fn e1_too_large_refused_and_session_kept(instance: Instance) {
 
 /// E1 at a reachable boundary: with `max_cookie_size` = s where s and s + 1 are both
 /// reachable sizes, a `Set-Cookie` of exactly s bytes is sent and s + 1 is refused.
-pub(crate) async fn e1_exact_limit_boundary(instance: Instance) {
+pub(crate) async fn exact_limit_boundary(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     let (sizes, _) = grow_until_refused(&mut client, 2900).await;
@@ -197,7 +197,7 @@ pub(crate) async fn e1_exact_limit_boundary(instance: Instance) {
 }
 
 /// E2: the default `Set-Cookie`.
-pub(crate) async fn e2_default_attributes(instance: Instance) {
+pub(crate) async fn default_attributes(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     let cookie = client.get("/").await.cookie();
@@ -225,7 +225,7 @@ pub(crate) async fn e2_default_attributes(instance: Instance) {
 }
 
 /// E2 / express-session `cookie.secure/httpOnly/sameSite/path/domain`: as configured.
-pub(crate) async fn e2_configured_attributes(instance: Instance) {
+pub(crate) async fn configured_attributes(instance: Instance) {
     let config = SessionConfig::builder()
         .cookie_name("sid")
         .secure(false)
@@ -267,7 +267,8 @@ pub(crate) async fn e2_configured_attributes(instance: Instance) {
 }
 
 /// The `insecure_http` escape hatch drops Secure and the `__Host-` prefix, and says so loudly.
-pub(crate) async fn e2_insecure_http_escape_hatch(instance: Instance) {
+/// Test plan: SECURITY-TESTS.md E2.
+pub(crate) async fn insecure_http_escape_hatch(instance: Instance) {
     let logs = Logs::capture();
     let config = SessionConfig::builder()
         .insecure_http(true)
@@ -285,7 +286,7 @@ pub(crate) async fn e2_insecure_http_escape_hatch(instance: Instance) {
 }
 
 /// E3: the session is found in any of several `Cookie` fields and among 50 other cookies.
-pub(crate) async fn e3_found_in_any_field_and_among_many(instance: Instance) {
+pub(crate) async fn found_in_any_field_and_among_many(instance: Instance) {
     let env = Env::new(instance).await;
     let value = session_after_visits(&env, 1).await;
     let session = pair(env.name(), &value);
@@ -317,7 +318,7 @@ pub(crate) async fn e3_found_in_any_field_and_among_many(instance: Instance) {
 }
 
 /// E3: names match byte for byte; look-alikes are other cookies (not even refused ones).
-pub(crate) async fn e3_names_match_byte_exactly(instance: Instance) {
+pub(crate) async fn names_match_byte_exactly(instance: Instance) {
     let logs = Logs::capture();
     let env = Env::new(instance).await;
     let value = session_after_visits(&env, 1).await;
@@ -355,7 +356,7 @@ pub(crate) async fn e3_names_match_byte_exactly(instance: Instance) {
 }
 
 /// E3: malformed pairs around the session cookie are skipped, not fatal.
-pub(crate) async fn e3_malformed_pairs_skipped(instance: Instance) {
+pub(crate) async fn malformed_pairs_skipped(instance: Instance) {
     let env = Env::new(instance).await;
     let value = session_after_visits(&env, 1).await;
     let session = pair(env.name(), &value);
@@ -376,7 +377,7 @@ pub(crate) async fn e3_malformed_pairs_skipped(instance: Instance) {
 }
 
 /// E4: one authentic and one garbage cookie of the name, either order: the authentic one.
-pub(crate) async fn e4_authentic_beats_garbage_either_order(instance: Instance) {
+pub(crate) async fn authentic_beats_garbage_either_order(instance: Instance) {
     let env = Env::new(instance).await;
     let value = session_after_visits(&env, 2).await;
     let name = env.name();
@@ -406,7 +407,7 @@ pub(crate) async fn e4_authentic_beats_garbage_either_order(instance: Instance) 
 /// E4, F1, F5: two distinct authentic cookies of the name: no session, and one `info` event;
 /// the response neither overwrites nor deletes either cookie (one may be the user's own), and
 /// a change in that request is refused with `Conflict` (a 400 here, never a 5xx).
-pub(crate) async fn e4_two_authentic_mean_no_session_and_a_warning(instance: Instance) {
+pub(crate) async fn two_authentic_mean_no_session_and_a_warning(instance: Instance) {
     let logs = Logs::capture();
     let env = Env::new(instance).await;
     let first = pair(env.name(), &session_after_visits(&env, 1).await);
@@ -458,7 +459,7 @@ fn forged(value: &str, n: usize) -> String {
 /// checks costs no AEAD work however much of it there is, so the authentic cookie is found
 /// behind it; forged values with an authentic header each cost an open, and past the budget
 /// the request is ambiguous: no session, and no `Set-Cookie` at all.
-pub(crate) async fn d3_bounded_candidates(instance: Instance) {
+pub(crate) async fn bounded_candidates(instance: Instance) {
     let logs = Logs::capture();
     let env = Env::new(instance).await;
     let value = session_after_visits(&env, 1).await;
@@ -511,7 +512,7 @@ pub(crate) async fn d3_bounded_candidates(instance: Instance) {
 }
 
 /// E5: responses that set or delete the cookie carry `Cache-Control: no-store`.
-pub(crate) async fn e5_no_store_on_set_and_delete(instance: Instance) {
+pub(crate) async fn no_store_on_set_and_delete(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     let resp = client.get("/").await;
@@ -541,7 +542,7 @@ pub(crate) async fn e5_no_store_on_set_and_delete(instance: Instance) {
 
 /// E5, F2: a handler's own `Cache-Control` is kept for the browser (and not doubled), but a
 /// response with a session cookie is made private, so no shared cache stores it.
-pub(crate) async fn e5_handler_cache_control_kept(instance: Instance) {
+pub(crate) async fn handler_cache_control_kept(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     let resp = client.get("/cached").await;
@@ -555,7 +556,7 @@ pub(crate) async fn e5_handler_cache_control_kept(instance: Instance) {
 
 /// E6 / express-session `destroy`: the deletion cookie, and a copy taken before logout still
 /// opens (what stateless sessions cannot do).
-pub(crate) async fn e6_logout_deletes_but_copy_still_opens(instance: Instance) {
+pub(crate) async fn logout_deletes_but_copy_still_opens(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     let resp = client.post("/login", "ada").await;
@@ -590,7 +591,7 @@ pub(crate) async fn e6_logout_deletes_but_copy_still_opens(instance: Instance) {
 
 /// E7 / express-session `regenerate`: login cycles the id, the ciphertext changes, and the
 /// pre-login cookie never shows the user.
-pub(crate) async fn e7_login_cycles_id(instance: Instance) {
+pub(crate) async fn login_cycles_id(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     client.get("/").await;
@@ -623,7 +624,7 @@ pub(crate) async fn e7_login_cycles_id(instance: Instance) {
 
 /// E8 / C2 / express-session `rolling` (default): no re-seal before half the idle timeout,
 /// a re-seal on read after it; valid 1 s before the idle expiry, refused at it.
-pub(crate) async fn e8_no_reseal_before_threshold(instance: Instance) {
+pub(crate) async fn no_reseal_before_threshold(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     client.get("/").await;
@@ -668,7 +669,7 @@ pub(crate) async fn e8_no_reseal_before_threshold(instance: Instance) {
 
 /// E8 / express-session `rolling: true`: `Rolling::Always` re-issues on every read (whenever
 /// the clock has moved, so that there is something to extend), never on untouched routes.
-pub(crate) async fn e8_rolling_always(instance: Instance) {
+pub(crate) async fn rolling_always(instance: Instance) {
     let config = SessionConfig::builder()
         .rolling(Rolling::Always)
         .build()
@@ -692,7 +693,7 @@ pub(crate) async fn e8_rolling_always(instance: Instance) {
 }
 
 /// E9: every rejection class gives a byte-identical response apart from `Date`.
-pub(crate) async fn e9_uniform_failure(instance: Instance) {
+pub(crate) async fn uniform_failure(instance: Instance) {
     let logs = Logs::capture();
     let env = Env::new(instance).await;
     let name = env.name().to_owned();
@@ -794,7 +795,7 @@ pub(crate) async fn e9_uniform_failure(instance: Instance) {
 }
 
 /// E10: no cookie value, key bytes or session data in logs (TRACE) or in any `Debug`.
-pub(crate) async fn e10_redaction(instance: Instance) {
+pub(crate) async fn no_secret_in_logs_or_debug(instance: Instance) {
     let logs = Logs::capture();
     let key_bytes = *b"CANARYKEY-0123456789-abcdefghijk";
     let key = Key::from_bytes(instance.algorithm, &key_bytes).unwrap();
@@ -913,7 +914,7 @@ fn hex_of(text: &str) -> String {
 }
 
 /// E11: an 8 KiB `Cookie` header of other cookies with the session among them is served.
-pub(crate) async fn e11_large_cookie_header_served(instance: Instance) {
+pub(crate) async fn large_cookie_header_served(instance: Instance) {
     let env = Env::new(instance).await;
     let value = session_after_visits(&env, 1).await;
     let others: Vec<String> = (0..100)
@@ -936,7 +937,7 @@ pub(crate) async fn e11_large_cookie_header_served(instance: Instance) {
 
 /// E11: a session cookie value over the limit is refused by our own check (fresh session,
 /// `too_long`), with a 200, not a 431 from the server's header limits.
-pub(crate) async fn e11_oversize_session_cookie_refused_by_us(instance: Instance) {
+pub(crate) async fn oversize_session_cookie_refused_by_us(instance: Instance) {
     let logs = Logs::capture();
     let env = Env::new(instance).await;
     let value = session_after_visits(&env, 1).await;
@@ -957,7 +958,7 @@ pub(crate) async fn e11_oversize_session_cookie_refused_by_us(instance: Instance
 
 /// B5 (middleware side): a cookie sealed under an accept-only key opens and the response
 /// re-seals it under the primary.
-pub(crate) async fn b5_accept_only_key_reseals_under_primary(instance: Instance) {
+pub(crate) async fn accept_only_key_reseals_under_primary(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     client.get("/").await;
@@ -994,7 +995,7 @@ pub(crate) async fn b5_accept_only_key_reseals_under_primary(instance: Instance)
 /// C1 / express-session `cookie.maxAge`: idle refreshes never move `created`; the session is
 /// valid 1 s before `created + max_lifetime` and refused at it; Max-Age never exceeds the
 /// remaining lifetime.
-pub(crate) async fn c1_absolute_lifetime(instance: Instance) {
+pub(crate) async fn absolute_lifetime(instance: Instance) {
     let (idle, max) = (3600, 3 * 3600);
     let config = SessionConfig::builder()
         .idle_timeout(Duration::from_secs(idle))
@@ -1065,7 +1066,7 @@ pub(crate) async fn c1_absolute_lifetime(instance: Instance) {
 /// algorithm has a longer nonce (AES-256-GCM -> XChaCha20-Poly1305: 16 more characters)
 /// never emits a `Set-Cookie` over the limit. The old cookie keeps working while its key is
 /// accepted, and a change that no longer fits is a 413.
-pub(crate) async fn e1_rotation_to_longer_nonce_never_exceeds_limit(adapter: super::Adapter) {
+pub(crate) async fn rotation_to_longer_nonce_never_exceeds_limit(adapter: super::Adapter) {
     let logs = Logs::capture();
     let env = Env::new(Instance::new(adapter, Algorithm::Aes256Gcm)).await;
     let mut client = env.client();

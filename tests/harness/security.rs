@@ -44,7 +44,7 @@ fn lines_for<'r>(resp: &'r Resp, name: &str) -> Vec<&'r str> {
 /// with an authentic header; any number up to the size of a real `Cookie` header, before,
 /// after or around the victim's) never make the request run as the attacker's session, and
 /// never make the response delete or overwrite the victim's cookie.
-pub(crate) async fn f1_planted_cookies_never_swap_or_delete(instance: Instance) {
+pub(crate) async fn planted_cookies_never_swap_or_delete(instance: Instance) {
     let config = SessionConfig::builder()
         .cookie_name("sid")
         .domain("example.test")
@@ -136,7 +136,7 @@ fn unstorable_by_shared_caches(cache_control: &[String]) -> bool {
 /// F2: every response that carries a session `Set-Cookie` is unstorable by a shared cache,
 /// whatever `Cache-Control` the handler set, on a change and on a rolling refresh; the
 /// handler's directives for the browser's own cache are kept.
-pub(crate) async fn f2_session_responses_are_never_shared_cacheable(instance: Instance) {
+pub(crate) async fn session_responses_are_never_shared_cacheable(instance: Instance) {
     let config = SessionConfig::builder()
         .rolling(Rolling::Always)
         .build()
@@ -190,7 +190,7 @@ pub(crate) async fn f2_session_responses_are_never_shared_cacheable(instance: In
 
 /// F5: at most one event per request about the cookies it carried, and none of them at
 /// `warn` or above, whatever a client sends with cookies it holds itself.
-pub(crate) async fn f5_one_event_per_request_never_warn(instance: Instance) {
+pub(crate) async fn one_event_per_request_never_warn(instance: Instance) {
     let logs = Logs::capture();
     let env = Env::new(instance).await;
     let name = env.name().to_owned();
@@ -227,7 +227,7 @@ pub(crate) async fn f5_one_event_per_request_never_warn(instance: Instance) {
 
 /// F6: a change made through a clone of the session after the response was written (a
 /// spawned task, say) is an error, never a silent `Ok`; reading still works.
-pub(crate) async fn f6_changes_after_the_response_are_errors(instance: Instance) {
+pub(crate) async fn changes_after_the_response_are_errors(instance: Instance) {
     let env = Env::new(instance).await;
     let token = format!("{:?}-{:?}", instance.adapter, instance.algorithm);
     let mut client = env.client();
@@ -255,7 +255,7 @@ pub(crate) async fn f6_changes_after_the_response_are_errors(instance: Instance)
 /// F8: the layer owns its cookie name. A handler's own `Set-Cookie` for it is dropped (with a
 /// warning: a programming error, not something a client can cause); the session's own line is
 /// the only one for the name, and other cookies pass.
-pub(crate) async fn f8_the_handlers_own_session_cookie_is_dropped(instance: Instance) {
+pub(crate) async fn the_handlers_own_session_cookie_is_dropped(instance: Instance) {
     let logs = Logs::capture();
     let env = Env::new(instance).await;
     let mut client = env.client();
@@ -278,7 +278,7 @@ pub(crate) async fn f8_the_handlers_own_session_cookie_is_dropped(instance: Inst
 
 /// F9: `cycle_id()` gives a new id and never moves the absolute deadline; only `renew()`
 /// (asked for explicitly) restarts it.
-pub(crate) async fn f9_cycle_id_keeps_the_absolute_deadline(instance: Instance) {
+pub(crate) async fn cycle_id_keeps_the_absolute_deadline(instance: Instance) {
     let env = Env::new(instance).await; // 1 day idle, 7 days absolute
     let mut client = env.client();
     client.get("/").await;
@@ -305,7 +305,7 @@ pub(crate) async fn f9_cycle_id_keeps_the_absolute_deadline(instance: Instance) 
 
 /// F9: after `destroy()`, the rest of the request has one outcome: every change is refused
 /// with `Destroyed`, reads see an empty session, and the response deletes the cookie.
-pub(crate) async fn f9_destroy_then_anything(instance: Instance) {
+pub(crate) async fn destroy_then_anything(instance: Instance) {
     let env = Env::new(instance).await;
     for op in ["set", "update", "clear", "cycle", "renew", "destroy", "get"] {
         let mut client = env.client();
@@ -324,7 +324,7 @@ pub(crate) async fn f9_destroy_then_anything(instance: Instance) {
 
 /// F12: a value whose postcard encoding does not decode back to itself is refused by `set` and
 /// `update`; no cookie is emitted and the session is unchanged.
-pub(crate) async fn f12_values_that_do_not_round_trip_are_refused(instance: Instance) {
+pub(crate) async fn values_that_do_not_round_trip_are_refused(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     for (case, expected, cookie) in [
@@ -346,7 +346,7 @@ pub(crate) async fn f12_values_that_do_not_round_trip_are_refused(instance: Inst
 
 /// F13: a change undone in the same request is no change: a new session sends no cookie, an
 /// existing one no re-seal.
-pub(crate) async fn f13_a_change_undone_sends_nothing(instance: Instance) {
+pub(crate) async fn a_change_undone_sends_nothing(instance: Instance) {
     let env = Env::new(instance).await;
     let mut client = env.client();
     let resp = client.get("/flip").await;

@@ -21,8 +21,7 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::{common, harness};
 
 use std::collections::HashMap;
 use std::time::Duration;

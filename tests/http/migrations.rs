@@ -11,8 +11,7 @@
     clippy::panic
 )]
 
-mod common;
-mod harness;
+use crate::{common, harness};
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -221,7 +220,8 @@ fn schema_of(resp: &Resp) -> u32 {
     u32::from_be_bytes(raw[9..13].try_into().unwrap())
 }
 
-async fn g2_over(adapter: Adapter, algorithm: Algorithm) {
+/// Test plan: SECURITY-TESTS.md G2.
+async fn migrations_over(adapter: Adapter, algorithm: Algorithm) {
     let logs = Logs::capture();
     let clock = Clock::new(T0);
     let ring = KeyRing::new(key(algorithm, 21));
@@ -284,25 +284,28 @@ async fn g2_over(adapter: Adapter, algorithm: Algorithm) {
     assert!(logs.take().contains("reason=\"unknown_schema\""));
 }
 
+/// Test plan: SECURITY-TESTS.md G2.
 #[tokio::test]
-async fn g2_migrations_over_hyper() {
+async fn migrations_over_hyper() {
     for algorithm in ALGORITHMS {
-        g2_over(Adapter::Hyper, algorithm).await;
+        migrations_over(Adapter::Hyper, algorithm).await;
     }
 }
 
+/// Test plan: SECURITY-TESTS.md G2.
 #[tokio::test]
-async fn g2_migrations_over_axum() {
+async fn migrations_over_axum() {
     for algorithm in ALGORITHMS {
-        g2_over(Adapter::Axum, algorithm).await;
+        migrations_over(Adapter::Axum, algorithm).await;
     }
 }
 
+/// Test plan: SECURITY-TESTS.md G2.
 #[cfg(feature = "__actix-tests")]
 #[tokio::test]
-async fn g2_migrations_over_actix() {
+async fn migrations_over_actix() {
     for algorithm in ALGORITHMS {
-        g2_over(Adapter::Actix, algorithm).await;
+        migrations_over(Adapter::Actix, algorithm).await;
     }
 }
 

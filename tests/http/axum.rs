@@ -9,28 +9,14 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::harness;
 
 use axum::Router;
 use axum::routing::get;
 use harness::{Adapter, Client, Env, Instance, TestSession, serve_axum};
 use sealed_session::{Algorithm, Session, SessionConfig, SessionError, SessionLayer};
 
-mod aes_256_gcm {
-    use super::{Adapter, Algorithm};
-    crate::harness::scenarios!(Adapter::Axum, Algorithm::Aes256Gcm);
-}
-
-#[tokio::test]
-async fn e1_rotation_to_longer_nonce_never_exceeds_limit() {
-    harness::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Axum).await;
-}
-
-mod xchacha20_poly1305 {
-    use super::{Adapter, Algorithm};
-    crate::harness::scenarios!(Adapter::Axum, Algorithm::XChaCha20Poly1305);
-}
+crate::harness::instances!(crate::harness::Adapter::Axum);
 
 async fn count(session: Session<TestSession>) -> String {
     match session.update(|s| {

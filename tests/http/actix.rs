@@ -20,8 +20,7 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::{common, harness};
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -33,20 +32,7 @@ use sealed_session::actix::SessionMiddleware;
 use sealed_session::{Algorithm, KeyRing, Lifetime, Rolling, Session, SessionConfig, SessionError};
 use serde::{Deserialize, Serialize};
 
-mod aes_256_gcm {
-    use super::{Adapter, Algorithm};
-    crate::harness::scenarios!(Adapter::Actix, Algorithm::Aes256Gcm);
-}
-
-#[tokio::test]
-async fn e1_rotation_to_longer_nonce_never_exceeds_limit() {
-    harness::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Actix).await;
-}
-
-mod xchacha20_poly1305 {
-    use super::{Adapter, Algorithm};
-    crate::harness::scenarios!(Adapter::Actix, Algorithm::XChaCha20Poly1305);
-}
+crate::harness::instances!(crate::harness::Adapter::Actix);
 
 async fn count(session: Session<TestSession>) -> String {
     match session.update(|s| {

@@ -9,26 +9,12 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::harness;
 
 use harness::{Adapter, Client, Env, Instance, T0};
 use sealed_session::Algorithm;
 
-mod aes_256_gcm {
-    use super::{Adapter, Algorithm};
-    crate::harness::scenarios!(Adapter::Hyper, Algorithm::Aes256Gcm);
-}
-
-#[tokio::test]
-async fn e1_rotation_to_longer_nonce_never_exceeds_limit() {
-    harness::scenario::e1_rotation_to_longer_nonce_never_exceeds_limit(Adapter::Hyper).await;
-}
-
-mod xchacha20_poly1305 {
-    use super::{Adapter, Algorithm};
-    crate::harness::scenarios!(Adapter::Hyper, Algorithm::XChaCha20Poly1305);
-}
+crate::harness::instances!(crate::harness::Adapter::Hyper);
 
 /// HTTP/2 (h2c, prior knowledge): cookie crumbs arrive as separate `Cookie` fields (RFC 9113
 /// §8.2.3) and the session is found among them.
@@ -335,7 +321,7 @@ mod config_errors {
 /// finishes (a client that went away), a change made later through a clone of the session is
 /// an error, not an `Ok` that nothing saves.
 #[tokio::test]
-async fn f6_changes_after_a_failed_or_dropped_response_are_errors() {
+async fn changes_after_a_failed_or_dropped_response_are_errors() {
     use std::future::{Future as _, poll_fn};
     use std::sync::{Arc, Mutex};
     use std::task::Poll;

@@ -20,8 +20,7 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::{common, harness};
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -359,7 +358,7 @@ async fn a_fleet_rolls_out_and_back_between_v2_and_v3_without_logouts() {
 
 /// The README's "Changing the session type" code block, without its hidden (`# `) lines.
 fn readme_recipe() -> Vec<String> {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let section = readme
         .split("## Changing the session type")
         .nth(1)
@@ -392,7 +391,7 @@ fn the_recipe_below_is_the_readme_one_verbatim() {
         source
             .windows(recipe.len())
             .any(|window| window == recipe.as_slice()),
-        "tests/type_binding.rs no longer holds the README recipe verbatim: {recipe:#?}"
+        "tests/http/type_binding.rs no longer holds the README recipe verbatim: {recipe:#?}"
     );
 }
 

@@ -19,8 +19,7 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::{common, harness};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -19,8 +19,7 @@
     clippy::mod_module_files
 )]
 
-mod common;
-mod harness;
+use crate::{common, harness};
 
 use std::time::{Duration, UNIX_EPOCH};
 
