@@ -49,7 +49,7 @@ build() {
     local host
     host="$(rustc +nightly -vV | sed -n 's/^host: //p')"
     echo "== seeds"
-    "target/$host/release/seed" seeds
+    "${CARGO_TARGET_DIR:-target}/$host/release/seed" seeds
 }
 
 # run_target TARGET SECONDS: one libFuzzer run; prints a summary line, returns its status.

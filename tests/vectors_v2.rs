@@ -1,7 +1,7 @@
 //! Frozen vectors for wire format v2 (SECURITY-TESTS G1, A8).
 //!
 //! `tests/vectors/v2.json` holds valid and invalid sealed values of format v2. Every valid one
-//! is recomputed byte for byte by the independent implementation in tests/common/wire.rs
+//! is recomputed byte for byte by the independent implementation in tests/wire-reference
 //! (RustCrypto primitives, postcard and base64 only), then opened by the crate's public
 //! [`Codec`], which must return its exact id, times, lifetime, flash messages and data; every
 //! invalid one must be refused with the recorded [`OpenErrorKind`]. The file is append-only:

@@ -4,7 +4,7 @@
 //! `tests/vectors/v3.json` holds valid and invalid sealed values of format v3, under both
 //! algorithms, bound to a traced shape or to an application context, single or chunked,
 //! plain or compressed, with every lifetime kind and flash messages. Every valid one is
-//! recomputed byte for byte by the independent implementation in tests/common/wire.rs
+//! recomputed byte for byte by the independent implementation in tests/wire-reference
 //! (header, AAD and the FNV-1a type binding, computed there from the binding's domain and
 //! text: the context string, or the canonical shape description written by hand), then
 //! opened by the crate: a [`Codec`] bound to the opener's type for single values, the engine

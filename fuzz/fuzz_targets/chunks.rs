@@ -4,9 +4,9 @@
 //!
 //! The pool: sessions the layer sealed itself (the victim in three chunks, sealed twice with
 //! different nonces; an attacker's own session in two chunks; a compressed one in one chunk),
-//! and one value sealed per input by the fuzz side's own sealer (`wire.rs`) with an authentic
-//! header whose flags (chunk count, compression, an unassigned bit) and plaintext come from
-//! the input: raw bytes, a raw byte stream flagged compressed, a real DEFLATE stream of a
+//! and one value sealed per input by the reference sealer (tests/wire-reference) with an
+//! authentic header whose flags (chunk count, compression, an unassigned bit) and plaintext
+//! come from the input: raw bytes, a raw byte stream flagged compressed, a real DEFLATE stream of a
 //! session truncated anywhere, or the same stream of a repeated session (a bomb past the
 //! 16 KiB inflation limit), split at 4-aligned places into as many chunks as the header says.
 //!
@@ -33,6 +33,7 @@
 //! those lines, sent back, open to exactly what the handler left.
 #![no_main]
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::future::{Ready, ready};
@@ -44,6 +45,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderValue, Request, Response};
 use libfuzzer_sys::fuzz_target;
+use miniz_oxide::deflate::core::{
+    CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
+};
 use sealed_session::{
     Session, SessionConfig, SessionError, SessionId, SessionLayer, SessionService,
 };
@@ -335,7 +339,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     Fixture {
         layer: compressing,
         pool: [victim_set, again, attacker_set, compressed],
-        key: KeyMaterial::fixture(AES_KEY),
+        key: wire::fixture_key(AES_KEY),
         config: config(true),
     }
 });
@@ -356,6 +360,41 @@ fn reference_decode(payload: &[u8], compressed: bool) -> Option<Visits> {
     }
 }
 
+thread_local! {
+    /// The fuzz side's compressor, reset per stream: a new one allocates and clears about
+    /// 300 KB of tables, which would cost more than the rest of an input.
+    static DEFLATER: RefCell<CompressorOxide> = RefCell::new(CompressorOxide::new(
+        create_comp_flags_from_zip_params(6, 0, 0),
+    ));
+}
+
+/// Raw DEFLATE at level 6: what `miniz_oxide::deflate::compress_to_vec(data, 6)` writes.
+fn deflate(mut data: &[u8]) -> Vec<u8> {
+    DEFLATER.with_borrow_mut(|compressor| {
+        compressor.reset();
+        let mut out = vec![0; (data.len() / 2).max(64)];
+        let mut at = 0;
+        loop {
+            let (status, read, written) =
+                compress(compressor, data, &mut out[at..], TDEFLFlush::Finish);
+            at += written;
+            data = data.get(read..).unwrap_or_default();
+            match status {
+                TDEFLStatus::Done => {
+                    out.truncate(at);
+                    return out;
+                }
+                TDEFLStatus::Okay => {
+                    if out.len() - at < 30 {
+                        out.resize(out.len() * 2, 0);
+                    }
+                }
+                other => panic!("deflate failed: {other:?}"),
+            }
+        }
+    })
+}
+
 /// The value sealed by the fuzz side from the input's header fields and payload.
 fn crafted(fixture: &Fixture, control: u8, count_byte: u8, payload: &[u8]) -> ChunkSet {
     let count = usize::from(count_byte & 0x0F) + 1;
@@ -368,10 +407,7 @@ fn crafted(fixture: &Fixture, control: u8, count_byte: u8, payload: &[u8]) -> Ch
         0 => (false, payload.to_vec()),
         1 => (true, payload.to_vec()),
         2 => {
-            let stream = miniz_oxide::deflate::compress_to_vec(
-                &postcard::to_allocvec(&session).expect("serializes"),
-                6,
-            );
+            let stream = deflate(&postcard::to_allocvec(&session).expect("serializes"));
             let cut = payload
                 .first()
                 .map_or(stream.len(), |&b| stream.len() * usize::from(b) / 255);
@@ -381,7 +417,7 @@ fn crafted(fixture: &Fixture, control: u8, count_byte: u8, payload: &[u8]) -> Ch
             let repeats = payload.first().map_or(1, |&b| usize::from(b) + 1);
             let mut big = postcard::to_allocvec(&session).expect("serializes");
             big = big.repeat(repeats.min(4096 / big.len().max(1) + 64));
-            (true, miniz_oxide::deflate::compress_to_vec(&big, 6))
+            (true, deflate(&big))
         }
     };
     let unassigned = if control & 0x10 != 0 { 0x20 } else { 0 };

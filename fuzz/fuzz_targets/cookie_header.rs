@@ -24,7 +24,8 @@
 //! expected session (data converted from schema 1 where migrated, id, lifetime, `is_new`);
 //! every call returns what the model says (`Conflict` when ambiguous, `Destroyed` after
 //! `destroy`, `TooLarge` only for a change, the flash messages in order); the final view is
-//! the model's. At most one `Set-Cookie`, visible ASCII, for the layer's name, within the size
+//! the model's. At most one `Set-Cookie` for the session (then only the deletion of each chunk
+//! cookie `name.k` the request carried: RT3-9), visible ASCII, for the layer's name, within the size
 //! limit, with `Cache-Control: no-store`. A sealed cookie opens (same ring, name, clock,
 //! current schema) to exactly the final data, id, creation time, lifetime and flash messages,
 //! with a `Max-Age` exactly when persistent and equal to the remaining idle lifetime; it is
@@ -46,7 +47,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use sealed_session::{Lifetime, Session, SessionError, SessionId, SessionService};
 use sealed_session_fuzz::layers::{LayerFixture, cookie_header_specs, fixture, resolve};
-use sealed_session_fuzz::oracle::{Expected, cookie_values};
+use sealed_session_fuzz::oracle::{Expected, chunk_indexes, cookie_values};
 use sealed_session_fuzz::service::{drive, set_cookie_value};
 use sealed_session_fuzz::{MAX_FLASH, NOW, Visits};
 use tower_layer::Layer;
@@ -345,7 +346,28 @@ fuzz_target!(|data: &[u8]| {
     // The response.
     let mut set_cookies = response.headers().get_all(SET_COOKIE).iter();
     let line = set_cookies.next();
-    assert!(set_cookies.next().is_none(), "more than one Set-Cookie");
+    // After the session's line, nothing but the deletion of each chunk cookie `name.k` the
+    // request carried (chunking is off in every configuration: RT3-9 deletes them whenever
+    // the response writes the session), in order; with no session line, nothing at all.
+    let stale: Vec<&str> = set_cookies
+        .map(|l| l.to_str().expect("Set-Cookie is visible ASCII"))
+        .collect();
+    let carried = if line.is_some() {
+        chunk_indexes(&fields, name.as_bytes())
+    } else {
+        Vec::new()
+    };
+    assert_eq!(
+        stale.len(),
+        carried.len(),
+        "more than one Set-Cookie, or a stale chunk kept: {line:?} {stale:?}"
+    );
+    for (stale, index) in stale.iter().zip(&carried) {
+        assert!(
+            stale.starts_with(&format!("{name}.{index}=;")) && stale.contains("; Max-Age=0"),
+            "not the deletion of chunk {index}: {stale}"
+        );
+    }
     let Some(line) = line else {
         // A successful change is saved, unless the response is a 5xx.
         assert!(

@@ -19,7 +19,8 @@
 //! `oracle::Opener` (the documented grammar and the per-request AEAD budget) says which
 //! session the request carries.
 //!
-//! Checks: no panic; at most one `Set-Cookie`; when exactly one distinct authentic value is
+//! Checks: no panic; at most one `Set-Cookie` for the session, followed only by the deletion of
+//! each chunk cookie `name.1`..`name.15` the request carried (RT3-9: chunking is off here); when exactly one distinct authentic value is
 //! present, the handler gets that session and never another, and its cookie is never deleted
 //! (unless the handler destroys it); when two distinct authentic values are present (or more
 //! candidates than the budget), the handler gets a fresh session whose changes are refused
@@ -40,7 +41,7 @@ use sealed_session::{
     Codec, KeyRing, Session, SessionConfig, SessionError, SessionId, SessionMeta, SessionService,
 };
 use sealed_session_fuzz::layers::{LayerFixture, LayerSpec, fixture};
-use sealed_session_fuzz::oracle::{Expected, cookie_values};
+use sealed_session_fuzz::oracle::{Expected, chunk_indexes, cookie_values};
 use sealed_session_fuzz::service::{drive, set_cookie_value};
 use sealed_session_fuzz::{
     COOKIE_NAME, DEFAULT_CLOCK_SKEW, NOW, OTHER_NAME, RETIRED_KEY, RING_A, V1_VECTORS, Visits, key,
@@ -274,9 +275,32 @@ fuzz_target!(|data: &[u8]| {
     let response = drive(&mut service, request);
     let seen = response.body();
 
-    let mut lines = response.headers().get_all(SET_COOKIE).iter();
-    let line = lines.next().map(|l| l.to_str().expect("visible ASCII"));
-    assert!(lines.next().is_none(), "more than one Set-Cookie");
+    let mut lines = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|l| l.to_str().expect("visible ASCII"));
+    let line = lines.next();
+    // After the session's line, nothing but the deletion of each chunk cookie `name.k` the
+    // request carried (chunking is off here: RT3-9 deletes them whenever the response writes
+    // the session), in order; with no session line, nothing at all.
+    let stale: Vec<&str> = lines.collect();
+    let carried = if line.is_some() {
+        chunk_indexes(&delivered, name.as_bytes())
+    } else {
+        Vec::new()
+    };
+    assert_eq!(
+        stale.len(),
+        carried.len(),
+        "more than one Set-Cookie, or a stale chunk kept: {line:?} {stale:?}"
+    );
+    for (stale, index) in stale.iter().zip(&carried) {
+        assert!(
+            stale.starts_with(&format!("{name}.{index}=;")) && stale.contains("; Max-Age=0"),
+            "not the deletion of chunk {index}: {stale}"
+        );
+    }
     let value = line.map(|l| set_cookie_value(l, name).expect("names the session cookie"));
     let removal = value == Some("");
 

@@ -13,8 +13,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealed_session::{Algorithm, Key, KeyError, KeyId};
-use sealed_session_fuzz::wire::KeyMaterial;
+use sealed_session::{Key, KeyError, KeyId};
+use sealed_session_fuzz::wire::{KeyMaterial, KeyString};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
 /// What the model says of a key string.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
-    Key(KeyMaterial),
+    Key(KeyString),
     Refused(KeyError),
 }
 
@@ -52,22 +52,20 @@ fn model(text: &str) -> Verdict {
         return format("key id");
     }
     // The rest of the shape (43 canonical base64url characters of 32 bytes) is what
-    // `KeyMaterial::parse` reads.
-    let Some(material) = KeyMaterial::parse(text) else {
+    // `KeyMaterial::read` reads.
+    let Some(KeyString { material, explicit }) = KeyMaterial::read(text) else {
         return format("key bytes");
     };
     debug_assert_eq!(secret.len(), 43);
     if material.bytes.iter().all(|&b| b == material.bytes[0]) {
         return Verdict::Refused(KeyError::Weak);
     }
-    if !material.explicit
-        && material.id != KeyMaterial::derived_id(material.algorithm, &material.bytes)
-    {
+    if !explicit && material.id != KeyMaterial::derived_id(material.alg, &material.bytes) {
         return Verdict::Refused(KeyError::IdMismatch {
             id: KeyId::new(material.id),
         });
     }
-    Verdict::Key(material)
+    Verdict::Key(KeyString { material, explicit })
 }
 
 /// The secret (last) part of a key string, when it has the shape of one (43 base64url
@@ -90,19 +88,15 @@ fn assert_redacted(shown: &str, text: &str) {
 fn check(text: &str) {
     let parsed = text.parse::<Key>();
     match (model(text), parsed) {
-        (Verdict::Key(material), Ok(key)) => {
+        (Verdict::Key(KeyString { material, explicit }), Ok(key)) => {
             assert_eq!(key.to_string(), text, "Display is not the one spelling");
             assert_eq!(key.id(), KeyId::new(material.id));
-            let algorithm = if material.algorithm == Algorithm::XChaCha20Poly1305 {
-                Algorithm::XChaCha20Poly1305
-            } else {
-                Algorithm::Aes256Gcm
-            };
+            let algorithm = sealed_session_fuzz::wire::algorithm(material.alg);
             assert_eq!(key.algorithm(), algorithm);
             let again: Key = key.to_string().parse().expect("Display parses");
             assert!(again == key, "Display round trip changed the key");
             assert_redacted(&format!("{key:?}"), text);
-            if !material.explicit {
+            if !explicit {
                 // The derived id, spelt explicitly: the same key, printed with the mark.
                 let id = key.id().to_string();
                 let explicit = text.replacen(&format!(".{id}."), &format!(".={id}."), 1);

@@ -193,7 +193,15 @@ where
                 Err(error) => panic!("re-seal failed: {error:?}"),
             }
             // Re-sealed by the middleware, everything sealed comes back.
-            check_reseal(codec, fixture.clock_skew, name, value, &opened, now);
+            check_reseal(
+                fixture.label,
+                codec,
+                fixture.clock_skew,
+                name,
+                value,
+                &opened,
+                now,
+            );
         }
     }
 }

@@ -58,7 +58,7 @@ static CODEC: LazyLock<Codec> = LazyLock::new(|| {
 });
 
 /// Ring A's primary, for the fuzz side's sealer.
-static KEY: LazyLock<KeyMaterial> = LazyLock::new(|| KeyMaterial::fixture(AES_KEY));
+static KEY: LazyLock<KeyMaterial> = LazyLock::new(|| wire::fixture_key(AES_KEY));
 
 const META: SessionMeta = SessionMeta {
     id: SessionId::from_bytes(*b"plaintext fuzzer"),

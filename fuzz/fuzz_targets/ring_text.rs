@@ -41,7 +41,7 @@ use libfuzzer_sys::fuzz_target;
 use sealed_session::{
     Codec, Key, KeyError, KeyId, KeyRing, KeyStatus, OpenErrorKind, SessionId, SessionMeta,
 };
-use sealed_session_fuzz::wire::KeyMaterial;
+use sealed_session_fuzz::wire::{self, KeyMaterial};
 use sealed_session_fuzz::{
     AES_KEY, COOKIE_NAME, MAX_RING_KEYS, NOW, PENDING_AT, PENDING_KEY, XCHACHA_KEY, key,
 };
@@ -216,13 +216,13 @@ fn model(text: &str) -> Result<Ring, KeyError> {
                     Err(error) => return Err(error),
                     Ok(_) => {}
                 }
-                let material = KeyMaterial::parse(token).expect("a key that parses reads");
+                let material = wire::fixture_key(token);
                 match entries
                     .iter()
                     .find(|e| e.key.id == material.id || e.key.bytes == material.bytes)
                 {
                     Some(e) if e.key.id == material.id => {
-                        if e.key.bytes != material.bytes || e.key.algorithm != material.algorithm {
+                        if e.key.bytes != material.bytes || e.key.alg != material.alg {
                             return Err(KeyError::DuplicateId {
                                 id: KeyId::new(material.id),
                             });
@@ -557,12 +557,12 @@ fuzz_target!(|data: &[u8]| {
         (Ok(model), Ok(())) => {
             assert_ring(&ring, &model, text);
             // The cookie sealed before the reload.
-            let aes = KeyMaterial::fixture(AES_KEY);
+            let aes = wire::fixture_key(AES_KEY);
             let entry = model.all().find(|e| e.key.id == aes.id);
             // The AEAD comes before the revocation (whose reason must name a real cookie).
             let expected = match entry {
                 None => Err(OpenErrorKind::UnknownKey),
-                Some(e) if e.key.bytes != aes.bytes || e.key.algorithm != aes.algorithm => {
+                Some(e) if e.key.bytes != aes.bytes || e.key.alg != aes.alg => {
                     Err(OpenErrorKind::Unauthentic)
                 }
                 Some(e) if e.status == Status::Revoked => Err(OpenErrorKind::KeyRevoked),

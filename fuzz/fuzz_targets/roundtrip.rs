@@ -18,6 +18,7 @@
 //! `SessionLayer` (`service::check_reseal`: lifetime and flash messages included).
 #![no_main]
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
@@ -71,6 +72,10 @@ enum Format {
     },
 }
 
+/// The fuzz side's view of the two sealing keys, read once.
+static AES_MATERIAL: LazyLock<KeyMaterial> = LazyLock::new(|| wire::fixture_key(AES_KEY));
+static XCHACHA_MATERIAL: LazyLock<KeyMaterial> = LazyLock::new(|| wire::fixture_key(XCHACHA_KEY));
+
 #[derive(Debug, Arbitrary)]
 struct Input {
     format: Format,
@@ -84,10 +89,10 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let (ring, key) = if input.xchacha {
-        (&*RING_B, XCHACHA_KEY)
+    let (ring_label, ring, material) = if input.xchacha {
+        ("B", &*RING_B, &*XCHACHA_MATERIAL)
     } else {
-        (&*RING_A, AES_KEY)
+        ("A", &*RING_A, &*AES_MATERIAL)
     };
     let mut codec = Codec::new(ring.clone());
     if let Some(limit) = input.limit
@@ -139,7 +144,7 @@ fuzz_target!(|input: Input| {
             (sealed.value, sealed.expires, bounds, Vec::new())
         }
         Format::V1 { nonce } => {
-            let material = KeyMaterial::fixture(key);
+            let material = *material;
             let expires = codec.expires_at(created, now);
             let header = Header::v1(&material, wire::hour_of(now), codec.schema_version());
             let plaintext = wire::v1_plaintext(input.id, created, expires, &data);
@@ -165,7 +170,7 @@ fuzz_target!(|input: Input| {
             expires,
             flash,
         } => {
-            let material = KeyMaterial::fixture(key);
+            let material = *material;
             let bounds = Bounds {
                 persistent,
                 idle: idle.map_or(idle_cap, u64::from),
@@ -240,6 +245,7 @@ fuzz_target!(|input: Input| {
         // What `Codec::seal` cannot write (v1 read, lifetimes, flash): re-sealed through the
         // middleware, everything comes back.
         check_reseal(
+            ring_label,
             &codec,
             DEFAULT_CLOCK_SKEW,
             COOKIE_NAME,

@@ -16,7 +16,7 @@ use arbitrary::Arbitrary;
 use sealed_session::{Codec, Key, KeyRing};
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{CheapModel, KeyInfo, KeyMaterial};
+use crate::wire::{CheapModel, KeyInfo};
 
 pub mod layers;
 pub mod oracle;
@@ -144,10 +144,10 @@ pub fn key(key_string: &str) -> Key {
 /// The model's view of a fixture key.
 #[must_use]
 pub fn key_info(key_string: &str, revoked: bool) -> KeyInfo {
-    let material = KeyMaterial::fixture(key_string);
+    let material = crate::wire::fixture_key(key_string);
     KeyInfo {
         id: material.id,
-        algorithm: material.algorithm,
+        algorithm: material.alg,
         revoked,
     }
 }

@@ -35,6 +35,36 @@ pub fn cookie_values<'a>(fields: &[&'a [u8]], name: &[u8]) -> Vec<&'a [u8]> {
     out
 }
 
+/// The chunk indexes (1 to 15) of the cookies `name.k` in `fields`, ascending: a pair (split
+/// at `;`, leading ASCII whitespace trimmed) whose cookie name, up to its first `=`, is `name`,
+/// a dot and `k` in canonical decimal. A response that writes the session with chunking off
+/// deletes each of them (RT3-9, SECURITY-TESTS H8).
+#[must_use]
+pub fn chunk_indexes(fields: &[&[u8]], name: &[u8]) -> Vec<usize> {
+    let mut seen = [false; 16];
+    for field in fields {
+        for pair in field.split(|&b| b == b';') {
+            let pair = pair.trim_ascii_start();
+            let Some(at) = pair.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            let Some(digits) = pair[..at]
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(b"."))
+            else {
+                continue;
+            };
+            let index = match digits {
+                [d @ b'1'..=b'9'] => usize::from(d - b'0'),
+                [b'1', d @ b'0'..=b'5'] => 10 + usize::from(d - b'0'),
+                _ => continue,
+            };
+            seen[index] = true;
+        }
+    }
+    (1..16).filter(|&index| seen[index]).collect()
+}
+
 /// An authentic session, as an opener of the model gives it (the fields of `Opened` the
 /// checks need, converted to the current type for a migrated one).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,11 +4,14 @@
 //! flash messages and schema version (what `Codec::seal` cannot write: only the middleware
 //! seals lifetimes and flash messages).
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::fmt::Debug;
 use std::future::{Future, Ready, ready};
 use std::marker::PhantomData;
 use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -126,6 +129,7 @@ impl<T: SessionData + Clone> Service<Request<()>> for ResealHandler<T> {
 ///
 /// On any difference (that is the check).
 pub fn check_reseal<T>(
+    ring_label: &'static str,
     codec: &Codec,
     clock_skew: u64,
     name: &str,
@@ -135,9 +139,77 @@ pub fn check_reseal<T>(
 ) where
     T: SessionData + Clone + PartialEq + Debug,
 {
-    let Some(at) = clock_at(now) else {
+    if clock_at(now).is_none() {
         return; // beyond SystemTime: no layer can run at this clock
-    };
+    }
+    with_resealer::<T, _>(ring_label, codec, clock_skew, name, |resealer| {
+        check_with(resealer, codec, name, value, opened, now);
+    });
+}
+
+/// The clock of every cached re-sealing layer, in Unix seconds: set before each request (the
+/// layers are built once per process, the targets' clocks change per input).
+static RESEAL_NOW: AtomicU64 = AtomicU64::new(0);
+
+/// A re-sealing layer's service and the codec that opens what it seals, built once per
+/// session type, ring, cookie name and codec settings: building a layer traces the type's
+/// shape and builds its configuration, which cost more than the request itself.
+struct Resealer<T: SessionData> {
+    ring_label: &'static str,
+    name: String,
+    clock_skew: u64,
+    settings: (u64, u64, u32),
+    service: SessionService<ResealHandler<T>, T>,
+    /// The codec's ring and lifetimes, the largest value limit, bound to `T`.
+    reopen: Codec,
+}
+
+thread_local! {
+    static RESEALERS: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `check` with the cached resealer for `T` and these settings, building it if needed.
+fn with_resealer<T, R>(
+    ring_label: &'static str,
+    codec: &Codec,
+    clock_skew: u64,
+    name: &str,
+    check: impl FnOnce(&mut Resealer<T>) -> R,
+) -> R
+where
+    T: SessionData + Clone,
+{
+    let settings = (
+        codec.idle_timeout().as_secs(),
+        codec.max_lifetime().as_secs(),
+        codec.schema_version(),
+    );
+    RESEALERS.with_borrow_mut(|resealers| {
+        let found = resealers.iter().position(|entry| {
+            entry.downcast_ref::<Resealer<T>>().is_some_and(|r| {
+                r.ring_label == ring_label
+                    && r.name == name
+                    && r.clock_skew == clock_skew
+                    && r.settings == settings
+            })
+        });
+        let index = found.unwrap_or_else(|| {
+            resealers.push(Box::new(resealer::<T>(ring_label, codec, clock_skew, name)));
+            resealers.len() - 1
+        });
+        let resealer = resealers[index]
+            .downcast_mut::<Resealer<T>>()
+            .expect("found by its type");
+        check(resealer)
+    })
+}
+
+fn resealer<T: SessionData + Clone>(
+    ring_label: &'static str,
+    codec: &Codec,
+    clock_skew: u64,
+    name: &str,
+) -> Resealer<T> {
     // The largest line limit, so that every value the codec opens fits the layer's too (the
     // layer's value limit is the line limit minus the line's fixed part).
     let config = SessionConfig::builder()
@@ -150,12 +222,51 @@ pub fn check_reseal<T>(
         .build()
         .expect("the codec's settings are a valid configuration");
     let ring: KeyRing = codec.ring().clone();
-    let layer = SessionLayer::<T>::new(ring, config).with_clock(move || at);
-    let mut service: SessionService<ResealHandler<T>, T> = layer.layer(ResealHandler(PhantomData));
+    let layer = SessionLayer::<T>::new(ring, config).with_clock(|| {
+        clock_at(RESEAL_NOW.load(Ordering::Relaxed)).expect("set to a clock that fits")
+    });
+    // The layer seals format v3, bound to `T`.
+    let reopen = Codec::clone(codec)
+        .with_max_value_len(MAX_VALUE_LEN_LIMIT)
+        .expect("the largest limit is valid")
+        .bound_to::<T>()
+        .expect("the fuzzed session types have traceable shapes");
+    Resealer {
+        ring_label,
+        name: name.to_owned(),
+        clock_skew,
+        settings: (
+            codec.idle_timeout().as_secs(),
+            codec.max_lifetime().as_secs(),
+            codec.schema_version(),
+        ),
+        service: layer.layer(ResealHandler(PhantomData)),
+        reopen,
+    }
+}
+
+fn check_with<T>(
+    resealer: &mut Resealer<T>,
+    codec: &Codec,
+    name: &str,
+    value: &str,
+    opened: &Opened<T>,
+    now: u64,
+) where
+    T: SessionData + Clone + PartialEq + Debug,
+{
+    // The cache is keyed by the ring's label: the same label must mean the same ring.
+    assert_eq!(
+        resealer.reopen.ring().primary_id_at(now),
+        codec.ring().primary_id_at(now),
+        "two rings under the label {}",
+        resealer.ring_label
+    );
+    RESEAL_NOW.store(now, Ordering::Relaxed);
     let mut request = Request::new(());
     let header = HeaderValue::try_from(format!("{name}={value}")).expect("base64url is a header");
     request.headers_mut().insert(COOKIE, header);
-    let response = drive(&mut service, request);
+    let response = drive(&mut resealer.service, request);
     let seen = response.body();
     // A line limit of 16 KiB leaves at least 16 KiB - 300 bytes for the value.
     if !seen.from_cookie {
@@ -183,12 +294,8 @@ pub fn check_reseal<T>(
     let line = line.to_str().expect("Set-Cookie is visible ASCII");
     assert!(line.len() <= MAX_VALUE_LEN_LIMIT, "{} bytes", line.len());
     let again = set_cookie_value(line, name).expect("the line names the cookie");
-    // The layer seals format v3, bound to `T`.
-    let reopened = Codec::clone(codec)
-        .with_max_value_len(MAX_VALUE_LEN_LIMIT)
-        .expect("the largest limit is valid")
-        .bound_to::<T>()
-        .expect("the fuzzed session types have traceable shapes")
+    let reopened = resealer
+        .reopen
         .open::<T>(name, again, now)
         .expect("the re-sealed cookie opens");
     assert_eq!(reopened.data, opened.data);

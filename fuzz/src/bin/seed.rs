@@ -317,7 +317,7 @@ fn open(corpus: &mut Corpus) -> std::io::Result<()> {
     ] {
         let schema = OPEN_FIXTURES[usize::from(f)].codec.schema_version();
         for key_string in keys {
-            let key = KeyMaterial::fixture(key_string);
+            let key = wire::fixture_key(key_string);
             for value in [
                 v1(&key, schema, NOW - 60),
                 v2(&key, schema, 0, browser, &flash, NOW - 60),
@@ -326,7 +326,7 @@ fn open(corpus: &mut Corpus) -> std::io::Result<()> {
                 corpus.write_with("open", &control(f), value.as_bytes())?;
             }
         }
-        let key = KeyMaterial::fixture(if f == 1 { XCHACHA_KEY } else { AES_KEY });
+        let key = wire::fixture_key(if f == 1 { XCHACHA_KEY } else { AES_KEY });
         for value in [
             v2(&key, schema, 0x01, browser, &flash, NOW - 60), // two chunks
             v2(&key, schema, 0x10, browser, &flash, NOW - 60), // compressed
@@ -340,10 +340,7 @@ fn open(corpus: &mut Corpus) -> std::io::Result<()> {
         // A header, a nonce and a tag, and one byte too few.
         let header = Header::v2(&key, wire::hour_of(NOW), schema).bytes();
         let mut raw = header.clone();
-        raw.resize(
-            header.len() + wire::nonce_len(key.algorithm) + wire::TAG_LEN - 1,
-            0,
-        );
+        raw.resize(header.len() + key.alg.nonce_len() + wire::TAG_LEN - 1, 0);
         let short = base64_url(&raw);
         corpus.write_with("open", &control(f), short.as_bytes())?;
     }
