@@ -339,11 +339,13 @@ pub trait CookieFields: Send + Sync {
 
 /// A request's `Cookie` fields as an adapter holds them (its framework's header values,
 /// reference-counted rather than copied): a list only for requests that send several (HTTP/2).
+#[cfg(feature = "tower")]
 pub(crate) struct HeaderFields<V> {
     first: Option<V>,
     rest: Vec<V>,
 }
 
+#[cfg(feature = "tower")]
 impl<V> HeaderFields<V> {
     pub(crate) fn collect(mut fields: impl Iterator<Item = V>) -> Self {
         Self {
@@ -353,6 +355,7 @@ impl<V> HeaderFields<V> {
     }
 }
 
+#[cfg(feature = "tower")]
 impl<V: AsRef<[u8]> + Send + Sync> CookieFields for HeaderFields<V> {
     fn field(&self, index: usize) -> Option<&[u8]> {
         match index.checked_sub(1) {

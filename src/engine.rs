@@ -349,6 +349,7 @@ impl Outcome {
 
     /// [`cache_control`](Self::cache_control) for the handler's `Cache-Control` values as an
     /// adapter holds them (bytes; a value that is not text is replaced as unreadable).
+    #[cfg(feature = "tower")]
     pub(crate) fn cache_control_of<'v>(
         &self,
         handler: impl IntoIterator<Item = &'v [u8]>,
@@ -372,6 +373,7 @@ impl Outcome {
     /// Which of the handler's own `Set-Cookie` lines to keep: `None` to keep them all (the
     /// common case, decided without a copy), otherwise those that do not set the session's
     /// cookie (see [`owns_handler_cookie`](Self::owns_handler_cookie)).
+    #[cfg(feature = "tower")]
     pub(crate) fn kept_handler_cookies<V: AsRef<[u8]>>(
         &self,
         lines: impl IntoIterator<Item = V> + Clone,
@@ -672,6 +674,7 @@ impl SessionError {
 /// `Clone`, `Debug`. One definition for [`SessionLayer`](crate::SessionLayer) and actix's
 /// `SessionMiddleware`, so that they cannot drift apart: each call forwards to the engine.
 /// `$path` is the type's path from outside the crate (for the examples in its docs).
+#[cfg(any(feature = "tower", feature = "actix"))]
 macro_rules! sessions_wrapper {
     ($wrapper:ident, $noun:literal, $path:literal) => {
         impl<T: $crate::session::SessionData> $wrapper<T> {
@@ -782,4 +785,5 @@ macro_rules! sessions_wrapper {
         }
     };
 }
+#[cfg(any(feature = "tower", feature = "actix"))]
 pub(crate) use sessions_wrapper;

@@ -38,6 +38,7 @@ impl Wiped {
     }
 
     /// `len` zero bytes.
+    #[cfg(feature = "compression")]
     pub(crate) fn zeroed(len: usize) -> Self {
         Self(vec![0; len])
     }
