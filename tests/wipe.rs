@@ -461,15 +461,17 @@ fn assert_wiped(name: &str, needles: &Needles, scenario: impl FnOnce(&mut Steps<
     // in a freed heap block. Do not weaken it; fix the wiping (the report names the step, the
     // parts of the keys and their offsets in the block). Known findings when this test was
     // written (aes 0.8.4, polyval 0.6.2, AES-NI/CLMUL CPU):
-    // - `RingKey::remember` (src/ring.rs) caches a fresh cipher with `Arc::from(Box<_>)`, which
+    // - `RingKey::remember` (src/ring/cache.rs) caches a fresh cipher with `Arc::from(Box<_>)`, which
     //   moves the cipher out and frees the Box unwiped: the whole cipher (XChaCha20 key; AES
     //   round keys and POLYVAL key) stays in the freed Box<HourCipher>. Both algorithms.
     // - polyval 0.6.2's autodetect `Polyval` keeps its backend in a `ManuallyDrop` union and has
     //   no `Drop`, so its `zeroize` feature never runs: every dropped AES-256-GCM cipher leaves
     //   its POLYVAL key (see `the_aead_alone_...`).
     // - A cipher built on the stack and moved into a Box/Arc (src/key.rs `message_cipher`,
-    //   src/ring.rs `derive`) copies the unused tail of aes's autodetect union (sized for the
-    //   software schedule) from stale stack: round keys of earlier ciphers, which no Drop wipes.
+    //   src/ring/cache.rs `derive`) copies the unused tail of aes's autodetect union (sized for
+    //   the software schedule) from stale stack: round keys of earlier ciphers, which no Drop
+    //   wipes; and the overwrite on drop copied ring-key bytes from the derivation the same way
+    //   (in builds with CARGO_INCREMENTAL=0). Both fixed by `wipe_stack_below` (src/key.rs).
     panic!("{report}");
 }
 
