@@ -41,7 +41,7 @@ use sealed_session::{
     Codec, KeyRing, Session, SessionConfig, SessionError, SessionId, SessionMeta, SessionService,
 };
 use sealed_session_fuzz::layers::{LayerFixture, LayerSpec, fixture};
-use sealed_session_fuzz::oracle::{Expected, chunk_indexes, cookie_values};
+use sealed_session_fuzz::oracle::{Expected, assert_only_stale_chunk_deletions, cookie_values};
 use sealed_session_fuzz::service::{drive, set_cookie_value};
 use sealed_session_fuzz::{
     COOKIE_NAME, DEFAULT_CLOCK_SKEW, NOW, OTHER_NAME, RETIRED_KEY, RING_A, V1_VECTORS, Visits, key,
@@ -281,26 +281,9 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|l| l.to_str().expect("visible ASCII"));
     let line = lines.next();
-    // After the session's line, nothing but the deletion of each chunk cookie `name.k` the
-    // request carried (chunking is off here: RT3-9 deletes them whenever the response writes
-    // the session), in order; with no session line, nothing at all.
+    // Chunking is off here: after the session's line, only stale chunks.
     let stale: Vec<&str> = lines.collect();
-    let carried = if line.is_some() {
-        chunk_indexes(&delivered, name.as_bytes())
-    } else {
-        Vec::new()
-    };
-    assert_eq!(
-        stale.len(),
-        carried.len(),
-        "more than one Set-Cookie, or a stale chunk kept: {line:?} {stale:?}"
-    );
-    for (stale, index) in stale.iter().zip(&carried) {
-        assert!(
-            stale.starts_with(&format!("{name}.{index}=;")) && stale.contains("; Max-Age=0"),
-            "not the deletion of chunk {index}: {stale}"
-        );
-    }
+    assert_only_stale_chunk_deletions(line, &stale, &delivered, name);
     let value = line.map(|l| set_cookie_value(l, name).expect("names the session cookie"));
     let removal = value == Some("");
 

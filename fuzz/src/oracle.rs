@@ -35,6 +35,33 @@ pub fn cookie_values<'a>(fields: &[&'a [u8]], name: &[u8]) -> Vec<&'a [u8]> {
     out
 }
 
+/// Checks the `Set-Cookie` lines after the session's `line`: nothing but the deletion of each
+/// chunk cookie `name.k` the request carried (`fields`), in order, when the response writes the
+/// session (chunking off: RT3-9 deletes them); nothing at all without a session line.
+pub fn assert_only_stale_chunk_deletions(
+    line: Option<&str>,
+    rest: &[&str],
+    fields: &[&[u8]],
+    name: &str,
+) {
+    let carried = if line.is_some() {
+        chunk_indexes(fields, name.as_bytes())
+    } else {
+        Vec::new()
+    };
+    assert_eq!(
+        rest.len(),
+        carried.len(),
+        "more than one Set-Cookie, or a stale chunk kept: {line:?} {rest:?}"
+    );
+    for (stale, index) in rest.iter().zip(&carried) {
+        assert!(
+            stale.starts_with(&format!("{name}.{index}=;")) && stale.contains("; Max-Age=0"),
+            "not the deletion of chunk {index}: {stale}"
+        );
+    }
+}
+
 /// The chunk indexes (1 to 15) of the cookies `name.k` in `fields`, ascending: a pair (split
 /// at `;`, leading ASCII whitespace trimmed) whose cookie name, up to its first `=`, is `name`,
 /// a dot and `k` in canonical decimal. A response that writes the session with chunking off
