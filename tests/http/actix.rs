@@ -12,13 +12,6 @@
 //!   typed struct with the same two entries. Where this crate's documented rules answer
 //!   otherwise, the test says which rule and checks it (listed above the ported tests).
 #![cfg(feature = "__actix-tests")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::mod_module_files
-)]
 
 use crate::{common, harness};
 

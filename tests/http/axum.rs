@@ -1,13 +1,6 @@
 //! The HTTP scenario suite (SECURITY-TESTS E1-E11, B5, C1, C2, the express-session rows) on an
 //! axum 0.8 app behind `axum::serve`, with `Session<T>` as the extractor, over both
 //! algorithms; plus the extractor's loud failure when the layer is missing.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::mod_module_files
-)]
 
 use crate::harness;
 

@@ -11,13 +11,6 @@
 //!   under a key retired across the restart does not.
 //!
 //! Nothing sleeps: rotations are triggered by request counts, time by the injected clock.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::mod_module_files
-)]
 
 use crate::{common, harness};
 

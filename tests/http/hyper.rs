@@ -1,13 +1,6 @@
 //! The HTTP scenario suite (SECURITY-TESTS E1-E11, B5, C1, C2, the express-session rows) on a
 //! plain hyper 1 server whose `service_fn` handler is wrapped by `SessionLayer::layer`, over
 //! both algorithms; plus HTTP/2 cookie crumbs and the configuration errors of E2.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::mod_module_files
-)]
 
 use crate::harness;
 

@@ -4,12 +4,6 @@
 //! on that response; a phase-1 instance reads schema-2 cookies and writes schema 1; an
 //! unregistered version gives a fresh session. Then a two-phase rollout on a two-instance
 //! fleet under load, without logging anyone out.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::{common, harness};
 

@@ -11,13 +11,6 @@
 //!   tower-sessions loads the session;
 //! - a lifetime capped by the configuration's maxima is said so, once.
 #![cfg(all(feature = "axum", feature = "hyper"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::mod_module_files
-)]
 
 use crate::{common, harness};
 

@@ -13,13 +13,6 @@
     feature = "hyper",
     feature = "tower-sessions"
 ))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::mod_module_files
-)]
 
 use crate::{common, harness};
 

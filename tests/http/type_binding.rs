@@ -12,13 +12,6 @@
 //!   version of every cookie checked at each phase;
 //! - README's "Changing the session type" recipe, verbatim, over a real server.
 #![cfg(all(feature = "axum", feature = "hyper", feature = "tower-sessions"))]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::mod_module_files
-)]
 
 use crate::{common, harness};
 
