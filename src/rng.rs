@@ -11,8 +11,8 @@
 //!   where the `getpid` check it replaces was a syscall per seal (about 90 ns; this crate
 //!   forbids the FFI itself). A process made by a raw `clone` syscall, which runs no fork
 //!   handlers, is not detected (nothing in Rust's standard library makes one);
-//! - on the next draw of every thread after [`reseed_nonces`] was called: the process id
-//!   survives a VM snapshot restore, so the application (or its platform's restore hook) calls
+//! - on the next draw of every thread after [`reseed_nonces`] was called: a VM snapshot
+//!   restore runs no fork handler, so the application (or its platform's restore hook) calls
 //!   it after a restore, or seals with nonces from the OS (see SECURITY.md).
 
 use core::cell::RefCell;
@@ -114,8 +114,8 @@ pub(crate) struct RngFailure;
 /// draw.
 ///
 /// Call it after the process was restored from a VM snapshot (Firecracker, Lambda SnapStart
-/// and similar restore hooks): clones of one snapshot keep the same process id, so without it
-/// they would draw the same nonces until their next periodic reseed. Forked children need no
+/// and similar restore hooks): a restore runs no fork handler, so without it clones of one
+/// snapshot would draw the same nonces until their next periodic reseed. Forked children need no
 /// call (they are detected).
 pub fn reseed_nonces() {
     EPOCH.fetch_add(1, Ordering::SeqCst);
