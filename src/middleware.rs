@@ -13,13 +13,13 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::borrow::Cow;
 
-use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
-use http::{HeaderValue, Request, Response};
+use http::header::{CACHE_CONTROL, COOKIE, Entry, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
 use crate::config::SessionConfig;
 use crate::cookies::HeaderFields;
-use crate::engine::Sessions;
+use crate::engine::{Outcome, Sessions};
 use crate::ring::KeyRing;
 use crate::session::{Session, SessionData};
 
@@ -302,17 +302,10 @@ where
 fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
     let outcome = session.finish(response.status().is_server_error());
     let headers = response.headers_mut();
-    if headers.contains_key(SET_COOKIE) {
-        let lines = headers.get_all(SET_COOKIE);
-        let kept = outcome.kept_handler_cookies(&lines);
-        if let Some(kept) = kept.map(|kept| kept.into_iter().cloned().collect::<Vec<_>>()) {
-            headers.remove(SET_COOKIE);
-            for line in kept {
-                headers.append(SET_COOKIE, line);
-            }
-        }
-    }
     if outcome.is_empty() {
+        if headers.contains_key(SET_COOKIE) {
+            drop_owned_handler_cookies(&outcome, headers);
+        }
         return;
     }
     let values = headers
@@ -320,14 +313,19 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
         .iter()
         .map(HeaderValue::as_bytes);
     let cache_control = outcome.cache_control_of(values);
-    for line in outcome.into_set_cookies() {
-        // Lines are built from a validated name, base64url and validated attributes.
-        match HeaderValue::try_from(line) {
-            Ok(value) => {
-                headers.append(SET_COOKIE, value);
+    // One lookup of `Set-Cookie` when the handler set none (nearly every response).
+    match headers.entry(SET_COOKIE) {
+        Entry::Vacant(vacant) => {
+            let mut lines = header_values(outcome);
+            if let Some(first) = lines.next() {
+                let mut entry = vacant.insert_entry(first);
+                lines.for_each(|line| entry.append(line));
             }
-            Err(_) => {
-                tracing::error!(target: "sealed_session::seal", "Set-Cookie value is not a valid header value");
+        }
+        Entry::Occupied(_) => {
+            drop_owned_handler_cookies(&outcome, headers);
+            for line in header_values(outcome) {
+                headers.append(SET_COOKIE, line);
             }
         }
     }
@@ -339,4 +337,30 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
         }
     };
     headers.insert(CACHE_CONTROL, value);
+}
+
+/// SECURITY-TESTS F8: the handler's own `Set-Cookie` lines for the session's cookie go.
+fn drop_owned_handler_cookies(outcome: &Outcome, headers: &mut HeaderMap) {
+    let lines = headers.get_all(SET_COOKIE);
+    let kept = outcome.kept_handler_cookies(&lines);
+    if let Some(kept) = kept.map(|kept| kept.into_iter().cloned().collect::<Vec<_>>()) {
+        headers.remove(SET_COOKIE);
+        for line in kept {
+            headers.append(SET_COOKIE, line);
+        }
+    }
+}
+
+/// The outcome's `Set-Cookie` values as header values.
+fn header_values(outcome: Outcome) -> impl Iterator<Item = HeaderValue> {
+    // Lines are built from a validated name, base64url and validated attributes.
+    outcome
+        .into_set_cookies()
+        .filter_map(|line| match HeaderValue::try_from(line) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                tracing::error!(target: "sealed_session::seal", "Set-Cookie value is not a valid header value");
+                None
+            }
+        })
 }

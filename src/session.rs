@@ -938,14 +938,20 @@ impl<T: SessionData> Session<T> {
                 None => open::chunks_seen(&shared.cookies, config.cookie_name()),
             };
         }
-        for index in kept.max(1)..MAX_CHUNKS {
-            if state.found.chunks_seen & (1 << index) != 0 {
-                finished.lines.push(cookies::removal_line(
-                    config.cookie_name(),
-                    index,
-                    config.suffix(),
-                ));
-            }
+        // The stale chunks: the names seen at or past the count kept, lowest first.
+        let from_kept = u32::try_from(kept.max(1))
+            .ok()
+            .and_then(|kept| u32::MAX.checked_shl(kept))
+            .unwrap_or(0);
+        let mut stale = u32::from(state.found.chunks_seen) & from_kept;
+        while stale != 0 {
+            let index = stale.trailing_zeros() as usize;
+            stale &= stale - 1;
+            finished.lines.push(cookies::removal_line(
+                config.cookie_name(),
+                index,
+                config.suffix(),
+            ));
         }
         finished
     }

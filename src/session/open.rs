@@ -40,7 +40,16 @@ pub(super) fn open_request<T: SessionData>(
     // values of each chunk name (nothing is allocated for a request that has none); without
     // it, which chunk names the response must delete if it writes the session.
     let chunked = settings.config.max_chunks() > 1;
-    let chunks = ChunkOptions::collect(cookies, name, chunked);
+    // The chunks' values are kept only with chunking on: an unchunked request builds and drops
+    // no array of lists.
+    let mut chunk_values;
+    let values: &mut [Vec<&[u8]>] = if chunked {
+        chunk_values = <[Vec<&[u8]>; MAX_CHUNKS]>::default();
+        &mut chunk_values
+    } else {
+        &mut []
+    };
+    let chunks = ChunkOptions::collect(cookies, name, values);
     if chunked {
         found.chunks_seen = chunks.seen;
     } else {
@@ -133,9 +142,9 @@ const MAX_COMBINATIONS: usize = 16;
 
 /// The request's cookies of the session, from one pass: the first few candidates (cookies of
 /// the session's name) and the distinct values of the chunk cookies `name.1` to `name.15`.
-#[derive(Default)]
-struct ChunkOptions<'c> {
-    values: [Vec<&'c [u8]>; MAX_CHUNKS],
+struct ChunkOptions<'c, 'v> {
+    /// Index `k`: the distinct values of `name.k` (empty without chunking).
+    values: &'v [Vec<&'c [u8]>],
     /// Bit `k` set when the request carries `name.k`.
     seen: u16,
     /// Bit `k` set when `name.k` has more distinct values than could be authenticated.
@@ -150,10 +159,22 @@ struct ChunkOptions<'c> {
 /// Candidates listed by the one pass; a request with more (planted cookies) walks again.
 const FIRSTS: usize = 4;
 
-impl<'c> ChunkOptions<'c> {
-    /// `chunked`: keep the chunks' values (otherwise only which chunk names were seen).
-    fn collect(cookies: &'c dyn CookieFields, name: &'c str, chunked: bool) -> Self {
-        let mut options = Self::default();
+impl<'c, 'v> ChunkOptions<'c, 'v> {
+    /// `values`: where to keep the chunks' values, one list per chunk index (empty: only which
+    /// chunk names were seen).
+    fn collect(
+        cookies: &'c dyn CookieFields,
+        name: &'c str,
+        values: &'v mut [Vec<&'c [u8]>],
+    ) -> Self {
+        let mut options = Self {
+            values: &[],
+            seen: 0,
+            crowded: 0,
+            firsts: [&[]; FIRSTS],
+            first_count: 0,
+            more_firsts: false,
+        };
         for (index, value) in cookies::session_cookies(cookies, name) {
             if index == 0 {
                 match options.firsts.get_mut(options.first_count) {
@@ -166,10 +187,7 @@ impl<'c> ChunkOptions<'c> {
                 continue;
             }
             options.seen |= 1 << index;
-            if !chunked {
-                continue;
-            }
-            let Some(values) = options.values.get_mut(index) else {
+            let Some(values) = values.get_mut(index) else {
                 continue;
             };
             if values.contains(&value) {
@@ -181,6 +199,7 @@ impl<'c> ChunkOptions<'c> {
                 values.push(value);
             }
         }
+        options.values = values;
         options
     }
 }
@@ -200,7 +219,7 @@ fn open_chunked<T: SessionData>(
     settings: &Settings<T>,
     first: &[u8],
     count: usize,
-    chunks: &ChunkOptions<'_>,
+    chunks: &ChunkOptions<'_, '_>,
     now: u64,
     spend: &mut Spend<'_>,
 ) -> Result<Opened<T>, Refusal> {
@@ -298,12 +317,19 @@ mod tests {
         let planted: Vec<String> = (0..4u8)
             .map(|i| format!("AA{}", char::from(b'A' + i)))
             .collect();
-        let mut options = ChunkOptions::default();
-        for index in 1..4 {
-            options.values[index] = planted.iter().map(String::as_bytes).collect();
-            options.seen |= 1 << index;
+        let mut values: [Vec<&[u8]>; MAX_CHUNKS] = Default::default();
+        for value in &mut values[1..4] {
+            *value = planted.iter().map(String::as_bytes).collect();
         }
-        let run = |first: &str, options: &ChunkOptions<'_>| {
+        let mut options = ChunkOptions {
+            values: &values,
+            seen: 0b1110,
+            crowded: 0,
+            firsts: [&[]; FIRSTS],
+            first_count: 0,
+            more_firsts: false,
+        };
+        let run = |first: &str, options: &ChunkOptions<'_, '_>| {
             let (mut aead, mut combinations) = (MAX_OPENS, MAX_COMBINATIONS);
             let result = open_chunked(
                 &settings,
