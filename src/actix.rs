@@ -257,9 +257,9 @@ fn apply(outcome: &Outcome, headers: &mut HeaderMap) {
         return;
     }
     let cache_control = outcome.cache_control(joined(headers).as_deref());
-    for line in outcome.set_cookies() {
+    for line in outcome.set_cookie_bytes() {
         // Lines are built from a validated name, base64url and validated attributes.
-        match HeaderValue::from_str(line) {
+        match HeaderValue::from_bytes(line) {
             Ok(value) => headers.append(SET_COOKIE, value),
             Err(_) => {
                 tracing::error!(target: "sealed_session::seal", "Set-Cookie value is not a valid header value");

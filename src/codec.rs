@@ -470,7 +470,7 @@ impl Codec {
         data: &T,
         now: u64,
     ) -> Result<Sealed, SessionError> {
-        let mut value = String::new();
+        let mut value = Vec::new();
         let head = Head::plain(*meta);
         let sealed_as = self.sealed_as();
         #[cfg(feature = "compression")]
@@ -489,7 +489,10 @@ impl Codec {
                 Format { sealed_as, flags },
                 now,
             )?;
-            return Ok(Sealed { value, expires });
+            return Ok(Sealed {
+                value: into_text(value)?,
+                expires,
+            });
         }
         let expires = self.seal_into(
             &mut value,
@@ -502,7 +505,10 @@ impl Codec {
             },
             now,
         )?;
-        Ok(Sealed { value, expires })
+        Ok(Sealed {
+            value: into_text(value)?,
+            expires,
+        })
     }
 
     /// The data's encoding for the standalone codec's compression, within the inflation limit.
@@ -556,7 +562,7 @@ impl Codec {
     /// written into the envelope buffer under a cap, the AEAD, base64url.
     pub(crate) fn seal_into<T: Serialize + ?Sized>(
         &self,
-        out: &mut String,
+        out: &mut Vec<u8>,
         cookie_name: &str,
         head: &Head<'_>,
         data: Data<'_, T>,
@@ -598,7 +604,7 @@ impl Codec {
     pub(crate) fn seal_planned<T: Serialize + ?Sized>(
         &self,
         plan: &SealPlan,
-        out: &mut String,
+        out: &mut Vec<u8>,
         cookie_name: &str,
         head: &Head<'_>,
         data: Data<'_, T>,
@@ -641,7 +647,7 @@ impl Codec {
         &self,
         ring: &RingView,
         facts: &SealFacts,
-        out: &mut String,
+        out: &mut Vec<u8>,
         cookie_name: &str,
         head: &Head<'_>,
         data: Data<'_, T>,
@@ -688,7 +694,7 @@ impl Codec {
             .map_err(|failure| match failure {
                 SealFailure::Rng => SessionError::Rng,
                 // Only for plaintexts of gigabytes, far beyond any limit.
-                SealFailure::Aead => SessionError::Internal,
+                SealFailure::Aead | SealFailure::Encode => SessionError::Internal,
             })?;
         Ok(facts.expires)
     }
@@ -868,3 +874,8 @@ pub(crate) const MIN_SEALED_LEN: usize = envelope::encoded_len(envelope::envelop
 ));
 
 const _: () = assert!(MIN_VALUE_LEN == 91 && MIN_SEALED_LEN == 103);
+
+/// A sealed value as text: base64url is ASCII, so this fails only on a bug.
+fn into_text(value: Vec<u8>) -> Result<String, SessionError> {
+    String::from_utf8(value).map_err(|_| SessionError::Internal)
+}

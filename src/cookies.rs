@@ -120,27 +120,27 @@ pub(crate) fn begin_line(
     suffix: &str,
     value_len: usize,
     max_age_digits: Option<usize>,
-) -> String {
+) -> Vec<u8> {
     let capacity = fixed_line_len(name, index, suffix, max_age_digits.is_some())
         + value_len
         + max_age_digits.unwrap_or(0);
-    let mut line = String::with_capacity(capacity);
-    line.push_str(name);
+    let mut line = Vec::with_capacity(capacity);
+    line.extend_from_slice(name.as_bytes());
     if index > 0 {
-        line.push('.');
+        line.push(b'.');
         push_decimal(&mut line, index as u64);
     }
-    line.push('=');
+    line.push(b'=');
     line
 }
 
 /// Ends a line: `; Max-Age=N` (none for a browser-session cookie) and the attributes.
-pub(crate) fn finish_line(line: &mut String, max_age: Option<u64>, suffix: &str) {
+pub(crate) fn finish_line(line: &mut Vec<u8>, max_age: Option<u64>, suffix: &str) {
     if let Some(max_age) = max_age {
-        line.push_str(MAX_AGE);
+        line.extend_from_slice(MAX_AGE.as_bytes());
         push_decimal(line, max_age);
     }
-    line.push_str(suffix);
+    line.extend_from_slice(suffix.as_bytes());
 }
 
 /// What bounds the session's cookies, from the configuration.
@@ -260,7 +260,7 @@ impl LineLimits<'_> {
 }
 
 /// Appends `n` in decimal: `write!` costs several times as much on this path.
-fn push_decimal(line: &mut String, mut n: u64) {
+fn push_decimal(line: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
@@ -274,14 +274,13 @@ fn push_decimal(line: &mut String, mut n: u64) {
             break;
         }
     }
-    // ASCII digits: always UTF-8; one copy instead of a push per character.
-    let digits = digits.get(start..).unwrap_or_default();
-    line.push_str(core::str::from_utf8(digits).unwrap_or_default());
+    // One copy instead of a push per digit.
+    line.extend_from_slice(digits.get(start..).unwrap_or_default());
 }
 
 /// The deletion line of chunk `index`: same name, path and domain, empty value, `Max-Age=0`
 /// (RFC 6265bis §5.6.2: a non-positive Max-Age expires the cookie at once).
-pub(crate) fn removal_line(name: &str, index: usize, suffix: &str) -> String {
+pub(crate) fn removal_line(name: &str, index: usize, suffix: &str) -> Vec<u8> {
     let mut line = begin_line(name, index, suffix, 0, Some(1));
     finish_line(&mut line, Some(0), suffix);
     line
@@ -564,37 +563,37 @@ mod tests {
         assert_eq!(suffix, "; Path=/; Secure; HttpOnly; SameSite=Lax");
         let mut line = begin_line("n", 0, &suffix, 3, Some(2));
         let capacity = line.capacity();
-        line.push_str("abc");
+        line.extend_from_slice(b"abc");
         finish_line(&mut line, Some(60), &suffix);
         assert_eq!(line.capacity(), capacity);
         assert_eq!(
             line,
-            "n=abc; Max-Age=60; Path=/; Secure; HttpOnly; SameSite=Lax"
+            b"n=abc; Max-Age=60; Path=/; Secure; HttpOnly; SameSite=Lax"
         );
         assert_eq!(line.len(), fixed_line_len("n", 0, &suffix, true) + 3 + 2);
         let mut session = begin_line("n", 0, &suffix, 3, None);
-        session.push_str("abc");
+        session.extend_from_slice(b"abc");
         finish_line(&mut session, None, &suffix);
         assert_eq!(session.len(), fixed_line_len("n", 0, &suffix, false) + 3);
         assert_eq!(session.len(), session.capacity());
         assert_eq!(
             removal_line("n", 0, &suffix),
-            "n=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
+            b"n=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
         );
         assert_eq!(
             removal_line("__Host-n", 12, &suffix),
-            "__Host-n.12=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
+            b"__Host-n.12=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
         );
         let mut chunk = begin_line("n", 3, &suffix, 2, None);
-        chunk.push_str("ab");
+        chunk.extend_from_slice(b"ab");
         finish_line(&mut chunk, None, &suffix);
         assert_eq!(chunk.len(), fixed_line_len("n", 3, &suffix, false) + 2);
-        assert!(chunk.starts_with("n.3=ab; Path=/"));
+        assert!(chunk.starts_with(b"n.3=ab; Path=/"));
         assert_eq!(set_cookie_name(b" n =v; Path=/"), b"n");
         for n in [0, 7, 10, 86_400, u64::MAX] {
-            let mut text = String::new();
+            let mut text = Vec::new();
             push_decimal(&mut text, n);
-            assert_eq!(text, n.to_string());
+            assert_eq!(text, n.to_string().as_bytes());
         }
         assert_eq!(set_cookie_name(b"novalue"), b"novalue");
     }

@@ -286,11 +286,24 @@ impl Outcome {
     /// The `Set-Cookie` header values to append, in order (the session, its chunks, deletions
     /// of stale chunks); none when the response leaves the browser's cookie as it is.
     pub fn set_cookies(&self) -> impl Iterator<Item = &str> {
-        self.finished.lines.iter()
+        self.set_cookie_bytes()
+            .filter_map(|line| core::str::from_utf8(line).ok())
     }
 
     /// The `Set-Cookie` header values, owned (no copy).
     pub fn into_set_cookies(self) -> impl Iterator<Item = String> {
+        self.into_set_cookie_bytes()
+            .filter_map(|line| String::from_utf8(line).ok())
+    }
+
+    /// [`set_cookies`](Self::set_cookies) as bytes (ASCII by construction), for adapters
+    /// whose header values take bytes.
+    pub(crate) fn set_cookie_bytes(&self) -> impl Iterator<Item = &[u8]> {
+        self.finished.lines.iter()
+    }
+
+    /// [`into_set_cookies`](Self::into_set_cookies) as bytes, owned.
+    pub(crate) fn into_set_cookie_bytes(self) -> impl Iterator<Item = Vec<u8>> {
         self.finished.lines.into_iter()
     }
 

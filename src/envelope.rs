@@ -288,6 +288,8 @@ impl Drop for Scratch {
 pub(crate) enum SealFailure {
     Rng,
     Aead,
+    /// The base64url output did not fit the room sized for it (a bug, never input).
+    Encode,
 }
 
 impl From<RngFailure> for SealFailure {
@@ -331,12 +333,13 @@ impl Sealing {
     }
 
     /// Draws the nonce, encrypts the plaintext in place and appends the base64url envelope
-    /// to `out`.
+    /// to `out` (bytes: a `Set-Cookie` line is built as bytes, so no UTF-8 check is run on
+    /// what is ASCII by construction).
     pub(crate) fn seal(
         mut self,
         cipher: &MessageCipher,
         cookie_name: &str,
-        out: &mut String,
+        out: &mut Vec<u8>,
     ) -> Result<(), SealFailure> {
         let header_len = self.header.len();
         let (header, rest) = self.buf.0.split_at_mut(header_len.min(self.body_start));
@@ -352,9 +355,19 @@ impl Sealing {
         // Now ciphertext: nothing for `Drop` to wipe.
         self.body_start = self.buf.0.len();
         // One exact allocation, not a doubling series.
-        out.reserve(encoded_len(self.buf.0.len()));
-        URL_SAFE_NO_PAD.encode_string(self.buf.0.as_slice(), out);
-        Ok(())
+        let start = out.len();
+        out.resize(start + encoded_len(self.buf.0.len()), 0);
+        let room = out.get_mut(start..).unwrap_or_default();
+        match URL_SAFE_NO_PAD.encode_slice(self.buf.0.as_slice(), room) {
+            Ok(written) => {
+                out.truncate(start + written);
+                Ok(())
+            }
+            Err(_) => {
+                out.truncate(start);
+                Err(SealFailure::Encode)
+            }
+        }
     }
 }
 
@@ -475,12 +488,11 @@ pub(crate) fn peek_header(first_chunk: &[u8], v1_schema: u32) -> Result<Header, 
 /// Splits a sealed value into chunks of the given lengths, in order (every length but the
 /// last a multiple of four, so that each chunk decodes alone; the lengths sum to the value's).
 pub(crate) fn split_chunks<'v>(
-    value: &'v str,
+    value: &'v [u8],
     lens: &'v [usize],
-) -> impl Iterator<Item = &'v str> + 'v {
+) -> impl Iterator<Item = &'v [u8]> + 'v {
     let mut start = 0;
     lens.iter().map(move |&len| {
-        // base64url is ASCII, so every index is a char boundary.
         let chunk = value.get(start..start + len).unwrap_or_default();
         start += len;
         chunk
@@ -536,10 +548,10 @@ mod tests {
         let secret = b"a session that must not linger in freed or reused memory";
         let mut sealing = Sealing::new(header, crate::Algorithm::Aes256Gcm);
         sealing.buffer().extend_from_slice(secret);
-        let mut value = String::new();
+        let mut value = Vec::new();
         sealing.seal(&cipher, "sid", &mut value).unwrap();
 
-        let mut opening = Opening::decode(core::iter::once(value.as_bytes()), 4096, 0).unwrap();
+        let mut opening = Opening::decode(core::iter::once(&value[..]), 4096, 0).unwrap();
         assert_eq!(opening.open(&cipher, "sid").unwrap(), secret);
         drop(opening);
         let kept = SCRATCH.with(Cell::take);
@@ -629,8 +641,8 @@ mod tests {
         let raw: Vec<u8> = (0..77u8).collect();
         let value = URL_SAFE_NO_PAD.encode(&raw);
         assert_eq!(value.len(), 103);
-        let chunks: Vec<&str> = split_chunks(&value, &[40, 40, 23]).collect();
-        assert_eq!(chunks.concat(), value);
+        let chunks: Vec<&[u8]> = split_chunks(value.as_bytes(), &[40, 40, 23]).collect();
+        assert_eq!(chunks.concat(), value.as_bytes());
         // Each chunk decodes on its own, to consecutive bytes.
         let decoded: Vec<u8> = chunks
             .iter()

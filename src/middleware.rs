@@ -355,7 +355,7 @@ fn drop_owned_handler_cookies(outcome: &Outcome, headers: &mut HeaderMap) {
 fn header_values(outcome: Outcome) -> impl Iterator<Item = HeaderValue> {
     // Lines are built from a validated name, base64url and validated attributes.
     outcome
-        .into_set_cookies()
+        .into_set_cookie_bytes()
         .filter_map(|line| match HeaderValue::try_from(line) {
             Ok(value) => Some(value),
             Err(_) => {

@@ -325,15 +325,16 @@ impl<T> Session<T> {
 }
 
 /// `Set-Cookie` lines, the first kept apart: a response with one line (nearly all of them)
-/// allocates no list.
+/// allocates no list. Bytes, ASCII by construction (a validated name and attributes,
+/// base64url, digits): an adapter's header value takes them without a UTF-8 check.
 #[derive(Default)]
 pub(crate) struct Lines {
-    first: Option<String>,
-    more: Vec<String>,
+    first: Option<Vec<u8>>,
+    more: Vec<Vec<u8>>,
 }
 
 impl Lines {
-    pub(crate) fn push(&mut self, line: String) {
+    pub(crate) fn push(&mut self, line: Vec<u8>) {
         match self.first {
             None => self.first = Some(line),
             Some(_) => self.more.push(line),
@@ -348,14 +349,23 @@ impl Lines {
         self.first.is_none()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
-        self.first.iter().chain(&self.more).map(String::as_str)
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.first.iter().chain(&self.more).map(Vec::as_slice)
+    }
+
+    /// The lines as text (each keeps its capacity, which tests compare with the size
+    /// predicted).
+    #[cfg(test)]
+    pub(crate) fn into_strings(self) -> Vec<String> {
+        self.into_iter()
+            .map(|line| String::from_utf8(line).unwrap())
+            .collect()
     }
 }
 
 impl IntoIterator for Lines {
-    type Item = String;
-    type IntoIter = core::iter::Chain<core::option::IntoIter<String>, std::vec::IntoIter<String>>;
+    type Item = Vec<u8>;
+    type IntoIter = core::iter::Chain<core::option::IntoIter<Vec<u8>>, std::vec::IntoIter<Vec<u8>>>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.first.into_iter().chain(self.more)

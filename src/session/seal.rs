@@ -136,7 +136,7 @@ pub(super) fn seal_lines<T: SessionData>(
     let layout = config.line_limits().layout(value_len, digits)?;
     let flags = Flags::new(layout.count(), compressed).ok_or(SessionError::Internal)?;
     let name = config.cookie_name();
-    let seal = |out: &mut String| {
+    let seal = |out: &mut Vec<u8>| {
         codec.seal_planned(
             &plan,
             out,
@@ -157,11 +157,11 @@ pub(super) fn seal_lines<T: SessionData>(
         lines.push(line);
         return Ok(());
     }
-    let mut value = String::with_capacity(value_len);
+    let mut value = Vec::with_capacity(value_len);
     seal(&mut value)?;
     for (index, chunk) in envelope::split_chunks(&value, layout.lens()).enumerate() {
         let mut line = cookies::begin_line(name, index, config.suffix(), chunk.len(), digits);
-        line.push_str(chunk);
+        line.extend_from_slice(chunk);
         cookies::finish_line(&mut line, max_age, config.suffix());
         lines.push(line);
     }
@@ -232,7 +232,7 @@ mod tests {
             let session = Session::new(Arc::clone(&settings), (), "/");
             session.set_lifetime(lifetime).unwrap();
             session.set(vec![1, 2, 3]).unwrap();
-            let line = session.conclude(false).lines.into_iter().next().unwrap();
+            let line = session.conclude(false).lines.into_strings().remove(0);
             let header = Header(line.split(';').next().unwrap().to_owned());
             let reopened = Session::new(Arc::clone(&settings), header, "/");
             assert!(!reopened.is_new(), "{lifetime:?}: {line}");
@@ -282,7 +282,7 @@ mod tests {
             let before = deflates();
             session.set(value.clone()).unwrap();
             assert_eq!(deflates(), before + 1, "a change compresses once");
-            let line = session.conclude(false).lines.into_iter().next().unwrap();
+            let line = session.conclude(false).lines.into_strings().remove(0);
             let pair = line.split(';').next().unwrap().to_owned();
             assert_eq!(pair.len() < 1_000, compressed, "{}", pair.len());
             // Past the refresh threshold (half the idle timeout): every replay re-seals.
@@ -291,7 +291,7 @@ mod tests {
             for _ in 0..5 {
                 let session = Session::new(Arc::clone(&settings), Header(pair.clone()), "/");
                 assert_eq!(*session.get(), value);
-                let lines: Vec<String> = session.conclude(false).lines.into_iter().collect();
+                let lines: Vec<String> = session.conclude(false).lines.into_strings();
                 assert_eq!(lines.len(), 1, "re-sealed");
                 assert_eq!(lines[0].len(), line.len(), "same form, same size");
             }
@@ -321,7 +321,7 @@ mod tests {
                             accepted += 1;
                             let outcome = session.conclude(false);
                             assert_eq!(outcome.seal_error, None, "{len} bytes, {lifetime:?}");
-                            let line = outcome.lines.into_iter().next().unwrap();
+                            let line = outcome.lines.into_strings().remove(0);
                             assert!(line.len() <= settings.config.max_cookie_size());
                         }
                         Err(SessionError::TooLarge { .. }) => refused += 1,
@@ -359,7 +359,7 @@ mod tests {
                         match session.set(value.clone()) {
                             Ok(()) => {
                                 let outcome = session.conclude(false);
-                                let lines: Vec<String> = outcome.lines.into_iter().collect();
+                                let lines: Vec<String> = outcome.lines.into_strings();
                                 assert!((1..=max_chunks).contains(&lines.len()));
                                 let mut pairs = Vec::new();
                                 for line in &lines {
@@ -379,7 +379,7 @@ mod tests {
                                 let wide = Session::new(Arc::clone(&roomy), (), "/");
                                 wide.set(value).unwrap();
                                 let outcome = wide.conclude(false);
-                                let lines: Vec<String> = outcome.lines.into_iter().collect();
+                                let lines: Vec<String> = outcome.lines.into_strings();
                                 let emitted = if max_chunks == 1 && lines.len() == 1 {
                                     lines[0].len()
                                 } else {
