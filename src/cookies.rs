@@ -507,27 +507,9 @@ impl<'a> Iterator for Values<'a> {
     }
 }
 
-/// The first `;` in `bytes`, eight bytes at a time (SWAR: a lane is zero after the XOR exactly
-/// where the byte was `;`, and the borrow trick flags it), with no `unsafe`.
+/// The first `;` in `bytes`.
 fn find_semicolon(bytes: &[u8]) -> Option<usize> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const SEMICOLONS: u64 = LOW * b';' as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
-        let x = word ^ SEMICOLONS;
-        if x.wrapping_sub(LOW) & !x & HIGH != 0 {
-            return chunk.iter().position(|&b| b == b';').map(|at| offset + at);
-        }
-        offset += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == b';')
-        .map(|at| offset + at)
+    memchr::memchr(b';', bytes)
 }
 
 #[cfg(test)]
