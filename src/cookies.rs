@@ -202,6 +202,26 @@ impl LineLimits<'_> {
         max_age_digits: Option<usize>,
     ) -> Result<Layout, SessionError> {
         let extra = max_age_digits.map_or(0, |digits| MAX_AGE.len() + digits);
+        if self.max_chunks == 1 && value_len > 0 {
+            // One cookie (chunking off): the line and the header pair, without a walk.
+            let line = fixed_line_len(self.name, 0, self.suffix, false) + extra + value_len;
+            if line > self.line_limit {
+                return Err(SessionError::TooLarge {
+                    size: line,
+                    limit: self.line_limit,
+                });
+            }
+            let pair = chunk_name_len(self.name, 0) + "=".len() + value_len;
+            if pair > self.header_budget {
+                return Err(SessionError::TooLarge {
+                    size: pair,
+                    limit: self.header_budget,
+                });
+            }
+            let mut lens = [0; MAX_CHUNKS];
+            lens[0] = value_len;
+            return Ok(Layout { lens, count: 1 });
+        }
         let walk = self.walk(value_len, extra, self.max_chunks);
         let too_large = |size, limit| Err(SessionError::TooLarge { size, limit });
         if self.max_chunks == 1 {
@@ -605,6 +625,47 @@ mod tests {
             "the main cookie and out-of-range names are not chunks"
         );
         assert_eq!(values(&request, "s").collect::<Vec<_>>(), [&b"main"[..]]);
+    }
+
+    /// Without chunking, the layout is worked out without a walk: the same lines and the same
+    /// refusals as the walk's.
+    #[test]
+    fn unchunked_layouts_are_the_walks() {
+        let suffix = Attributes::default().render();
+        for (line_limit, header_budget) in [(200, 6144), (200, 150), (60, 6144), (10, 4)] {
+            let one = LineLimits {
+                name: "__Host-s",
+                suffix: &suffix,
+                line_limit,
+                header_budget,
+                max_chunks: 1,
+            };
+            for value_len in 1..260 {
+                for digits in [None, Some(1), Some(7)] {
+                    let extra = digits.map_or(0, |d| MAX_AGE.len() + d);
+                    let walk = one.walk(value_len, extra, 1);
+                    let expected = if walk.left > 0 {
+                        let line =
+                            fixed_line_len("__Host-s", 0, &suffix, false) + extra + value_len;
+                        Err(SessionError::TooLarge {
+                            size: line,
+                            limit: line_limit,
+                        })
+                    } else if walk.header_len > header_budget {
+                        Err(SessionError::TooLarge {
+                            size: walk.header_len,
+                            limit: header_budget,
+                        })
+                    } else {
+                        Ok(Layout {
+                            lens: walk.lens,
+                            count: walk.count,
+                        })
+                    };
+                    assert_eq!(one.layout(value_len, digits), expected, "{value_len}");
+                }
+            }
+        }
     }
 
     #[test]
