@@ -238,6 +238,9 @@ impl<T: Default> Slot<T> {
     }
 }
 
+/// A change of the head, for [`Session::commit_in`]'s type when there is none.
+type HeadEdit = fn(&mut HeadState, u64) -> Result<(), SessionError>;
+
 /// The sealed head as the session holds it (a change works on a copy).
 #[derive(Clone, PartialEq)]
 struct HeadState {
@@ -450,7 +453,7 @@ impl<T: SessionData> Session<T> {
     /// [`Conflict`](SessionError::Conflict) or [`OutsidePath`](SessionError::OutsidePath)
     /// when no change can take effect. On error the session is unchanged.
     pub fn set(&self, value: T) -> Result<(), SessionError> {
-        self.commit(Some(value), |_, _| Ok(()))
+        self.commit_in(Some(value), false, None::<HeadEdit>)
     }
 
     /// Changes the data through `f`, which works on a copy: if the result cannot be saved, the
@@ -599,13 +602,17 @@ impl<T: SessionData> Session<T> {
     /// As [`set`](Self::set) (but not [`SessionError::Destroyed`]).
     pub fn flash(&self, message: impl Into<String>) -> Result<(), SessionError> {
         let message = message.into();
-        self.commit_in(None, true, move |head, _| {
-            if head.flash.len() >= MAX_FLASH {
-                head.flash.remove(0);
-            }
-            head.flash.push(message);
-            Ok(())
-        })
+        self.commit_in(
+            None,
+            true,
+            Some(move |head: &mut HeadState, _| {
+                if head.flash.len() >= MAX_FLASH {
+                    head.flash.remove(0);
+                }
+                head.flash.push(message);
+                Ok(())
+            }),
+        )
     }
 
     /// Takes the pending flash messages, oldest first: they are shown once, and the response
@@ -655,16 +662,17 @@ impl<T: SessionData> Session<T> {
         data: Option<T>,
         edit: impl FnOnce(&mut HeadState, u64) -> Result<(), SessionError>,
     ) -> Result<(), SessionError> {
-        self.commit_in(data, false, edit)
+        self.commit_in(data, false, Some(edit))
     }
 
     /// As [`commit`](Self::commit); `after_destroy`: the change may start the new, empty
-    /// session a destroyed one reads as (a flash), which the response then seals.
+    /// session a destroyed one reads as (a flash), which the response then seals. Without an
+    /// `edit` (a change of the data alone) the head is neither copied nor compared.
     fn commit_in(
         &self,
         data: Option<T>,
         after_destroy: bool,
-        edit: impl FnOnce(&mut HeadState, u64) -> Result<(), SessionError>,
+        edit: Option<impl FnOnce(&mut HeadState, u64) -> Result<(), SessionError>>,
     ) -> Result<(), SessionError> {
         let shared = &*self.shared;
         let settings = &*shared.settings;
@@ -674,12 +682,21 @@ impl<T: SessionData> Session<T> {
         }
         let now = state.now(settings);
         let loaded = state.load(settings, &shared.cookies);
-        let mut next = loaded.head.clone();
-        edit(&mut next, now)?;
-        let head_changed = next.differs(&loaded.head, settings);
+        let edited = match edit {
+            Some(edit) => {
+                let mut next = loaded.head.clone();
+                edit(&mut next, now)?;
+                Some(next)
+            }
+            None => None,
+        };
+        let next = edited.as_ref().unwrap_or(&loaded.head);
+        let head_changed = edited.is_some() && next.differs(&loaded.head, settings);
         let capped = next.lifetime != loaded.head.lifetime
             && next.lifetime.is_some_and(|l| settings.caps(l));
         let provisional = seal::provisional_meta(now);
+        // An unchanged session's encoding, made here to size a change of its head alone.
+        let mut fresh_encoding = None;
         let (data, encoded, data_changed) = match data {
             Some(data) => {
                 let encoded =
@@ -695,28 +712,47 @@ impl<T: SessionData> Session<T> {
             }
             None => {
                 if head_changed {
-                    let data_len = loaded.encoded(settings)?.sealed().0.len();
-                    seal::fit(settings, &next.head(settings, provisional), data_len, now)?;
+                    let head = next.head(settings, provisional);
+                    let data_len = match &loaded.encoded {
+                        Some(encoded) => encoded.sealed().0.len(),
+                        None => {
+                            let compress = loaded.compresses_on_reseal();
+                            let encoded =
+                                seal::encode_loaded(settings, loaded.data.get(), compress)?;
+                            let len = encoded.sealed().0.len();
+                            fresh_encoding = Some(encoded);
+                            len
+                        }
+                    };
+                    seal::fit(settings, &head, data_len, now)?;
                 }
-                (None, None, loaded.data_changed)
+                (None, fresh_encoding.take(), loaded.data_changed)
             }
         };
         let head_changed = head_changed || loaded.head_changed;
-        if next.meta.is_none() && (data_changed || head_changed) {
-            next.meta = Some(SessionMeta::new(now)?);
+        let mut meta = next.meta;
+        if meta.is_none() && (data_changed || head_changed) {
+            meta = Some(SessionMeta::new(now)?);
         }
         if !data_changed && !head_changed && !loaded.from_cookie {
             // Back to what a new session holds: nothing to save (and no identity yet).
-            next.meta = None;
+            meta = None;
         }
         // Everything is checked: apply it in one step.
-        if let (Some(data), Some(encoded)) = (data, encoded) {
-            let before = core::mem::replace(&mut loaded.data, Slot::Owned(data));
-            loaded.original.get_or_insert(before);
-            loaded.encoded = Some(encoded);
+        if let Some(next) = edited {
+            loaded.head = next;
+        }
+        loaded.head.meta = meta;
+        match (data, encoded) {
+            (Some(data), Some(encoded)) => {
+                let before = core::mem::replace(&mut loaded.data, Slot::Owned(data));
+                loaded.original.get_or_insert(before);
+                loaded.encoded = Some(encoded);
+            }
+            (None, Some(encoded)) => loaded.encoded = Some(encoded),
+            _ => {}
         }
         loaded.data_changed = data_changed;
-        loaded.head = next;
         loaded.head_changed = head_changed;
         state.capped |= capped;
         Ok(())

@@ -174,9 +174,15 @@ impl<T: SessionData> Loaded<T> {
     /// no request with an unchanged session compresses, whatever cookie the client replays.
     pub(super) fn encoded(&mut self, settings: &Settings<T>) -> Result<&Encoded, SessionError> {
         if self.encoded.is_none() {
-            let compress = !(self.from_cookie && !self.outdated && !self.data_changed);
+            let compress = self.compresses_on_reseal();
             self.encoded = Some(seal::encode_loaded(settings, self.data.get(), compress)?);
         }
         self.encoded.as_ref().ok_or(SessionError::Internal)
+    }
+
+    /// Whether re-sealing the data as it is compresses it: not the data of a current cookie
+    /// (see [`encoded`](Self::encoded)).
+    pub(super) fn compresses_on_reseal(&self) -> bool {
+        !(self.from_cookie && !self.outdated && !self.data_changed)
     }
 }
