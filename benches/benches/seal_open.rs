@@ -346,6 +346,10 @@ const WARM_UP: usize = 50;
 /// (`--dump-before='*callgrind_dump*'`), so each profile holds exactly what ran since the
 /// previous one; the label of each, in order, goes to stdout for benches/callgrind.py.
 #[inline(never)]
+#[allow(
+    clippy::print_stdout,
+    reason = "the labels are this mode's output, read by benches/callgrind.py"
+)]
 fn callgrind_dump(label: &str) {
     println!("{label}");
 }
