@@ -18,6 +18,19 @@
 //!
 //! Run `cargo bench --bench seal_open -- --warm-up-time 1 --measurement-time 3`, then
 //! `python3 benches/ratios.py` for the ours/floor table.
+//!
+//! Instructions instead of time (the measure: the same at any machine load, where µs
+//! swing by half on a shared machine): `python3 benches/callgrind.py codec` builds this bench
+//! and runs it as `seal_open --instructions N1 N2` under callgrind. Per algorithm and
+//! operation, ours and the floor one after the other in one thread, it makes 50 warm-up calls,
+//! then N1 (200) and N2 (2200) calls of one `#[inline(never)]` function, each phase in its own
+//! profile (`--dump-before`); it prints that function's inclusive instructions per call,
+//! (phase N2 - phase N1) / (N2 - N1), the allocations per call the same way, and ours/floor
+//! against the bound on seal+open (1.40x). Two runs print the same numbers; other N
+//! move them by under 0.5 instructions (where the generators refill their blocks). Where the
+//! instructions go: `benches/callgrind.py top DIR/aes-256-gcm-seal-ours-n1.out
+//! DIR/aes-256-gcm-seal-ours-n2.out 200 2200` (DIR as it prints; `-floor-`, `-open-`,
+//! `xchacha20-poly1305-` for the others).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -36,7 +49,7 @@ use aes_gcm::aead::{AeadCore, AeadInPlace, KeyInit};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::XChaCha20Poly1305;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use postcard::ser_flavors::Flavor;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, RngCore, SeedableRng};
@@ -323,5 +336,123 @@ fn seal_open(c: &mut Criterion) {
     }
 }
 
+// ---- `--instructions N1 N2`: instructions per call under callgrind --------------------------
+
+/// Calls before each measured phase: the hour key, the thread's nonce generator, the scratch
+/// buffers and malloc's free lists are warm by then.
+const WARM_UP: usize = 50;
+
+/// Callgrind dumps (and zeroes) its counters on entering this function
+/// (`--dump-before='*callgrind_dump*'`), so each profile holds exactly what ran since the
+/// previous one; the label of each, in order, goes to stdout for benches/callgrind.py.
+#[inline(never)]
+#[allow(
+    clippy::print_stdout,
+    reason = "the labels are this mode's output, read by benches/callgrind.py"
+)]
+fn callgrind_dump(label: &str) {
+    println!("{label}");
+}
+
+// One callgrind function per measured operation (the floor's is generic: the algorithms run in
+// different phases, so its two instances never share a profile). Each drops its result, as
+// the criterion loop does.
+
+#[inline(never)]
+fn seal_ours(codec: &Codec, meta: &SessionMeta, data: &Reference) {
+    drop(black_box(codec.seal(
+        black_box(COOKIE),
+        meta,
+        black_box(data),
+        NOW,
+    )));
+}
+
+#[inline(never)]
+fn open_ours(codec: &Codec, value: &str) {
+    drop(black_box(codec.open::<Reference>(
+        black_box(COOKIE),
+        black_box(value),
+        NOW,
+    )));
+}
+
+#[inline(never)]
+fn seal_floor<C: AeadInPlace + KeyInit>(floor: &mut Floor<C>, plain: &FloorPlain<'_>) {
+    drop(black_box(floor.seal(black_box(plain))));
+}
+
+#[inline(never)]
+fn open_floor<C: AeadInPlace + KeyInit>(floor: &mut Floor<C>, value: &str) {
+    drop(black_box(floor.open(black_box(value))));
+}
+
+/// `WARM_UP` calls, then a profile of `n1` calls and one of `n2`.
+fn phases(label: &str, n1: usize, n2: usize, mut op: impl FnMut()) {
+    for _ in 0..WARM_UP {
+        op();
+    }
+    callgrind_dump(&format!("{label}-warm-up"));
+    for _ in 0..n1 {
+        op();
+    }
+    callgrind_dump(&format!("{label}-n1"));
+    for _ in 0..n2 {
+        op();
+    }
+    callgrind_dump(&format!("{label}-n2"));
+}
+
+/// Seal and open, ours and the floor's, of the same values as the criterion benches, one
+/// phase after another in one thread.
+fn instructions<C: AeadInPlace + KeyInit>(algorithm: Algorithm, n1: usize, n2: usize) {
+    let key_bytes: Vec<u8> = (1..=32).collect();
+    let codec = Codec::new(KeyRing::new(
+        Key::from_bytes(algorithm, &key_bytes).unwrap(),
+    ));
+    let meta = SessionMeta {
+        id: SessionId::from_bytes(SESSION_ID),
+        created: NOW,
+    };
+    let data = reference();
+    let plain: FloorPlain<'_> = (&SESSION_ID, NOW, codec.expires_at(NOW, NOW), &data);
+    let mut floor = Floor::<C>::new();
+    let ours = codec.seal(COOKIE, &meta, &data, NOW).unwrap().value;
+    assert_eq!(
+        codec.open::<Reference>(COOKIE, &ours, NOW).unwrap().data,
+        data
+    );
+    let floored = floor.seal(&plain);
+    assert_eq!(floor.open(&floored).3, data);
+
+    let name = algorithm.name();
+    phases(&format!("{name}-seal-ours"), n1, n2, || {
+        seal_ours(&codec, &meta, &data);
+    });
+    phases(&format!("{name}-seal-floor"), n1, n2, || {
+        seal_floor(&mut floor, &plain);
+    });
+    phases(&format!("{name}-open-ours"), n1, n2, || {
+        open_ours(&codec, &ours)
+    });
+    phases(&format!("{name}-open-floor"), n1, n2, || {
+        open_floor(&mut floor, &floored);
+    });
+}
+
 criterion_group!(benches, seal_open);
-criterion_main!(benches);
+
+/// `criterion_main!`, unless the first argument is `--instructions`.
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, n1, n2] = &args[..] {
+        if flag == "--instructions" {
+            let (n1, n2) = (n1.parse().unwrap(), n2.parse().unwrap());
+            instructions::<Aes256Gcm>(Algorithm::Aes256Gcm, n1, n2);
+            instructions::<XChaCha20Poly1305>(Algorithm::XChaCha20Poly1305, n1, n2);
+            return;
+        }
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
