@@ -499,7 +499,9 @@ impl SessionConfigBuilder {
 
     /// The wire format sessions are sealed in (default [`WireFormat::V3`], which binds each
     /// cookie to its session type). Every format opens whatever is written; set
-    /// [`WireFormat::V2`] while a fleet is upgraded from 0.2, whose instances cannot read v3.
+    /// [`WireFormat::V2`] while a fleet is upgraded from 0.2, whose instances cannot read v3,
+    /// and [`WireFormat::V3Only`] once the whole fleet writes v3 and its older cookies have
+    /// been re-sealed or have expired, to refuse cookies without a type binding (v1, v2).
     pub fn write_format(mut self, format: WireFormat) -> Self {
         self.policy.write_format = format;
         self

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg(feature = "test-util")]
 use crate::codec::Opened;
-use crate::codec::{self, Migrations, Schema, SessionMeta};
+use crate::codec::{self, Migrations, Schema, SessionMeta, WireFormat};
 use crate::config::{CacheControl, SessionConfig};
 use crate::cookies::{self, CookieFields};
 #[cfg(feature = "test-util")]
@@ -92,6 +92,13 @@ impl<T: SessionData> Sessions<T> {
             );
         }
         let binding = type_binding::<T>(&config);
+        if binding.is_none() && config.write_format() == WireFormat::V3Only {
+            tracing::warn!(
+                target: "sealed_session",
+                session_type = core::any::type_name::<T>(),
+                "write_format(WireFormat::V3Only) has no effect for this type: it is written in format v2, whose cookies must keep opening; set SessionConfigBuilder::type_context"
+            );
+        }
         Self {
             settings: Arc::new(Settings::new(ring, config, binding)),
         }

@@ -541,6 +541,10 @@ pub enum OpenErrorKind {
     /// Authentic and live, but revoked: created before the ring's not-before time, or refused
     /// by the application's revocation check.
     SessionRevoked,
+    /// Sealed in format v1 or v2, which carry no session-type binding, where the configuration
+    /// refuses them ([`WireFormat::V3Only`](crate::WireFormat::V3Only)). Decided from the
+    /// header, before the AEAD.
+    Unbound,
 }
 
 impl OpenError {
@@ -591,6 +595,7 @@ impl OpenErrorKind {
             Self::Expired => "expired",
             Self::FutureDated => "future_dated",
             Self::SessionRevoked => "session_revoked",
+            Self::Unbound => "unbound",
         }
     }
 
@@ -610,6 +615,7 @@ impl OpenErrorKind {
             Self::Expired => "session expired",
             Self::FutureDated => "session created in the future",
             Self::SessionRevoked => "session revoked",
+            Self::Unbound => "format without a session-type binding (v1 or v2), refused here",
         }
     }
 }

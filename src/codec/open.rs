@@ -63,7 +63,10 @@ impl Codec {
         let header = *opening.header();
         let fail = |kind| Refusal::Refused(OpenError::new(kind).with_key_id(header.key_id));
         let sealed_as = header.sealed_as();
-        if let Some(kind @ OpenErrorKind::UnknownSchema) = unread(schema, sealed_as) {
+        // What the header alone decides, before any AEAD (a forged header costs nothing).
+        if let Some(kind @ (OpenErrorKind::UnknownSchema | OpenErrorKind::Unbound)) =
+            unread(schema, sealed_as)
+        {
             return Err(fail(kind));
         }
         let ring = self.ring.view();
@@ -166,7 +169,9 @@ impl Codec {
         schema: &Schema<T>,
     ) -> Result<(), OpenError> {
         let header = envelope::peek_header(first, self.schema_version).map_err(OpenError::new)?;
-        if let Some(kind @ OpenErrorKind::UnknownSchema) = unread(schema, header.sealed_as()) {
+        if let Some(kind @ (OpenErrorKind::UnknownSchema | OpenErrorKind::Unbound)) =
+            unread(schema, header.sealed_as())
+        {
             return Err(OpenError::new(kind).with_key_id(header.key_id));
         }
         self.check_header(&self.ring.view(), &header, now)
@@ -207,6 +212,7 @@ impl Codec {
 /// Why a value sealed as `sealed_as` cannot be read as `schema`'s type, if it cannot.
 fn unread<T: DeserializeOwned>(schema: &Schema<T>, sealed_as: SealedAs) -> Option<OpenErrorKind> {
     match sealed_as {
+        SealedAs::Version(_) if schema.refuses_unbound() => Some(OpenErrorKind::Unbound),
         _ if schema.reads(sealed_as) => None,
         SealedAs::Version(_) => Some(OpenErrorKind::UnknownSchema),
         SealedAs::Binding(_) => Some(OpenErrorKind::WrongType),

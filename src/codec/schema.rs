@@ -41,6 +41,23 @@ pub enum WireFormat {
     /// Format v3: the type binding in the header.
     #[default]
     V3,
+    /// Format v3 written, and cookies in formats v1 and v2 refused
+    /// ([`OpenErrorKind::Unbound`](crate::OpenErrorKind::Unbound)): they carry no type
+    /// binding, so while they are accepted a v2 cookie that another application sharing the
+    /// key ring and cookie name sealed opens as this type (SECURITY.md, H1). Switch to it once
+    /// every instance writes v3 and the sessions written before have been re-sealed or have
+    /// expired: an unchanged session is re-sealed in v3 whenever it is opened, so after the
+    /// idle timeout since every instance writes v3, only sessions that were not used since
+    /// are logged out. No effect for a type written in v2 because its shape cannot be traced
+    /// (set a [`type_context`](crate::SessionConfigBuilder::type_context)).
+    V3Only,
+}
+
+impl WireFormat {
+    /// Whether this format binds cookies to their session type (writes v3).
+    fn binds(self) -> bool {
+        matches!(self, Self::V3 | Self::V3Only)
+    }
 }
 
 /// One older type: how its cookies are recognised, and how it converts to the current type.
@@ -289,20 +306,26 @@ pub(crate) struct Schema<T> {
     readers: Vec<Reader<T>>,
     writer: Option<WriteFn<T>>,
     sealed_as: SealedAs,
+    /// Cookies in formats v1 and v2 are refused ([`WireFormat::V3Only`], for a type written
+    /// in v3).
+    refuse_unbound: bool,
 }
 
 impl<T: DeserializeOwned> Schema<T> {
     /// The current type only.
     pub(crate) fn current(version: u32, binding: Option<u32>, format: WireFormat) -> Self {
+        let sealed_as = match binding {
+            Some(binding) if format.binds() => SealedAs::Binding(binding),
+            _ => SealedAs::Version(version),
+        };
         Self {
             version,
             binding,
             readers: Vec::new(),
             writer: None,
-            sealed_as: match (format, binding) {
-                (WireFormat::V3, Some(binding)) => SealedAs::Binding(binding),
-                _ => SealedAs::Version(version),
-            },
+            sealed_as,
+            refuse_unbound: format == WireFormat::V3Only
+                && matches!(sealed_as, SealedAs::Binding(_)),
         }
     }
 
@@ -345,11 +368,11 @@ impl<T: DeserializeOwned> Schema<T> {
             };
             let reader = migrations.readers.get(at);
             schema.sealed_as = match (
-                format,
+                format.binds(),
                 reader.and_then(|r| r.binding),
                 reader.and_then(|r| r.version),
             ) {
-                (WireFormat::V3, Some(binding), _) => SealedAs::Binding(binding),
+                (true, Some(binding), _) => SealedAs::Binding(binding),
                 (_, _, Some(version)) => SealedAs::Version(version),
                 _ => {
                     return Err(ConfigError::Migration {
@@ -361,6 +384,8 @@ impl<T: DeserializeOwned> Schema<T> {
                 }
             };
             schema.writer = Some(write);
+            // An older type written in v2 (a rollout): its own cookies must keep opening.
+            schema.refuse_unbound &= matches!(schema.sealed_as, SealedAs::Binding(_));
         }
         schema.readers = migrations.readers;
         Ok(schema)
@@ -369,6 +394,11 @@ impl<T: DeserializeOwned> Schema<T> {
     /// The current type's binding, if it has one.
     pub(crate) fn binding(&self) -> Option<u32> {
         self.binding
+    }
+
+    /// Whether cookies in formats v1 and v2 (no type binding) are refused.
+    pub(crate) fn refuses_unbound(&self) -> bool {
+        self.refuse_unbound
     }
 
     /// Whether values sealed as `sealed_as` can be read.

@@ -349,6 +349,58 @@ async fn a_fleet_rolls_out_and_back_between_v2_and_v3_without_logouts() {
     assert!(clients.iter().all(|(_, count)| *count == 6 * 5));
 }
 
+/// H1's residue closed: with `WireFormat::V3Only`, app B refuses a v2 cookie that app A
+/// (another session type, same ring and cookie name) sealed, where with `V3` it still misreads
+/// it as an admin account (the residue SECURITY.md states). The refusal is one event at
+/// `info` naming `unbound`, nothing above it (the header alone decides it, before the AEAD, so
+/// a client can send it). A v3 cookie of B's own keeps opening in a `V3Only` instance, and a
+/// v2 one of its own starts a fresh session there (that is what switching too early costs).
+#[tokio::test]
+async fn v3_only_refuses_unbound_cookies_of_another_app() {
+    use WireFormat::{V2, V3, V3Only};
+    for algorithm in common::ALGORITHMS {
+        let logs = Logs::capture();
+        let clock = Clock::new(T0);
+        let ring = KeyRing::new(key(algorithm, 33));
+        let a = app_a(&ring, V2, &clock, prefs()).await;
+        let b_open = app_b(&ring, V3, &clock).await;
+        let b_strict = app_b(&ring, V3Only, &clock).await;
+
+        let mut client = Client::new(a.addr);
+        assert_eq!(client.get("/save").await.body, "saved");
+        assert_eq!(raw(&client.cookie(NAME).unwrap())[0], 2, "app A writes v2");
+
+        client.retarget(b_open.addr);
+        let misread = client.get("/").await;
+        assert_eq!(misread.body, "user=\"alice\" admin=true new=false", "{algorithm:?}");
+        logs.take();
+
+        let mut client = Client::new(a.addr);
+        assert_eq!(client.get("/save").await.body, "saved");
+        client.retarget(b_strict.addr);
+        let refused = client.get("/").await;
+        assert_eq!(refused.body, "user=\"\" admin=false new=true", "{algorithm:?}");
+        let text = logs.take();
+        let (open, loud) = open_events(&text);
+        assert_eq!(open.len(), 1, "one event about the cookie: {text}");
+        assert!(open[0].contains("reason=\"unbound\""), "{}", open[0]);
+        assert!(open[0].contains(" INFO "), "at info: {}", open[0]);
+        assert!(loud.is_empty(), "nothing above info: {loud:?}");
+
+        // B's own sessions: v3 keeps opening in a `V3Only` instance; v2 does not.
+        for (writer, expected) in [(V3, "visits=2"), (V2, "visits=1")] {
+            let first = counter(&ring, writer, &clock).await;
+            let strict = counter(&ring, V3Only, &clock).await;
+            let mut client = Client::new(first.addr);
+            assert_eq!(client.get("/").await.body, "visits=1");
+            client.retarget(strict.addr);
+            let resp = client.get("/").await;
+            assert_eq!(resp.body, expected, "{algorithm:?}: sealed in {writer:?}");
+            assert_eq!(wire_version(&resp), 3, "a V3Only instance writes v3");
+        }
+    }
+}
+
 /// The README's "Changing the session type" code block, without its hidden (`# `) lines.
 fn readme_recipe() -> Vec<String> {
     let readme = include_str!("../../README.md");
