@@ -372,14 +372,20 @@ async fn v3_only_refuses_unbound_cookies_of_another_app() {
 
         client.retarget(b_open.addr);
         let misread = client.get("/").await;
-        assert_eq!(misread.body, "user=\"alice\" admin=true new=false", "{algorithm:?}");
+        assert_eq!(
+            misread.body, "user=\"alice\" admin=true new=false",
+            "{algorithm:?}"
+        );
         logs.take();
 
         let mut client = Client::new(a.addr);
         assert_eq!(client.get("/save").await.body, "saved");
         client.retarget(b_strict.addr);
         let refused = client.get("/").await;
-        assert_eq!(refused.body, "user=\"\" admin=false new=true", "{algorithm:?}");
+        assert_eq!(
+            refused.body, "user=\"\" admin=false new=true",
+            "{algorithm:?}"
+        );
         let text = logs.take();
         let (open, loud) = open_events(&text);
         assert_eq!(open.len(), 1, "one event about the cookie: {text}");
