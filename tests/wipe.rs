@@ -212,6 +212,7 @@ impl Needle {
             "POLYVAL" => "POLYVAL key mulX(rev(H))",
             part if part.starts_with("imc(") => "AES decryption round keys (InvMixColumns)",
             part if part.starts_with("rk") => "AES round keys 2-14",
+            "mark" => "stale stack (the test's mark)",
             _ if self.subject.starts_with("ring key") => "ring key bytes",
             _ => "message key bytes (also AES round keys 0-1)",
         }
@@ -310,6 +311,30 @@ fn scrub_stack() {
     std::hint::black_box(&zeros);
 }
 
+/// 16 bytes no key, cipher or session holds: what [`poison_stack`] leaves in dead stack.
+const STALE_STACK: [u8; 16] = *b"stale stack mark";
+
+/// Fills the stack below the caller with [`STALE_STACK`] instead of zeros: a cipher built on
+/// unwiped stack (an AES union's unwritten half, say) then carries the mark into its heap
+/// block, where the scanner finds it when the block is freed. With zeros that would pass
+/// unseen, so this is what tells a stack wipe that is too short (`src/key.rs`,
+/// `wipe_stack_below`) from one that reaches far enough.
+#[inline(never)]
+fn poison_stack() {
+    let mut marks = [[0u8; 16]; 16 * 1024];
+    for mark in &mut marks {
+        *mark = STALE_STACK;
+    }
+    std::hint::black_box(&marks);
+}
+
+/// What the stack below the scenario holds when it starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StaleStack {
+    Zeros,
+    Marked,
+}
+
 /// `part@offset` for each part, with runs of 16-byte blocks at consecutive offsets (a key
 /// schedule) shortened to `first..last@start..end`.
 fn runs(parts: &[(usize, &str)]) -> String {
@@ -347,11 +372,25 @@ fn seed_of(algorithm: Algorithm) -> u32 {
 /// block's size and each part's offset in it.
 #[track_caller]
 fn assert_wiped(name: &str, needles: &Needles, scenario: impl FnOnce(&mut Steps<'_>)) {
+    assert_wiped_over(StaleStack::Zeros, name, needles, scenario);
+}
+
+/// [`assert_wiped`], with the stack below the scenario zeroed or marked first.
+#[track_caller]
+fn assert_wiped_over(
+    stale: StaleStack,
+    name: &str,
+    needles: &Needles,
+    scenario: impl FnOnce(&mut Steps<'_>),
+) {
     assert!(
         scan::is_installed(),
         "the scanning allocator is not the global allocator, or finds nothing"
     );
-    scrub_stack();
+    match stale {
+        StaleStack::Zeros => scrub_stack(),
+        StaleStack::Marked => poison_stack(),
+    }
     let watch = needles.watch();
     let mut steps = Steps::new(&watch);
     scenario(&mut steps);
@@ -671,6 +710,17 @@ fn the_aead_alone_leaves_no_key_in_freed_memory_xchacha20_poly1305() {
 
 // ---- The F3 scenarios. ----
 
+/// SECURITY.md F3's stack wipe, checked for reach: the rotation scenario over a stack marked
+/// with a pattern of the test's (instead of zeros) leaves none of it in freed memory. Every
+/// cipher is built, and overwritten on drop, below a wiped stretch of stack; were the wipe too
+/// short for where the AES union's unwritten half lies, the mark would be in every freed
+/// cipher block (checked by shortening `STACK_WIPE_LEN` in src/key.rs to 64 bytes: this test
+/// then fails in the dev profile).
+#[test]
+fn ciphers_carry_no_stale_stack_into_the_heap_aes_256_gcm() {
+    rotation_and_retirement_over(Algorithm::Aes256Gcm, StaleStack::Marked);
+}
+
 #[test]
 fn rotation_and_retirement_leave_no_key_in_freed_memory_aes_256_gcm() {
     rotation_and_retirement(Algorithm::Aes256Gcm);
@@ -687,9 +737,13 @@ fn rotation_and_retirement_leave_no_key_in_freed_memory_xchacha20_poly1305() {
 /// `promote`), seals and opens more, opens an old-key cookie, retires the old key; then
 /// everything is dropped.
 fn rotation_and_retirement(algorithm: Algorithm) {
+    rotation_and_retirement_over(algorithm, StaleStack::Zeros);
+}
+
+fn rotation_and_retirement_over(algorithm: Algorithm, stale: StaleStack) {
     // Key bytes of their own per algorithm: tests run in parallel, and the other algorithm's
     // run must not free these bytes while this one watches.
-    let seed = seed_of(algorithm);
+    let seed = seed_of(algorithm) + if stale == StaleStack::Marked { 500 } else { 0 };
     let (old_bytes, new_bytes) = (key_bytes(seed + 101), key_bytes(seed + 102));
     let (old, new) = (
         material(algorithm, old_bytes),
@@ -708,7 +762,11 @@ fn rotation_and_retirement(algorithm: Algorithm) {
         needles.message_cipher(&old, hour_of(now)); // should the old key ever seal again
     }
 
-    assert_wiped(
+    if stale == StaleStack::Marked {
+        needles.add("stale stack", "mark".into(), &STALE_STACK);
+    }
+    assert_wiped_over(
+        stale,
         &format!("{algorithm:?} rotation"),
         &needles,
         |steps: &mut Steps<'_>| {
