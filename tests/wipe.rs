@@ -321,10 +321,7 @@ const STALE_STACK: [u8; 16] = *b"stale stack mark";
 /// `wipe_stack_below`) from one that reaches far enough.
 #[inline(never)]
 fn poison_stack() {
-    let mut marks = [[0u8; 16]; 16 * 1024];
-    for mark in &mut marks {
-        *mark = STALE_STACK;
-    }
+    let marks = [STALE_STACK; 16 * 1024];
     std::hint::black_box(&marks);
 }
 
