@@ -1,5 +1,5 @@
 //! Copies the README's axum-login recipe (its TOML block of dependencies and its Rust block)
-//! into `OUT_DIR`, as written, for `tests/readme.rs` to compile and run: a README recipe is a
+//! into `OUT_DIR`, as written, for `tests/tower_sessions.rs` to compile and run: a README recipe is a
 //! contract (issue 19 F8), and the README's own doctests cannot build it (the crate does not
 //! depend on the auth stack; this package does).
 
