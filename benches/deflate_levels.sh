@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 REPS=${REPS:-20}
 LEVELS=${LEVELS:-1 2 3 4 5 6 9}
 SETS=${SETS:-shop-5 shop-20 shop-60 map-40 map-200 urls-20 urls-120 tokens bench-8k page-9k}
-BIN=$(cargo build --release -p sealed-session-bench --bin deflate_levels \
+BIN=$(cargo build --profile bench -p sealed-session-bench --bin deflate_levels \
     --message-format=json-render-diagnostics |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
 [ -x "$BIN" ] || { echo "deflate_levels.sh: no binary from cargo" >&2; exit 1; }

@@ -4,7 +4,7 @@
 //! shorter than the input, one `Finish` call).
 //!
 //! ```text
-//! cargo run --release -p sealed-session-bench --bin deflate_levels   # sizes
+//! cargo run --profile bench -p sealed-session-bench --bin deflate_levels   # sizes
 //! benches/deflate_levels.sh                                         # sizes and instructions
 //! ```
 //!
