@@ -7,8 +7,9 @@
 //! and one value sealed per input by the reference sealer (tests/wire-reference) with an
 //! authentic header whose flags (chunk count, compression, an unassigned bit) and plaintext
 //! come from the input: raw bytes, a raw byte stream flagged compressed, a real DEFLATE stream of a
-//! session truncated anywhere, or the same stream of a repeated session (a bomb past the
-//! 16 KiB inflation limit), split at 4-aligned places into as many chunks as the header says.
+//! session (at the crate's level) truncated anywhere, or the same stream of a repeated session
+//! (for a payload over about 200 bytes, a bomb past the 16 KiB inflation limit, of at most
+//! twice it), split at 4-aligned places into as many chunks as the header says.
 //!
 //! Input: a control byte (bits 0-1: the handler reads, updates, destroys or never touches the
 //! session; bits 2-3: the crafted value's mode; bit 4: an unassigned flag bit; bits 5-6: what
@@ -33,6 +34,7 @@
 //! those lines, sent back, open to exactly what the handler left.
 #![no_main]
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
@@ -42,6 +44,7 @@ use std::task::{Context, Poll};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderValue, Request, Response};
 use libfuzzer_sys::fuzz_target;
@@ -238,17 +241,18 @@ fn set_cookies(response: &Response<Seen>) -> Vec<Line> {
         .collect()
 }
 
-fn request(cookie: &[u8]) -> Option<Request<()>> {
+fn request(cookie: Bytes) -> Option<Request<()>> {
     let mut request = Request::new(());
     if !cookie.is_empty() {
+        // Shared, not copied: the header can hold 48 values of 4 KB.
         request
             .headers_mut()
-            .insert(COOKIE, HeaderValue::from_bytes(cookie).ok()?);
+            .insert(COOKIE, HeaderValue::from_maybe_shared(cookie).ok()?);
     }
     Some(request)
 }
 
-fn run(layer: &SessionLayer<Visits>, handler: Handler, cookie: &[u8]) -> Option<(Seen, Vec<Line>)> {
+fn run(layer: &SessionLayer<Visits>, handler: Handler, cookie: Bytes) -> Option<(Seen, Vec<Line>)> {
     let mut service: SessionService<Handler, Visits> = layer.layer(handler);
     let response = drive(&mut service, request(cookie)?);
     assert_eq!(response.status(), 200);
@@ -280,12 +284,21 @@ fn chunk_name(index: usize) -> String {
     }
 }
 
+/// The chunk index `name` stands for (`chunk_name(index) == name`), without allocating.
 fn chunk_index(name: &str) -> Option<usize> {
-    (0..16).find(|&i| chunk_name(i) == name)
+    let suffix = name.strip_prefix(NAME)?;
+    if suffix.is_empty() {
+        return Some(0);
+    }
+    let digits = suffix.strip_prefix('.')?;
+    let index: usize = digits.parse().ok()?;
+    // Only the canonical spelling (no sign, no leading zero) of 1 to 15.
+    ((1..16).contains(&index) && digits.len() == if index < 10 { 1 } else { 2 }).then_some(index)
 }
 
 fn seal_set(layer: &SessionLayer<Visits>, handler: Handler, cookie: &str) -> ChunkSet {
-    let (seen, lines) = run(layer, handler, cookie.as_bytes()).expect("a valid header");
+    let (seen, lines) =
+        run(layer, handler, Bytes::copy_from_slice(cookie.as_bytes())).expect("a valid header");
     seen.result.expect("the pool's sessions fit");
     let (values, _) = sealed(&lines);
     ChunkSet {
@@ -360,15 +373,19 @@ fn reference_decode(payload: &[u8], compressed: bool) -> Option<Visits> {
     }
 }
 
+/// The crafted streams' DEFLATE level: the crate's (src/codec/compress.rs), so that a crafted
+/// stream is one the crate itself could have written.
+const LEVEL: u8 = 1;
+
 thread_local! {
     /// The fuzz side's compressor, reset per stream: a new one allocates and clears about
     /// 300 KB of tables, which would cost more than the rest of an input.
     static DEFLATER: RefCell<CompressorOxide> = RefCell::new(CompressorOxide::new(
-        create_comp_flags_from_zip_params(6, 0, 0),
+        create_comp_flags_from_zip_params(LEVEL.into(), 0, 0),
     ));
 }
 
-/// Raw DEFLATE at level 6: what `miniz_oxide::deflate::compress_to_vec(data, 6)` writes.
+/// Raw DEFLATE at [`LEVEL`]: what `miniz_oxide::deflate::compress_to_vec(data, LEVEL)` writes.
 fn deflate(mut data: &[u8]) -> Vec<u8> {
     DEFLATER.with_borrow_mut(|compressor| {
         compressor.reset();
@@ -416,7 +433,11 @@ fn crafted(fixture: &Fixture, control: u8, count_byte: u8, payload: &[u8]) -> Ch
         _ => {
             let repeats = payload.first().map_or(1, |&b| usize::from(b) + 1);
             let mut big = postcard::to_allocvec(&session).expect("serializes");
-            big = big.repeat(repeats.min(4096 / big.len().max(1) + 64));
+            // At most twice the inflation limit (and one copy more): both inflaters stop at the
+            // limit, so a longer bomb only costs the fuzz side its compression (up to 390 KB
+            // for a long payload of invalid UTF-8, each byte of which becomes three).
+            let len = big.len().max(1);
+            big = big.repeat(repeats.min(4096 / len + 64).min(2 * MAX_INFLATED / len + 1));
             (true, deflate(&big))
         }
     };
@@ -482,8 +503,8 @@ fuzz_target!(|input: &[u8]| {
     let crafted = crafted(fixture, *control, *count_byte, payload);
     let sets: Vec<&ChunkSet> = fixture.pool.iter().chain([&crafted]).collect();
 
-    // The request's pairs, by name index (None: not a chunk name).
-    let mut pairs: Vec<(usize, String)> = Vec::new();
+    // The request's pairs, by name index (None: not a chunk name); a pool value is borrowed.
+    let mut pairs: Vec<(usize, Cow<'_, str>)> = Vec::new();
     while let [byte, tail @ ..] = program {
         program = tail;
         if pairs.len() == MAX_PAIRS {
@@ -493,7 +514,7 @@ fuzz_target!(|input: &[u8]| {
         let pick = usize::from(byte & 0x1F);
         let value = if pick < 20 {
             let set = sets.get(pick >> 2).copied().unwrap_or(&crafted);
-            set.values.get(pick & 3).cloned().unwrap_or_default()
+            Cow::Borrowed(set.values.get(pick & 3).map_or("", String::as_str))
         } else if pick < 26 {
             // A pool chunk with one character changed.
             let [at, with, tail @ ..] = program else {
@@ -511,7 +532,7 @@ fuzz_target!(|input: &[u8]| {
                 let position = usize::from(*at >> 2) * 97 % len.get();
                 chars[position] = BASE64URL[usize::from(*with & 63)];
             }
-            String::from_utf8(chars).expect("base64url")
+            Cow::Owned(String::from_utf8(chars).expect("base64url"))
         } else {
             let [n, tail @ ..] = program else {
                 break;
@@ -519,23 +540,37 @@ fuzz_target!(|input: &[u8]| {
             let take = usize::from(*n).min(tail.len());
             let (literal, tail) = tail.split_at(take);
             program = tail;
-            literal
-                .iter()
-                .map(|&b| char::from(BASE64URL[usize::from(b & 63)]))
-                .collect()
+            Cow::Owned(
+                literal
+                    .iter()
+                    .map(|&b| char::from(BASE64URL[usize::from(b & 63)]))
+                    .collect(),
+            )
         };
         pairs.push((name, value));
     }
-    let cookie = pairs
-        .iter()
-        .map(|(name, value)| format!("{NAME}{}={value}", NAMES[*name].0))
-        .collect::<Vec<_>>()
-        .join("; ");
+    // `name=value` pairs joined by "; ", written into one buffer of the final size (up to
+    // 48 values of 4 KB: one allocation, not one per pair and another for the join).
+    let mut cookie = String::with_capacity(
+        pairs
+            .iter()
+            .map(|(name, value)| NAME.len() + NAMES[*name].0.len() + value.len() + 3)
+            .sum(),
+    );
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            cookie.push_str("; ");
+        }
+        cookie.push_str(NAME);
+        cookie.push_str(NAMES[*name].0);
+        cookie.push('=');
+        cookie.push_str(value);
+    }
     // The distinct values under each chunk index.
     let mut by_index: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
     for (name, value) in &pairs {
         if let Some(index) = NAMES[*name].1 {
-            by_index.entry(index).or_default().insert(value);
+            by_index.entry(index).or_default().insert(value.as_ref());
         }
     }
     let carries = |set: &ChunkSet| {
@@ -553,7 +588,8 @@ fuzz_target!(|input: &[u8]| {
         })
     };
 
-    let Some((seen, lines)) = run(&fixture.layer, Handler::Run(op), cookie.as_bytes()) else {
+    let cookie = Bytes::from(cookie);
+    let Some((seen, lines)) = run(&fixture.layer, Handler::Run(op), cookie.clone()) else {
         return;
     };
 
@@ -612,7 +648,7 @@ fuzz_target!(|input: &[u8]| {
             assert!(
                 lines
                     .iter()
-                    .any(|(name, _, deletion)| !deletion && *name == chunk_name(index)),
+                    .any(|(name, _, deletion)| !deletion && chunk_index(name) == Some(index)),
                 "chunk {index} of {m} missing"
             );
         }
@@ -620,14 +656,17 @@ fuzz_target!(|input: &[u8]| {
             assert!(
                 lines
                     .iter()
-                    .any(|(name, _, deletion)| *deletion && *name == chunk_name(index)),
+                    .any(|(name, _, deletion)| *deletion && chunk_index(name) == Some(index)),
                 "stale chunk {index} kept after a seal of {m}"
             );
         }
         if std::env::var_os("DEBUG_CHUNKS").is_some() {
-            eprintln!("op {op:?} seen {seen:?}\nlines {lines:?}\ncookie {cookie}");
+            eprintln!(
+                "op {op:?} seen {seen:?}\nlines {lines:?}\ncookie {}",
+                String::from_utf8_lossy(&cookie)
+            );
         }
-        let (back, _) = run(&fixture.layer, Handler::Run(Op::Read), replay.as_bytes())
+        let (back, _) = run(&fixture.layer, Handler::Run(Op::Read), Bytes::from(replay))
             .expect("Set-Cookie values make a valid Cookie header");
         assert!(back.from_cookie, "a sealed session did not open");
         assert_eq!(back.data, seen.left);
