@@ -34,6 +34,11 @@ pub(crate) const MAX_INFLATED_LEN: usize = 16 * 1024;
 /// HTTP benchmark's compressed configuration costs 142,645 instructions instead of 391,611.
 const LEVEL: u8 = 1;
 
+/// The level a change is compressed at when [`LEVEL`]'s output does not fit the cookies: 0.2's,
+/// so that everything that fitted under 0.2 still fits, at level 6's cost only for those
+/// sessions ([`deflate_smallest`]).
+const SMALLEST_LEVEL: u8 = 6;
+
 thread_local! {
     /// The thread's compressor, made on first use and reset after every use (RT3-5: making one
     /// allocated about 256 KB per seal). Between uses it holds only zeroes: `reset` zeroes the
@@ -49,18 +54,19 @@ thread_local! {
     pub(crate) static DEFLATES: Cell<usize> = const { Cell::new(0) };
 }
 
-/// The thread's compressor, put back (reset, so wiped) on drop.
-struct Compressor(Option<Box<CompressorOxide>>);
+/// The thread's compressor, put back (reset, so wiped, and at [`LEVEL`]) on drop.
+struct Compressor(Option<Box<CompressorOxide>>, u8);
 
 impl Compressor {
     fn take() -> Self {
         // Taken out rather than borrowed: a re-entrant use (none today) would make its own.
         let kept = COMPRESSOR.try_with(Cell::take).ok().flatten();
-        Self(Some(kept.unwrap_or_else(|| {
+        let state = kept.unwrap_or_else(|| {
             // Raw DEFLATE (no zlib wrapper: window bits 0), the default strategy.
             let flags = create_comp_flags_from_zip_params(LEVEL.into(), 0, 0);
             Box::new(CompressorOxide::new(flags))
-        })))
+        });
+        Self(Some(state), LEVEL)
     }
 }
 
@@ -69,6 +75,9 @@ impl Drop for Compressor {
         if let Some(mut compressor) = self.0.take() {
             // Zeroes every buffer the input reached, and readies the next use.
             compressor.reset();
+            if self.1 != LEVEL {
+                compressor.set_compression_level_raw(LEVEL);
+            }
             let _ = COMPRESSOR.try_with(|cell| cell.set(Some(compressor)));
         }
     }
@@ -77,12 +86,26 @@ impl Drop for Compressor {
 /// The compressed form of `data`, if compression makes it shorter: one allocation (the
 /// output, shorter than `data`, wiped when dropped).
 pub(crate) fn deflate(data: &[u8]) -> Option<Wiped> {
+    deflate_at(data, LEVEL)
+}
+
+/// [`deflate`] at the level that compresses best (0.2's), for data whose [`deflate`] output
+/// does not fit.
+pub(crate) fn deflate_smallest(data: &[u8]) -> Option<Wiped> {
+    deflate_at(data, SMALLEST_LEVEL)
+}
+
+fn deflate_at(data: &[u8], level: u8) -> Option<Wiped> {
     if data.len() < MIN_COMPRESS_LEN || data.len() > MAX_INFLATED_LEN {
         return None;
     }
     #[cfg(test)]
     DEFLATES.with(|count| count.set(count.get() + 1));
     let mut compressor = Compressor::take();
+    if level != compressor.1 {
+        compressor.1 = level;
+        compressor.0.as_mut()?.set_compression_level_raw(level);
+    }
     let state = compressor.0.as_mut()?;
     // Only a shorter form is kept: an output buffer one byte short of the input, and a stream
     // that does not end in it is not worth having.

@@ -61,7 +61,26 @@ pub(super) fn encode_fitting<T: SessionData>(
         }
         Err(Encoding::Refused(error)) => return Err(error),
     };
-    fit(settings, head, encoded.sealed().0.len(), now)?;
+    let mut encoded = encoded;
+    match fit(settings, head, encoded.sealed().0.len(), now) {
+        Err(SessionError::TooLarge { .. }) if encoded.packed.is_some() => {
+            // The fast level's output does not fit: the level that compresses best may (what
+            // fitted under 0.2 still fits).
+            if let Some(smaller) = settings.codec.pack_smallest(&encoded.plain) {
+                if encoded
+                    .packed
+                    .as_ref()
+                    .is_some_and(|p| smaller.len() < p.len())
+                {
+                    encoded.packed = Some(smaller);
+                }
+            }
+            fit(settings, head, encoded.sealed().0.len(), now)?;
+        }
+        fitted => {
+            fitted?;
+        }
+    }
     Ok(encoded)
 }
 
@@ -303,6 +322,76 @@ mod tests {
     /// persistent one: whatever `set` accepts, the response seals, for both kinds (the
     /// `cookie_header` fuzz target found browser-session values the codec's bound refused at
     /// the seal after `set` had returned `Ok`).
+    /// Compression's fast level is used unless its output does not fit; then the level that
+    /// compresses best is: a change is accepted exactly when that level's output fits (what
+    /// fitted under 0.2's level 6 still fits), and the cookie opens to the data.
+    #[cfg(feature = "compression")]
+    #[test]
+    fn a_change_the_fast_level_cannot_fit_is_compressed_at_the_smallest() {
+        use crate::codec::compress;
+        // 120 similar URLs: the data where the levels differ most (1,051 against 1,427 bytes
+        // in benches/deflate_levels.sh).
+        let urls: Vec<u8> = (0..120)
+            .flat_map(|i| {
+                format!(
+                    "https://shop.example.com/catalog/category-{}/item-{}?ref=list&page={}\n",
+                    i % 7,
+                    i * 37 % 1000,
+                    i % 5
+                )
+                .into_bytes()
+            })
+            .collect();
+        let plain = postcard::to_allocvec(&urls).unwrap();
+        let (fast, best) = (
+            compress::deflate(&plain).unwrap(),
+            compress::deflate_smallest(&plain).unwrap(),
+        );
+        assert!(
+            best.len() + 64 < fast.len(),
+            "{} / {}",
+            best.len(),
+            fast.len()
+        );
+        let mut fallbacks = 0;
+        for limit in (1_000..4_096).step_by(16) {
+            let Ok(config) = SessionConfig::builder()
+                .compression(true)
+                .max_cookie_size(limit)
+                .build()
+            else {
+                continue;
+            };
+            let ring = KeyRing::new(crate::Key::generate(crate::Algorithm::Aes256Gcm));
+            let settings = Arc::new(Settings::new(ring, config, Some(7)));
+            let session = Session::new(Arc::clone(&settings), (), "/");
+            let now = settings.now();
+            let head = Head {
+                meta: provisional_meta(now),
+                lifetime: settings.config.lifetime(),
+                flash: &[],
+            };
+            let fits = |len| fit(&settings, &head, len, now).is_ok();
+            let result = session.set(urls.clone());
+            assert_eq!(
+                result.is_ok(),
+                fits(best.len()),
+                "limit {limit}: {result:?}"
+            );
+            if result.is_err() {
+                continue;
+            }
+            if !fits(fast.len()) {
+                fallbacks += 1;
+            }
+            let line = session.conclude(false).lines.into_strings().remove(0);
+            assert!(line.len() <= limit);
+            let reopened = Session::new(Arc::clone(&settings), Header(line), "/");
+            assert_eq!(*reopened.get(), urls, "limit {limit}");
+        }
+        assert!(fallbacks > 0, "no limit between the two levels' lines");
+    }
+
     #[test]
     fn every_accepted_size_is_sealed_for_both_kinds_of_cookie() {
         for algorithm in [
