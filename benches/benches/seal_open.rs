@@ -174,30 +174,64 @@ struct Lengths {
     plaintext: usize,
 }
 
-fn bench_algorithm<C: AeadInPlace + KeyInit>(c: &mut Criterion, algorithm: Algorithm) -> Lengths {
-    let key_bytes: Vec<u8> = (1..=32).collect();
-    let codec = Codec::new(KeyRing::new(
-        Key::from_bytes(algorithm, &key_bytes).unwrap(),
-    ));
-    let meta = SessionMeta {
-        id: SessionId::from_bytes(SESSION_ID),
-        created: NOW,
-    };
-    let data = reference();
-    let expires = codec.expires_at(NOW, NOW);
-    let plain: FloorPlain<'_> = (&SESSION_ID, NOW, expires, &data);
-    let mut floor = Floor::<C>::new();
+/// What both the criterion benches and the instruction count measure: the reference session
+/// sealed once by ours and by the floor, each checked to open back.
+struct Fixture<C> {
+    codec: Codec,
+    meta: SessionMeta,
+    data: Reference,
+    expires: u64,
+    floor: Floor<C>,
+    /// Sealed by ours, and by the floor.
+    ours: String,
+    floored: String,
+}
 
-    // Check both round trips once, and report the sizes.
-    let ours = codec.seal(COOKIE, &meta, &data, NOW).unwrap().value;
-    let predicted = codec.sealed_len(&meta, &data, NOW).unwrap();
-    assert_eq!(ours.len(), predicted);
-    assert_eq!(
-        codec.open::<Reference>(COOKIE, &ours, NOW).unwrap().data,
-        data
-    );
-    let floored = floor.seal(&plain);
-    assert_eq!(floor.open(&floored).3, data);
+impl<C: AeadInPlace + KeyInit> Fixture<C> {
+    fn new(algorithm: Algorithm) -> Self {
+        let key_bytes: Vec<u8> = (1..=32).collect();
+        let codec = Codec::new(KeyRing::new(
+            Key::from_bytes(algorithm, &key_bytes).unwrap(),
+        ));
+        let meta = SessionMeta {
+            id: SessionId::from_bytes(SESSION_ID),
+            created: NOW,
+        };
+        let data = reference();
+        let expires = codec.expires_at(NOW, NOW);
+        let mut floor = Floor::<C>::new();
+        let ours = codec.seal(COOKIE, &meta, &data, NOW).unwrap().value;
+        assert_eq!(
+            codec.open::<Reference>(COOKIE, &ours, NOW).unwrap().data,
+            data
+        );
+        let floored = floor.seal(&(&SESSION_ID, NOW, expires, &data));
+        assert_eq!(floor.open(&floored).3, data);
+        Self {
+            codec,
+            meta,
+            data,
+            expires,
+            floor,
+            ours,
+            floored,
+        }
+    }
+}
+
+fn bench_algorithm<C: AeadInPlace + KeyInit>(c: &mut Criterion, algorithm: Algorithm) -> Lengths {
+    let Fixture {
+        codec,
+        meta,
+        data,
+        expires,
+        mut floor,
+        ours,
+        floored,
+    } = Fixture::<C>::new(algorithm);
+    let plain: FloorPlain<'_> = (&SESSION_ID, NOW, expires, &data);
+    // The sizes, and sealed_len's prediction checked once.
+    assert_eq!(ours.len(), codec.sealed_len(&meta, &data, NOW).unwrap());
     let plaintext_len = postcard::to_allocvec(&plain).unwrap().len();
     eprintln!(
         "{}: sealed length {} (ours, sealed_len agrees), {} (floor, no header); plaintext {plaintext_len} bytes",
@@ -406,24 +440,16 @@ fn phases(label: &str, n1: usize, n2: usize, mut op: impl FnMut()) {
 /// Seal and open, ours and the floor's, of the same values as the criterion benches, one
 /// phase after another in one thread.
 fn instructions<C: AeadInPlace + KeyInit>(algorithm: Algorithm, n1: usize, n2: usize) {
-    let key_bytes: Vec<u8> = (1..=32).collect();
-    let codec = Codec::new(KeyRing::new(
-        Key::from_bytes(algorithm, &key_bytes).unwrap(),
-    ));
-    let meta = SessionMeta {
-        id: SessionId::from_bytes(SESSION_ID),
-        created: NOW,
-    };
-    let data = reference();
-    let plain: FloorPlain<'_> = (&SESSION_ID, NOW, codec.expires_at(NOW, NOW), &data);
-    let mut floor = Floor::<C>::new();
-    let ours = codec.seal(COOKIE, &meta, &data, NOW).unwrap().value;
-    assert_eq!(
-        codec.open::<Reference>(COOKIE, &ours, NOW).unwrap().data,
-        data
-    );
-    let floored = floor.seal(&plain);
-    assert_eq!(floor.open(&floored).3, data);
+    let Fixture {
+        codec,
+        meta,
+        data,
+        expires,
+        mut floor,
+        ours,
+        floored,
+    } = Fixture::<C>::new(algorithm);
+    let plain: FloorPlain<'_> = (&SESSION_ID, NOW, expires, &data);
 
     let name = algorithm.name();
     phases(&format!("{name}-seal-ours"), n1, n2, || {

@@ -288,18 +288,21 @@ mod tests {
             }
         }
         // A bad bool, an overlong varint, bad UTF-8: refused by both.
-        let mut bad = postcard::to_allocvec(&(
-            &id,
-            1u64,
-            2u64,
-            Bounds {
-                persistent: true,
-                idle: 3,
-                max: 4,
-            },
-            &flashes[1],
-        ))
-        .unwrap();
+        let valid = || {
+            postcard::to_allocvec(&(
+                &id,
+                1u64,
+                2u64,
+                Bounds {
+                    persistent: true,
+                    idle: 3,
+                    max: 4,
+                },
+                &flashes[1],
+            ))
+            .unwrap()
+        };
+        let mut bad = valid();
         let bool_at = 16 + 2;
         bad[bool_at] = 2;
         assert!(read(&bad).is_none());
@@ -309,18 +312,7 @@ mod tests {
         overlong.push(2);
         assert!(take_varint(&mut &overlong[16..]).is_none());
         assert!(postcard::from_bytes::<u64>(&overlong[16..]).is_err());
-        let mut utf8 = postcard::to_allocvec(&(
-            &id,
-            1u64,
-            2u64,
-            Bounds {
-                persistent: true,
-                idle: 3,
-                max: 4,
-            },
-            &flashes[1],
-        ))
-        .unwrap();
+        let mut utf8 = valid();
         let last = utf8.len() - 1;
         utf8[last] = 0xff;
         assert!(read(&utf8).is_none());
