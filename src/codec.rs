@@ -549,20 +549,18 @@ impl Codec {
         if self.sealed_value_len(head, packed.len(), now) <= self.max_value_len {
             return Some(packed);
         }
-        match self.pack_smallest(encoded) {
-            Some(smaller) if smaller.len() < packed.len() => Some(smaller),
-            _ => Some(packed),
-        }
+        self.pack_smaller(encoded, &packed).or(Some(packed))
     }
 
-    /// As [`pack`](Self::pack), at the level that compresses best: for data whose
-    /// [`pack`](Self::pack)ed form does not fit (slower, and up to a quarter smaller).
-    pub(crate) fn pack_smallest(&self, encoded: &[u8]) -> Option<Wiped> {
+    /// `encoded` compressed at the level that compresses best, if that is shorter than
+    /// `packed` (its [`pack`](Self::pack)ed form, which does not fit): slower, and up to a
+    /// quarter smaller.
+    pub(crate) fn pack_smaller(&self, encoded: &[u8], packed: &[u8]) -> Option<Wiped> {
         #[cfg(feature = "compression")]
         if self.compress {
-            return compress::deflate_smallest(encoded);
+            return compress::deflate_smallest(encoded).filter(|s| s.len() < packed.len());
         }
-        let _ = encoded;
+        let _ = (encoded, packed);
         None
     }
 

@@ -63,17 +63,14 @@ pub(super) fn encode_fitting<T: SessionData>(
     };
     let mut encoded = encoded;
     match fit(settings, head, encoded.sealed().0.len(), now) {
-        Err(SessionError::TooLarge { .. }) if encoded.packed.is_some() => {
+        Err(SessionError::TooLarge { .. }) if encoded.sealed().1 => {
             // The fast level's output does not fit: the level that compresses best may (what
             // fitted under 0.2 still fits).
-            if let Some(smaller) = settings.codec.pack_smallest(&encoded.plain) {
-                if encoded
-                    .packed
-                    .as_ref()
-                    .is_some_and(|p| smaller.len() < p.len())
-                {
-                    encoded.packed = Some(smaller);
-                }
+            let smaller = settings
+                .codec
+                .pack_smaller(&encoded.plain, encoded.sealed().0);
+            if let Some(smaller) = smaller {
+                encoded.packed = Some(smaller);
             }
             fit(settings, head, encoded.sealed().0.len(), now)?;
         }
