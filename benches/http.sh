@@ -24,6 +24,9 @@
 #   (c) session ALG     SessionLayer; every request opens the cookie, bumps a counter and
 #                       re-seals it (a fixed Cookie header, so the counter goes 1 -> 2 each time)
 #   (d) untouched       SessionLayer; the handler never touches the session (cookie still sent)
+#   (e) handle          (MODE=instructions only) a layer that only puts a shared flag into the
+#                       request's extensions and reads it on the response: the floor of any
+#                       Extensions-based layer on a route that never uses it, for (d)
 # and actix-web 4 (one worker): bare, this crate's actix SessionMiddleware (session ALG,
 # untouched), and actix-session 0.11's cookie store doing the same read-modify-reseal; actix
 # has no inline limit (their /limit column is -).
@@ -101,9 +104,11 @@ CONFIGS=(
 if [ "$MODE" = instructions ]; then
     CONFIGS=(
         "${CONFIGS[@]:0:5}"
+        "hyper handle|handle-hyper|hyper bare|hyper inline|-"
         "hyper session aes-256-gcm chunked|hyper-session aes-chunked|hyper bare|hyper inline|-"
         "hyper session aes-256-gcm compressed|hyper-session aes-compressed|hyper bare|hyper inline|-"
         "${CONFIGS[@]:5:5}"
+        "axum handle|handle-axum|axum bare|axum inline|-"
         "axum session aes-256-gcm chunked|axum-session aes-chunked|axum bare|axum inline|-"
         "axum session aes-256-gcm compressed|axum-session aes-compressed|axum bare|axum inline|-"
         "${CONFIGS[@]:10}"

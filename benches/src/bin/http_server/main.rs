@@ -15,6 +15,10 @@
 //!                                 in the session, compressed into one cookie
 //!                                 (`compression(true)`)
 //!   hyper-untouched aes|xchacha   behind SessionLayer, a handler that never touches the session
+//!   handle-hyper                  bare-hyper behind a layer that only hands the handler a
+//!                                 shared handle through the request's extensions (see
+//!                                 handle.rs): the floor of any Extensions-based layer on a
+//!                                 route that never uses it
 //!   hyper-inline                  no layer: the handler does the same read-modify-reseal
 //!                                 inline (postcard + a cached AES-256-GCM + base64url + a
 //!                                 user-space ChaCha20 nonce): the limit any layer can reach
@@ -22,6 +26,7 @@
 //!   axum-session    ALGORITHM     as hyper-session (any of its algorithms), with the
 //!                                 `Session<T>` extractor
 //!   axum-untouched  aes|xchacha   as hyper-untouched, through axum
+//!   handle-axum                   as handle-hyper, through axum
 //!   axum-inline                   as hyper-inline, in an axum handler
 //!   bare-actix                    actix-web `HttpServer` (one worker) answering "hello, world"
 //!   actix-session   aes|xchacha   as hyper-session, behind `sealed_session::actix::
@@ -64,6 +69,7 @@ use hyper_util::rt::TokioIo;
 use sealed_session::{Algorithm, Key, KeyRing, Session, SessionConfig, SessionData, SessionLayer};
 
 mod actix;
+mod handle;
 mod inline;
 use serde::{Deserialize, Serialize};
 use tower_layer::Layer as _;
@@ -139,8 +145,8 @@ const HELLO: &str = "hello, world\n";
 type Body = Full<Bytes>;
 
 const USAGE: &str = "usage: http_server MODE [ALG] PORT
-modes: bare-hyper, hyper-session ALG, hyper-untouched ALG, hyper-inline,
-       bare-axum, axum-session ALG, axum-untouched ALG, axum-inline,
+modes: bare-hyper, hyper-session ALG, hyper-untouched ALG, handle-hyper, hyper-inline,
+       bare-axum, axum-session ALG, axum-untouched ALG, handle-axum, axum-inline,
        bare-actix, actix-session ALG, actix-untouched ALG, actix-session-store private
 ALG: aes, xchacha, aes-chunked (8 KiB more in three cookies),
      aes-compressed (8 KiB more, compressed)
@@ -163,6 +169,8 @@ enum Route {
     Untouched,
     /// No layer; `GET /` does the session work inline.
     Inline,
+    /// [`handle::HandleLayer`]; `GET /` never touches the handle.
+    Handle,
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -171,6 +179,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (stack, route, algorithm, port) = match args.as_slice() {
         ["bare-hyper", port] => (Stack::Hyper, Route::Bare, None, port),
         ["bare-axum", port] => (Stack::Axum, Route::Bare, None, port),
+        ["handle-hyper", port] => (Stack::Hyper, Route::Handle, None, port),
+        ["handle-axum", port] => (Stack::Axum, Route::Handle, None, port),
         ["hyper-inline", port] => (Stack::Hyper, Route::Inline, None, port),
         ["axum-inline", port] => (Stack::Axum, Route::Inline, None, port),
         ["bare-actix", port] => (Stack::Actix, Route::Bare, None, port),
@@ -318,6 +328,11 @@ async fn serve_hyper<T: Visits>(
                 let connection = builder.serve_connection(io, service_fn(inline_visit));
                 tokio::spawn(async move { drop(connection.await) });
             }
+            (Route::Handle, _) => {
+                let service = handle::HandleLayer.layer(service_fn(hello_or_start::<T>));
+                let connection = builder.serve_connection(io, service);
+                tokio::spawn(async move { drop(connection.await) });
+            }
             (Route::Session, Some(layer)) => {
                 let connection = builder.serve_connection(io, layer.layer(service_fn(visit::<T>)));
                 tokio::spawn(async move { drop(connection.await) });
@@ -357,6 +372,10 @@ async fn serve_axum<T: Visits>(
         (Route::Inline, _) => Router::new()
             .route("/", get(axum_inline))
             .route("/start", get(axum_inline)),
+        (Route::Handle, _) => Router::new()
+            .route("/", get(axum_hello))
+            .route("/start", get(axum_hello))
+            .layer(handle::HandleLayer),
         (Route::Session, Some(layer)) => Router::new()
             .route("/", get(axum_visit::<T>))
             .route("/start", get(axum_visit::<T>))
