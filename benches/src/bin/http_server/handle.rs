@@ -14,21 +14,14 @@ use std::task::{Context, Poll, ready};
 use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
-/// What the handler would find in the request's extensions.
+/// What the handler would find in the request's extensions (and set to ask for work on the
+/// response; the measured route never does).
 #[derive(Clone)]
-pub struct Handle(Arc<AtomicBool>);
-
-impl Handle {
-    /// What a handler would call to mark the response as needing work.
-    #[allow(dead_code, reason = "the measured route never touches the handle")]
-    pub fn touch(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
+struct Handle(Arc<AtomicBool>);
 
 /// The layer of the handle modes.
 #[derive(Clone, Copy)]
-pub struct HandleLayer;
+pub(crate) struct HandleLayer;
 
 impl<S> tower_layer::Layer<S> for HandleLayer {
     type Service = HandleService<S>;
@@ -40,7 +33,7 @@ impl<S> tower_layer::Layer<S> for HandleLayer {
 
 /// The service of [`HandleLayer`].
 #[derive(Clone)]
-pub struct HandleService<S> {
+pub(crate) struct HandleService<S> {
     inner: S,
 }
 
@@ -86,7 +79,7 @@ where
 
 pin_project! {
     /// The response future of [`HandleService`].
-    pub struct HandleFuture<F> {
+    pub(crate) struct HandleFuture<F> {
         #[pin]
         inner: F,
         handle: Option<Handle>,
