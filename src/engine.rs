@@ -273,7 +273,7 @@ impl<T: SessionData> Session<T> {
         COOKIES_COME_BACK.note(&finished, &settings.config);
         Outcome {
             finished,
-            config: self.settings(),
+            config: settings,
         }
     }
 }
