@@ -1,5 +1,13 @@
 //! What a response does with the session cookie: a pure function of the request's facts, so
-//! that every rule of the decision sits in one table (tested exhaustively below).
+//! that every rule of the decision sits in one table (tested exhaustively below), and
+//! [`Session::conclude`], which applies it once at the end of the request: the seal, the
+//! deletions, and the lines the adapters write.
+
+use crate::codec::MAX_CHUNKS;
+use crate::cookies;
+use crate::error::SessionError;
+
+use super::{Found, Phase, Session, SessionData, open};
 
 /// What the response does with the session cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +85,175 @@ impl Facts {
         } else {
             Plan::Nothing
         }
+    }
+}
+
+/// `Set-Cookie` lines, the first kept apart: a response with one line (nearly all of them)
+/// allocates no list. Bytes, ASCII by construction (a validated name and attributes,
+/// base64url, digits): an adapter's header value takes them without a UTF-8 check.
+#[derive(Default)]
+pub(crate) struct Lines {
+    first: Option<Vec<u8>>,
+    more: Vec<Vec<u8>>,
+}
+
+impl Lines {
+    pub(crate) fn push(&mut self, line: Vec<u8>) {
+        match self.first {
+            None => self.first = Some(line),
+            Some(_) => self.more.push(line),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.first.iter().chain(&self.more).map(Vec::as_slice)
+    }
+
+    /// The lines as text (each keeps its capacity, which tests compare with the size
+    /// predicted).
+    #[cfg(test)]
+    pub(crate) fn into_strings(self) -> Vec<String> {
+        self.into_iter()
+            .map(|line| String::from_utf8(line).unwrap())
+            .collect()
+    }
+}
+
+impl IntoIterator for Lines {
+    type Item = Vec<u8>;
+    type IntoIter = core::iter::Chain<core::option::IntoIter<Vec<u8>>, std::vec::IntoIter<Vec<u8>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.more)
+    }
+}
+
+/// What the session left for the response (the engine turns it into an
+/// [`Outcome`](crate::Outcome)).
+/// (No `Debug`: its lines carry the sealed cookie.)
+#[derive(Default)]
+pub(crate) struct Finished {
+    /// The session's `Set-Cookie` lines: the session (its first chunk first), then deletions
+    /// of stale chunks.
+    pub(crate) lines: Lines,
+    pub(crate) found: Found,
+    pub(crate) seal_error: Option<SessionError>,
+    /// The seal that failed was the engine's own re-seal of the cookie the client sent,
+    /// unchanged (a refresh, a key or schema upgrade): what it could not seal is the client's
+    /// valid cookie under a configuration changed since (compression or chunking turned off, a
+    /// smaller limit), which stays as it was sent.
+    pub(crate) reseal_only: bool,
+    /// A lifetime was capped by the configuration's maxima in this request.
+    pub(crate) capped: bool,
+}
+
+impl<T: SessionData> Session<T> {
+    /// Decides what the response carries; later calls get an empty outcome and later changes
+    /// an error. `server_error`: the response has a 5xx status (changes are not saved).
+    pub(crate) fn conclude(&self, server_error: bool) -> Finished {
+        let shared = &*self.shared;
+        let settings = &*shared.settings;
+        let mut state = shared.lock();
+        if state.phase == Phase::Sent {
+            return Finished::default();
+        }
+        if settings.config.save_uninitialized() && state.phase == Phase::Open && !state.outside_path
+        {
+            state.load(settings, &shared.cookies);
+        }
+        let plan = state.plan(settings, server_error);
+        let destroyed = state.phase == Phase::Destroyed;
+        state.phase = Phase::Sent;
+        let config = &settings.config;
+        let mut finished = Finished {
+            found: state.found,
+            capped: state.capped,
+            ..Finished::default()
+        };
+        // Never touched (nothing was opened, so no chunk was seen either): nothing to write.
+        if plan == Plan::Nothing && state.loaded.is_none() {
+            return finished;
+        }
+        if state.outside_path {
+            // No line of any kind: it would replace or delete the user's real cookie.
+            return finished;
+        }
+        // The chunks the response leaves in place: any others the request carried are stale.
+        let from_cookie = state
+            .loaded
+            .as_ref()
+            .map_or(1, |l| if l.from_cookie { l.chunks } else { 1 });
+        let kept = match plan {
+            // A session never split, or planted chunks that may be the user's (F1): leave them.
+            Plan::Nothing if state.found.ambiguous => MAX_CHUNKS,
+            Plan::Nothing | Plan::Keep => from_cookie,
+            Plan::Remove => {
+                finished.lines.push(cookies::removal_line(
+                    config.cookie_name(),
+                    0,
+                    config.suffix(),
+                ));
+                0
+            }
+            Plan::Seal => {
+                let reseal_only = state
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|l| l.from_cookie && !l.data_changed && !l.head_changed);
+                match state.seal(settings, &mut finished.lines) {
+                    Ok(()) => finished.lines.len(),
+                    Err(error) if destroyed => {
+                        // The new session a flash started after `destroy`: the logout stands.
+                        finished.seal_error = Some(error);
+                        finished.lines.push(cookies::removal_line(
+                            config.cookie_name(),
+                            0,
+                            config.suffix(),
+                        ));
+                        0
+                    }
+                    Err(error) => {
+                        finished.seal_error = Some(error);
+                        finished.reseal_only = reseal_only;
+                        from_cookie
+                    }
+                }
+            }
+        };
+        if config.max_chunks() == 1 && !finished.lines.is_empty() {
+            // Chunking off (or turned off since): the request's `name.1`, `name.2`, ... are
+            // never read, but a response that writes the session deletes them, or the browser
+            // keeps sending them (RT3-9, SECURITY-TESTS H8). Looked up only here, so a request
+            // that writes nothing pays nothing.
+            state.found.chunks_seen = match state.found.unchunked {
+                Some(seen) => seen,
+                None => open::chunks_seen(&shared.cookies, config.cookie_name()),
+            };
+        }
+        // The stale chunks: the names seen at or past the count kept, lowest first.
+        let from_kept = u32::try_from(kept.max(1))
+            .ok()
+            .and_then(|kept| u32::MAX.checked_shl(kept))
+            .unwrap_or(0);
+        let mut stale = u32::from(state.found.chunks_seen) & from_kept;
+        while stale != 0 {
+            let index = stale.trailing_zeros() as usize;
+            stale &= stale - 1;
+            finished.lines.push(cookies::removal_line(
+                config.cookie_name(),
+                index,
+                config.suffix(),
+            ));
+        }
+        finished
     }
 }
 
