@@ -367,10 +367,13 @@ pub(crate) struct HeaderFields<V> {
 #[cfg(feature = "tower")]
 impl<V> HeaderFields<V> {
     pub(crate) fn collect(mut fields: impl Iterator<Item = V>) -> Self {
-        Self {
-            first: fields.next(),
-            rest: fields.collect(),
-        }
+        let first = fields.next();
+        // Nearly every request has one `Cookie` field: no list is built for it.
+        let rest = match fields.next() {
+            None => Vec::new(),
+            Some(second) => core::iter::once(second).chain(fields).collect(),
+        };
+        Self { first, rest }
     }
 }
 

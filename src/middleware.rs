@@ -161,7 +161,12 @@ fn start<T: SessionData, F, B>(
     inner: impl FnOnce(Request<B>) -> F,
 ) -> ResponseFuture<F, T> {
     let cookies = HeaderFields::collect(req.headers().get_all(COOKIE).iter().cloned());
-    let session = sessions.begin(cookies, browser_path(&req));
+    // Every path is inside `Path=/` (the default): no need to look for axum's original URI.
+    let path = match sessions.config().path() {
+        "/" => "/",
+        _ => browser_path(&req),
+    };
+    let session = sessions.begin(cookies, path);
     req.extensions_mut().insert(session.clone());
     ResponseFuture {
         inner: inner(req),
