@@ -39,7 +39,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::future::{Ready, ready};
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use base64::Engine as _;
@@ -51,6 +51,8 @@ use libfuzzer_sys::fuzz_target;
 use miniz_oxide::deflate::core::{
     CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
 };
+use miniz_oxide::inflate::TINFLStatus;
+use miniz_oxide::inflate::core::{DecompressorOxide, inflate_flags};
 use sealed_session::{
     Session, SessionConfig, SessionError, SessionId, SessionLayer, SessionService,
 };
@@ -96,11 +98,12 @@ enum Op {
 #[derive(Debug)]
 struct Seen {
     from_cookie: bool,
-    data: Visits,
+    /// The session's data as the handler found it (shared, not copied: a change replaces it).
+    data: Arc<Visits>,
     id: Option<SessionId>,
     result: Result<(), SessionError>,
     /// What the session holds when the handler returns.
-    left: Visits,
+    left: Arc<Visits>,
     left_id: Option<SessionId>,
 }
 
@@ -124,9 +127,9 @@ impl Service<Request<()>> for Handler {
         let session = Session::<Visits>::from_request(&req).expect("the layer adds the session");
         let touched = !matches!(self, Self::Run(Op::Untouched));
         let data = if touched {
-            Visits::clone(&session.get())
+            session.get()
         } else {
-            Visits::default()
+            Arc::default()
         };
         // `id()` and `is_new()` read the session too: an untouched handler calls neither.
         let (from_cookie, id) = if touched {
@@ -147,9 +150,9 @@ impl Service<Request<()>> for Handler {
             Self::Seal(None) => force_reseal(&session),
         };
         let left = if touched {
-            Visits::clone(&session.get())
+            session.get()
         } else {
-            Visits::default()
+            Arc::default()
         };
         ready(Ok(Response::new(Seen {
             from_cookie,
@@ -302,7 +305,7 @@ fn seal_set(layer: &SessionLayer<Visits>, handler: Handler, cookie: &str) -> Chu
     seen.result.expect("the pool's sessions fit");
     let (values, _) = sealed(&lines);
     // Kept for the life of the process, so the inputs borrow them without a copy.
-    let session: &'static Visits = Box::leak(Box::new(seen.left));
+    let session: &'static Visits = Box::leak(Box::new(Visits::clone(&seen.left)));
     ChunkSet {
         values: values
             .into_iter()
@@ -362,15 +365,33 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     }
 });
 
+thread_local! {
+    /// The reference inflater's state and output, reused: a new one allocates and clears
+    /// 11 KB of tables, and its output grows by doubling up to the limit.
+    static INFLATER: RefCell<(Box<DecompressorOxide>, Vec<u8>)> =
+        RefCell::new((Box::default(), vec![0; MAX_INFLATED]));
+}
+
 /// The reference decoder: the postcard encoding of the data a crafted plaintext's payload
-/// carries, if it is one ([`decode`] reads it).
+/// carries, if it is one ([`decode`] reads it). A compressed payload must be a whole raw
+/// DEFLATE stream that inflates to at most [`MAX_INFLATED`] bytes (what
+/// `miniz_oxide::inflate::decompress_to_vec_with_limit(payload, MAX_INFLATED)` accepts).
 fn reference_decode(payload: &[u8], compressed: bool) -> Option<Vec<u8>> {
-    let bytes = if compressed {
-        miniz_oxide::inflate::decompress_to_vec_with_limit(payload, MAX_INFLATED).ok()?
-    } else {
-        payload.to_vec()
-    };
-    decode(&bytes).map(|_| bytes)
+    if !compressed {
+        return decode(payload).map(|_| payload.to_vec());
+    }
+    INFLATER.with_borrow_mut(|(state, out)| {
+        state.init();
+        let (status, _, len) = miniz_oxide::inflate::core::decompress(
+            state,
+            payload,
+            out,
+            0,
+            inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF,
+        );
+        let bytes = out.get(..len).filter(|_| status == TINFLStatus::Done)?;
+        decode(bytes).map(|_| bytes.to_vec())
+    })
 }
 
 /// The session a postcard encoding holds, with nothing left over.
@@ -435,11 +456,36 @@ const CRAFTED_ID: [u8; 16] = [0x5A; 16];
 /// The control byte's bits that [`crafted`] reads: the mode and the unassigned flag.
 const CRAFTING_BITS: u8 = 0x1C;
 
+/// The header and nonce of the value [`crafted`] seals from these fields (the payload does
+/// not change them).
+fn crafted_head(fixture: &Fixture, control: u8, count_byte: u8) -> (Header, Vec<u8>) {
+    let count = count_byte & 0x0F;
+    let compressed = (control >> 2) & 3 != 0;
+    let unassigned = if control & 0x10 != 0 { 0x20 } else { 0 };
+    let mut header = Header::v2(
+        &fixture.key,
+        wire::hour_of(NOW),
+        fixture.config.schema_version(),
+    );
+    header.flags = count | if compressed { 0x10 } else { 0 } | unassigned;
+    (header, wire::nonce(&fixture.key, count_byte))
+}
+
+/// The characters every value [`crafted`] seals from these fields starts with: the base64url
+/// of its header and nonce (whole groups of three bytes).
+fn crafted_prefix(fixture: &Fixture, control: u8, count_byte: u8) -> String {
+    let (header, nonce) = crafted_head(fixture, control, count_byte);
+    let mut raw = header.bytes();
+    raw.extend_from_slice(&nonce);
+    raw.truncate(raw.len() / 3 * 3);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
 /// The value sealed by the fuzz side from the input's header fields and payload.
 fn crafted(fixture: &Fixture, control: u8, count_byte: u8, payload: &[u8]) -> Crafted {
     let count = usize::from(count_byte & 0x0F) + 1;
     let mode = (control >> 2) & 3;
-    let session = Visits {
+    let session = || Visits {
         count: 9,
         pages: vec![String::from_utf8_lossy(payload).into_owned()],
     };
@@ -447,7 +493,7 @@ fn crafted(fixture: &Fixture, control: u8, count_byte: u8, payload: &[u8]) -> Cr
         0 => (false, payload.to_vec()),
         1 => (true, payload.to_vec()),
         2 => {
-            let stream = deflate(&postcard::to_allocvec(&session).expect("serializes"));
+            let stream = deflate(&postcard::to_allocvec(&session()).expect("serializes"));
             let cut = payload
                 .first()
                 .map_or(stream.len(), |&b| stream.len() * usize::from(b) / 255);
@@ -455,7 +501,7 @@ fn crafted(fixture: &Fixture, control: u8, count_byte: u8, payload: &[u8]) -> Cr
         }
         _ => {
             let repeats = payload.first().map_or(1, |&b| usize::from(b) + 1);
-            let mut big = postcard::to_allocvec(&session).expect("serializes");
+            let mut big = postcard::to_allocvec(&session()).expect("serializes");
             // At most twice the inflation limit (and one copy more): both inflaters stop at the
             // limit, so a longer bomb only costs the fuzz side its compression (up to 390 KB
             // for a long payload of invalid UTF-8, each byte of which becomes three).
@@ -464,16 +510,8 @@ fn crafted(fixture: &Fixture, control: u8, count_byte: u8, payload: &[u8]) -> Cr
             (true, deflate(&big))
         }
     };
-    let unassigned = if control & 0x10 != 0 { 0x20 } else { 0 };
-    let flag_byte = u8::try_from(count - 1).unwrap_or_default()
-        | if compressed { 0x10 } else { 0 }
-        | unassigned;
-    let mut header = Header::v2(
-        &fixture.key,
-        wire::hour_of(NOW),
-        fixture.config.schema_version(),
-    );
-    header.flags = flag_byte;
+    let (header, nonce) = crafted_head(fixture, control, count_byte);
+    let unassigned = header.flags & 0x20;
     let id = CRAFTED_ID;
     let bounds = Bounds {
         persistent: false,
@@ -484,7 +522,6 @@ fn crafted(fixture: &Fixture, control: u8, count_byte: u8, payload: &[u8]) -> Cr
     let mut plaintext = postcard::to_allocvec(&(id, NOW - 60, NOW + 600, bounds, no_flash))
         .expect("the head serializes");
     plaintext.extend_from_slice(&stream);
-    let nonce = wire::nonce(&fixture.key, count_byte);
     let value = wire::seal(&fixture.key, &header, NAME, &nonce, &plaintext);
     // Split at 4-aligned places, every chunk non-empty (a value is at least 64 characters).
     let step = (value.len() / count) / 4 * 4;
@@ -654,6 +691,43 @@ static SCRATCH: LazyLock<Mutex<Scratch>> = LazyLock::new(|| {
 /// Whether to print each sealing input's request and response (`DEBUG_CHUNKS` set).
 static DEBUG: LazyLock<bool> = LazyLock::new(|| std::env::var_os("DEBUG_CHUNKS").is_some());
 
+/// Where a pair's value comes from: chunk `.1` of set `.0` (the pool's four, then the crafted
+/// one at 4 and past the end), that chunk with one character changed (at `.1`, to `.2`), or
+/// literal base64url text.
+enum Source {
+    Chunk(usize, usize),
+    Changed(usize, u8, u8),
+    Literal(String),
+}
+
+/// The value `source` gives unless it is the crafted set's (`None`).
+fn pool_value<'a>(fixture: &'static Fixture, source: &'a Source) -> Option<Cow<'a, str>> {
+    match source {
+        Source::Chunk(set, chunk) => fixture
+            .pool
+            .get(*set)
+            .map(|set| Cow::Borrowed(set.values.get(*chunk).copied().unwrap_or_default())),
+        Source::Changed(set, at, with) => fixture
+            .pool
+            .get(*set)
+            .map(|set| Cow::Owned(changed(&set.values, *at, *with))),
+        Source::Literal(text) => Some(Cow::Borrowed(text.as_str())),
+    }
+}
+
+/// Chunk `at & 3` of `values` with the character at `(at >> 2) * 97` (modulo its length)
+/// made `BASE64URL[with & 63]`.
+fn changed(values: &[&str], at: u8, with: u8) -> String {
+    let mut chars = values
+        .get(usize::from(at & 3))
+        .map_or_else(Vec::new, |value| value.as_bytes().to_vec());
+    if let Some(len) = std::num::NonZeroUsize::new(chars.len()) {
+        let position = usize::from(at >> 2) * 97 % len.get();
+        chars[position] = BASE64URL[usize::from(with & 63)];
+    }
+    String::from_utf8(chars).expect("base64url")
+}
+
 const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 fuzz_target!(|input: &[u8]| {
@@ -671,46 +745,27 @@ fuzz_target!(|input: &[u8]| {
     };
     let mut scratch = SCRATCH.lock().unwrap_or_else(PoisonError::into_inner);
     let Scratch { cache, cookie } = &mut *scratch;
-    let slot = cache.get(fixture, *control, *count_byte, payload);
-    let crafted_data = slot
-        .data()
-        .map(|bytes| decode(bytes).expect("the reference decoder read it"));
-    let crafted = ChunkSet {
-        values: slot.values(),
-        session: crafted_data
-            .as_ref()
-            .map(|data| (SessionId::from_bytes(CRAFTED_ID), data)),
-    };
-    let sets: Vec<&ChunkSet<'_>> = fixture.pool.iter().chain([&crafted]).collect();
 
-    // The request's pairs, by name index (None: not a chunk name); a pool value is borrowed.
-    let mut pairs: Vec<(usize, Cow<'_, str>)> = Vec::new();
+    // The program's pairs, by name index. A value from the crafted set waits for it: the
+    // crafted value is only made (sealed, its stream deflated and inflated) when the request
+    // can carry it.
+    let mut ops: Vec<(usize, Source)> = Vec::new();
     while let [byte, tail @ ..] = program {
         program = tail;
-        if pairs.len() == MAX_PAIRS {
+        if ops.len() == MAX_PAIRS {
             break;
         }
         let name = usize::from(byte >> 5);
         let pick = usize::from(byte & 0x1F);
-        let value = if pick < 20 {
-            let set = sets.get(pick >> 2).copied().unwrap_or(&crafted);
-            Cow::Borrowed(set.values.get(pick & 3).copied().unwrap_or_default())
+        let source = if pick < 20 {
+            Source::Chunk(pick >> 2, pick & 3)
         } else if pick < 26 {
             // A pool chunk with one character changed.
             let [at, with, tail @ ..] = program else {
                 break;
             };
             program = tail;
-            let set = sets.get(pick - 20).copied().unwrap_or(&crafted);
-            let mut chars = set
-                .values
-                .get(usize::from(*at & 3))
-                .map_or_else(Vec::new, |value| value.as_bytes().to_vec());
-            if let Some(len) = std::num::NonZeroUsize::new(chars.len()) {
-                let position = usize::from(*at >> 2) * 97 % len.get();
-                chars[position] = BASE64URL[usize::from(*with & 63)];
-            }
-            Cow::Owned(String::from_utf8(chars).expect("base64url"))
+            Source::Changed(pick - 20, *at, *with)
         } else {
             let [n, tail @ ..] = program else {
                 break;
@@ -718,15 +773,62 @@ fuzz_target!(|input: &[u8]| {
             let take = usize::from(*n).min(tail.len());
             let (literal, tail) = tail.split_at(take);
             program = tail;
-            Cow::Owned(
+            Source::Literal(
                 literal
                     .iter()
                     .map(|&b| char::from(BASE64URL[usize::from(b & 63)]))
                     .collect(),
             )
         };
-        pairs.push((name, value));
+        ops.push((name, source));
     }
+    // Each pair's value, but those of the crafted set (`None`), which is made only when the
+    // request can carry it: when the program takes a value from it, or a value under `sid`
+    // could be its first chunk (it agrees with the crafted header and nonce as far as both
+    // go). Otherwise no request carries it whole and no check reads it, so making it (a seal,
+    // and a DEFLATE and an inflation of its stream) would check nothing.
+    let known: Vec<(usize, Option<Cow<'_, str>>)> = ops
+        .iter()
+        .map(|(name, source)| (*name, pool_value(fixture, source)))
+        .collect();
+    let needed = known.iter().any(|(_, value)| value.is_none()) || {
+        let firsts = known
+            .iter()
+            .filter_map(|(name, value)| value.as_ref().filter(|_| NAMES[*name].1 == Some(0)));
+        let mut firsts = firsts.peekable();
+        firsts.peek().is_some() && {
+            let prefix = crafted_prefix(fixture, *control, *count_byte);
+            firsts.any(|value| value.bytes().zip(prefix.bytes()).all(|(a, b)| a == b))
+        }
+    };
+    let slot = needed.then(|| &*cache.get(fixture, *control, *count_byte, payload));
+    let crafted_data = slot
+        .and_then(Slot::data)
+        .map(|bytes| decode(bytes).expect("the reference decoder read it"));
+    let crafted = slot.map(|slot| ChunkSet {
+        values: slot.values(),
+        session: crafted_data
+            .as_ref()
+            .map(|data| (SessionId::from_bytes(CRAFTED_ID), data)),
+    });
+    let sets: Vec<&ChunkSet<'_>> = fixture.pool.iter().chain(&crafted).collect();
+
+    // The request's pairs; a pool value is borrowed.
+    let crafted_values = crafted.as_ref().map_or(&[][..], |set| &set.values[..]);
+    let pairs: Vec<(usize, Cow<'_, str>)> = known
+        .into_iter()
+        .zip(&ops)
+        .map(|((name, value), (_, source))| {
+            let value = value.unwrap_or_else(|| match source {
+                Source::Chunk(_, chunk) => {
+                    Cow::Borrowed(crafted_values.get(*chunk).copied().unwrap_or_default())
+                }
+                Source::Changed(_, at, with) => Cow::Owned(changed(crafted_values, *at, *with)),
+                Source::Literal(_) => unreachable!("a literal is not the crafted set's"),
+            });
+            (name, value)
+        })
+        .collect();
     // `name=value` pairs joined by "; ", written into the reused buffer (taken, handed to
     // `http` without a copy, and taken back once the request is done).
     let mut header = std::mem::take(cookie);
@@ -781,7 +883,7 @@ fuzz_target!(|input: &[u8]| {
 
     // The session seen is fresh or an authentic candidate, and on a clean request that one.
     if seen.from_cookie {
-        let found = (seen.id.expect("an opened session has an id"), &seen.data);
+        let found = (seen.id.expect("an opened session has an id"), &*seen.data);
         assert!(
             sets.iter()
                 .any(|set| carries(set) && set.session == Some(found)),
@@ -794,7 +896,7 @@ fuzz_target!(|input: &[u8]| {
             let expected = set.session;
             let got = seen
                 .from_cookie
-                .then(|| (seen.id.expect("opened sessions have ids"), &seen.data));
+                .then(|| (seen.id.expect("opened sessions have ids"), &*seen.data));
             assert_eq!(
                 got,
                 expected,
@@ -844,7 +946,7 @@ fuzz_target!(|input: &[u8]| {
         // header to): the same ring, configuration and clock, without a second request.
         let back = fixture.layer.sessions().begin(replay, "/");
         assert!(!back.is_new(), "a sealed session did not open");
-        assert_eq!(*back.get(), seen.left);
+        assert_eq!(*back.get(), *seen.left);
         assert_eq!(back.id(), seen.left_id);
         back.abandon();
     } else if let Op::Update(_) = op
