@@ -9,7 +9,10 @@
 //! come from the input: raw bytes, a raw byte stream flagged compressed, a real DEFLATE stream of a
 //! session (at the crate's level) truncated anywhere, or the same stream of a repeated session
 //! (for a payload over about 200 bytes, a bomb past the 16 KiB inflation limit, of at most
-//! twice it), split at 4-aligned places into as many chunks as the header says.
+//! twice it), split at 4-aligned places into as many chunks as the header says. The crafted
+//! value is made only for an input whose request can carry it (its program takes a value
+//! from it, or puts under `sid` a value that agrees with its header and nonce, which the
+//! input fixes), and kept by what it is made from for the next inputs that make the same.
 //!
 //! Input: a control byte (bits 0-1: the handler reads, updates, destroys or never touches the
 //! session; bits 2-3: the crafted value's mode; bit 4: an unassigned flag bit; bits 5-6: what
@@ -31,7 +34,8 @@
 //! the limit) and never anything else; on a clean request it sees exactly that set; a read of a
 //! clean set never deletes one of its chunks; a response that seals `m` chunks writes `sid`
 //! and `sid.1` to `sid.(m-1)` and deletes every other chunk name the request carried, and
-//! those lines, sent back, open to exactly what the handler left.
+//! those lines, sent back to the layer's engine (`SessionLayer::sessions`, what its service
+//! hands the `Cookie` header to), open to exactly what the handler left.
 #![no_main]
 
 use std::borrow::Cow;
