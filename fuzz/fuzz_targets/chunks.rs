@@ -805,7 +805,7 @@ fuzz_target!(|input: &[u8]| {
             firsts.any(|value| value.bytes().zip(prefix.bytes()).all(|(a, b)| a == b))
         }
     };
-    let slot = needed.then(|| &*cache.get(fixture, *control, *count_byte, payload));
+    let slot = needed.then(|| cache.get(fixture, *control, *count_byte, payload));
     let crafted_data = slot
         .and_then(Slot::data)
         .map(|bytes| decode(bytes).expect("the reference decoder read it"));
