@@ -275,6 +275,12 @@ impl SessionConfig {
         &self.path
     }
 
+    /// Whether the cookie's `Path` is `/`, inside which every request path lies (so the path
+    /// a request was sent to never needs looking up).
+    pub(crate) fn covers_every_path(&self) -> bool {
+        self.path == "/"
+    }
+
     /// The most cookies one session is split across (1: no chunking).
     #[must_use]
     pub fn max_chunks(&self) -> usize {

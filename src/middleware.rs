@@ -161,10 +161,12 @@ fn start<T: SessionData, F, B>(
     inner: impl FnOnce(Request<B>) -> F,
 ) -> ResponseFuture<F, T> {
     let cookies = HeaderFields::collect(req.headers().get_all(COOKIE).iter().cloned());
-    // Every path is inside `Path=/` (the default): no need to look for axum's original URI.
-    let path = match sessions.config().path() {
-        "/" => "/",
-        _ => browser_path(&req),
+    // Under `Path=/` (the default) the path is not read: no need to look for axum's original
+    // URI.
+    let path = if sessions.config().covers_every_path() {
+        "/"
+    } else {
+        browser_path(&req)
     };
     let session = sessions.begin(cookies, path);
     req.extensions_mut().insert(session.clone());

@@ -336,7 +336,8 @@ impl<T: SessionData> Session<T> {
         request_path: &str,
     ) -> Self {
         let cookie_path = settings.config.path();
-        let outside_path = cookie_path != "/" && !cookies::path_matches(request_path, cookie_path);
+        let outside_path = !settings.config.covers_every_path()
+            && !cookies::path_matches(request_path, cookie_path);
         let eager = settings.config.rolling() == Rolling::EveryRequest;
         let session = Self {
             shared: Arc::new(Shared {
