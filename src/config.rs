@@ -568,9 +568,9 @@ impl SessionConfigBuilder {
     /// A change to compressible data costs one compression at DEFLATE level 1 (tens of
     /// microseconds for a few KiB; the compressor's state, about 310 KB, is made once per
     /// thread and wiped after every use), and a second one at level 6 when level 1's form does
-    /// not fit the cookies (what fitted under 0.2's level 6 still fits). A re-seal of an unchanged session (a refresh, a key upgrade) reuses the
-    /// form the data came in and never compresses; opening a compressed cookie inflates it
-    /// into one 16 KiB buffer.
+    /// not fit the cookies (what fitted under 0.2's level 6 still fits). A re-seal of an
+    /// unchanged session (a refresh, a key upgrade) reuses the form the data came in and never
+    /// compresses; opening a compressed cookie inflates it into one 16 KiB buffer.
     #[cfg(feature = "compression")]
     #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
     pub fn compression(mut self, on: bool) -> Self {

@@ -315,10 +315,6 @@ mod tests {
         }
     }
 
-    /// Near the line limit, a browser-session cookie (no Max-Age) holds a longer value than a
-    /// persistent one: whatever `set` accepts, the response seals, for both kinds (the
-    /// `cookie_header` fuzz target found browser-session values the codec's bound refused at
-    /// the seal after `set` had returned `Ok`).
     /// Compression's fast level is used unless its output does not fit; then the level that
     /// compresses best is: a change is accepted exactly when that level's output fits (what
     /// fitted under 0.2's level 6 still fits), and the cookie opens to the data.
@@ -389,6 +385,10 @@ mod tests {
         assert!(fallbacks > 0, "no limit between the two levels' lines");
     }
 
+    /// Near the line limit, a browser-session cookie (no Max-Age) holds a longer value than a
+    /// persistent one: whatever `set` accepts, the response seals, for both kinds (the
+    /// `cookie_header` fuzz target found browser-session values the codec's bound refused at
+    /// the seal after `set` had returned `Ok`).
     #[test]
     fn every_accepted_size_is_sealed_for_both_kinds_of_cookie() {
         for algorithm in [
