@@ -223,19 +223,14 @@ impl LineLimits<'_> {
             return Ok(Layout { lens, count: 1 });
         }
         let walk = self.walk(value_len, extra, self.max_chunks);
-        let too_large = |size, limit| Err(SessionError::TooLarge { size, limit });
-        if self.max_chunks == 1 {
-            if walk.left > 0 {
-                let line = fixed_line_len(self.name, 0, self.suffix, false) + extra + value_len;
-                return too_large(line, self.line_limit);
-            }
-            if walk.header_len > self.header_budget {
-                return too_large(walk.header_len, self.header_budget);
-            }
-        } else if walk.left > 0 || walk.header_len > self.header_budget {
+        // With chunking (an empty value walks to nothing and fits).
+        if walk.left > 0 || walk.header_len > self.header_budget {
             let need = self.walk(value_len, extra, usize::MAX).header_len;
             let full = self.walk(usize::MAX, extra, self.max_chunks).header_len;
-            return too_large(need, full.min(self.header_budget));
+            return Err(SessionError::TooLarge {
+                size: need,
+                limit: full.min(self.header_budget),
+            });
         }
         Ok(Layout {
             lens: walk.lens,
