@@ -693,7 +693,7 @@ impl Cache {
 /// 1 KB (a literal is shorter).
 const MAX_COOKIE: usize = MAX_PAIRS * (LINE_LIMIT + 16);
 
-/// What the inputs reuse: the crafted values, and the `Cookie` header's buffer (up to 200 KB:
+/// What the inputs reuse: the crafted values, and the `Cookie` header's buffer (up to 50 KB:
 /// one made per input would be mapped, faulted in page by page and unmapped each time).
 struct Scratch {
     cache: Cache,
