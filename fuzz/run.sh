@@ -23,7 +23,9 @@ LOGS=artifacts/logs
 # libFuzzer: that halves the cookie targets' speed. Comparisons of byte strings (memcmp, so
 # cookie names, key strings, state words) still guide the mutations, and the dictionaries and
 # seeds hold the header values.
-BUILD_FLAGS=(--no-trace-compares)
+# -O: cargo-fuzz's release build (without it, cargo-fuzz adds -Cdebug-assertions to every crate
+# through RUSTFLAGS); the overflow checks and debug assertions come from Cargo.toml's profile.
+BUILD_FLAGS=(-O --no-trace-compares)
 # cc (1.2+) instruments C++ with ASan when the Rust code is: libFuzzer's own per-feature
 # bookkeeping then runs instrumented and costs more than the targets. The targets stay
 # instrumented; only libFuzzer's runtime is built without ASan.
