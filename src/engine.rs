@@ -466,7 +466,9 @@ fn type_binding<T: SessionData>(config: &SessionConfig) -> Option<u32> {
 /// migration, a capped lifetime, a session that could not be saved.
 fn log(finished: &Finished, now: impl FnOnce() -> u64) {
     log_found(finished.found, now);
-    if let Some((from, to)) = finished.found.migrated {
+    // A migrated cookie whose re-seal failed was not converted: the seal's event below says so
+    // (one event, not two: SECURITY.md's boundary table).
+    if let (Some((from, to)), None) = (finished.found.migrated, &finished.seal_error) {
         tracing::info!(
             target: MIGRATE_EVENT_TARGET,
             %from,
@@ -485,7 +487,7 @@ fn log(finished: &Finished, now: impl FnOnce() -> u64) {
             // The client's own valid cookie under a configuration changed since (compression
             // or chunking turned off, a smaller limit): nothing a client sends logs above
             // `info` (SECURITY-TESTS F5, H3), and the cookie stays as it was sent.
-            tracing::info!(target: SEAL_EVENT_TARGET, %error, "session cookie not re-sealed (refresh or key upgrade): it no longer fits the configuration, and is kept as sent");
+            tracing::info!(target: SEAL_EVENT_TARGET, %error, "session cookie not re-sealed (refresh, key upgrade or migration): it no longer fits the configuration, and is kept as sent");
         } else {
             tracing::error!(target: SEAL_EVENT_TARGET, %error, "session not saved");
         }
