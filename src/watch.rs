@@ -20,10 +20,12 @@ const KEYS_EVENT_TARGET: &str = "sealed_session::keys";
 
 /// Polls a ring file and reloads the ring when the file changes; stops when dropped.
 ///
-/// Made by [`KeyRing::watch_file`]. A reload is atomic. A file that is refused (it does not
-/// parse, lacks its `end` line, is not a regular file or is over 64 KiB, names no key that can
-/// seal, or would weaken the running ring) keeps the old ring and logs one `error` event
-/// (target `sealed_session::keys`) per change of the file; a good reload logs one `info` event.
+/// Made by [`KeyRing::watch_file`]. A reload is atomic. A file that is refused keeps the old
+/// ring and logs `error` events (target `sealed_session::keys`): one per change of a file that
+/// does not parse, lacks its `end` line, names no key that can seal or would weaken the running
+/// ring; and one when the file cannot be read (missing, not a regular file, over 64 KiB), at
+/// the start or when it becomes so, not again until it has been read. A good reload logs one
+/// `info` event.
 /// A change of the primary key logs one `info` event, whether a reload or an activation time
 /// made it. Dropping the watcher logs that it stopped (at `warn` in debug builds, where a
 /// `let _ = ring.watch_file(..)` is the likely cause).
@@ -60,7 +62,8 @@ impl KeyRing {
     /// # Errors
     ///
     /// [`KeyError::ZeroInterval`] for a zero `every` (a busy loop). A file that is missing or
-    /// refused when the watcher starts is not an error: the watcher loads it once it is good.
+    /// refused when the watcher starts is not an error: the watcher loads it once it is good
+    /// (one that cannot be read is logged at once, see [`RingWatcher`]).
     pub fn watch_file(
         &self,
         path: impl Into<PathBuf>,
@@ -75,7 +78,15 @@ impl KeyRing {
         let watched = path.clone();
         // Read before the thread starts, so that a change made once this returns is seen; a
         // bounded read of a regular file only, so that it cannot block or fill the memory.
-        let last = read_ring_file(&path).ok();
+        let last = match read_ring_file(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(error) => {
+                // The polls report a file that becomes unreadable; one that already is (a
+                // wrong path, a FIFO, a file over 64 KiB) is said here, once.
+                tracing::error!(target: KEYS_EVENT_TARGET, path = %path.display(), %error, "key ring file unreadable; keeping the current ring");
+                None
+            }
+        };
         // The thread reports to the subscriber of the code that started it, scoped or global.
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let thread = thread::Builder::new()

@@ -762,3 +762,51 @@ async fn the_watcher_logs_primary_changes_and_its_stop() {
     );
     assert!(text.contains("session.keys"), "{text}");
 }
+
+/// F6, H4: a watcher started on a file it cannot read (over 64 KiB here) says so at once, in
+/// one `error` event naming the path, and not again on every poll; it loads the file once it
+/// is good, and says so again when the file becomes unreadable once more (until this test,
+/// nothing was logged for a file unreadable at the start: a wrong path went unseen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_says_once_that_its_file_cannot_be_read() {
+    let dir = harness::lifecycle::TempDir::new();
+    let path = dir.path().join("session.keys");
+    let (a, b) = (
+        key_string(Algorithm::Aes256Gcm),
+        key_string(Algorithm::Aes256Gcm),
+    );
+    let too_large = format!("{b}\n#{}\nend\n", "x".repeat(64 * 1024));
+    std::fs::write(&path, &too_large).unwrap();
+    let ring: KeyRing = a.parse().unwrap();
+    let logs = harness::Logs::capture();
+    let polls = std::time::Duration::from_millis(1);
+    let watcher = ring.watch_file(&path, polls).unwrap();
+    let unreadable = |text: &str| text.matches("key ring file unreadable").count();
+    until("the event for the file it cannot read", || {
+        unreadable(&logs.text()) == 1
+    })
+    .await;
+    // Many polls of the same unreadable file: no more events.
+    tokio::time::sleep(polls * 50).await;
+    let text = logs.text();
+    assert_eq!(unreadable(&text), 1, "{text}");
+    assert!(text.contains("session.keys"), "{text}");
+    assert_eq!(ring.ids(), vec![KeyId::new(key_id(&a))]);
+
+    // Good now (replaced atomically): loaded.
+    let staged = dir.path().join("session.keys.new");
+    std::fs::write(&staged, format!("{b}\n{a}\nend\n")).unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+    until("the reload", || logs.text().contains("key ring reloaded")).await;
+    assert_eq!(ring.primary_id(), KeyId::new(key_id(&b)));
+
+    // Unreadable again: said once more, and the ring is kept.
+    std::fs::write(&staged, &too_large).unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+    until("the second event", || unreadable(&logs.text()) == 2).await;
+    tokio::time::sleep(polls * 50).await;
+    let text = logs.text();
+    assert_eq!(unreadable(&text), 2, "{text}");
+    assert_eq!(ring.primary_id(), KeyId::new(key_id(&b)));
+    drop(watcher);
+}
