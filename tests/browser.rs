@@ -2559,11 +2559,19 @@ impl WebDriver {
 /// Starts `Xvfb` on a free display number (its process is the guard's) and returns the
 /// display (`:N`) once the server's socket is there.
 fn start_xvfb(guard: &mut Guard) -> String {
-    for number in 99..200 {
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-        if socket.exists() || Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+    // The tests of one binary start their servers in parallel: each takes its own number.
+    static NEXT_DISPLAY: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    for _ in 0..DISPLAYS {
+        let number =
+            99 + NEXT_DISPLAY.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % DISPLAYS;
+        if display_in_use(number) {
             continue;
         }
+        // An Xvfb killed by an earlier test (the guard kills with SIGKILL) leaves its lock and
+        // socket behind; the socket would look like this server's before it is up.
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+        let _ = std::fs::remove_file(&socket);
+        let _ = std::fs::remove_file(format!("/tmp/.X{number}-lock"));
         let display = format!(":{number}");
         let mut xvfb = Command::new(XVFB)
             .args([
@@ -2598,4 +2606,18 @@ fn start_xvfb(guard: &mut Guard) -> String {
         }
     }
     panic!("no free X display number in :99 to :199 for Xvfb");
+}
+
+/// The display numbers `start_xvfb` tries, from `:99`.
+const DISPLAYS: u32 = 101;
+
+/// Whether display `:number` belongs to a running X server: its lock file names a live
+/// process (a lock that cannot be read yet is being written, so in use too).
+fn display_in_use(number: u32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/tmp/.X{number}-lock")) else {
+        return false;
+    };
+    text.trim()
+        .parse::<u32>()
+        .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists())
 }
