@@ -104,7 +104,9 @@ impl SealFacts {
 /// Wire format v2 (see SECURITY.md): the plaintext is `postcard(session id, created, expires,
 /// lifetime, flash messages, data)`, sealed under the ring's primary key for one cookie name,
 /// with the schema version in the authenticated header (so a value cannot be replayed as
-/// another cookie or misread as another shape of data). Values of format v1 (0.1) still open.
+/// another cookie; it opens as any type of the same schema version). A codec bound with
+/// [`bound_to`](Self::bound_to) or [`with_type_context`](Self::with_type_context) writes
+/// format v3, which binds the type. Values of format v1 (0.1) still open.
 /// Opening checks the absolute and idle lifetimes against the caller's `now`, from the
 /// authenticated plaintext only. Cloning is cheap and shares the ring.
 ///
@@ -317,9 +319,10 @@ impl Codec {
 
     /// Binds sealed values to the session type `T` (wire format v3): the header carries a
     /// fingerprint of `T`'s serde shape (field names and types, enum variants), so a value
-    /// sealed for one type never opens as another, even under the same key ring and cookie
-    /// name. [`seal`](Self::seal) then writes format v3 and [`open`](Self::open) reads format
-    /// v3 values bound to `T` (and v1/v2 values of the schema version). An unbound codec
+    /// sealed for one type never opens as a type of another shape, even under the same key
+    /// ring and cookie name (two types of the same shape need different type contexts).
+    /// [`seal`](Self::seal) then writes format v3 and [`open`](Self::open) reads format v3
+    /// values bound to `T` (and v1/v2 values of the schema version). An unbound codec
     /// writes format v2. `SessionLayer` and `Sessions` bind to their type on their own.
     ///
     /// # Errors

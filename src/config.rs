@@ -514,11 +514,12 @@ impl SessionConfigBuilder {
     }
 
     /// Binds sessions to `context` instead of the session type's traced shape (wire format
-    /// v3). Needed only for a type whose shape cannot be traced (its `Deserialize` calls
-    /// `deserialize_any`, as `serde_json::Value` does, or it recurses through a struct); the
-    /// engine then logs a warning at start-up and writes format v2. Choose a context unique
-    /// to the application and type (`"billing/session v1"`), and change it whenever the
-    /// type's encoding changes.
+    /// v3). Needed for a type whose shape cannot be traced (its `Deserialize` calls
+    /// `deserialize_any`, as `serde_json::Value` does, or it recurses through a struct; without
+    /// a context the engine logs a warning at start-up and writes format v2), and to tell apart
+    /// two applications sharing a key ring and cookie name whose session types have the same
+    /// shape. Choose a context unique to the application and type (`"billing/session v1"`),
+    /// and change it whenever the type's encoding changes.
     pub fn type_context(mut self, context: impl Into<String>) -> Self {
         self.policy.type_context = Some(context.into());
         self

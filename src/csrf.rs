@@ -46,17 +46,17 @@ const _: () = assert!(TOKEN_B64_LEN == (TOKEN_LEN * 4).div_ceil(3));
 ///     ))
 /// }
 ///
-/// /// POST /login: refuse unless the form's token is the session's.
+/// /// POST /login: refuse unless the form's token is the session's; then a fresh session,
+/// /// so that nothing of a planted pre-login session (its token, say) survives login
+/// /// (README "Logins", SECURITY.md H9).
 /// fn login(session: &Session<App>, form_csrf: &str, user: &str) -> Result<bool, SessionError> {
 ///     let valid = session.get().csrf.as_ref().is_some_and(|t| t.verify(form_csrf));
 ///     if !valid {
 ///         return Ok(false); // answer 403
 ///     }
-///     session.update(|app| {
-///         app.user = Some(user.to_owned());
-///         app.csrf = None; // a new token for the logged-in session
-///     })?;
-///     session.cycle_id()?;
+///     // `csrf: None`: the logged-in session makes its own token on first use.
+///     session.set(App { user: Some(user.to_owned()), csrf: None })?;
+///     session.renew()?;
 ///     Ok(true)
 /// }
 /// # let _ = (login_form, login);

@@ -259,7 +259,8 @@ impl<T> fmt::Debug for Sessions<T> {
 impl<T: SessionData> Session<T> {
     /// Ends the request: decides what the response carries, and logs what the request's
     /// cookies and the seal gave (at most one event about the cookies a client sent, never
-    /// above `info`, SECURITY-TESTS F5). Later calls get an empty outcome, and later changes
+    /// above `info` but for the rate-limited `warn` of a server-side refusal, SECURITY-TESTS
+    /// F5). Later calls get an empty outcome, and later changes
     /// [`SessionError::ResponseSent`](crate::SessionError::ResponseSent).
     ///
     /// `server_error`: the response has a 5xx status (or the handler failed in a way the
@@ -462,8 +463,9 @@ fn type_binding<T: SessionData>(config: &SessionConfig) -> Option<u32> {
     }
 }
 
-/// The request's events: what its cookies gave (at most one, never above `info`), a
-/// migration, a capped lifetime, a session that could not be saved.
+/// The request's events: what its cookies gave (at most one, never above `info` but for the
+/// rate-limited `warn` of [`log_found`]), a migration, a capped lifetime, a session that could
+/// not be saved.
 fn log(finished: &Finished, now: impl FnOnce() -> u64) {
     log_found(finished.found, now);
     // A migrated cookie whose re-seal failed was not converted: the seal's event below says so
@@ -498,8 +500,8 @@ fn log(finished: &Finished, now: impl FnOnce() -> u64) {
 /// above `info`: a client can send any cookies it likes, and must not fill the logs. The one
 /// exception is a refusal that ends sessions for a server-side reason ([`server_side`]): a
 /// `warn` naming the fix, at most once per reason per minute (the rest stay at `info`), so that
-/// a production `WARN` filter shows a mass logout and a client can add at most one line a
-/// minute.
+/// a production `WARN` filter shows a mass logout and a client can add at most one line per
+/// reason a minute (six in all).
 fn log_found(found: Found, now: impl FnOnce() -> u64) {
     if found.ambiguous {
         tracing::info!(

@@ -13,7 +13,7 @@
 //!   handlers, is not detected (nothing in Rust's standard library makes one);
 //! - on the next draw of every thread after [`reseed_nonces`] was called: a VM snapshot
 //!   restore runs no fork handler, so the application (or its platform's restore hook) calls
-//!   it after a restore, or seals with nonces from the OS (see SECURITY.md).
+//!   it after a restore, or restarts the process (SECURITY.md F7).
 
 use core::cell::RefCell;
 use core::sync::atomic::{AtomicU64, Ordering};

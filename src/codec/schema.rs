@@ -28,7 +28,8 @@ type WriteFn<T> = Box<dyn Fn(&T, &mut Vec<u8>, usize) -> Result<(), Encoding> + 
 /// - [`WireFormat::V3`] (the default from 0.3 on) binds each cookie to its session type: the
 ///   header carries a fingerprint of the type's serde shape (or of the configured
 ///   [`type_context`](crate::SessionConfigBuilder::type_context)), so a cookie of one type
-///   never opens as another, even when two applications share a key ring and a cookie name.
+///   never opens as a type of another shape, even when two applications share a key ring and
+///   a cookie name (two types of the same shape need different contexts).
 /// - [`WireFormat::V2`] is what 0.2 writes and reads. Keep writing it while a fleet is
 ///   upgraded from 0.2 (0.2 instances cannot read v3), and switch to v3 once every instance
 ///   runs 0.3; switching back (a rollback) logs no one out either, since 0.3 reads both and

@@ -1,5 +1,5 @@
 //! The type binding of envelope v3: a 32-bit fingerprint of a session type's serde shape, so
-//! that a cookie sealed for one type never opens as another.
+//! that a cookie sealed for one type never opens as a type of another shape.
 //!
 //! The shape is traced once, when a codec or an engine is built, by running the type's own
 //! `Deserialize` against a deserializer that answers every request with a sample value and
