@@ -78,15 +78,9 @@ impl KeyRing {
         let watched = path.clone();
         // Read before the thread starts, so that a change made once this returns is seen; a
         // bounded read of a regular file only, so that it cannot block or fill the memory.
-        let last = match read_ring_file(&path) {
-            Ok(bytes) => Some(bytes),
-            Err(error) => {
-                // The polls report a file that becomes unreadable; one that already is (a
-                // wrong path, a FIFO, a file over 64 KiB) is said here, once.
-                tracing::error!(target: KEYS_EVENT_TARGET, path = %path.display(), %error, "key ring file unreadable; keeping the current ring");
-                None
-            }
-        };
+        // A file that cannot be read already (a wrong path, a FIFO, a file over 64 KiB) is said
+        // here, once; the polls say when it becomes so.
+        let last = read_reporting(&path, true);
         // The thread reports to the subscriber of the code that started it, scoped or global.
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let thread = thread::Builder::new()
@@ -155,17 +149,23 @@ fn watch(
     }
 }
 
-/// One poll: reloads the file if it changed since `last`; says whether it did.
-fn poll(ring: &KeyRing, path: &Path, last: &mut Option<Zeroizing<Vec<u8>>>, now: u64) -> bool {
-    let bytes = match read_ring_file(path) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            if last.is_some() {
+/// The file's bytes, or `None` if it cannot be read, logged as an `error` when `report`.
+fn read_reporting(path: &Path, report: bool) -> Option<Zeroizing<Vec<u8>>> {
+    read_ring_file(path)
+        .inspect_err(|error| {
+            if report {
                 tracing::error!(target: KEYS_EVENT_TARGET, path = %path.display(), %error, "key ring file unreadable; keeping the current ring");
             }
-            *last = None;
-            return false;
-        }
+        })
+        .ok()
+}
+
+/// One poll: reloads the file if it changed since `last`; says whether it did.
+fn poll(ring: &KeyRing, path: &Path, last: &mut Option<Zeroizing<Vec<u8>>>, now: u64) -> bool {
+    // Said once when it becomes unreadable, not on every poll while it stays so.
+    let Some(bytes) = read_reporting(path, last.is_some()) else {
+        *last = None;
+        return false;
     };
     if last.as_deref() == Some(&*bytes) {
         return false;

@@ -475,8 +475,8 @@ async fn a_compressed_cookie_after_compression_is_turned_off_logs_nothing_above_
 
 /// The same with a cookie of format v2 (0.2's, or a fleet member's still writing it): its
 /// first response also migrates it to v3, and that re-seal fails the same way. One event
-/// still, which does not claim the cookie was converted (0.2's engine logged two: "converted
-/// and re-sealed", then "not re-sealed").
+/// still, which does not claim the cookie was converted (before the fix the engine logged
+/// two: "converted and re-sealed", then "not re-sealed").
 #[cfg(feature = "compression")]
 #[tokio::test]
 async fn a_compressed_v2_cookie_after_compression_is_turned_off_is_one_event_per_request() {
