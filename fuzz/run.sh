@@ -6,8 +6,13 @@
 #   fuzz/run.sh cmin [TARGET..]          fold runs/ and seeds/ into the committed corpus, minimized
 #   fuzz/run.sh build                    install cargo-fuzz if missing, build, write the seeds
 #
-# Each run uses -rss_limit_mb=256 -malloc_limit_mb=2 (SECURITY-TESTS D1): a single allocation
-# over 2 MB, 256 MB resident, a panic, a sanitizer report or a 10 s input is a failure. Every
+# Two builds of every target: the runs' build, without a sanitizer (the crate and the harnesses
+# forbid `unsafe`, and AddressSanitizer triples each input's cost), and an AddressSanitizer
+# build that replays every input the run kept and every committed and seed input after it
+# (`-runs=0`), for the `unsafe` code of the dependencies (README.md, "Sanitizers").
+# Each run and replay uses -rss_limit_mb=256 -malloc_limit_mb=2 (SECURITY-TESTS D1; in the
+# runs' build the fuzz crate's allocator enforces the 2 MB): a single allocation of 2 MB or
+# more, 256 MB resident, a panic, a sanitizer report or a 10 s input is a failure. Every
 # target runs even after one fails; the script then exits 1 and names the artifacts.
 #
 # Corpora: corpus/<target>/ is committed and minimized (runs only read it); seeds/<target>/ is
@@ -26,11 +31,16 @@ LOGS=artifacts/logs
 # -O: cargo-fuzz's release build (without it, cargo-fuzz adds -Cdebug-assertions to every crate
 # through RUSTFLAGS); the overflow checks and debug assertions come from Cargo.toml's profile.
 BUILD_FLAGS=(-O --no-trace-compares)
+RUN_FLAGS=("${BUILD_FLAGS[@]}" -s none)
+# The replaying build: cargo-fuzz's default sanitizer (address), in a target directory of its own.
+ASAN_DIR="${CARGO_TARGET_DIR:-target}/asan"
+ASAN_FLAGS=("${BUILD_FLAGS[@]}" --target-dir "$ASAN_DIR")
 # cc (1.2+) instruments C++ with ASan when the Rust code is: libFuzzer's own per-feature
 # bookkeeping then runs instrumented and costs more than the targets. The targets stay
 # instrumented; only libFuzzer's runtime is built without ASan.
 export CXXFLAGS="${CXXFLAGS:+$CXXFLAGS }-fno-sanitize=address"
 ASAN_RUN="quarantine_size_mb=16:malloc_context_size=2:detect_stack_use_after_return=0"
+HOST="$(rustc +nightly -vV 2>/dev/null | sed -n 's/^host: //p')"
 
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 2; }
 
@@ -46,40 +56,44 @@ build() {
         echo "== installing cargo-fuzz $CARGO_FUZZ_VERSION"
         cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
     fi
-    echo "== cargo +nightly fuzz build ${BUILD_FLAGS[*]} (all targets and the seed generator)"
-    cargo +nightly fuzz build "${BUILD_FLAGS[@]}"
-    local host
-    host="$(rustc +nightly -vV | sed -n 's/^host: //p')"
+    echo "== cargo +nightly fuzz build ${ASAN_FLAGS[*]} (the replaying build and the seed generator)"
+    cargo +nightly fuzz build "${ASAN_FLAGS[@]}"
+    # Target by target: the seed generator does not link libFuzzer, and without a sanitizer's
+    # runtime nothing else defines the coverage hooks its code calls.
+    echo "== cargo +nightly fuzz build ${RUN_FLAGS[*]} TARGET (the runs' build, each target)"
+    local target
+    for target in "${TARGETS[@]}"; do
+        cargo +nightly fuzz build "${RUN_FLAGS[@]}" "$target"
+    done
     echo "== seeds"
-    "${CARGO_TARGET_DIR:-target}/$host/release/seed" seeds
+    "$ASAN_DIR/$HOST/release/seed" seeds
 }
 
-# run_target TARGET SECONDS: one libFuzzer run; prints a summary line, returns its status.
-run_target() {
-    local target="$1" seconds="$2" log="$LOGS/$1.log" status=0
-    local args=(-max_total_time="$seconds" -rss_limit_mb=256 -malloc_limit_mb=2 -timeout=10
-        -print_final_stats=1)
-    if [[ -f "dict/$target.dict" ]]; then
-        args+=(-dict="dict/$target.dict")
-    fi
+# limits TARGET: the options of every run and replay of TARGET.
+limits() {
+    local target="$1"
+    printf '%s\n' -rss_limit_mb=256 -malloc_limit_mb=2 -timeout=10
     # `open` reads values up to codec D's 16 KiB limit (and one byte more).
     if [[ "$target" == open ]]; then
-        args+=(-max_len=16500)
+        printf '%s\n' -max_len=16500
+    fi
+}
+
+# run_target TARGET SECONDS: one libFuzzer run of the runs' build, then the replay of what it
+# kept under AddressSanitizer; prints a summary line each, returns the first failure's status.
+run_target() {
+    local target="$1" seconds="$2" log="$LOGS/$1.log" status=0
+    local args=(-max_total_time="$seconds" -print_final_stats=1)
+    mapfile -t -O "${#args[@]}" args < <(limits "$target")
+    if [[ -f "dict/$target.dict" ]]; then
+        args+=(-dict="dict/$target.dict")
     fi
     mkdir -p "$LOGS" "runs/$target" "corpus/$target" "seeds/$target"
     echo "== $target: ${seconds}s (log: fuzz/$log)"
     # RUST_BACKTRACE=0: symbolizing a backtrace allocates more than -malloc_limit_mb, which
     # would turn every panic into an out-of-memory report. Re-run an artifact for the trace.
-    # ASan's quarantine of freed memory would otherwise grow towards its 256 MB default and
-    # trip -rss_limit_mb on a long run without any leak. malloc_context_size=2 keeps two frames
-    # of each allocation's stack instead of 30, and detect_stack_use_after_return=0 gives every
-    # frame a plain stack instead of a fake one (a quarter of the targets' time each; safe Rust
-    # cannot return a dangling stack reference). Re-run an artifact without them for full
-    # allocation stacks.
     # New inputs go to runs/ (the first directory); corpus/ and seeds/ are only read.
-    RUST_BACKTRACE=0 \
-        ASAN_OPTIONS="$ASAN_RUN${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
-        cargo +nightly fuzz run "${BUILD_FLAGS[@]}" "$target" \
+    RUST_BACKTRACE=0 cargo +nightly fuzz run "${RUN_FLAGS[@]}" "$target" \
         "runs/$target" "corpus/$target" "seeds/$target" -- "${args[@]}" >"$log" 2>&1 \
         || status=$?
     local runs execs rate cov corpus
@@ -91,11 +105,40 @@ run_target() {
     if [[ "$status" -eq 0 ]]; then
         echo "   ok: ${execs:-?} executions; $runs; $rate; $cov; $corpus; 0 findings"
     else
-        echo "   FAILED (exit $status): $(grep -m1 -E 'panicked at|ERROR: libFuzzer|ERROR: AddressSanitizer' "$log" || echo 'see log')"
-        grep -E "panicked at|^assertion|^Test unit written to" "$log" | sed 's/^/   /' | head -5
-        tail -n 40 "$log" | sed 's/^/   | /'
+        report_failure "$status" "$log"
+    fi
+    replay_target "$target" || { [[ "$status" -ne 0 ]] || status=$?; }
+    return "$status"
+}
+
+# replay_target TARGET: every input of runs/, corpus/ and seeds/ once through the
+# AddressSanitizer build (libFuzzer's -runs=0 executes the given corpora and stops).
+replay_target() {
+    local target="$1" log="$LOGS/$1.asan.log" status=0
+    local args=(-runs=0 -artifact_prefix="artifacts/$target/")
+    mapfile -t -O 2 args < <(limits "$target")
+    mkdir -p "artifacts/$target"
+    # ASan's quarantine of freed memory would otherwise grow towards its 256 MB default and
+    # trip -rss_limit_mb without any leak. malloc_context_size=2 keeps two frames of each
+    # allocation's stack instead of 30, and detect_stack_use_after_return=0 gives every frame
+    # a plain stack instead of a fake one (safe Rust cannot return a dangling stack
+    # reference). Re-run an artifact without them for full allocation stacks.
+    RUST_BACKTRACE=0 ASAN_OPTIONS="$ASAN_RUN${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+        "$ASAN_DIR/$HOST/release/$target" "${args[@]}" \
+        "runs/$target" "corpus/$target" "seeds/$target" >"$log" 2>&1 || status=$?
+    if [[ "$status" -eq 0 ]]; then
+        echo "   asan replay ok: $(grep -o '^Done [0-9]* runs' "$log" | tail -1 | sed 's/Done //; s/runs/inputs/')"
+    else
+        report_failure "$status" "$log"
     fi
     return "$status"
+}
+
+report_failure() {
+    local status="$1" log="$2"
+    echo "   FAILED (exit $status): $(grep -m1 -E 'panicked at|ERROR: libFuzzer|ERROR: AddressSanitizer|==CappedAlloc' "$log" || echo 'see log')"
+    grep -E "panicked at|^assertion|^Test unit written to" "$log" | sed 's/^/   /' | head -5
+    tail -n 40 "$log" | sed 's/^/   | /'
 }
 
 run_all() {
@@ -110,7 +153,8 @@ run_all() {
     done
     if [[ ${#failed[@]} -gt 0 ]]; then
         echo "fuzzing found problems in: ${failed[*]} (inputs under fuzz/artifacts/<target>/)" >&2
-        echo "reproduce: cargo +nightly fuzz run ${BUILD_FLAGS[*]} <target> fuzz/artifacts/<target>/<file>" >&2
+        echo "reproduce: cargo +nightly fuzz run ${RUN_FLAGS[*]} <target> fuzz/artifacts/<target>/<file>" >&2
+        echo "      (an AddressSanitizer report: ${ASAN_FLAGS[*]} instead)" >&2
         exit 1
     fi
     echo "== fuzzing: ${#targets[@]} targets, ${seconds}s each, no findings"
@@ -123,8 +167,7 @@ cmin() {
     mkdir -p "runs/$target" "corpus/$target" "seeds/$target"
     cp -n "runs/$target/"* "seeds/$target/"* "corpus/$target/" 2>/dev/null || true
     echo "== cmin $target: $(find "corpus/$target" -type f | wc -l) inputs"
-    RUST_BACKTRACE=0 ASAN_OPTIONS="$ASAN_RUN" \
-        cargo +nightly fuzz cmin "${BUILD_FLAGS[@]}" "$target" "corpus/$target" \
+    RUST_BACKTRACE=0 cargo +nightly fuzz cmin "${RUN_FLAGS[@]}" "$target" "corpus/$target" \
         -- -rss_limit_mb=256 -malloc_limit_mb=2 -timeout=10 >"$LOGS/cmin-$target.log" 2>&1
     echo "   kept $(find "corpus/$target" -type f | wc -l) inputs, $(du -sk "corpus/$target" | cut -f1) KB"
 }

@@ -18,6 +18,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::wire::{CheapModel, KeyInfo};
 
+/// SECURITY-TESTS D1's limit on one allocation (`-malloc_limit_mb=2`: 2 MiB and more fail),
+/// checked by the allocator itself: libFuzzer checks it only through a sanitizer's allocator,
+/// and the runs' build has none (see README.md, "Sanitizers").
+#[global_allocator]
+static ALLOCATOR: sealed_session_unsafe_support::CappedAlloc<{ 2 << 20 }> =
+    sealed_session_unsafe_support::CappedAlloc;
+
 pub mod layers;
 pub mod oracle;
 pub mod service;

@@ -8,6 +8,9 @@
 //! - [`ScanningAlloc`] ([`scan`]): a global allocator wrapping [`System`] that searches every
 //!   block being freed for registered key material while a [`scan::Watch`] is active
 //!   (SECURITY-TESTS F3).
+//! - [`CappedAlloc`]: a global allocator wrapping [`System`] that aborts the process on any
+//!   single allocation at or over a limit: libFuzzer's `-malloc_limit_mb` for the fuzz
+//!   targets' build without a sanitizer (SECURITY-TESTS D1).
 //!
 //! Nothing here is used by the library itself.
 
@@ -678,3 +681,123 @@ pub mod scan {
 }
 
 pub use scan::ScanningAlloc;
+
+/// A [`GlobalAlloc`] that forwards to [`System`] and aborts the process on any single
+/// allocation of `LIMIT` bytes or more, after one line on stderr naming the size.
+///
+/// libFuzzer's `-malloc_limit_mb` is checked in a hook of the sanitizer's allocator, so a
+/// fuzz build without a sanitizer (`cargo fuzz build -s none`) checks nothing; with this
+/// allocator it fails the same way (an abort is a crash, and libFuzzer saves the input).
+/// `LIMIT = 2 << 20` matches `-malloc_limit_mb=2`, which refuses sizes of 2 MiB and more.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CappedAlloc<const LIMIT: usize>;
+
+impl<const LIMIT: usize> CappedAlloc<LIMIT> {
+    fn check(size: usize) {
+        if size >= LIMIT {
+            over_limit(size, LIMIT);
+        }
+    }
+}
+
+/// Says which allocation went over and aborts: no allocation and no unwinding, since it runs
+/// inside the allocator.
+#[cold]
+fn over_limit(size: usize, limit: usize) -> ! {
+    use std::io::Write as _;
+
+    let mut size_digits = [0u8; 20];
+    let mut limit_digits = [0u8; 20];
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(b"==CappedAlloc: an allocation of ");
+    let _ = err.write_all(decimal(size, &mut size_digits));
+    let _ = err.write_all(b" bytes, at or over the limit of ");
+    let _ = err.write_all(decimal(limit, &mut limit_digits));
+    let _ = err.write_all(b" (-malloc_limit_mb, SECURITY-TESTS D1)\n");
+    std::process::abort()
+}
+
+/// `n` in decimal, written into the end of `buf`.
+fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[start..];
+        }
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract is exactly `System`'s; the size check before it reads only the
+// arguments, and on failure aborts without allocating or unwinding.
+unsafe impl<const LIMIT: usize> GlobalAlloc for CappedAlloc<LIMIT> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        Self::check(layout.size());
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        Self::check(layout.size());
+        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged; `ptr` came from `System` through this allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        Self::check(new_size);
+        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: usize = 4096;
+
+    fn bytes(size: usize) -> Layout {
+        Layout::from_size_align(size, 1).expect("a valid layout")
+    }
+
+    #[test]
+    fn capped_alloc_serves_below_its_limit_and_aborts_at_it() {
+        let capped = CappedAlloc::<LIMIT>;
+        // SAFETY: a non-zero size; the block is freed with the layout it was allocated with.
+        unsafe {
+            let below = capped.alloc(bytes(LIMIT - 1));
+            assert!(!below.is_null());
+            let grown = capped.realloc(below, bytes(LIMIT - 1), LIMIT - 1);
+            assert!(!grown.is_null());
+            capped.dealloc(grown, bytes(LIMIT - 1));
+        }
+        for grow in [false, true] {
+            let pid = fork_and_run(move || {
+                // SAFETY: as above; the child aborts before it would have to free anything.
+                unsafe {
+                    if grow {
+                        let block = capped.alloc(bytes(16));
+                        capped.realloc(block, bytes(16), LIMIT);
+                    } else {
+                        capped.alloc(bytes(LIMIT));
+                    }
+                }
+                0
+            })
+            .expect("fork");
+            let status = wait(pid).expect_err("the child aborts, it does not exit");
+            assert!(
+                status.to_string().contains("did not exit normally"),
+                "{status}"
+            );
+        }
+    }
+}
