@@ -7,9 +7,10 @@
 #   fuzz/run.sh build                    install cargo-fuzz if missing, build, write the seeds
 #
 # Two builds of every target: the runs' build, without a sanitizer (the crate and the harnesses
-# forbid `unsafe`, and AddressSanitizer triples each input's cost), and an AddressSanitizer
-# build that replays every input the run kept and every committed and seed input after it
-# (`-runs=0`), for the `unsafe` code of the dependencies (README.md, "Sanitizers").
+# have no `unsafe` code, and AddressSanitizer made each input cost 1.7-3.8 times as much), and
+# an AddressSanitizer build that replays every input the run kept and every committed and seed
+# input after it (`-runs=0`), for the `unsafe` code of the dependencies and for leaks
+# (README.md, "Sanitizers").
 # Each run and replay uses -rss_limit_mb=256 -malloc_limit_mb=2 (SECURITY-TESTS D1; in the
 # runs' build the fuzz crate's allocator enforces the 2 MB): a single allocation of 2 MB or
 # more, 256 MB resident, a panic, a sanitizer report or a 10 s input is a failure. Every
@@ -40,7 +41,7 @@ ASAN_FLAGS=("${BUILD_FLAGS[@]}" --target-dir "$ASAN_DIR")
 # instrumented; only libFuzzer's runtime is built without ASan.
 export CXXFLAGS="${CXXFLAGS:+$CXXFLAGS }-fno-sanitize=address"
 ASAN_RUN="quarantine_size_mb=16:malloc_context_size=2:detect_stack_use_after_return=0"
-HOST="$(rustc +nightly -vV 2>/dev/null | sed -n 's/^host: //p')"
+HOST="" # set by build(), which every command runs first
 
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 2; }
 
@@ -52,6 +53,12 @@ usage() {
 build() {
     cargo +nightly --version >/dev/null 2>&1 \
         || die "the nightly toolchain is missing (cargo +nightly); cargo-fuzz needs it"
+    # The runs' build depends on it: the capped allocator and the crash handlers' stack.
+    local missing
+    missing="$(grep -L 'fuzz_target!(init: sealed_session_fuzz::init()' fuzz_targets/*.rs || true)"
+    [[ -z "$missing" ]] || die "targets without fuzz_target!(init: sealed_session_fuzz::init(), ...): $missing"
+    HOST="$(rustc +nightly -vV | sed -n 's/^host: //p')"
+    [[ -n "$HOST" ]] || die "rustc +nightly -vV names no host"
     if ! cargo fuzz --version >/dev/null 2>&1; then
         echo "== installing cargo-fuzz $CARGO_FUZZ_VERSION"
         cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
@@ -107,7 +114,9 @@ run_target() {
     else
         report_failure "$status" "$log"
     fi
-    replay_target "$target" || { [[ "$status" -ne 0 ]] || status=$?; }
+    local replayed=0
+    replay_target "$target" || replayed=$?
+    [[ "$status" -ne 0 ]] || status="$replayed"
     return "$status"
 }
 
@@ -153,8 +162,9 @@ run_all() {
     done
     if [[ ${#failed[@]} -gt 0 ]]; then
         echo "fuzzing found problems in: ${failed[*]} (inputs under fuzz/artifacts/<target>/)" >&2
-        echo "reproduce: cargo +nightly fuzz run ${RUN_FLAGS[*]} <target> fuzz/artifacts/<target>/<file>" >&2
-        echo "      (an AddressSanitizer report: ${ASAN_FLAGS[*]} instead)" >&2
+        echo "reproduce (in fuzz/, with CXXFLAGS=-fno-sanitize=address):" >&2
+        echo "  cargo +nightly fuzz run ${RUN_FLAGS[*]} <target> artifacts/<target>/<file>" >&2
+        echo "  or, for a report of the replay: cargo +nightly fuzz run ${ASAN_FLAGS[*]} <target> artifacts/<target>/<file>" >&2
         exit 1
     fi
     echo "== fuzzing: ${#targets[@]} targets, ${seconds}s each, no findings"

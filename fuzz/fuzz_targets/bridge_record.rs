@@ -165,7 +165,7 @@ thread_local! {
     static BUILT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-fuzz_target!(|input: &[u8]| {
+fuzz_target!(init: sealed_session_fuzz::init(), |input: &[u8]| {
     let Some((&control, rest)) = input.split_first() else {
         return;
     };

@@ -749,7 +749,7 @@ fn changed(values: &[&str], at: u8, with: u8) -> String {
 
 const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-fuzz_target!(|input: &[u8]| {
+fuzz_target!(init: sealed_session_fuzz::init(), |input: &[u8]| {
     let fixture = &*FIXTURE;
     let [control, count_byte, len_lo, len_hi, rest @ ..] = input else {
         return;

@@ -186,7 +186,7 @@ fn op(code: u8, page_len: usize) -> Op {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: sealed_session_fuzz::init(), |data: &[u8]| {
     let [control, ops, rest @ ..] = data else {
         return;
     };

@@ -230,7 +230,7 @@ fn fields(code: &[u8], parser: &Parser, out: &mut Vec<u8>) -> Vec<usize> {
     ends
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: sealed_session_fuzz::init(), |data: &[u8]| {
     let Some((&control, code)) = data.split_first() else {
         return;
     };

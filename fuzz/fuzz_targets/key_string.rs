@@ -16,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use sealed_session::{Key, KeyError, KeyId};
 use sealed_session_fuzz::wire::{KeyMaterial, KeyString};
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: sealed_session_fuzz::init(), |data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

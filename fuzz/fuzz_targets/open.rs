@@ -45,7 +45,7 @@ thread_local! {
         RefCell::new(HashMap::new());
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: sealed_session_fuzz::init(), |data: &[u8]| {
     let Some((&control, rest)) = data.split_first() else {
         return;
     };

@@ -78,7 +78,7 @@ struct Expect<T> {
     data: T,
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: sealed_session_fuzz::init(), |data: &[u8]| {
     let Some((&control, input)) = data.split_first() else {
         return;
     };

@@ -486,7 +486,7 @@ const RELOAD_CLOCKS: [u64; 8] = [
     NOW + 1,
 ];
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: sealed_session_fuzz::init(), |data: &[u8]| {
     let Some((&control, rest)) = data.split_first() else {
         return;
     };

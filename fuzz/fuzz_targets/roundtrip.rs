@@ -88,7 +88,7 @@ struct Input {
     data: Profile,
 }
 
-fuzz_target!(|input: Input| {
+fuzz_target!(init: sealed_session_fuzz::init(), |input: Input| {
     let (ring_label, ring, material) = if input.xchacha {
         ("B", &*RING_B, &*XCHACHA_MATERIAL)
     } else {

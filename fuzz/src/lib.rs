@@ -20,10 +20,24 @@ use crate::wire::{CheapModel, KeyInfo};
 
 /// SECURITY-TESTS D1's limit on one allocation (`-malloc_limit_mb=2`: 2 MiB and more fail),
 /// checked by the allocator itself: libFuzzer checks it only through a sanitizer's allocator,
-/// and the runs' build has none (see README.md, "Sanitizers").
+/// and the runs' build has none (see README.md, "Sanitizers"). Every target calls [`init`], so
+/// every target links this crate and with it the allocator.
 #[global_allocator]
 static ALLOCATOR: sealed_session_unsafe_support::CappedAlloc<{ 2 << 20 }> =
     sealed_session_unsafe_support::CappedAlloc;
+
+/// Every target's `fuzz_target!(init: ...)`, run once before libFuzzer installs its crash
+/// handlers: without a sanitizer they would run on the overflowed stack, and a stack overflow
+/// would kill the process without a report or a saved input (see README.md, "Sanitizers").
+///
+/// # Panics
+///
+/// If the alternate signal stack cannot be set up: the run would not report stack overflows.
+pub fn init() {
+    if let Err(error) = sealed_session_unsafe_support::crash_handlers_on_an_alternate_stack() {
+        panic!("no alternate signal stack for the crash handlers: {error}");
+    }
+}
 
 pub mod layers;
 pub mod oracle;

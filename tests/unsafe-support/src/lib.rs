@@ -10,7 +10,8 @@
 //!   (SECURITY-TESTS F3).
 //! - [`CappedAlloc`]: a global allocator wrapping [`System`] that aborts the process on any
 //!   single allocation at or over a limit: libFuzzer's `-malloc_limit_mb` for the fuzz
-//!   targets' build without a sanitizer (SECURITY-TESTS D1).
+//!   targets' build without a sanitizer (SECURITY-TESTS D1); and
+//!   [`crash_handlers_on_an_alternate_stack`], so that such a build reports a stack overflow.
 //!
 //! Nothing here is used by the library itself.
 
@@ -18,6 +19,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// A [`GlobalAlloc`] that forwards to [`System`] and counts, per thread, what [`measure`]
 /// asks it to count.
@@ -700,20 +702,23 @@ impl<const LIMIT: usize> CappedAlloc<LIMIT> {
     }
 }
 
-/// Says which allocation went over and aborts: no allocation and no unwinding, since it runs
-/// inside the allocator.
+/// Says which allocation went over and aborts: no allocation, no lock and no unwinding, since
+/// it runs inside the allocator.
 #[cold]
 fn over_limit(size: usize, limit: usize) -> ! {
-    use std::io::Write as _;
-
     let mut size_digits = [0u8; 20];
     let mut limit_digits = [0u8; 20];
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(b"==CappedAlloc: an allocation of ");
-    let _ = err.write_all(decimal(size, &mut size_digits));
-    let _ = err.write_all(b" bytes, at or over the limit of ");
-    let _ = err.write_all(decimal(limit, &mut limit_digits));
-    let _ = err.write_all(b" (-malloc_limit_mb, SECURITY-TESTS D1)\n");
+    for part in [
+        &b"==CappedAlloc: an allocation of "[..],
+        decimal(size, &mut size_digits),
+        b" bytes, at or over the limit of ",
+        decimal(limit, &mut limit_digits),
+        b" (-malloc_limit_mb, SECURITY-TESTS D1)\n",
+    ] {
+        // SAFETY: `part` is a valid, initialised buffer of `part.len()` bytes for the call.
+        // A short or failed write loses only the message: the abort follows either way.
+        let _ = unsafe { libc::write(libc::STDERR_FILENO, part.as_ptr().cast(), part.len()) };
+    }
     std::process::abort()
 }
 
@@ -728,6 +733,64 @@ fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
             return &buf[start..];
         }
     }
+}
+
+/// Makes the crash handlers a fuzzer installs after this call run on an alternate signal
+/// stack, so that a stack overflow is reported (and its input saved) instead of killing the
+/// process where it stands. Call it once, before the handlers are installed: from libFuzzer's
+/// `LLVMFuzzerInitialize` (`fuzz_target!(init: ...)`).
+///
+/// Without a sanitizer nothing gives a `#![no_main]` fuzz target an alternate stack (Rust's
+/// runtime, which would, does not start), and libFuzzer installs its `SIGSEGV` handler with
+/// `SA_ONSTACK` only when the disposition it replaces has it. This sets that flag on the
+/// default disposition of `SIGSEGV` and `SIGBUS` and installs a 256 KiB alternate stack for
+/// the calling thread (the one that runs the inputs). Where a handler is already installed (a
+/// sanitizer's runtime, with its own alternate stack) it changes nothing.
+///
+/// # Errors
+///
+/// The OS error of a failed `sigaction` or `sigaltstack`.
+pub fn crash_handlers_on_an_alternate_stack() -> io::Result<()> {
+    const STACK_SIZE: usize = 256 * 1024;
+    // The stack stays reachable from here for the life of the process (a leak checker sees it).
+    static STACK: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+
+    let mut flagged = false;
+    for signal in [libc::SIGSEGV, libc::SIGBUS] {
+        // SAFETY: an all-zero `sigaction` is a valid value of the C struct (it is only read
+        // back into by the call below).
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: a null new action only reads the current one into `action`, a valid,
+        // writable `sigaction`.
+        if unsafe { libc::sigaction(signal, std::ptr::null(), &raw mut action) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if action.sa_sigaction != libc::SIG_DFL || action.sa_flags & libc::SA_SIGINFO != 0 {
+            continue; // a handler is installed already: not ours to change
+        }
+        action.sa_flags |= libc::SA_ONSTACK;
+        // SAFETY: the default disposition, as read, with one more flag; the old action is not
+        // asked for.
+        if unsafe { libc::sigaction(signal, &raw const action, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        flagged = true;
+    }
+    if flagged && STACK.load(Ordering::Acquire).is_null() {
+        let stack: &'static mut [u8] = Box::leak(vec![0u8; STACK_SIZE].into_boxed_slice());
+        STACK.store(stack.as_mut_ptr(), Ordering::Release);
+        let alternate = libc::stack_t {
+            ss_sp: stack.as_mut_ptr().cast(),
+            ss_flags: 0,
+            ss_size: stack.len(),
+        };
+        // SAFETY: `alternate` names a live, leaked (never freed) buffer of `ss_size` bytes
+        // that nothing else uses: only the kernel writes it, when a handler runs on it.
+        if unsafe { libc::sigaltstack(&raw const alternate, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
@@ -793,11 +856,44 @@ mod tests {
                 0
             })
             .expect("fork");
-            let status = wait(pid).expect_err("the child aborts, it does not exit");
+            let mut status: libc::c_int = 0;
+            // SAFETY: `status` is a valid, writable `c_int` for the duration of the call.
+            assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
             assert!(
-                status.to_string().contains("did not exit normally"),
-                "{status}"
+                libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGABRT,
+                "the child ended with status {status:#x}, not by SIGABRT"
             );
         }
+    }
+
+    #[test]
+    fn crash_handlers_get_an_alternate_stack_where_none_is_installed() {
+        // In a child: the signal dispositions and the alternate stack are the process's.
+        let pid = fork_and_run(|| {
+            // As in a `#![no_main]` fuzz target: no handler (the test harness's runtime has
+            // installed Rust's stack-overflow handlers).
+            for signal in [libc::SIGSEGV, libc::SIGBUS] {
+                // SAFETY: restoring the default disposition has no preconditions.
+                if unsafe { libc::signal(signal, libc::SIG_DFL) } == libc::SIG_ERR {
+                    return 3;
+                }
+            }
+            if crash_handlers_on_an_alternate_stack().is_err() {
+                return 1;
+            }
+            // SAFETY: all-zero values of the C structs, read back into by the calls.
+            let (mut action, mut stack): (libc::sigaction, libc::stack_t) =
+                unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+            // SAFETY: null new values only read the current ones into valid, writable structs.
+            let read = unsafe {
+                libc::sigaction(libc::SIGSEGV, std::ptr::null(), &raw mut action) == 0
+                    && libc::sigaltstack(std::ptr::null(), &raw mut stack) == 0
+            };
+            let on_stack = action.sa_flags & libc::SA_ONSTACK != 0;
+            let installed = stack.ss_flags & libc::SS_DISABLE == 0 && stack.ss_size == 256 * 1024;
+            i32::from(!(read && on_stack && installed)) * 2
+        })
+        .expect("fork");
+        assert_eq!(wait(pid).expect("the child exits"), 0);
     }
 }
