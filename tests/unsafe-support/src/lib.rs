@@ -702,37 +702,25 @@ impl<const LIMIT: usize> CappedAlloc<LIMIT> {
     }
 }
 
-/// Says which allocation went over and aborts: no allocation, no lock and no unwinding, since
-/// it runs inside the allocator.
+/// Says which allocation went over and aborts: no allocation (the line is formatted into a
+/// stack buffer), no lock and no unwinding, since it runs inside the allocator.
 #[cold]
 fn over_limit(size: usize, limit: usize) -> ! {
-    let mut size_digits = [0u8; 20];
-    let mut limit_digits = [0u8; 20];
-    for part in [
-        &b"==CappedAlloc: an allocation of "[..],
-        decimal(size, &mut size_digits),
-        b" bytes, at or over the limit of ",
-        decimal(limit, &mut limit_digits),
-        b" (-malloc_limit_mb, SECURITY-TESTS D1)\n",
-    ] {
-        // SAFETY: `part` is a valid, initialised buffer of `part.len()` bytes for the call.
-        // A short or failed write loses only the message: the abort follows either way.
-        let _ = unsafe { libc::write(libc::STDERR_FILENO, part.as_ptr().cast(), part.len()) };
-    }
-    std::process::abort()
-}
+    use std::io::Write as _;
 
-/// `n` in decimal, written into the end of `buf`.
-fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[start..];
-        }
-    }
+    let mut line = [0u8; 192];
+    let mut cursor = io::Cursor::new(&mut line[..]);
+    // A line cut short by the buffer loses only text: the abort follows either way.
+    let _ = writeln!(
+        cursor,
+        "==CappedAlloc: an allocation of {size} bytes, at or over the limit of {limit} \
+         (-malloc_limit_mb, SECURITY-TESTS D1)"
+    );
+    let written = usize::try_from(cursor.position()).unwrap_or(0);
+    let text = cursor.into_inner().get(..written).unwrap_or_default();
+    // SAFETY: `text` is a valid, initialised buffer of `text.len()` bytes for the call.
+    let _ = unsafe { libc::write(libc::STDERR_FILENO, text.as_ptr().cast(), text.len()) };
+    std::process::abort()
 }
 
 /// Makes the crash handlers a fuzzer installs after this call run on an alternate signal
