@@ -364,8 +364,8 @@ pub enum SessionError {
     /// The session data could not be serialized (for example a map or sequence of unknown
     /// length).
     Serialize,
-    /// The data's postcard encoding does not decode back to the same value, so the cookie
-    /// could never be opened again. postcard is not self-describing: serde attributes such as
+    /// The data's postcard encoding does not decode again as exactly one value of the session
+    /// type, so the cookie could never be opened. postcard is not self-describing: serde attributes such as
     /// `skip_serializing_if`, `untagged` and `flatten` break it (see [`Session`'s
     /// docs](crate::Session)).
     NotRoundTrip,
