@@ -73,8 +73,8 @@ const _: () = assert!(MAX_LIFETIME_LIMIT.as_secs() == 400 * 86_400);
 /// A seal planned on one snapshot of the ring: the value's length and Max-Age, and what the
 /// seal writes (the snapshot, the hour, the bounds and expiry), each worked out once.
 #[cfg(feature = "engine")]
-pub(crate) struct SealPlan {
-    view: RingView,
+pub(crate) struct SealPlan<'r> {
+    view: &'r RingView,
     now: u64,
     facts: SealFacts,
     pub(crate) value_len: usize,
@@ -613,8 +613,13 @@ impl Codec {
     /// primary both sizes the value and seals it ([`seal_planned`](Self::seal_planned)), so a
     /// rotation in between cannot make the lines differ from the size checked.
     #[cfg(feature = "engine")]
-    pub(crate) fn plan_seal(&self, head: &Head<'_>, data_len: usize, now: u64) -> SealPlan {
-        let view = self.ring.view();
+    pub(crate) fn plan_seal<'r>(
+        &self,
+        view: &'r RingView,
+        head: &Head<'_>,
+        data_len: usize,
+        now: u64,
+    ) -> SealPlan<'r> {
         let facts = self.seal_facts(head, now);
         let algorithm = view.sealing_key(now).key().algorithm();
         SealPlan {
@@ -630,7 +635,7 @@ impl Codec {
     #[cfg(feature = "engine")]
     pub(crate) fn seal_planned<T: Serialize + ?Sized>(
         &self,
-        plan: &SealPlan,
+        plan: &SealPlan<'_>,
         out: &mut Vec<u8>,
         cookie_name: &str,
         head: &Head<'_>,
@@ -638,7 +643,7 @@ impl Codec {
         format: Format,
     ) -> Result<u64, SessionError> {
         self.seal_in(
-            &plan.view,
+            plan.view,
             &plan.facts,
             out,
             cookie_name,
@@ -763,9 +768,15 @@ impl Codec {
     /// The length of the value sealed now for data whose encoding is `data_len` bytes, and its
     /// Max-Age (`None` for a browser-session cookie), from one derivation of the seal's facts.
     #[cfg(feature = "engine")]
-    pub(crate) fn sized(&self, head: &Head<'_>, data_len: usize, now: u64) -> (usize, Option<u64>) {
+    pub(crate) fn sized(
+        &self,
+        ring: &RingView,
+        head: &Head<'_>,
+        data_len: usize,
+        now: u64,
+    ) -> (usize, Option<u64>) {
         let facts = self.seal_facts(head, now);
-        let algorithm = self.ring.view().sealing_key(now).key().algorithm();
+        let algorithm = ring.sealing_key(now).key().algorithm();
         let value_len = self.value_len(algorithm, &self.wire_head(head, &facts), data_len);
         (value_len, facts.max_age(now))
     }

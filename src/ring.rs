@@ -9,7 +9,7 @@ mod weaken;
 use core::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use arc_swap::{ArcSwap, Guard};
+use arc_swap::ArcSwap;
 
 pub(crate) use self::cache::RingKey;
 use self::text::format_time;
@@ -202,8 +202,10 @@ pub(crate) struct OpeningKey<'r> {
     pub(crate) revoked: bool,
 }
 
-/// A lock-free snapshot of the ring, held for the length of one seal or open.
-pub(crate) struct RingView(Guard<Arc<RingState>>);
+/// A snapshot of the ring: taken once for a seal or an open, or once for a whole request by
+/// the engine, whose open, size checks and seal then see one ring (and pay for one load).
+#[derive(Clone)]
+pub(crate) struct RingView(Arc<RingState>);
 
 impl RingView {
     /// The key that seals at `now`.
@@ -261,7 +263,7 @@ impl KeyRing {
     }
 
     pub(crate) fn view(&self) -> RingView {
-        RingView(self.shared.state.load())
+        RingView(self.shared.state.load_full())
     }
 
     /// The id of the key that seals now (system clock).

@@ -23,6 +23,7 @@ use crate::config::{Rolling, SessionConfig};
 use crate::cookies::{self, CookieFields};
 use crate::error::{OpenErrorKind, SessionError};
 use crate::key::KeyId;
+use crate::ring::RingView;
 
 use self::plan::Plan;
 pub(crate) use self::plan::{Finished, Lines};
@@ -126,6 +127,9 @@ struct State<T> {
     /// the session never reads it); sealing uses it too, so the size predicted on mutation is
     /// the size sent.
     now: Option<u64>,
+    /// The ring as of the request's first use of it: the open, every size check and the seal
+    /// see the same keys (a rotation takes effect from the next request).
+    ring: Option<RingView>,
     /// The request's path is outside the cookie's `Path`: the browser neither sent the cookie
     /// nor would send one set here back, so changes are refused and nothing is sent.
     outside_path: bool,
@@ -345,6 +349,7 @@ impl<T: SessionData> Session<T> {
                 cookies,
                 state: Mutex::new(State {
                     now: None,
+                    ring: None,
                     outside_path,
                     phase: Phase::Open,
                     loaded: None,
@@ -616,6 +621,7 @@ impl<T: SessionData> Session<T> {
             state.writable(settings, &shared.cookies)?;
         }
         let now = state.now(settings);
+        let ring = state.ring(settings);
         let loaded = state.load(settings, &shared.cookies);
         let edited = match edit {
             Some(edit) => {
@@ -635,7 +641,7 @@ impl<T: SessionData> Session<T> {
         let (data, encoded, data_changed) = match data {
             Some(data) => {
                 let encoded =
-                    seal::encode_fitting(settings, &data, &next.head(settings, provisional), now)?;
+                    seal::encode_fitting(settings, &ring, &data, &next.head(settings, provisional), now)?;
                 if !settings.schema.holds(&data, &encoded.plain) {
                     return Err(SessionError::Unwritable {
                         version: settings.schema.version_of(settings.schema.sealed_as()),
@@ -659,7 +665,7 @@ impl<T: SessionData> Session<T> {
                             len
                         }
                     };
-                    seal::fit(settings, &head, data_len, now)?;
+                    seal::fit(settings, &ring, &head, data_len, now)?;
                 }
                 (None, fresh_encoding.take(), loaded.data_changed)
             }

@@ -31,6 +31,7 @@ impl Codec {
         let mut unlimited = usize::MAX;
         let schema = Schema::current(self.schema_version, self.binding, WireFormat::V3);
         self.open_chunks(
+            &self.ring.view(),
             cookie_name,
             core::iter::once(value.as_bytes()),
             now,
@@ -51,6 +52,7 @@ impl Codec {
     /// value that passed every cheap check is [`Refusal::OverBudget`].
     pub(crate) fn open_chunks<'v, T: DeserializeOwned>(
         &self,
+        ring: &RingView,
         cookie_name: &str,
         chunks: impl Iterator<Item = &'v [u8]> + Clone,
         now: u64,
@@ -69,8 +71,7 @@ impl Codec {
         {
             return Err(fail(kind));
         }
-        let ring = self.ring.view();
-        let key = self.check_header(&ring, &header, now)?;
+        let key = self.check_header(ring, &header, now)?;
         if supplied != header.flags.chunks() {
             // Chunks missing or extra: what the AEAD would refuse, refused without it.
             return Err(fail(OpenErrorKind::Unauthentic));

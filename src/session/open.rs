@@ -4,6 +4,7 @@
 use crate::codec::{MAX_CHUNKS, Opened, Refusal};
 use crate::cookies::{self, CookieFields};
 use crate::error::{OpenError, OpenErrorKind};
+use crate::ring::RingView;
 
 use super::{Found, SessionData, Settings};
 
@@ -31,6 +32,7 @@ pub(super) fn chunks_seen(cookies: &dyn CookieFields, name: &str) -> u16 {
 pub(super) fn open_request<T: SessionData>(
     cookies: &dyn CookieFields,
     settings: &Settings<T>,
+    ring: &RingView,
     now: u64,
 ) -> (Option<Opened<T>>, Found) {
     let name = settings.config.cookie_name();
@@ -83,13 +85,13 @@ pub(super) fn open_request<T: SessionData>(
             codec.chunk_count(value)
         };
         let result = if count == 1 {
-            open_one(settings, core::iter::once(value), now, &mut budget)
+            open_one(settings, ring, core::iter::once(value), now, &mut budget)
         } else {
             let mut spend = Spend {
                 aead: &mut budget,
                 combinations: &mut combinations,
             };
-            open_chunked(settings, value, count, &chunks, now, &mut spend)
+            open_chunked(settings, ring, value, count, &chunks, now, &mut spend)
         };
         if budget < before {
             if let Some(slot) = attempted.get_mut(seen) {
@@ -119,6 +121,7 @@ pub(super) fn open_request<T: SessionData>(
 /// Opens one candidate from its chunks, and applies the application's revocation check.
 fn open_one<'v, T: SessionData>(
     settings: &Settings<T>,
+    ring: &RingView,
     chunks: impl Iterator<Item = &'v [u8]> + Clone,
     now: u64,
     budget: &mut usize,
@@ -126,7 +129,7 @@ fn open_one<'v, T: SessionData>(
     let name = settings.config.cookie_name();
     let opened = settings
         .codec
-        .open_chunks::<T>(name, chunks, now, budget, &settings.schema)?;
+        .open_chunks::<T>(ring, name, chunks, now, budget, &settings.schema)?;
     match &settings.validator {
         Some(valid) if !valid(&opened.meta, &opened.data) => Err(Refusal::Checked(
             OpenError::new(OpenErrorKind::SessionRevoked).with_key_id(opened.key_id),
@@ -217,6 +220,7 @@ struct Spend<'b> {
 /// header has passed the checks it decides alone.
 fn open_chunked<T: SessionData>(
     settings: &Settings<T>,
+    ring: &RingView,
     first: &[u8],
     count: usize,
     chunks: &ChunkOptions<'_, '_>,
@@ -226,7 +230,7 @@ fn open_chunked<T: SessionData>(
     let options = match chunks.values.get(1..count) {
         Some(options) if count <= settings.config.max_chunks() => options,
         // The codec refuses the header's count, before any AEAD.
-        _ => return open_one(settings, core::iter::once(first), now, spend.aead),
+        _ => return open_one(settings, ring, core::iter::once(first), now, spend.aead),
     };
     if options.iter().any(Vec::is_empty) {
         return Err(Refusal::Refused(OpenError::new(OpenErrorKind::Unauthentic)));
@@ -254,7 +258,7 @@ fn open_chunked<T: SessionData>(
                 .zip(&pick)
                 .map(|(values, &at)| values.get(at).copied().unwrap_or_default()),
         );
-        match open_one(settings, chunks, now, spend.aead) {
+        match open_one(settings, ring, chunks, now, spend.aead) {
             Ok(opened) => return Ok(opened),
             Err(Refusal::OverBudget) => return Err(Refusal::OverBudget),
             Err(error) => refusal = refusal.or(Some(error)),
@@ -333,6 +337,7 @@ mod tests {
             let (mut aead, mut combinations) = (MAX_OPENS, MAX_COMBINATIONS);
             let result = open_chunked(
                 &settings,
+                &settings.codec.ring().view(),
                 first.as_bytes(),
                 4,
                 options,

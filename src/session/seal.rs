@@ -5,6 +5,7 @@ use crate::codec::{self, Codec, Data, Encoding, Format, Head, SessionId, Session
 use crate::cookies::{self, Layout};
 use crate::envelope::{self, Flags};
 use crate::error::SessionError;
+use crate::ring::RingView;
 
 use super::{Lines, SessionData, Settings};
 
@@ -45,6 +46,7 @@ impl Encoded {
 /// response (every line, the header budget) fits.
 pub(super) fn encode_fitting<T: SessionData>(
     settings: &Settings<T>,
+    ring: &RingView,
     data: &T,
     head: &Head<'_>,
     now: u64,
@@ -53,7 +55,7 @@ pub(super) fn encode_fitting<T: SessionData>(
         Ok(plain) => Encoded::new(plain, &settings.codec),
         Err(Encoding::OverLimit { len }) => {
             // Over the data limit: the layout says by how much, in the units it checks.
-            fit(settings, head, len, now)?;
+            fit(settings, ring, head, len, now)?;
             return Err(SessionError::TooLarge {
                 size: len,
                 limit: settings.codec.data_limit(),
@@ -62,7 +64,7 @@ pub(super) fn encode_fitting<T: SessionData>(
         Err(Encoding::Refused(error)) => return Err(error),
     };
     let mut encoded = encoded;
-    match fit(settings, head, encoded.sealed().0.len(), now) {
+    match fit(settings, ring, head, encoded.sealed().0.len(), now) {
         Err(SessionError::TooLarge { .. }) if encoded.sealed().1 => {
             // The fast level's output does not fit: the level that compresses best may (what
             // fitted under 0.2 still fits).
@@ -72,7 +74,7 @@ pub(super) fn encode_fitting<T: SessionData>(
             if let Some(smaller) = smaller {
                 encoded.packed = Some(smaller);
             }
-            fit(settings, head, encoded.sealed().0.len(), now)?;
+            fit(settings, ring, head, encoded.sealed().0.len(), now)?;
         }
         fitted => {
             fitted?;
@@ -121,11 +123,12 @@ pub(super) fn provisional_meta(now: u64) -> SessionMeta {
 /// configuration's cookies, and says how it splits across them.
 pub(super) fn fit<T>(
     settings: &Settings<T>,
+    ring: &RingView,
     head: &Head<'_>,
     data_len: usize,
     now: u64,
 ) -> Result<Layout, SessionError> {
-    let (value_len, max_age) = settings.codec.sized(head, data_len, now);
+    let (value_len, max_age) = settings.codec.sized(ring, head, data_len, now);
     let digits = max_age.map(codec::decimal_digits);
     settings.config.line_limits().layout(value_len, digits)
 }
@@ -134,6 +137,7 @@ pub(super) fn fit<T>(
 /// `lines`.
 pub(super) fn seal_lines<T: SessionData>(
     settings: &Settings<T>,
+    ring: &RingView,
     head: &Head<'_>,
     encoded: &Encoded,
     now: u64,
@@ -143,7 +147,7 @@ pub(super) fn seal_lines<T: SessionData>(
     let config = &settings.config;
     let codec = &settings.codec;
     // One ring snapshot sizes and seals the value.
-    let plan = codec.plan_seal(head, bytes.len(), now);
+    let plan = codec.plan_seal(ring, head, bytes.len(), now);
     let (value_len, max_age) = (plan.value_len, plan.max_age);
     let digits = max_age.map(codec::decimal_digits);
     // Checked at every mutation, but a re-seal under a primary with a longer nonce

@@ -7,11 +7,19 @@ use crate::codec::{Opened, SessionMeta};
 use crate::config::Rolling;
 use crate::cookies::CookieFields;
 use crate::error::SessionError;
+use crate::ring::RingView;
 
 impl<T: SessionData> State<T> {
     /// The request's time, read from the clock on first use.
     pub(super) fn now(&mut self, settings: &Settings<T>) -> u64 {
         *self.now.get_or_insert_with(|| settings.now())
+    }
+
+    /// The request's ring snapshot, taken on first use.
+    pub(super) fn ring(&mut self, settings: &Settings<T>) -> RingView {
+        self.ring
+            .get_or_insert_with(|| settings.codec.ring().view())
+            .clone()
     }
 
     /// The request's time once read (every path that needs it loads the session first).
@@ -26,7 +34,10 @@ impl<T: SessionData> State<T> {
     ) -> &mut Loaded<T> {
         if self.loaded.is_none() {
             let now = self.now(settings);
-            let (opened, found) = open::open_request(cookies, settings, now);
+            let ring = self
+                .ring
+                .get_or_insert_with(|| settings.codec.ring().view());
+            let (opened, found) = open::open_request(cookies, settings, ring, now);
             self.found = found;
             self.loaded = Some(opened.map_or_else(Loaded::fresh, |opened| {
                 let outdated = settings.schema.is_outdated(opened.sealed_as);
@@ -104,6 +115,9 @@ impl<T: SessionData> State<T> {
         lines: &mut Lines,
     ) -> Result<(), SessionError> {
         let now = self.now(settings);
+        let ring = self
+            .ring
+            .get_or_insert_with(|| settings.codec.ring().view());
         let loaded = self.loaded.as_mut().ok_or(SessionError::Internal)?;
         if loaded.head.meta.is_none() {
             loaded.head.meta = Some(SessionMeta::new(now)?);
@@ -114,7 +128,7 @@ impl<T: SessionData> State<T> {
             return Err(SessionError::Internal);
         };
         let head = loaded.head.head(settings, seal::provisional_meta(now));
-        seal::seal_lines(settings, &head, encoded, now, lines)
+        seal::seal_lines(settings, ring, &head, encoded, now, lines)
     }
 }
 
