@@ -640,8 +640,13 @@ impl<T: SessionData> Session<T> {
         let mut fresh_encoding = None;
         let (data, encoded, data_changed) = match data {
             Some(data) => {
-                let encoded =
-                    seal::encode_fitting(settings, &ring, &data, &next.head(settings, provisional), now)?;
+                let encoded = seal::encode_fitting(
+                    settings,
+                    &ring,
+                    &data,
+                    &next.head(settings, provisional),
+                    now,
+                )?;
                 if !settings.schema.holds(&data, &encoded.plain) {
                     return Err(SessionError::Unwritable {
                         version: settings.schema.version_of(settings.schema.sealed_as()),

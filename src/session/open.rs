@@ -29,6 +29,9 @@ pub(super) fn chunks_seen(cookies: &dyn CookieFields, name: &str) -> u16 {
 /// for the name (a sibling subdomain, longer paths) must never get the request to run as
 /// their session, nor make the response overwrite or delete the user's own cookie
 /// (SECURITY-TESTS F1).
+// Called once per request (from `State::load`): inlined there, its large results are built
+// in place instead of moved.
+#[inline]
 pub(super) fn open_request<T: SessionData>(
     cookies: &dyn CookieFields,
     settings: &Settings<T>,
@@ -127,9 +130,10 @@ fn open_one<'v, T: SessionData>(
     budget: &mut usize,
 ) -> Result<Opened<T>, Refusal> {
     let name = settings.config.cookie_name();
-    let opened = settings
-        .codec
-        .open_chunks::<T>(ring, name, chunks, now, budget, &settings.schema)?;
+    let opened =
+        settings
+            .codec
+            .open_chunks::<T>(ring, name, chunks, now, budget, &settings.schema)?;
     match &settings.validator {
         Some(valid) if !valid(&opened.meta, &opened.data) => Err(Refusal::Checked(
             OpenError::new(OpenErrorKind::SessionRevoked).with_key_id(opened.key_id),

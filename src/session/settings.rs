@@ -116,7 +116,8 @@ impl<T: SessionData> Settings<T> {
         &self,
         cookies: &dyn CookieFields,
     ) -> Result<Option<Opened<T>>, OpenError> {
-        let (opened, found) = open::open_request(cookies, self, &self.codec.ring().view(), self.now());
+        let (opened, found) =
+            open::open_request(cookies, self, &self.codec.ring().view(), self.now());
         match (opened, found.first_reason) {
             (Some(opened), _) => Ok(Some(opened)),
             (None, Some(kind)) => {

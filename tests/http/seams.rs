@@ -1086,7 +1086,9 @@ async fn a_hash_map_session_of_many_entries_is_saved_and_comes_back() {
     let server = serve_axum(app).await;
     let mut client = Client::new(server.addr);
     let mut expected = Carts::new();
-    for item in ["apple", "pear", "fig", "plum", "kiwi", "lime", "date", "pear", "fig", "pear"] {
+    for item in [
+        "apple", "pear", "fig", "plum", "kiwi", "lime", "date", "pear", "fig", "pear",
+    ] {
         *expected.entry(item.to_owned()).or_default() += 1;
         let resp = client.get(&format!("/add?{item}")).await;
         let mut items: Vec<String> = expected.iter().map(|(k, n)| format!("{k}={n}")).collect();
