@@ -273,6 +273,14 @@ impl<T: 'static, Next: 'static> Migrations<T, Next> {
     /// Phase 1 of a rollout: write sessions as the registered older type `Old`, converting the
     /// current data down with `down`, so that instances that do not know the current type
     /// yet keep reading every cookie. Remove it in phase 2.
+    ///
+    /// A change that `Old` cannot hold is refused with
+    /// [`SessionError::Unwritable`](crate::SessionError::Unwritable): each change is written as
+    /// `Old`, read back as `T` and compared with the change, by their encodings. A `HashMap` or
+    /// `HashSet` in `T` reads back with its entries in another order, so a change of a session
+    /// holding two entries or more is refused too: while a rollout runs, hold them as
+    /// `BTreeMap` and `BTreeSet` (postcard writes both kinds alike, and the type binding of
+    /// format v3 does not tell them apart, so the swap needs no migration of its own).
     #[must_use]
     pub fn write_as<Old>(mut self, down: impl Fn(&T) -> Old + Send + Sync + 'static) -> Self
     where

@@ -508,6 +508,23 @@ mod tests {
         assert_eq!(binding_of::<Profile>(), binding_of::<Renamed>());
     }
 
+    /// A session type may swap a `HashMap` for a `BTreeMap` (or a `HashSet` for a `BTreeSet`)
+    /// without a migration: postcard writes both alike, and the binding agrees (the docs of
+    /// `Migrations::write_as` suggest it for the types of a rollout).
+    #[test]
+    fn hash_and_btree_collections_bind_alike() {
+        use std::collections::{BTreeSet, HashMap, HashSet};
+        assert_eq!(
+            binding_of::<HashMap<String, u32>>(),
+            binding_of::<BTreeMap<String, u32>>()
+        );
+        assert_eq!(
+            binding_of::<HashSet<String>>(),
+            binding_of::<BTreeSet<String>>()
+        );
+        assert!(binding_of::<HashMap<String, u32>>().is_ok());
+    }
+
     #[test]
     fn field_names_types_and_order_are_the_shape() {
         #[derive(Deserialize)]

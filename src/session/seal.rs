@@ -368,7 +368,8 @@ mod tests {
                 lifetime: settings.config.lifetime(),
                 flash: &[],
             };
-            let fits = |len| fit(&settings, &head, len, now).is_ok();
+            let ring = settings.codec.ring().view();
+            let fits = |len| fit(&settings, &ring, &head, len, now).is_ok();
             let result = session.set(urls.clone());
             assert_eq!(
                 result.is_ok(),
