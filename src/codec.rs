@@ -802,8 +802,8 @@ impl Codec {
     }
 
     /// The encoding of session data for a change, as `schema` writes it, refused unless it
-    /// decodes back to itself (postcard is not self-describing: `skip_serializing_if`,
-    /// `untagged` and `flatten` break round trips). Written under the data limit, so an
+    /// reads back (postcard is not self-describing: `skip_serializing_if`, `untagged` and
+    /// `flatten` break round trips; see `check_round_trip`). Written under the data limit, so an
     /// oversize value is never copied; its exact length is counted without allocating.
     #[cfg(feature = "engine")]
     pub(crate) fn encode_data<T: Serialize + DeserializeOwned>(

@@ -364,8 +364,9 @@ pub enum SessionError {
     /// The session data could not be serialized (for example a map or sequence of unknown
     /// length).
     Serialize,
-    /// The data's postcard encoding does not decode again as exactly one value of the session
-    /// type, so the cookie could never be opened. postcard is not self-describing: serde attributes such as
+    /// The data's postcard encoding does not read back as the same data: it does not decode as
+    /// one value of the session type (the cookie would never open), or decodes as other data
+    /// (it would open as that). postcard is not self-describing: serde attributes such as
     /// `skip_serializing_if`, `untagged` and `flatten` break it (see [`Session`'s
     /// docs](crate::Session)).
     NotRoundTrip,

@@ -52,9 +52,11 @@ const MAX_FLASH: usize = 16;
 /// shape (adding a field, even with `#[serde(default)]`; removing, renaming, reordering or
 /// retyping one) makes older cookies open as a fresh session, unless the old type is
 /// registered ([`Migrations::from`](crate::Migrations::from)). Renaming the struct or changing
-/// only methods does not. Attributes that postcard cannot round-trip (`skip_serializing_if`, `untagged`, `flatten`, `skip_serializing` without
-/// `skip_deserializing`) are refused by `set`/`update` with [`SessionError::NotRoundTrip`],
-/// never sealed into a cookie that would not open.
+/// only methods does not. Attributes that postcard cannot round-trip (`skip_serializing_if`,
+/// `untagged`, `flatten`, `skip_serializing` without `skip_deserializing`) have no place in a
+/// session type: a value they make unreadable, or readable as other data, is refused by
+/// `set`/`update` with [`SessionError::NotRoundTrip`] instead of being sealed (a misreading
+/// that happens to re-encode to the very bytes read cannot be told apart, hence the rule).
 ///
 /// # Lifetimes and flash messages
 ///
@@ -127,8 +129,10 @@ struct State<T> {
     /// the session never reads it); sealing uses it too, so the size predicted on mutation is
     /// the size sent.
     now: Option<u64>,
-    /// The ring as of the request's first use of it: the open, every size check and the seal
-    /// see the same keys (a rotation takes effect from the next request).
+    /// The ring as of the request's first use of it: the open and every size check see the
+    /// same keys. The seal takes the ring as of the response instead (a key revoked while the
+    /// handler ran seals nothing), and the response lets go of this one, so that a handle kept
+    /// past the response (a spawned task) does not keep retired keys in memory.
     ring: Option<RingView>,
     /// The request's path is outside the cookie's `Path`: the browser neither sent the cookie
     /// nor would send one set here back, so changes are refused and nothing is sent.
@@ -621,8 +625,7 @@ impl<T: SessionData> Session<T> {
             state.writable(settings, &shared.cookies)?;
         }
         let now = state.now(settings);
-        let ring = state.ring(settings);
-        let loaded = state.load(settings, &shared.cookies);
+        let (loaded, ring) = state.load_for_change(settings, &shared.cookies);
         let edited = match edit {
             Some(edit) => {
                 let mut next = loaded.head.clone();
@@ -642,7 +645,7 @@ impl<T: SessionData> Session<T> {
             Some(data) => {
                 let encoded = seal::encode_fitting(
                     settings,
-                    &ring,
+                    ring,
                     &data,
                     &next.head(settings, provisional),
                     now,
@@ -670,7 +673,7 @@ impl<T: SessionData> Session<T> {
                             len
                         }
                     };
-                    seal::fit(settings, &ring, &head, data_len, now)?;
+                    seal::fit(settings, ring, &head, data_len, now)?;
                 }
                 (None, fresh_encoding.take(), loaded.data_changed)
             }
@@ -819,10 +822,11 @@ impl<T: SessionData> Session<T> {
         if values.peek().is_none() && !chunks {
             return;
         }
+        let ring = settings.codec.ring().view();
         let readable = values.any(|value| {
             settings
                 .codec
-                .check_first_chunk(value, now, &settings.schema)
+                .check_first_chunk(&ring, value, now, &settings.schema)
                 .is_ok()
         });
         if !readable {

@@ -165,6 +165,7 @@ impl Codec {
     /// before any combination of its other chunks is joined and decoded.
     pub(crate) fn check_first_chunk<T: DeserializeOwned>(
         &self,
+        ring: &RingView,
         first: &[u8],
         now: u64,
         schema: &Schema<T>,
@@ -175,8 +176,7 @@ impl Codec {
         {
             return Err(OpenError::new(kind).with_key_id(header.key_id));
         }
-        self.check_header(&self.ring.view(), &header, now)
-            .map(|_| ())
+        self.check_header(ring, &header, now).map(|_| ())
     }
 
     /// The header checks: v2 flags this codec reads, a known key (revoked ones too: they are

@@ -463,7 +463,7 @@ impl<T: DeserializeOwned> Schema<T> {
 
 impl<T: Serialize + DeserializeOwned> Schema<T> {
     /// Appends the encoding of `data` as the written type to `out`, at most `limit` bytes
-    /// in all, refused unless it decodes back to itself.
+    /// in all, refused unless it reads back (see `check_round_trip`).
     pub(crate) fn encode(&self, data: &T, out: &mut Vec<u8>, limit: usize) -> Result<(), Encoding> {
         match &self.writer {
             Some(write) => write(data, out, limit),
@@ -517,7 +517,7 @@ pub(crate) enum Encoding {
 }
 
 /// Appends the encoding of `value` to `out` (at most `limit` bytes in all), refused unless it
-/// decodes back to itself.
+/// reads back (see `check_round_trip`).
 fn encode_as<V: Serialize + DeserializeOwned>(
     value: &V,
     out: &mut Vec<u8>,

@@ -172,6 +172,7 @@ impl<T: SessionData> Session<T> {
         let plan = state.plan(settings, server_error);
         let destroyed = state.phase == Phase::Destroyed;
         state.phase = Phase::Sent;
+        state.ring = None;
         let config = &settings.config;
         let mut finished = Finished {
             found: state.found,

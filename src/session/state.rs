@@ -15,13 +15,6 @@ impl<T: SessionData> State<T> {
         *self.now.get_or_insert_with(|| settings.now())
     }
 
-    /// The request's ring snapshot, taken on first use.
-    pub(super) fn ring(&mut self, settings: &Settings<T>) -> RingView {
-        self.ring
-            .get_or_insert_with(|| settings.codec.ring().view())
-            .clone()
-    }
-
     /// The request's time once read (every path that needs it loads the session first).
     pub(super) fn time(&self) -> u64 {
         self.now.unwrap_or_default()
@@ -45,6 +38,19 @@ impl<T: SessionData> State<T> {
             }));
         }
         self.loaded.get_or_insert_with(Loaded::fresh)
+    }
+
+    /// The session, loaded, and the ring its changes are sized against (the open's).
+    pub(super) fn load_for_change(
+        &mut self,
+        settings: &Settings<T>,
+        cookies: &dyn CookieFields,
+    ) -> (&mut Loaded<T>, &RingView) {
+        self.load(settings, cookies);
+        let ring = self
+            .ring
+            .get_or_insert_with(|| settings.codec.ring().view());
+        (self.loaded.get_or_insert_with(Loaded::fresh), ring)
     }
 
     /// Whether a change can take effect now.
@@ -115,9 +121,8 @@ impl<T: SessionData> State<T> {
         lines: &mut Lines,
     ) -> Result<(), SessionError> {
         let now = self.now(settings);
-        let ring = self
-            .ring
-            .get_or_insert_with(|| settings.codec.ring().view());
+        // The ring as of the response, for the plan and the seal alike (see `State::ring`).
+        let ring = settings.codec.ring().view();
         let loaded = self.loaded.as_mut().ok_or(SessionError::Internal)?;
         if loaded.head.meta.is_none() {
             loaded.head.meta = Some(SessionMeta::new(now)?);
@@ -128,7 +133,7 @@ impl<T: SessionData> State<T> {
             return Err(SessionError::Internal);
         };
         let head = loaded.head.head(settings, seal::provisional_meta(now));
-        seal::seal_lines(settings, ring, &head, encoded, now, lines)
+        seal::seal_lines(settings, &ring, &head, encoded, now, lines)
     }
 }
 

@@ -9,7 +9,13 @@
 //! - during a `write_as` rollout, a change the written schema cannot hold is an error;
 //! - the bridge answers planted cookies as the typed API does, and opens the cookie only when
 //!   tower-sessions loads the session;
-//! - a lifetime capped by the configuration's maxima is said so, once.
+//! - a lifetime capped by the configuration's maxima is said so, once;
+//!
+//! and two rules of the engine's own, found since:
+//!
+//! - data whose encoding depends on more than its content (a `HashMap`) is saved;
+//! - the seal uses the ring as of the response: a key revoked while a handler runs seals
+//!   nothing.
 #![cfg(all(feature = "axum", feature = "hyper"))]
 
 use crate::{common, harness};
@@ -1100,4 +1106,50 @@ async fn a_hash_map_session_of_many_entries_is_saved_and_comes_back() {
         );
         assert_eq!(session_lines(&resp, SID).len(), 1, "{resp:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A key revoked while a handler runs
+// ---------------------------------------------------------------------------------------------
+
+/// The open and the size checks of a request see one ring; the seal sees the ring as of the
+/// response. An operator who rotates a leaked key out and revokes it while a request that has
+/// already opened the session is still running gets what they asked for: that request's
+/// cookie is sealed under the new key and comes back (sealed under the revoked key, it would
+/// be refused on the next request: the user logged out).
+#[tokio::test]
+async fn a_key_revoked_while_the_handler_runs_seals_nothing() {
+    let config = SessionConfig::builder().cookie_name(SID).build().unwrap();
+    let layer = SessionLayer::<TestSession>::new(ring(), config);
+    let ring = layer.ring().clone();
+    let leaked = ring.primary_id();
+    let app = Router::new()
+        .route("/count", get(count))
+        .route(
+            "/count-then-revoke",
+            get(move |session: Session<TestSession>| {
+                let ring = ring.clone();
+                async move {
+                    let answer = count(session).await;
+                    // After the change was sized: the response seals it.
+                    ring.rotate(common::key(Algorithm::Aes256Gcm, 2)).unwrap();
+                    ring.revoke(leaked).unwrap();
+                    answer
+                }
+            }),
+        )
+        .layer(layer);
+    let server = serve_axum(app).await;
+    let mut client = Client::new(server.addr);
+    let resp = client.get("/count").await;
+    assert_eq!(resp.body, "visits: 1", "{resp:?}");
+    let resp = client.get("/count-then-revoke").await;
+    assert_eq!(resp.body, "visits: 2", "{resp:?}");
+    assert_eq!(session_lines(&resp, SID).len(), 1, "{resp:?}");
+    let resp = client.get("/count").await;
+    assert_eq!(
+        (resp.status, resp.body.as_str()),
+        (200, "visits: 3"),
+        "the cookie sealed while the key was revoked did not come back: {resp:?}"
+    );
 }
