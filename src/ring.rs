@@ -202,8 +202,8 @@ pub(crate) struct OpeningKey<'r> {
     pub(crate) revoked: bool,
 }
 
-/// A snapshot of the ring: taken once for a seal or an open, or once for a whole request by
-/// the engine, whose open, size checks and seal then see one ring (and pay for one load).
+/// A snapshot of the ring: taken once for a seal or an open, or by the engine once for a
+/// request's open and size checks (its seal takes the ring as of the response).
 #[derive(Clone)]
 pub(crate) struct RingView(Arc<RingState>);
 

@@ -53,10 +53,11 @@ const MAX_FLASH: usize = 16;
 /// retyping one) makes older cookies open as a fresh session, unless the old type is
 /// registered ([`Migrations::from`](crate::Migrations::from)). Renaming the struct or changing
 /// only methods does not. Attributes that postcard cannot round-trip (`skip_serializing_if`,
-/// `untagged`, `flatten`, `skip_serializing` without `skip_deserializing`) have no place in a
-/// session type: a value they make unreadable, or readable as other data, is refused by
-/// `set`/`update` with [`SessionError::NotRoundTrip`] instead of being sealed (a misreading
-/// that happens to re-encode to the very bytes read cannot be told apart, hence the rule).
+/// `untagged`, `flatten`, `skip_serializing` or `skip_deserializing` without the other) have
+/// no place in a session type: a value they make unreadable, or readable as other data, is
+/// refused by `set`/`update` with [`SessionError::NotRoundTrip`] instead of being sealed, as
+/// far as a check can tell (a misreading whose value re-encodes as long as the bytes read
+/// cannot be told from a map read back in another order, hence the rule).
 ///
 /// # Lifetimes and flash messages
 ///
@@ -127,12 +128,15 @@ struct Shared<T, C: ?Sized> {
 struct State<T> {
     /// The request's time, read from the clock on first access (a route that never touches
     /// the session never reads it); sealing uses it too, so the size predicted on mutation is
-    /// the size sent.
+    /// the size sent (under the same primary key: see `ring`).
     now: Option<u64>,
     /// The ring as of the request's first use of it: the open and every size check see the
     /// same keys. The seal takes the ring as of the response instead (a key revoked while the
     /// handler ran seals nothing), and the response lets go of this one, so that a handle kept
-    /// past the response (a spawned task) does not keep retired keys in memory.
+    /// past the response (a spawned task) does not keep retired keys in memory. The price: a
+    /// change sized under one primary key is sealed under the next one if the ring rotates in
+    /// between; a longer nonce (AES-256-GCM to XChaCha20-Poly1305) can then make it too large,
+    /// and the seal, which checks the limits again, sends nothing and logs the error.
     ring: Option<RingView>,
     /// The request's path is outside the cookie's `Path`: the browser neither sent the cookie
     /// nor would send one set here back, so changes are refused and nothing is sent.

@@ -12,14 +12,16 @@ use crate::error::SessionError;
 /// (else the cookie would never open), whose own encoding is as long (else it would open as
 /// other data).
 ///
-/// Why the length: re-encoding a decoded value writes back, field by field, the bytes that
-/// were read, except where a `skip_serializing_if` condition now holds on a field that was
-/// read from the next field's bytes (the value re-encodes shorter), or where a collection
-/// lists its entries in another order: a `HashMap` or `HashSet` decodes with a hasher of
-/// other random keys, the same entries in as many bytes. So the length refuses what a
-/// comparison of the bytes refused, and keeps the maps and sets that comparison refused.
-/// Neither sees a misreading whose value re-encodes to the very bytes read (a skipped `None`
-/// whose next byte reads as `Some`, the rest lining up): those are possible, not caught.
+/// Why the length and not the bytes: re-encoding a decoded value writes back, field by field,
+/// the bytes that were read, except where serde attributes make the two sides disagree (a
+/// `skip_serializing_if` condition now true on a field read from the next field's bytes
+/// writes less; a `skip_deserializing` field writes its default) and where a collection lists
+/// its entries in another order: a `HashMap` or `HashSet` decodes with a hasher of other random
+/// keys, the same entries in as many bytes. Comparing the bytes refused every such map or set
+/// of two entries or more; comparing the lengths keeps them and still refuses a misreading,
+/// unless what the attributes add and remove cancels out, or the misread value re-encodes to
+/// the very bytes read (which no comparison sees). Hence the rule in `Session`'s docs: these
+/// attributes have no place in a session type.
 pub(super) fn check_round_trip<T: Serialize + DeserializeOwned>(
     encoded: &[u8],
 ) -> Result<(), SessionError> {
@@ -182,7 +184,7 @@ mod tests {
             cart: vec![0],
         };
         assert_eq!(check(&misread), Err(SessionError::NotRoundTrip));
-        // Bytes left over, or too few: refused.
+        // Too few bytes for the fields: refused.
         let short = App {
             user: None,
             visits: 0,

@@ -27,9 +27,15 @@ impl<T: SessionData> State<T> {
     ) -> &mut Loaded<T> {
         if self.loaded.is_none() {
             let now = self.now(settings);
-            let ring = self
-                .ring
-                .get_or_insert_with(|| settings.codec.ring().view());
+            let after_response;
+            let ring = if self.phase == Phase::Sent {
+                // A read after the response (a spawned task): no snapshot kept for it.
+                after_response = settings.codec.ring().view();
+                &after_response
+            } else {
+                self.ring
+                    .get_or_insert_with(|| settings.codec.ring().view())
+            };
             let (opened, found) = open::open_request(cookies, settings, ring, now);
             self.found = found;
             self.loaded = Some(opened.map_or_else(Loaded::fresh, |opened| {
