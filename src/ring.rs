@@ -204,7 +204,6 @@ pub(crate) struct OpeningKey<'r> {
 
 /// A snapshot of the ring: taken once for a seal or an open, or by the engine once for a
 /// request's open and size checks (its seal takes the ring as of the response).
-#[derive(Clone)]
 pub(crate) struct RingView(Arc<RingState>);
 
 impl RingView {
