@@ -414,13 +414,14 @@ impl<T: SessionData> Session<T> {
     where
         T: Clone,
     {
-        // Fails fast when no change can take effect, before any work.
-        {
+        // Fails fast when no change can take effect, before any work; `f` runs without the
+        // lock held, so it may use the session itself.
+        let mut data = {
             let shared = &*self.shared;
-            shared.lock().writable(&shared.settings, &shared.cookies)?;
-        }
-        // `f` runs without the lock held, so it may use the session itself.
-        let mut data = self.with_loaded(|loaded| T::clone(loaded.data.get()));
+            let mut state = shared.lock();
+            state.writable(&shared.settings, &shared.cookies)?;
+            T::clone(state.load(&shared.settings, &shared.cookies).data.get())
+        };
         let result = f(&mut data);
         self.set(data)?;
         Ok(result)
