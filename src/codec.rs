@@ -23,6 +23,7 @@ use crate::error::{ConfigError, OpenError, SessionError};
 use crate::key::Algorithm;
 use crate::ring::{KeyRing, RingView};
 
+mod canonical;
 #[cfg(feature = "compression")]
 pub(crate) mod compress;
 mod flavors;

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("envelope", 3),
     ("codec", 4),
     ("codec/schema", 4),
+    ("codec/canonical", 4),
     ("codec/shape", 4),
     ("codec/flavors", 4),
     ("codec/meta", 4),

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::canonical::canonical_form;
 use super::{SameBytes, check_round_trip, encoded_len, shape, write_capped};
 pub(crate) use crate::envelope::SealedAs;
 use crate::error::{ConfigError, SessionError};
@@ -276,11 +277,13 @@ impl<T: 'static, Next: 'static> Migrations<T, Next> {
     ///
     /// A change that `Old` cannot hold is refused with
     /// [`SessionError::Unwritable`](crate::SessionError::Unwritable): each change is written as
-    /// `Old`, read back as `T` and compared with the change, by their encodings. A `HashMap` or
-    /// `HashSet` in `T` reads back with its entries in another order, so a change of a session
-    /// holding two entries or more is refused too: while a rollout runs, hold them as
-    /// `BTreeMap` and `BTreeSet` (postcard writes both kinds alike, and the type binding of
-    /// format v3 does not tell them apart, so the swap needs no migration of its own).
+    /// `Old`, read back as `T` and compared with the change, field by field, with the entries
+    /// of every map (a `HashMap` reads back in another order) compared in any order. A
+    /// sequence's order is compared too, and serde does not tell a `HashSet` from a `Vec`: a
+    /// `HashSet` of two entries or more reads back in another order, so its changes are
+    /// refused. While a rollout runs, hold sets as `BTreeSet` (postcard writes both kinds
+    /// alike, and the type binding of format v3 does not tell them apart, so the swap needs no
+    /// migration of its own).
     #[must_use]
     pub fn write_as<Old>(mut self, down: impl Fn(&T) -> Old + Send + Sync + 'static) -> Self
     where
@@ -472,7 +475,9 @@ impl<T: Serialize + DeserializeOwned> Schema<T> {
     }
 
     /// Whether `encoded` (the encoding of `data` as the written type) reads back as `data`:
-    /// always, unless a rollout writes an older type that lacks part of it.
+    /// always, unless a rollout writes an older type that lacks part of it. Compared by
+    /// their canonical forms, in which a map's entries may come back in any order (a
+    /// `HashMap` read back has a hasher of its own); a sequence's order is data.
     pub(crate) fn holds(&self, data: &T, encoded: &[u8]) -> bool {
         if self.writer.is_none() {
             return true;
@@ -480,8 +485,8 @@ impl<T: Serialize + DeserializeOwned> Schema<T> {
         let Some(back) = self.decode(self.sealed_as, encoded) else {
             return false;
         };
-        // Both encodings are session data: written into buffers wiped on drop (RT3-7).
-        match (wiped_encoding(data), wiped_encoding(&back)) {
+        // Both forms are session data: written into buffers wiped on drop (RT3-7).
+        match (canonical_form(data), canonical_form(&back)) {
             (Some(data), Some(back)) => data == back,
             _ => false,
         }
@@ -534,14 +539,6 @@ fn encode_as<V: Serialize + DeserializeOwned>(
         Err(_) => return Err(Encoding::Refused(SessionError::Serialize)),
     }
     check_round_trip::<V>(out.get(start..).unwrap_or_default()).map_err(Encoding::Refused)
-}
-
-/// The encoding of `value` in one exact allocation, wiped when dropped.
-fn wiped_encoding<V: Serialize>(value: &V) -> Option<super::Wiped> {
-    let len = super::encoded_len(value)?;
-    let mut out = super::Wiped::with_capacity(len);
-    super::write_capped(&mut out, len, value).ok()?;
-    Some(out)
 }
 
 /// Exactly one postcard value of type `V`, nothing after it.
