@@ -1124,3 +1124,92 @@ fn the_seal_path_leaves_no_session_data_in_freed_memory() {
             .collect::<BTreeSet<_>>()
     );
 }
+
+/// Schema 1 of the rollout below: notes by name.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct NotesV1 {
+    notes: std::collections::HashMap<String, String>,
+}
+
+impl Drop for NotesV1 {
+    fn drop(&mut self) {
+        self.notes.values_mut().for_each(zeroize::Zeroize::zeroize);
+    }
+}
+
+/// Schema 2: the notes and a field schema 1 lacks.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct NotesV2 {
+    notes: std::collections::HashMap<String, String>,
+    extra: u8,
+}
+
+impl Drop for NotesV2 {
+    fn drop(&mut self) {
+        self.notes.values_mut().for_each(zeroize::Zeroize::zeroize);
+    }
+}
+
+impl From<NotesV1> for NotesV2 {
+    fn from(mut v1: NotesV1) -> Self {
+        Self {
+            notes: core::mem::take(&mut v1.notes),
+            extra: 0,
+        }
+    }
+}
+
+/// RT3-7 during a `write_as` rollout: each change is also written as the older type, read back
+/// and compared with the change by canonical forms (a map's entries in any order), whose
+/// buffers grow entry by entry. None of it is left in freed memory (checked: with
+/// `Wiped::append` growing as a plain `Vec` does, 36 hits in blocks of 150 to 2,220 bytes).
+#[test]
+fn a_rollout_leaves_no_session_data_in_freed_memory() {
+    let ring = KeyRing::new(Key::from_bytes(Algorithm::Aes256Gcm, &key_bytes(7)).unwrap());
+    let config = sealed_session::SessionConfig::builder()
+        .schema_version(2)
+        .max_chunks(4)
+        .cookie_header_budget(16 * 1024)
+        .build()
+        .unwrap();
+    let sessions = sealed_session::Sessions::<NotesV2>::new(ring, config)
+        .with_migrations(
+            sealed_session::Migrations::<NotesV2>::new()
+                .from_version::<NotesV1>(1)
+                .write_as(|v2: &NotesV2| NotesV1 {
+                    notes: v2.notes.clone(),
+                }),
+        )
+        .unwrap();
+    let notes = |len: usize| NotesV2 {
+        notes: (0..3)
+            .map(|i| {
+                let note = core::mem::take(&mut secretive(len + i).note);
+                (format!("note-{i}"), note)
+            })
+            .collect(),
+        extra: 0,
+    };
+    // Warm-up outside the watch: thread-local buffers, cached message keys, lazy statics.
+    let session = sessions.begin((), "/");
+    session.set(notes(40)).unwrap();
+    drop(session.finish(false));
+    scrub_stack();
+    let watch = scan::watch(&[&SECRET[..]]);
+    for len in [40, 300, 1_000] {
+        let session = sessions.begin((), "/");
+        session.set(notes(len)).unwrap();
+        assert_eq!(session.get().notes.len(), 3, "{len}");
+        drop(session.finish(false));
+    }
+    let hits = watch.hits();
+    drop(watch);
+    assert!(
+        hits.is_empty(),
+        "session plaintext left in freed memory ({} hits, in blocks of {:?} bytes)",
+        hits.len(),
+        hits.iter()
+            .map(|hit| hit.block_size)
+            .collect::<BTreeSet<_>>()
+    );
+}

@@ -1,12 +1,18 @@
 //! A value's canonical form: its serde data written out with every map's entries in one
 //! order, so that two values that differ only in the order a map lists its entries (a
 //! `HashMap` and the one decoded from its encoding, whose hasher has other random keys) have
-//! the same form, and any two that differ in anything else do not.
+//! the same form. For a type whose serde shape depends on the type alone (no
+//! `skip_serializing_if`, `untagged` or hand-written `Serialize` that changes with the value),
+//! two values that differ in anything else do not.
 //!
 //! Not an encoding to read back, only to compare: each serde value is written unambiguously
 //! (integers at their full width, lengths before contents, variants by index), each map entry
 //! into a buffer of its own, and the entries sorted by their bytes. Sequences keep their
-//! order: serde cannot tell a `HashSet` from a `Vec`, and the order of a `Vec` is data.
+//! order: serde cannot tell a `HashSet` from a `Vec`, and the order of a `Vec` is data. Nor
+//! can it tell an ordered map (`IndexMap`) from a `HashMap`: a map's order is never data here.
+//!
+//! Every buffer holds session data: each grows through [`Wiped::append`], which wipes the
+//! block it leaves (RT3-7).
 
 use core::fmt::Display;
 
@@ -48,17 +54,26 @@ struct Canonical<'a> {
 }
 
 impl Canonical<'_> {
-    fn len(&mut self, len: usize) {
-        self.out.extend_from_slice(&(len as u64).to_le_bytes());
+    fn write(&mut self, bytes: &[u8]) -> Result {
+        self.out.append(bytes);
+        Ok(())
     }
 
-    fn bytes(&mut self, bytes: &[u8]) {
-        self.len(bytes.len());
-        self.out.extend_from_slice(bytes);
+    fn write_len(&mut self, len: usize) -> Result {
+        self.write(&(len as u64).to_le_bytes())
     }
 
-    fn variant(&mut self, index: u32) {
-        self.out.extend_from_slice(&index.to_le_bytes());
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result {
+        self.write_len(bytes.len())?;
+        self.write(bytes)
+    }
+
+    fn write_variant(&mut self, index: u32) -> Result {
+        self.write(&index.to_le_bytes())
+    }
+
+    fn write_element<V: Serialize + ?Sized>(&mut self, value: &V) -> Result {
+        value.serialize(Canonical { out: self.out })
     }
 }
 
@@ -79,93 +94,85 @@ impl<'a> Serializer for Canonical<'a> {
         false
     }
 
-    fn serialize_bool(self, v: bool) -> Result {
-        self.out.push(u8::from(v));
-        Ok(())
+    fn serialize_bool(mut self, v: bool) -> Result {
+        self.write(&[u8::from(v)])
     }
 
-    fn serialize_i8(self, v: i8) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_i8(mut self, v: i8) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_i16(self, v: i16) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_i16(mut self, v: i16) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_i32(self, v: i32) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_i32(mut self, v: i32) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_i64(self, v: i64) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_i64(mut self, v: i64) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_i128(self, v: i128) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_i128(mut self, v: i128) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_u8(self, v: u8) -> Result {
-        self.out.push(v);
-        Ok(())
+    fn serialize_u8(mut self, v: u8) -> Result {
+        self.write(&[v])
     }
 
-    fn serialize_u16(self, v: u16) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_u16(mut self, v: u16) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_u32(self, v: u32) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_u32(mut self, v: u32) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_u64(self, v: u64) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_u64(mut self, v: u64) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_u128(self, v: u128) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_u128(mut self, v: u128) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_f32(self, v: f32) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_f32(mut self, v: f32) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_f64(self, v: f64) -> Result {
-        self.out.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fn serialize_f64(mut self, v: f64) -> Result {
+        self.write(&v.to_le_bytes())
     }
 
-    fn serialize_char(self, v: char) -> Result {
-        self.out.extend_from_slice(&u32::from(v).to_le_bytes());
-        Ok(())
+    fn serialize_char(mut self, v: char) -> Result {
+        self.write(&u32::from(v).to_le_bytes())
     }
 
     fn serialize_str(mut self, v: &str) -> Result {
-        self.bytes(v.as_bytes());
-        Ok(())
+        self.write_bytes(v.as_bytes())
     }
 
     fn serialize_bytes(mut self, v: &[u8]) -> Result {
-        self.bytes(v);
-        Ok(())
+        self.write_bytes(v)
     }
 
-    fn serialize_none(self) -> Result {
-        self.out.push(0);
-        Ok(())
+    fn collect_str<D: Display + ?Sized>(mut self, value: &D) -> Result {
+        // Formatted into session data: serde's default would grow a `String` and free its
+        // blocks unwiped.
+        let mut text = Wiped::default();
+        core::fmt::Write::write_fmt(&mut text, format_args!("{value}"))
+            .map_err(|_| Unserializable)?;
+        self.write_bytes(&text)
     }
 
-    fn serialize_some<V: Serialize + ?Sized>(self, value: &V) -> Result {
-        self.out.push(1);
+    fn serialize_none(mut self) -> Result {
+        self.write(&[0])
+    }
+
+    fn serialize_some<V: Serialize + ?Sized>(mut self, value: &V) -> Result {
+        self.write(&[1])?;
         value.serialize(self)
     }
 
@@ -178,8 +185,7 @@ impl<'a> Serializer for Canonical<'a> {
     }
 
     fn serialize_unit_variant(mut self, _: &'static str, index: u32, _: &'static str) -> Result {
-        self.variant(index);
-        Ok(())
+        self.write_variant(index)
     }
 
     fn serialize_newtype_struct<V: Serialize + ?Sized>(self, _: &'static str, value: &V) -> Result {
@@ -193,14 +199,14 @@ impl<'a> Serializer for Canonical<'a> {
         _: &'static str,
         value: &V,
     ) -> Result {
-        self.variant(index);
+        self.write_variant(index)?;
         value.serialize(self)
     }
 
     fn serialize_seq(mut self, len: Option<usize>) -> Result<Self> {
         // A sequence of unknown length (which postcard refuses to seal) has no form either:
         // its length could not come first.
-        self.len(len.ok_or(Unserializable)?);
+        self.write_len(len.ok_or(Unserializable)?)?;
         Ok(self)
     }
 
@@ -219,7 +225,7 @@ impl<'a> Serializer for Canonical<'a> {
         _: &'static str,
         _: usize,
     ) -> Result<Self> {
-        self.variant(index);
+        self.write_variant(index)?;
         Ok(self)
     }
 
@@ -227,6 +233,7 @@ impl<'a> Serializer for Canonical<'a> {
         Ok(Entries {
             out: self.out,
             entries: Vec::new(),
+            awaiting_value: false,
         })
     }
 
@@ -241,14 +248,8 @@ impl<'a> Serializer for Canonical<'a> {
         _: &'static str,
         _: usize,
     ) -> Result<Self> {
-        self.variant(index);
+        self.write_variant(index)?;
         Ok(self)
-    }
-}
-
-impl Canonical<'_> {
-    fn element<V: Serialize + ?Sized>(&mut self, value: &V) -> Result {
-        value.serialize(Canonical { out: self.out })
     }
 }
 
@@ -257,7 +258,7 @@ impl ser::SerializeSeq for Canonical<'_> {
     type Error = Unserializable;
 
     fn serialize_element<V: Serialize + ?Sized>(&mut self, value: &V) -> Result {
-        self.element(value)
+        self.write_element(value)
     }
 
     fn end(self) -> Result {
@@ -270,7 +271,7 @@ impl ser::SerializeTuple for Canonical<'_> {
     type Error = Unserializable;
 
     fn serialize_element<V: Serialize + ?Sized>(&mut self, value: &V) -> Result {
-        self.element(value)
+        self.write_element(value)
     }
 
     fn end(self) -> Result {
@@ -283,7 +284,7 @@ impl ser::SerializeTupleStruct for Canonical<'_> {
     type Error = Unserializable;
 
     fn serialize_field<V: Serialize + ?Sized>(&mut self, value: &V) -> Result {
-        self.element(value)
+        self.write_element(value)
     }
 
     fn end(self) -> Result {
@@ -296,7 +297,7 @@ impl ser::SerializeTupleVariant for Canonical<'_> {
     type Error = Unserializable;
 
     fn serialize_field<V: Serialize + ?Sized>(&mut self, value: &V) -> Result {
-        self.element(value)
+        self.write_element(value)
     }
 
     fn end(self) -> Result {
@@ -309,7 +310,7 @@ impl ser::SerializeStruct for Canonical<'_> {
     type Error = Unserializable;
 
     fn serialize_field<V: Serialize + ?Sized>(&mut self, _: &'static str, value: &V) -> Result {
-        self.element(value)
+        self.write_element(value)
     }
 
     fn end(self) -> Result {
@@ -322,7 +323,7 @@ impl ser::SerializeStructVariant for Canonical<'_> {
     type Error = Unserializable;
 
     fn serialize_field<V: Serialize + ?Sized>(&mut self, _: &'static str, value: &V) -> Result {
-        self.element(value)
+        self.write_element(value)
     }
 
     fn end(self) -> Result {
@@ -335,6 +336,9 @@ impl ser::SerializeStructVariant for Canonical<'_> {
 struct Entries<'a> {
     out: &'a mut Wiped,
     entries: Vec<Wiped>,
+    /// A key was written, its value not yet: serde alternates the two, and a `Serialize` that
+    /// does not has no form (two such maps could otherwise give the same bytes).
+    awaiting_value: bool,
 }
 
 impl ser::SerializeMap for Entries<'_> {
@@ -342,29 +346,39 @@ impl ser::SerializeMap for Entries<'_> {
     type Error = Unserializable;
 
     fn serialize_key<K: Serialize + ?Sized>(&mut self, key: &K) -> Result {
+        if self.awaiting_value {
+            return Err(Unserializable);
+        }
         let mut key_form = Wiped::default();
         key.serialize(Canonical { out: &mut key_form })?;
         let mut entry = Wiped::default();
-        Canonical { out: &mut entry }.bytes(&key_form);
+        Canonical { out: &mut entry }.write_bytes(&key_form)?;
         self.entries.push(entry);
+        self.awaiting_value = true;
         Ok(())
     }
 
     fn serialize_value<V: Serialize + ?Sized>(&mut self, value: &V) -> Result {
-        // serde calls `serialize_key` first; a value without one is a broken `Serialize`.
-        let entry = self.entries.last_mut().ok_or(Unserializable)?;
+        let entry = match self.entries.last_mut() {
+            Some(entry) if self.awaiting_value => entry,
+            _ => return Err(Unserializable),
+        };
+        self.awaiting_value = false;
         value.serialize(Canonical { out: entry })
     }
 
     fn end(mut self) -> Result {
+        if self.awaiting_value {
+            return Err(Unserializable);
+        }
         // Each key and each entry goes in with its length: whatever a `Serialize` writes,
         // two different sets of entries never give the same bytes.
         self.entries
             .sort_unstable_by(|a, b| a.as_slice().cmp(b.as_slice()));
         let mut map = Canonical { out: self.out };
-        map.len(self.entries.len());
+        map.write_len(self.entries.len())?;
         for entry in &self.entries {
-            map.bytes(entry);
+            map.write_bytes(entry)?;
         }
         Ok(())
     }
@@ -444,10 +458,77 @@ mod tests {
             canonical_form(&vec![1u8, 2]).unwrap(),
             canonical_form(&vec![2u8, 1]).unwrap()
         );
-        // Variants are told apart by index, options by their tag.
+        // Options are told apart by their tag, variants by their index.
         assert_ne!(
             canonical_form(&Some(0u8)).unwrap(),
             canonical_form(&None::<u8>).unwrap()
         );
+        #[derive(Serialize)]
+        enum Plan {
+            Free,
+            Paid,
+            Trial(u8),
+            Team { seats: u8 },
+        }
+        let forms: Vec<Wiped> = [
+            Plan::Free,
+            Plan::Paid,
+            Plan::Trial(0),
+            Plan::Team { seats: 0 },
+        ]
+        .iter()
+        .map(|plan| canonical_form(plan).unwrap())
+        .collect();
+        for (i, a) in forms.iter().enumerate() {
+            for b in &forms[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    /// A `Display` value (`collect_str`) is its text.
+    #[test]
+    fn a_collected_string_is_its_text() {
+        struct Shown;
+        impl Serialize for Shown {
+            fn serialize<S: Serializer>(
+                &self,
+                serializer: S,
+            ) -> core::result::Result<S::Ok, S::Error> {
+                serializer.collect_str(&format_args!("{}-{}", "a", 1))
+            }
+        }
+        assert_eq!(
+            canonical_form(&Shown).unwrap(),
+            canonical_form("a-1").unwrap()
+        );
+    }
+
+    /// A map whose `Serialize` does not alternate keys and values has no form.
+    #[test]
+    fn a_map_of_values_without_keys_has_no_form() {
+        use serde::ser::SerializeMap as _;
+        struct Broken(&'static [(bool, u8)]);
+        impl Serialize for Broken {
+            fn serialize<S: Serializer>(
+                &self,
+                serializer: S,
+            ) -> core::result::Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(None)?;
+                for &(is_key, byte) in self.0 {
+                    if is_key {
+                        map.serialize_key(&byte)?;
+                    } else {
+                        map.serialize_value(&byte)?;
+                    }
+                }
+                map.end()
+            }
+        }
+        assert!(canonical_form(&Broken(&[(true, 1), (false, 2)])).is_some());
+        assert!(canonical_form(&Broken(&[(false, 2)])).is_none());
+        assert!(canonical_form(&Broken(&[(true, 1), (false, 2), (false, 3)])).is_none());
+        assert!(canonical_form(&Broken(&[(true, 1), (true, 2)])).is_none());
+        assert!(canonical_form(&Broken(&[(true, 1)])).is_none());
     }
 }

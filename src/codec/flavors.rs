@@ -111,10 +111,7 @@ impl CappedAppend<'_> {
         let capacity = needed
             .max(self.buf.capacity().saturating_mul(2))
             .min(self.limit.max(needed));
-        let mut grown = Vec::with_capacity(capacity);
-        grown.extend_from_slice(self.buf);
-        // The old block, spare capacity included, in bulk.
-        super::wiped::wipe(&mut core::mem::replace(self.buf, grown));
+        super::wiped::regrow(self.buf, capacity);
     }
 }
 

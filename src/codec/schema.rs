@@ -277,13 +277,17 @@ impl<T: 'static, Next: 'static> Migrations<T, Next> {
     ///
     /// A change that `Old` cannot hold is refused with
     /// [`SessionError::Unwritable`](crate::SessionError::Unwritable): each change is written as
-    /// `Old`, read back as `T` and compared with the change, field by field, with the entries
-    /// of every map (a `HashMap` reads back in another order) compared in any order. A
-    /// sequence's order is compared too, and serde does not tell a `HashSet` from a `Vec`: a
-    /// `HashSet` of two entries or more reads back in another order, so its changes are
-    /// refused. While a rollout runs, hold sets as `BTreeSet` (postcard writes both kinds
-    /// alike, and the type binding of format v3 does not tell them apart, so the swap needs no
-    /// migration of its own).
+    /// `Old`, read back as `T` and compared with the change as serde data, with the entries of
+    /// every map compared in any order (a `HashMap` reads back in another order of its own).
+    /// Two consequences of serde's data model, which knows maps and sequences but not which
+    /// collection made them:
+    /// - a sequence's order is compared, so a `HashSet` of two entries or more, which reads
+    ///   back in an order of its own, may have its changes refused, at random. While a rollout
+    ///   runs, hold sets as `BTreeSet` (postcard writes both kinds alike, and the type binding
+    ///   of format v3 does not tell them apart, so the swap needs no migration of its own);
+    /// - a map's order is not compared, so a change that only reorders an ordered map
+    ///   (`IndexMap`) is not refused when `Old` cannot keep the order: it returns `Ok` and
+    ///   the cookie keeps the order `Old` gives it.
     #[must_use]
     pub fn write_as<Old>(mut self, down: impl Fn(&T) -> Old + Send + Sync + 'static) -> Self
     where

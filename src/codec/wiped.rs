@@ -37,6 +37,16 @@ impl Wiped {
         Self(Vec::with_capacity(capacity))
     }
 
+    /// Appends `bytes`; a growth moves what was written to a new block and wipes the old one.
+    pub(crate) fn append(&mut self, bytes: &[u8]) {
+        if self.0.capacity() - self.0.len() < bytes.len() {
+            let needed = self.0.len().saturating_add(bytes.len());
+            let capacity = needed.max(self.0.capacity().saturating_mul(2));
+            regrow(&mut self.0, capacity);
+        }
+        self.0.extend_from_slice(bytes);
+    }
+
     /// `len` zero bytes.
     #[cfg(feature = "compression")]
     pub(crate) fn zeroed(len: usize) -> Self {
@@ -76,6 +86,14 @@ impl Drop for Wiped {
     }
 }
 
+/// Formatting into session data (a `collect_str`) grows as [`Wiped::append`] does.
+impl fmt::Write for Wiped {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.append(text.as_bytes());
+        Ok(())
+    }
+}
+
 impl fmt::Debug for Wiped {
     /// The length only: the bytes are session data.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,6 +101,16 @@ impl fmt::Debug for Wiped {
             .field("len", &self.0.len())
             .finish_non_exhaustive()
     }
+}
+
+/// Moves `bytes` to a block of `capacity` bytes (at least their length) and wipes the old
+/// block, spare capacity included: `Vec`'s own growth would free it with session data in it
+/// (RT3-7).
+#[cold]
+pub(crate) fn regrow(bytes: &mut Vec<u8>, capacity: usize) {
+    let mut grown = Vec::with_capacity(capacity.max(bytes.len()));
+    grown.extend_from_slice(bytes);
+    wipe(&mut core::mem::replace(bytes, grown));
 }
 
 /// Wipes all of `bytes`' allocation (its elements and its spare capacity) and empties it.
