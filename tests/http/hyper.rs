@@ -55,68 +55,122 @@ async fn http2_cookie_crumbs_xchacha20_poly1305() {
     http2_cookie_crumbs(Algorithm::XChaCha20Poly1305).await;
 }
 
-/// E2: every contradictory cookie configuration is refused when built, with a message that
-/// says how to fix it; the same configuration without the contradiction builds.
-/// The hyper quick start: a POST handler takes the session as an owned handle, then reads the
-/// request's form body, and logs the user in.
+/// The README's "Quick start: hyper 1" code block up to `main` (its handler), trimmed lines.
+fn readme_quick_start() -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("## Quick start: hyper 1")
+        .nth(1)
+        .expect("the README section");
+    let block = section
+        .split("```rust,no_run\n")
+        .nth(1)
+        .and_then(|b| b.split("#[tokio::main]").next())
+        .expect("its code block");
+    block
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The handler in the test below is the README's, line for line: if the README changes, this
+/// test fails until the copy is updated.
+#[test]
+fn the_quick_start_below_is_the_readme_one_verbatim() {
+    let source: Vec<String> = include_str!("hyper.rs")
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let recipe = readme_quick_start();
+    assert!(recipe.len() > 20, "{recipe:?}");
+    assert!(
+        source
+            .windows(recipe.len())
+            .any(|window| window == recipe.as_slice()),
+        "tests/http/hyper.rs no longer holds the README's hyper quick start verbatim: {recipe:#?}"
+    );
+}
+
+/// The README's hyper quick start over a real server: the handler takes the session as an
+/// owned handle, then consumes the request to read the form, and logs the user in with data
+/// built afresh under a new id (what its comment promises); a `GET` reads who is logged in.
+#[cfg(feature = "test-util")]
 #[tokio::test]
-async fn a_post_handler_reads_the_form_after_taking_the_session() {
-    use std::convert::Infallible;
+#[rustfmt::skip]
+async fn readme_quick_start_hyper_logs_in_under_a_new_id() {
+    // ---- README.md, "Quick start: hyper 1", verbatim up to `main` ----
+use std::convert::Infallible;
 
-    use http_body_util::{BodyExt as _, Full};
-    use hyper::body::{Bytes, Incoming};
-    use hyper::service::service_fn;
-    use hyper::{Request, Response};
-    use sealed_session::{Session, SessionConfig, SessionLayer};
-    use tower_layer::Layer as _;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use sealed_session::{KeyRing, Session, SessionConfig, SessionLayer};
+use tower_layer::Layer;
 
-    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
-    struct Login {
-        user: Option<String>,
-    }
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Login {
+    user: Option<String>,
+}
 
-    async fn handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-        let Some(session) = Session::<Login>::from_request(&req) else {
-            return Ok(Response::new(Full::new(Bytes::from("no session layer"))));
-        };
-        let body = if req.method() == hyper::Method::POST {
-            // The request is ours: consume it to read the form.
-            let bytes = req.into_body().collect().await.unwrap().to_bytes();
-            String::from_utf8(bytes.to_vec()).unwrap()
-        } else {
-            String::new()
-        };
-        let answer = match body.strip_prefix("username=") {
-            Some(user) => match session.set(Login {
-                user: Some(user.to_owned()),
-            }) {
-                Ok(()) => format!("hello {user}"),
-                Err(error) => error.to_string(),
-            },
-            None => format!("user: {:?}", session.get().user),
-        };
-        Ok(Response::new(Full::new(Bytes::from(answer))))
-    }
+async fn handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let Some(session) = Session::<Login>::from_request(&req) else {
+        return Ok(Response::new(Full::from("no SessionLayer")));
+    };
+    let body = if req.method() == Method::POST && req.uri().path() == "/login" {
+        // The request is ours to consume: read the form `user=NAME`.
+        let form = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let user = String::from_utf8_lossy(&form).strip_prefix("user=").unwrap_or("").to_owned();
+        // The logged-in session starts fresh (see "Logins"), under a new id: a cookie from
+        // before the login never carries the logged-in identity.
+        match session.set(Login { user: Some(user.clone()) }).and_then(|()| session.cycle_id()) {
+            Ok(()) => format!("hello {user}"),
+            Err(error) => error.to_string(),
+        }
+    } else {
+        format!("user: {:?}", session.get().user)
+    };
+    Ok(Response::new(Full::from(body)))
+}
+    // ---- end of the README's code ----
 
-    let env = Env::new(Instance::new(Adapter::Hyper, Algorithm::Aes256Gcm)).await;
-    let layer = SessionLayer::<Login>::new(env.ring.clone(), SessionConfig::default());
+    let ring = KeyRing::new(crate::common::key(Algorithm::Aes256Gcm, 1));
+    let sessions = SessionLayer::<Login>::new(ring, SessionConfig::default());
+    let kit = sealed_session::testing::TestSessions::new(sessions.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let service = layer.layer(service_fn(handler));
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
-            );
+            let service = sessions.layer(service_fn(handler));
+            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
         }
     });
     let mut client = Client::new(addr);
-    assert_eq!(client.post("/", "username=ada").await.body, "hello ada");
+    assert_eq!(client.get("/").await.body, "user: None");
+
+    let resp = client.post("/login", "user=ada").await;
+    assert_eq!(resp.body, "hello ada");
+    let ada = kit.assert_session(&resp.headers);
+    assert_eq!(ada.data.user.as_deref(), Some("ada"));
     assert_eq!(client.get("/").await.body, "user: Some(\"ada\")");
+
+    // A second login, from the session of the first: a new id, the new user only.
+    let resp = client.post("/login", "user=bob").await;
+    assert_eq!(resp.body, "hello bob");
+    let bob = kit.assert_session(&resp.headers);
+    assert_eq!(bob.data.user.as_deref(), Some("bob"));
+    assert_ne!(bob.meta.id, ada.meta.id, "a login keeps the id of the session before it");
+    assert_eq!(client.get("/").await.body, "user: Some(\"bob\")");
+
+    // Another path: read, not a login.
+    assert_eq!(client.post("/elsewhere", "user=eve").await.body, "user: Some(\"bob\")");
 }
 
+/// E2: every contradictory cookie configuration is refused when built, with a message that
+/// says how to fix it; the same configuration without the contradiction builds.
 mod config_errors {
     use sealed_session::{ConfigError, SameSite, SessionConfig};
 
