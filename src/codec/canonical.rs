@@ -453,6 +453,55 @@ mod tests {
             canonical_form(&split).unwrap(),
             canonical_form(&moved).unwrap()
         );
+        // Nor do they when their own bytes carry no length: a key of one byte and a value of
+        // two, against a key of two and a value of one, are the same three bytes once
+        // concatenated (a hand-written `Serialize` whose shape depends on the value).
+        #[derive(PartialEq, Eq, Hash)]
+        enum Width {
+            Byte(u8),
+            Pair(u16),
+        }
+        impl Serialize for Width {
+            fn serialize<S: Serializer>(
+                &self,
+                serializer: S,
+            ) -> core::result::Result<S::Ok, S::Error> {
+                match self {
+                    Self::Byte(byte) => serializer.serialize_u8(*byte),
+                    Self::Pair(pair) => serializer.serialize_u16(*pair),
+                }
+            }
+        }
+        let short_key = HashMap::from([(Width::Byte(1), Width::Pair(0x0302))]);
+        let long_key = HashMap::from([(Width::Pair(0x0201), Width::Byte(3))]);
+        assert_ne!(
+            canonical_form(&short_key).unwrap(),
+            canonical_form(&long_key).unwrap()
+        );
+        // One entry whose value holds the bytes of a second entry is not two entries.
+        struct Raw(Vec<u8>);
+        impl Serialize for Raw {
+            fn serialize<S: Serializer>(
+                &self,
+                serializer: S,
+            ) -> core::result::Result<S::Ok, S::Error> {
+                use serde::ser::SerializeTuple as _;
+                let mut tuple = serializer.serialize_tuple(self.0.len())?;
+                for byte in &self.0 {
+                    tuple.serialize_element(byte)?;
+                }
+                tuple.end()
+            }
+        }
+        let mut hidden = vec![7];
+        hidden.extend_from_slice(&1u64.to_le_bytes());
+        hidden.extend_from_slice(&[2, 9]);
+        let one_entry = BTreeMap::from([(1u8, Raw(hidden))]);
+        let two_entries = BTreeMap::from([(1u8, Raw(vec![7])), (2u8, Raw(vec![9]))]);
+        assert_ne!(
+            canonical_form(&one_entry).unwrap(),
+            canonical_form(&two_entries).unwrap()
+        );
         // A sequence's order is data.
         assert_ne!(
             canonical_form(&vec![1u8, 2]).unwrap(),
@@ -529,6 +578,7 @@ mod tests {
         assert!(canonical_form(&Broken(&[(false, 2)])).is_none());
         assert!(canonical_form(&Broken(&[(true, 1), (false, 2), (false, 3)])).is_none());
         assert!(canonical_form(&Broken(&[(true, 1), (true, 2)])).is_none());
+        assert!(canonical_form(&Broken(&[(true, 1), (true, 2), (false, 3)])).is_none());
         assert!(canonical_form(&Broken(&[(true, 1)])).is_none());
     }
 }
