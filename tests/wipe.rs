@@ -1187,8 +1187,9 @@ impl From<NotesV1> for NotesV2 {
 /// RT3-7 during a `write_as` rollout: each change is also written as the older type, read back
 /// and compared with the change by canonical forms (a map's entries in any order), whose
 /// buffers grow entry by entry, and a `Display` field is formatted. None of it is left in
-/// freed memory (checked: with `Wiped::append` growing as a plain `Vec` does, 36 hits in blocks of 150 to 2,220 bytes;
-/// without the canonical form's own `collect_str`, 12 hits in blocks of 104 to 1,064 bytes).
+/// freed memory (checked: with `Wiped::append` growing as a plain `Vec` does, 36 hits in
+/// blocks of 150 to 2,220 bytes; without the canonical form's own `collect_str`, 12 hits in
+/// blocks of 104 to 1,064 bytes).
 #[test]
 fn a_rollout_leaves_no_session_data_in_freed_memory() {
     let ring = KeyRing::new(Key::from_bytes(Algorithm::Aes256Gcm, &key_bytes(7)).unwrap());
