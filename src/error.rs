@@ -345,8 +345,8 @@ impl std::error::Error for ConfigError {}
 ///
 /// This is what handlers see from `set`, `update` and the other mutations, and what
 /// [`Codec::seal`](crate::Codec::seal) returns. With the `axum` feature it is a response:
-/// `TooLarge` is a 413 naming the limit, everything else a 500 with a generic body (and a log
-/// event).
+/// `TooLarge` is a 413 naming the limit, `Conflict` (conflicting session cookies, which a
+/// client can send) a 400, everything else a 500 with a generic body (and a log event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionError {
