@@ -16,7 +16,7 @@
 //! - data whose encoding depends on more than its content (a `HashMap`) is saved, also
 //!   during a `write_as` rollout;
 //! - the seal uses the ring as of the response: a key revoked while a handler runs seals
-//!   nothing.
+//!   nothing under it.
 #![cfg(all(feature = "axum", feature = "hyper"))]
 
 use crate::{common, harness};
@@ -82,22 +82,24 @@ fn events<'a>(text: &'a str, levels: &[&str], target: &str) -> Vec<&'a str> {
 // No session Set-Cookie outside the cookie's Path
 // ---------------------------------------------------------------------------------------------
 
-/// Any path: `?read` reads the session (`Session::get`), otherwise the handler never touches
-/// it. Answers `visits: N` or `untouched`.
+/// Any path: `?read` reads the session (`Session::get`), `?bump` counts a visit, otherwise the
+/// handler never touches it. Answers `visits: N` or `untouched`.
 async fn any_path(request: Request) -> String {
-    if request.uri().query() == Some("read") {
-        let session = Session::<TestSession>::from_request(&request).unwrap();
-        format!("visits: {}", session.get().visits)
-    } else {
-        "untouched".to_owned()
+    let session = || Session::<TestSession>::from_request(&request).unwrap();
+    match request.uri().query() {
+        Some("read") => format!("visits: {}", session().get().visits),
+        Some("bump") => match session().update(|s| s.visits += 1) {
+            Ok(()) => format!("visits: {}", session().get().visits),
+            Err(error) => format!("error: {error:?}"),
+        },
+        _ => "untouched".to_owned(),
     }
 }
 
 /// A server answering every path with [`any_path`], behind a layer for cookie `sid` under
-/// `config`, at a fixed time.
-async fn path_app(config: SessionConfig) -> Server {
-    let clock = Clock::new(T0);
-    let layer = harness::layer(ring(), config, &clock);
+/// `config`, at `clock`'s time.
+async fn path_app(config: SessionConfig, clock: &Clock) -> Server {
+    let layer = harness::layer(ring(), config, clock);
     serve_axum(Router::new().fallback(any_path).layer(layer)).await
 }
 
@@ -114,7 +116,8 @@ const OUTSIDE: [&str; 3] = ["/", "/foo/barbaz", "/foo"];
 /// `Rolling::EveryRequest`, which opens every request), a request outside the cookie's `Path`
 /// gets no `Set-Cookie` for the session's name, read or not: a fresh empty session sent there
 /// with the user's name, Path and Domain would replace the user's session in the browser.
-/// Inside the path the fresh session is still saved.
+/// Inside the path the fresh session is still saved. Then the same with the user's cookie sent
+/// outside the path once its refresh is due: not refreshed there, refreshed inside.
 #[tokio::test]
 async fn no_session_cookie_is_set_outside_the_cookie_path() {
     let configs = [
@@ -128,7 +131,8 @@ async fn no_session_cookie_is_set_outside_the_cookie_path() {
         ("EveryRequest", foo_bar().rolling(Rolling::EveryRequest)),
     ];
     for (label, config) in configs {
-        let server = path_app(config.build().unwrap()).await;
+        let clock = Clock::new(T0);
+        let server = path_app(config.build().unwrap(), &clock).await;
         let mut client = Client::new(server.addr);
         for path in OUTSIDE {
             for query in ["", "?read"] {
@@ -152,6 +156,32 @@ async fn no_session_cookie_is_set_outside_the_cookie_path() {
             assert!(!cookie.is_removal(), "{label}: {}", cookie.line);
             assert_eq!(cookie.attr("Path"), Some(Some("/foo/bar")), "{label}");
         }
+
+        // The user's own cookie, sent outside the path (the browser holds a copy under
+        // another path, or a script planted it) once more than half the idle timeout has
+        // passed, when every configuration here refreshes a session it opens.
+        let resp = client.get("/foo/bar/x?bump").await;
+        assert_eq!(resp.body, "visits: 1", "{label}");
+        let users = format!("{SID}={}", client.cookie(SID).unwrap());
+        clock.advance(13 * HOUR);
+        for path in OUTSIDE {
+            for query in ["", "?read"] {
+                let uri = format!("{path}{query}");
+                let resp = client.get_with(&uri, &[&users]).await;
+                assert_eq!(resp.status, 200, "{label}, {uri}: {resp:?}");
+                assert_eq!(
+                    session_lines(&resp, SID),
+                    Vec::<String>::new(),
+                    "{label}, {uri} with the user's cookie: a session Set-Cookie outside Path=/foo/bar"
+                );
+            }
+        }
+        // Control: inside the path the same cookie is refreshed.
+        let resp = client.get_with("/foo/bar/x?read", &[&users]).await;
+        assert_eq!(resp.body, "visits: 1", "{label}");
+        let cookie = resp.cookie();
+        assert!(!cookie.is_removal(), "{label}: {}", cookie.line);
+        assert_eq!(cookie.attr("Path"), Some(Some("/foo/bar")), "{label}");
     }
 }
 
@@ -168,10 +198,17 @@ async fn a_refused_cookie_outside_the_cookie_path_is_neither_deleted_nor_replace
     ];
     let garbage = format!("{SID}=garbage");
     for (label, config) in configs {
-        let server = path_app(config.build().unwrap()).await;
+        let server = path_app(config.build().unwrap(), &Clock::new(T0)).await;
         let mut client = Client::new(server.addr);
         for path in OUTSIDE {
-            for query in ["?read", ""] {
+            // With the default configuration a handler that does not touch the session opens
+            // nothing, inside the path too: only the read says something there.
+            let queries: &[&str] = if label == "default" {
+                &["?read"]
+            } else {
+                &["?read", ""]
+            };
+            for query in queries {
                 let uri = format!("{path}{query}");
                 let resp = client.get_with(&uri, &[&garbage]).await;
                 assert_eq!(resp.status, 200, "{label}, {uri}: {resp:?}");
@@ -244,10 +281,13 @@ async fn the_path_rule_sees_the_path_the_browser_sent_under_router_nest() {
     );
 
     // Nested elsewhere: /x/admin/count is outside Path=/admin, whatever the layer sees.
+    // With the user's cookie sent along (a copy under another path): neither a change nor a
+    // deletion there.
+    let users = format!("{SID}={}", client.cookie(SID).unwrap());
     let router = Router::new().nest("/x", Router::new().nest("/admin", admin()));
     let server = serve_axum(router).await;
     let mut client = Client::new(server.addr);
-    let resp = client.get("/x/admin/count").await;
+    let resp = client.get_with("/x/admin/count", &[&users]).await;
     assert_eq!(resp.status, 409, "{resp:?}");
     assert!(resp.body.contains("OutsidePath"), "{resp:?}");
     assert_eq!(session_lines(&resp, SID), Vec::<String>::new());
@@ -907,8 +947,8 @@ struct Wider {
     theme: u32,
 }
 
-/// A server of session type `D` under `ring` and `config`, whose `/` counts nothing and answers
-/// `user: NAME` or `anonymous`.
+/// A server of session type `D` under `ring` and `config`, whose `/` reads the session (opening
+/// the cookie) and answers `read`.
 async fn typed_server<D>(ring: KeyRing, config: SessionConfig, clock: &Clock) -> Server
 where
     D: Clone + Default + Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
@@ -1221,7 +1261,7 @@ async fn a_rollout_keeps_saving_a_hash_map_session_of_many_entries() {
 /// cookie is sealed under the new key and comes back (sealed under the revoked key, it would
 /// be refused on the next request: the user logged out).
 #[tokio::test]
-async fn a_key_revoked_while_the_handler_runs_seals_nothing() {
+async fn a_key_revoked_while_the_handler_runs_seals_nothing_under_it() {
     let config = SessionConfig::builder().cookie_name(SID).build().unwrap();
     let layer = SessionLayer::<TestSession>::new(ring(), config);
     let ring = layer.ring().clone();
