@@ -10,7 +10,10 @@
 //! - a two-instance rollout: v2-writing and v3-writing instances serve 16 clients at once
 //!   without logging anyone out, then all write v3, then roll back to v2, with the wire
 //!   version of every cookie checked at each phase;
-//! - README's "Changing the session type" recipe, verbatim, over a real server.
+//! - README's "Changing the session type" recipe, verbatim, over a real server, and its fleet
+//!   rollout in two phases (`from::<V1>().write_as(..)`, then `from::<V1>()`) across an
+//!   instance still on the old type (without `write_as`, phase 1 logs users of the old
+//!   instance out: checked).
 #![cfg(all(feature = "axum", feature = "hyper", feature = "tower-sessions"))]
 
 use crate::{common, harness};
@@ -549,4 +552,129 @@ let layer = SessionLayer::<V2>::new(ring, config).with_migrations(Migrations::ne
         "user=Some(\"ann\") theme=light new=false"
     );
     Ok(())
+}
+
+/// README's "Changing the session type", its fleet rollout in two phases with type-bound
+/// migrations (format v3; tests/http/migrations.rs covers 0.2's numbered schemas): phase 1
+/// reads both types and writes the old one with the README's down-conversion, so an instance
+/// still on the old code keeps reading every cookie, logins included; phase 2 writes the new
+/// type, which phase 1 instances read too. Nobody is logged out at any step.
+#[tokio::test]
+async fn readme_two_phase_rollout_with_type_bound_migrations_logs_no_one_out() {
+    use axum::extract::Request;
+    use sealed_session::Migrations;
+
+    #[derive(Clone, Default, Serialize, Deserialize)]
+    struct V1 {
+        user: Option<String>,
+    }
+    #[derive(Clone, Default, Serialize, Deserialize)]
+    struct V2 {
+        user: Option<String>,
+        theme: String,
+    }
+    impl From<V1> for V2 {
+        fn from(old: V1) -> Self {
+            Self {
+                user: old.user,
+                theme: "light".to_owned(),
+            }
+        }
+    }
+    /// The `NAME` of `?user=NAME`.
+    fn user_of(request: &Request) -> String {
+        let query = request.uri().query().unwrap_or_default();
+        query.strip_prefix("user=").unwrap_or_default().to_owned()
+    }
+
+    let ring = KeyRing::new(key(Algorithm::Aes256Gcm, 1));
+    let old = serve_axum(
+        Router::new()
+            .route(
+                "/",
+                get(|s: Session<V1>| async move { format!("user={:?}", s.get().user) }),
+            )
+            .route(
+                "/login",
+                get(|s: Session<V1>, request: Request| async move {
+                    s.set(V1 {
+                        user: Some(user_of(&request)),
+                    })
+                    .and_then(|()| s.cycle_id())
+                    .map(|()| "logged in")
+                }),
+            )
+            .layer(SessionLayer::<V1>::new(
+                ring.clone(),
+                SessionConfig::default(),
+            )),
+    )
+    .await;
+    let new_app = |layer: SessionLayer<V2>| {
+        Router::new()
+            .route(
+                "/",
+                get(|s: Session<V2>| async move { format!("user={:?}", s.get().user) }),
+            )
+            .route(
+                "/login",
+                get(|s: Session<V2>, request: Request| async move {
+                    s.set(V2 {
+                        user: Some(user_of(&request)),
+                        theme: "light".to_owned(),
+                    })
+                    .and_then(|()| s.cycle_id())
+                    .map(|()| "logged in")
+                }),
+            )
+            .layer(layer)
+    };
+    let layer = || SessionLayer::<V2>::new(ring.clone(), SessionConfig::default());
+    // Phase 1, as the README writes it.
+    let phase_1 = layer()
+        .with_migrations(Migrations::new().from::<V1>().write_as(|v2: &V2| V1 {
+            user: v2.user.clone(),
+        }))
+        .unwrap();
+    let phase_1 = serve_axum(new_app(phase_1)).await;
+    // Phase 2: the same without `write_as`.
+    let phase_2 = layer()
+        .with_migrations(Migrations::new().from::<V1>())
+        .unwrap();
+    let phase_2 = serve_axum(new_app(phase_2)).await;
+    let binding = |cookie: &str| raw(cookie)[9..13].to_vec();
+
+    // Logged in on the old code; phase 1 reads it, and the old code still does after it.
+    let mut client = Client::new(old.addr);
+    assert_eq!(client.get("/login?user=ann").await.body, "logged in");
+    let v1_binding = binding(&client.cookie(NAME).unwrap());
+    client.retarget(phase_1.addr);
+    assert_eq!(client.get("/").await.body, "user=Some(\"ann\")");
+    client.retarget(old.addr);
+    assert_eq!(client.get("/").await.body, "user=Some(\"ann\")");
+
+    // Logged in on phase 1: written as V1, which the old code reads.
+    client.retarget(phase_1.addr);
+    assert_eq!(client.get("/login?user=bob").await.body, "logged in");
+    assert_eq!(binding(&client.cookie(NAME).unwrap()), v1_binding);
+    client.retarget(old.addr);
+    assert_eq!(client.get("/").await.body, "user=Some(\"bob\")");
+
+    // Phase 2 moves the cookie to V2 on its next response; phase 1 instances read it.
+    client.retarget(phase_2.addr);
+    assert_eq!(client.get("/").await.body, "user=Some(\"bob\")");
+    let v2_cookie = client.cookie(NAME).unwrap();
+    assert_ne!(
+        binding(&v2_cookie),
+        v1_binding,
+        "re-sealed as V2 by phase 2"
+    );
+    client.retarget(phase_1.addr);
+    assert_eq!(client.get("/").await.body, "user=Some(\"bob\")");
+    // Logged in on phase 2: V2, read by phase 1.
+    client.retarget(phase_2.addr);
+    assert_eq!(client.get("/login?user=cy").await.body, "logged in");
+    assert_ne!(binding(&client.cookie(NAME).unwrap()), v1_binding);
+    client.retarget(phase_1.addr);
+    assert_eq!(client.get("/").await.body, "user=Some(\"cy\")");
 }
