@@ -357,6 +357,20 @@ fn runs(parts: &[(usize, &str)]) -> String {
 const REPORTED_BLOCKS: usize = 4;
 
 /// An offset that keeps the two algorithms' key bytes apart.
+/// Ends `watch` and fails if any block freed under it held the watched session data.
+fn assert_no_session_data_left(watch: Watch) {
+    let hits = watch.hits();
+    drop(watch);
+    assert!(
+        hits.is_empty(),
+        "session plaintext left in freed memory ({} hits, in blocks of {:?} bytes)",
+        hits.len(),
+        hits.iter()
+            .map(|hit| hit.block_size)
+            .collect::<BTreeSet<_>>()
+    );
+}
+
 /// The bytes of a watched key: a splitmix64 stream from `seed`. `common::key_bytes` repeats
 /// one byte thirty times, so a needle cut from it (16 equal bytes) also matched unrelated data
 /// that tests running beside freed (a run of one character in a 148-byte block): a false
@@ -1133,16 +1147,7 @@ fn the_seal_path_leaves_no_session_data_in_freed_memory() {
         let opened = codec.open::<Secretive>(NAME, &sealed.value, T0).unwrap();
         assert_eq!(opened.data, data);
     }
-    let hits = watch.hits();
-    drop(watch);
-    assert!(
-        hits.is_empty(),
-        "session plaintext left in freed memory ({} hits, in blocks of {:?} bytes)",
-        hits.len(),
-        hits.iter()
-            .map(|hit| hit.block_size)
-            .collect::<BTreeSet<_>>()
-    );
+    assert_no_session_data_left(watch);
 }
 
 /// A secret serialized through `Display` (serde's `collect_str`, as chrono's dates are).
@@ -1251,14 +1256,5 @@ fn a_rollout_leaves_no_session_data_in_freed_memory() {
         assert_eq!(session.get().notes.len(), 3, "{len}");
         drop(session.finish(false));
     }
-    let hits = watch.hits();
-    drop(watch);
-    assert!(
-        hits.is_empty(),
-        "session plaintext left in freed memory ({} hits, in blocks of {:?} bytes)",
-        hits.len(),
-        hits.iter()
-            .map(|hit| hit.block_size)
-            .collect::<BTreeSet<_>>()
-    );
+    assert_no_session_data_left(watch);
 }

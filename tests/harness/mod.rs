@@ -714,6 +714,40 @@ pub(crate) fn layer(
         .with_clock(move || UNIX_EPOCH + Duration::from_secs(clock.now()))
 }
 
+/// The README's code under `heading`: the first block opening with `fence`, up to `end`, as
+/// trimmed lines without hidden (`# `) and empty ones.
+pub(crate) fn readme_block(heading: &str, fence: &str, end: &str) -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let section = readme.split(heading).nth(1).expect("the README section");
+    let block = section
+        .split(fence)
+        .nth(1)
+        .and_then(|b| b.split(end).next())
+        .expect("its code block");
+    block
+        .lines()
+        .filter(|l| !l.starts_with("# "))
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Fails unless `source` (a test file's text) holds `recipe` line for line, blank lines and
+/// indentation aside: a README recipe is run verbatim, so a changed README fails here until
+/// the test's copy follows.
+pub(crate) fn assert_holds_verbatim(file: &str, source: &str, recipe: &[String]) {
+    let source: Vec<String> = source
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(recipe.len() > 10, "{recipe:?}");
+    assert!(
+        source.windows(recipe.len()).any(|window| window == recipe),
+        "{file} no longer holds the README recipe verbatim: {recipe:#?}"
+    );
+}
+
 /// Starts a server on `127.0.0.1:0`.
 pub(crate) async fn serve(
     adapter: Adapter,

@@ -55,42 +55,17 @@ async fn http2_cookie_crumbs_xchacha20_poly1305() {
     http2_cookie_crumbs(Algorithm::XChaCha20Poly1305).await;
 }
 
-/// The README's "Quick start: hyper 1" code block up to `main` (its handler), trimmed lines.
-fn readme_quick_start() -> Vec<String> {
-    let readme = include_str!("../../README.md");
-    let section = readme
-        .split("## Quick start: hyper 1")
-        .nth(1)
-        .expect("the README section");
-    let block = section
-        .split("```rust,no_run\n")
-        .nth(1)
-        .and_then(|b| b.split("#[tokio::main]").next())
-        .expect("its code block");
-    block
-        .lines()
-        .map(|l| l.trim().to_owned())
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
-/// The handler in the test below is the README's, line for line: if the README changes, this
-/// test fails until the copy is updated.
+/// The handler in the test below is the README's "Quick start: hyper 1" up to `main`, line
+/// for line: if the README changes, this test fails until the copy is updated.
 #[test]
 fn the_quick_start_below_is_the_readme_one_verbatim() {
-    let source: Vec<String> = include_str!("hyper.rs")
-        .lines()
-        .map(|l| l.trim().to_owned())
-        .filter(|l| !l.is_empty())
-        .collect();
-    let recipe = readme_quick_start();
-    assert!(recipe.len() > 20, "{recipe:?}");
-    assert!(
-        source
-            .windows(recipe.len())
-            .any(|window| window == recipe.as_slice()),
-        "tests/http/hyper.rs no longer holds the README's hyper quick start verbatim: {recipe:#?}"
+    let recipe = harness::readme_block(
+        "## Quick start: hyper 1",
+        "```rust,no_run\n",
+        "#[tokio::main]",
     );
+    assert!(recipe.len() > 20, "{recipe:?}");
+    harness::assert_holds_verbatim("tests/http/hyper.rs", include_str!("hyper.rs"), &recipe);
 }
 
 /// The README's hyper quick start over a real server: the handler takes the session as an

@@ -410,42 +410,15 @@ async fn v3_only_refuses_unbound_cookies_of_another_app() {
     }
 }
 
-/// The README's "Changing the session type" code block, without its hidden (`# `) lines.
-fn readme_recipe() -> Vec<String> {
-    let readme = include_str!("../../README.md");
-    let section = readme
-        .split("## Changing the session type")
-        .nth(1)
-        .expect("the README section");
-    let block = section
-        .split("```rust\n")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .expect("its code block");
-    block
-        .lines()
-        .filter(|l| !l.starts_with("# "))
-        .map(|l| l.trim().to_owned())
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
-/// The recipe below is the README's, line for line (hidden lines aside): if the README
-/// changes, this test fails until the copy below is updated.
+/// The recipe below is the README's "Changing the session type", line for line (hidden lines
+/// aside): if the README changes, this test fails until the copy below is updated.
 #[test]
 fn the_recipe_below_is_the_readme_one_verbatim() {
-    let source: Vec<String> = include_str!("type_binding.rs")
-        .lines()
-        .map(|l| l.trim().to_owned())
-        .filter(|l| !l.is_empty())
-        .collect();
-    let recipe = readme_recipe();
-    assert!(recipe.len() > 10, "{recipe:?}");
-    assert!(
-        source
-            .windows(recipe.len())
-            .any(|window| window == recipe.as_slice()),
-        "tests/http/type_binding.rs no longer holds the README recipe verbatim: {recipe:#?}"
+    let recipe = harness::readme_block("## Changing the session type", "```rust\n", "```");
+    harness::assert_holds_verbatim(
+        "tests/http/type_binding.rs",
+        include_str!("type_binding.rs"),
+        &recipe,
     );
 }
 
