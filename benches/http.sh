@@ -27,6 +27,10 @@
 #   (e) handle          (MODE=instructions only) a layer that only puts a shared flag into the
 #                       request's extensions and reads it on the response: the floor of any
 #                       Extensions-based layer on a route that never uses it, for (d)
+#   (f) codec           (MODE=instructions only) no layer; the handler does (b)'s work through
+#                       the crate's public Codec and writes the layer's line: the crate's
+#                       format without its engine (session - codec - (handle - bare) is what
+#                       the engine and the layer's own work add)
 # and actix-web 4 (one worker): bare, this crate's actix SessionMiddleware (session ALG,
 # untouched), and actix-session 0.11's cookie store doing the same read-modify-reseal; actix
 # has no inline limit (their /limit column is -).
@@ -48,10 +52,11 @@
 # reads, which valgrind makes syscalls but natively read the vDSO: what `strace -c` counts on
 # the native server; the clock reads are shown apart). Two runs agree to about 0.01% (the 8 KiB
 # sessions to about 0.1%: glibc malloc's heap layout, and with it the cost of its calls, differs
-# a little from run to run). This mode adds four configurations, against the same baselines:
-#   (e) session aes-256-gcm chunked     an 8 KiB string of random characters more, in three
+# a little from run to run). This mode adds (e), (f) and two configurations more, against the
+# same baselines:
+#   (g) session aes-256-gcm chunked     an 8 KiB string of random characters more, in three
 #                                       cookies (max_chunks(3))
-#   (f) session aes-256-gcm compressed  an 8 KiB repetitive string more, compressed into one
+#   (h) session aes-256-gcm compressed  an 8 KiB repetitive string more, compressed into one
 #                                       cookie (compression(true))
 # Environment: N1 (200), N2 (2200), ONLY, PORT, NICE (10 in this mode: the counts do not depend
 # on load, so the servers yield to other work), CALLGRIND_DIR (where each configuration's
@@ -105,10 +110,12 @@ if [ "$MODE" = instructions ]; then
     CONFIGS=(
         "${CONFIGS[@]:0:5}"
         "hyper handle|handle-hyper|hyper bare|hyper inline|-"
+        "hyper codec|hyper-codec aes|hyper bare|hyper inline|-"
         "hyper session aes-256-gcm chunked|hyper-session aes-chunked|hyper bare|hyper inline|-"
         "hyper session aes-256-gcm compressed|hyper-session aes-compressed|hyper bare|hyper inline|-"
         "${CONFIGS[@]:5:5}"
         "axum handle|handle-axum|axum bare|axum inline|-"
+        "axum codec|axum-codec aes|axum bare|axum inline|-"
         "axum session aes-256-gcm chunked|axum-session aes-chunked|axum bare|axum inline|-"
         "axum session aes-256-gcm compressed|axum-session aes-compressed|axum bare|axum inline|-"
         "${CONFIGS[@]:10}"
@@ -278,7 +285,7 @@ declare -A INSTRUCTIONS ALLOCATIONS SYSCALLS CLOCKS
 measure_instructions() { # NAME SERVER_ARGS
     local dir=$CALLGRIND_DIR/${1// /-} expect=any cookie=$SAMPLE_COOKIE
     case $2 in
-    *session* | *inline*) expect=session cookie= ;; # its own cookie, from GET /start
+    *session* | *inline* | *codec*) expect=session cookie= ;; # its own cookie, from GET /start
     *untouched*) expect=untouched cookie= ;;
     esac
     rm -rf "$dir"

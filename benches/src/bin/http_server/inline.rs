@@ -22,8 +22,8 @@ use rand_core::{OsRng, RngCore, SeedableRng};
 
 use super::{Counter, bump};
 
-const NAME: &str = "__Host-session";
-const ATTRIBUTES: &str = "; Path=/; Secure; HttpOnly; SameSite=Lax";
+pub(super) const NAME: &str = "__Host-session";
+pub(super) const ATTRIBUTES: &str = "; Path=/; Secure; HttpOnly; SameSite=Lax";
 const IDLE: u64 = 24 * 3600;
 const HEADER_LEN: usize = 9;
 const NONCE_LEN: usize = 12;
@@ -43,7 +43,7 @@ thread_local! {
     });
 }
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -122,12 +122,7 @@ impl Sealer {
 /// Opens the request's session cookie (or starts a session), bumps the counter and re-seals.
 pub(super) fn visit(headers: &HeaderMap) -> (Option<HeaderValue>, u64) {
     let now = now();
-    let value = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|field| field.to_str().ok())
-        .flat_map(|field| field.split(';'))
-        .find_map(|pair| pair.trim_start().strip_prefix(NAME)?.strip_prefix('='));
+    let value = session_cookie(headers);
     SEALER.with(|sealer| {
         let mut sealer = sealer.borrow_mut();
         let (id, created, _, mut data) = value
@@ -141,6 +136,16 @@ pub(super) fn visit(headers: &HeaderMap) -> (Option<HeaderValue>, u64) {
         let line = sealer.seal(&(id, created, now + IDLE, data), now);
         (HeaderValue::from_str(&line).ok(), visits)
     })
+}
+
+/// The value of the request's session cookie, if it sent one.
+pub(super) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|field| field.to_str().ok())
+        .flat_map(|field| field.split(';'))
+        .find_map(|pair| pair.trim_start().strip_prefix(NAME)?.strip_prefix('='))
 }
 
 /// Adds the `Set-Cookie` line and keeps the response out of shared caches, as the layer does.

@@ -28,6 +28,10 @@
 //!   axum-untouched  aes|xchacha   as hyper-untouched, through axum
 //!   handle-axum                   as handle-hyper, through axum
 //!   axum-inline                   as hyper-inline, in an axum handler
+//!   hyper-codec     aes           no layer: the handler does the read-modify-reseal through
+//!                                 the public `Codec` and writes the layer's line (see
+//!                                 codec.rs): the crate's format without its engine
+//!   axum-codec      aes           as hyper-codec, in an axum handler
 //!   bare-actix                    actix-web `HttpServer` (one worker) answering "hello, world"
 //!   actix-session   aes|xchacha   as hyper-session, behind `sealed_session::actix::
 //!                                 SessionMiddleware` with the `Session<T>` extractor
@@ -69,6 +73,7 @@ use hyper_util::rt::TokioIo;
 use sealed_session::{Algorithm, Key, KeyRing, Session, SessionConfig, SessionData, SessionLayer};
 
 mod actix;
+mod codec;
 mod handle;
 mod inline;
 use serde::{Deserialize, Serialize};
@@ -147,6 +152,7 @@ type Body = Full<Bytes>;
 const USAGE: &str = "usage: http_server MODE [ALG] PORT
 modes: bare-hyper, hyper-session ALG, hyper-untouched ALG, handle-hyper, hyper-inline,
        bare-axum, axum-session ALG, axum-untouched ALG, handle-axum, axum-inline,
+       hyper-codec aes, axum-codec aes,
        bare-actix, actix-session ALG, actix-untouched ALG, actix-session-store private
 ALG: aes, xchacha, aes-chunked (8 KiB more in three cookies),
      aes-compressed (8 KiB more, compressed)
@@ -171,6 +177,8 @@ enum Route {
     Inline,
     /// [`handle::HandleLayer`]; `GET /` never touches the handle.
     Handle,
+    /// No layer; `GET /` does the session work through the public `Codec`.
+    Codec,
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -193,6 +201,8 @@ fn main() -> Result<(), Box<dyn Error>> {
                 "axum-untouched" => (Stack::Axum, Route::Untouched),
                 "actix-session" => (Stack::Actix, Route::Session),
                 "actix-untouched" => (Stack::Actix, Route::Untouched),
+                "hyper-codec" => (Stack::Hyper, Route::Codec),
+                "axum-codec" => (Stack::Axum, Route::Codec),
                 _ => return Err(format!("unknown mode {mode:?}\n{USAGE}").into()),
             };
             let algorithm = match *algorithm {
@@ -217,6 +227,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     // A fixed ring from a key string made at start-up, as a deployment would load it.
     let key_string = Key::try_generate(algorithm)?.to_string();
     let ring: KeyRing = key_string.parse()?;
+    if let (Route::Codec, Shape::Plain) = (route, shape) {
+        codec::install(ring)?;
+        return serve::<Counter>(stack, route, None, port);
+    }
     match shape {
         Shape::Plain => serve(
             stack,
@@ -328,6 +342,10 @@ async fn serve_hyper<T: Visits>(
                 let connection = builder.serve_connection(io, service_fn(inline_visit));
                 tokio::spawn(async move { drop(connection.await) });
             }
+            (Route::Codec, _) => {
+                let connection = builder.serve_connection(io, service_fn(codec_visit));
+                tokio::spawn(async move { drop(connection.await) });
+            }
             (Route::Handle, _) => {
                 let service = handle::HandleLayer.layer(service_fn(hello_or_start::<T>));
                 let connection = builder.serve_connection(io, service);
@@ -372,6 +390,9 @@ async fn serve_axum<T: Visits>(
         (Route::Inline, _) => Router::new()
             .route("/", get(axum_inline))
             .route("/start", get(axum_inline)),
+        (Route::Codec, _) => Router::new()
+            .route("/", get(axum_codec))
+            .route("/start", get(axum_codec)),
         (Route::Handle, _) => Router::new()
             .route("/", get(axum_hello))
             .route("/start", get(axum_hello))
@@ -408,6 +429,22 @@ async fn inline_visit(req: Request<Incoming>) -> Result<Response<Body>, Infallib
 
 async fn axum_inline(headers: http::HeaderMap) -> axum::response::Response {
     let (set_cookie, visits) = inline::visit(&headers);
+    let mut response = axum::response::IntoResponse::into_response(format!("visits: {visits}\n"));
+    inline::finish(response.headers_mut(), set_cookie);
+    response
+}
+
+// ---- the format without the engine ---------------------------------------------------------
+
+async fn codec_visit(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let (set_cookie, visits) = codec::visit(req.headers());
+    let mut response = Response::new(Full::new(Bytes::from(format!("visits: {visits}\n"))));
+    inline::finish(response.headers_mut(), set_cookie);
+    Ok(response)
+}
+
+async fn axum_codec(headers: http::HeaderMap) -> axum::response::Response {
+    let (set_cookie, visits) = codec::visit(&headers);
     let mut response = axum::response::IntoResponse::into_response(format!("visits: {visits}\n"));
     inline::finish(response.headers_mut(), set_cookie);
     response
