@@ -77,6 +77,16 @@ const _: () = assert!(MAX_LIFETIME_LIMIT.as_secs() == 400 * 86_400);
 pub(crate) struct SealPlan<'r> {
     view: &'r RingView,
     now: u64,
+    pub(crate) sizing: Sizing,
+}
+
+/// The size of a seal at one time: the algorithm of the primary key it assumed, what the seal
+/// writes besides the data (the hour, the bounds and expiry), the value's length and its
+/// Max-Age.
+#[cfg(feature = "engine")]
+#[derive(Clone, Copy)]
+pub(crate) struct Sizing {
+    algorithm: Algorithm,
     facts: SealFacts,
     pub(crate) value_len: usize,
     pub(crate) max_age: Option<u64>,
@@ -621,15 +631,27 @@ impl Codec {
         data_len: usize,
         now: u64,
     ) -> SealPlan<'r> {
-        let facts = self.seal_facts(head, now);
-        let algorithm = view.sealing_key(now).key().algorithm();
         SealPlan {
-            value_len: self.value_len(algorithm, &self.wire_head(head, &facts), data_len),
-            max_age: facts.max_age(now),
+            sizing: self.sized(view, head, data_len, now),
             view,
             now,
-            facts,
         }
+    }
+
+    /// Plans a seal at `now` as `sizing` (made at `now` for the same head and data) sized it:
+    /// `None` if the ring's primary now seals with another algorithm, whose value would have
+    /// another length.
+    #[cfg(feature = "engine")]
+    pub(crate) fn plan_sized<'r>(
+        view: &'r RingView,
+        sizing: &Sizing,
+        now: u64,
+    ) -> Option<SealPlan<'r>> {
+        (view.sealing_key(now).key().algorithm() == sizing.algorithm).then_some(SealPlan {
+            sizing: *sizing,
+            view,
+            now,
+        })
     }
 
     /// Seals as `plan` planned (see [`seal_into`](Self::seal_into)).
@@ -645,7 +667,7 @@ impl Codec {
     ) -> Result<u64, SessionError> {
         self.seal_in(
             plan.view,
-            &plan.facts,
+            &plan.sizing.facts,
             out,
             cookie_name,
             head,
@@ -775,11 +797,15 @@ impl Codec {
         head: &Head<'_>,
         data_len: usize,
         now: u64,
-    ) -> (usize, Option<u64>) {
+    ) -> Sizing {
         let facts = self.seal_facts(head, now);
         let algorithm = ring.sealing_key(now).key().algorithm();
-        let value_len = self.value_len(algorithm, &self.wire_head(head, &facts), data_len);
-        (value_len, facts.max_age(now))
+        Sizing {
+            value_len: self.value_len(algorithm, &self.wire_head(head, &facts), data_len),
+            max_age: facts.max_age(now),
+            algorithm,
+            facts,
+        }
     }
 
     fn value_len(&self, algorithm: Algorithm, wire: &WireHead<'_>, data_len: usize) -> usize {

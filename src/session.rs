@@ -27,7 +27,7 @@ use crate::ring::RingView;
 
 use self::plan::Plan;
 pub(crate) use self::plan::{Finished, Lines};
-use self::seal::Encoded;
+use self::seal::{Encoded, Fitted};
 
 /// The most flash messages a session holds; older ones are dropped first.
 const MAX_FLASH: usize = 16;
@@ -216,6 +216,9 @@ struct Loaded<T> {
     /// The encoding of the data, once made (by a change, or a size check): the seal reuses
     /// it.
     encoded: Option<Encoded>,
+    /// The last change's size check, made for `encoded` and `head` as they are: the seal
+    /// reuses it.
+    fitted: Option<Fitted>,
     /// How many cookies the incoming session was split across (1 for a new session).
     chunks: usize,
     data_changed: bool,
@@ -646,9 +649,9 @@ impl<T: SessionData> Session<T> {
         let provisional = seal::provisional_meta(now);
         // An unchanged session's encoding, made here to size a change of its head alone.
         let mut fresh_encoding = None;
-        let (data, encoded, data_changed) = match data {
+        let (data, encoded, fitted, data_changed) = match data {
             Some(data) => {
-                let encoded = seal::encode_fitting(
+                let (encoded, fitted) = seal::encode_fitting(
                     settings,
                     ring,
                     &data,
@@ -662,9 +665,10 @@ impl<T: SessionData> Session<T> {
                 }
                 let original = loaded.original.as_ref().unwrap_or(&loaded.data);
                 let changed = !settings.schema.encodes_to(original.get(), &encoded.plain);
-                (Some(data), Some(encoded), changed)
+                (Some(data), Some(encoded), Some(fitted), changed)
             }
             None => {
+                let mut fitted = None;
                 if head_changed {
                     let head = next.head(settings, provisional);
                     let data_len = match &loaded.encoded {
@@ -678,9 +682,9 @@ impl<T: SessionData> Session<T> {
                             len
                         }
                     };
-                    seal::fit(settings, ring, &head, data_len, now)?;
+                    fitted = Some(seal::fit(settings, ring, &head, data_len, now)?);
                 }
-                (None, fresh_encoding.take(), loaded.data_changed)
+                (None, fresh_encoding.take(), fitted, loaded.data_changed)
             }
         };
         let head_changed = head_changed || loaded.head_changed;
@@ -705,6 +709,9 @@ impl<T: SessionData> Session<T> {
             }
             (None, Some(encoded)) => loaded.encoded = Some(encoded),
             _ => {}
+        }
+        if fitted.is_some() {
+            loaded.fitted = fitted;
         }
         loaded.data_changed = data_changed;
         loaded.head_changed = head_changed;

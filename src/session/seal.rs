@@ -1,7 +1,9 @@
 //! Which lines carry the session: the data's encoding, the size check every change passes,
 //! and the seal that writes the lines the check predicted.
 
-use crate::codec::{self, Codec, Data, Encoding, Format, Head, SessionId, SessionMeta, Wiped};
+use crate::codec::{
+    self, Codec, Data, Encoding, Format, Head, SessionId, SessionMeta, Sizing, Wiped,
+};
 use crate::cookies::{self, Layout};
 use crate::envelope::{self, Flags};
 use crate::error::SessionError;
@@ -42,15 +44,26 @@ impl Encoded {
     }
 }
 
+/// A change's size check: the seal's size as the check worked it out, for data of `data_len`
+/// bytes in `chunks` cookies. The seal reuses it: the check ran at the request's time on the
+/// head and data the seal writes (each change of either makes a new one), so only a primary
+/// key of another algorithm since can make the value's length differ.
+#[derive(Clone, Copy)]
+pub(super) struct Fitted {
+    sizing: Sizing,
+    data_len: usize,
+    chunks: usize,
+}
+
 /// The encoding of new data for a session sealed with `head`, refused unless the whole
-/// response (every line, the header budget) fits.
+/// response (every line, the header budget) fits, and its size check.
 pub(super) fn encode_fitting<T: SessionData>(
     settings: &Settings<T>,
     ring: &RingView,
     data: &T,
     head: &Head<'_>,
     now: u64,
-) -> Result<Encoded, SessionError> {
+) -> Result<(Encoded, Fitted), SessionError> {
     let encoded = match settings.codec.encode_data(data, &settings.schema) {
         Ok(plain) => Encoded::new(plain, &settings.codec),
         Err(Encoding::OverLimit { len }) => {
@@ -64,7 +77,7 @@ pub(super) fn encode_fitting<T: SessionData>(
         Err(Encoding::Refused(error)) => return Err(error),
     };
     let mut encoded = encoded;
-    match fit(settings, ring, head, encoded.sealed().0.len(), now) {
+    let fitted = match fit(settings, ring, head, encoded.sealed().0.len(), now) {
         Err(SessionError::TooLarge { .. }) if encoded.sealed().1 => {
             // The fast level's output does not fit: the level that compresses best may (what
             // fitted under 0.2 still fits).
@@ -74,13 +87,11 @@ pub(super) fn encode_fitting<T: SessionData>(
             if let Some(smaller) = smaller {
                 encoded.packed = Some(smaller);
             }
-            fit(settings, ring, head, encoded.sealed().0.len(), now)?;
+            fit(settings, ring, head, encoded.sealed().0.len(), now)?
         }
-        fitted => {
-            fitted?;
-        }
-    }
-    Ok(encoded)
+        fitted => fitted?,
+    };
+    Ok((encoded, fitted))
 }
 
 /// The encoding of data already in the session (an unchanged session re-sealed for a refresh,
@@ -120,41 +131,60 @@ pub(super) fn provisional_meta(now: u64) -> SessionMeta {
 }
 
 /// Checks that a session with this head and `data_len` bytes of sealed data fits the
-/// configuration's cookies, and says how it splits across them.
+/// configuration's cookies.
 pub(super) fn fit<T>(
     settings: &Settings<T>,
     ring: &RingView,
     head: &Head<'_>,
     data_len: usize,
     now: u64,
-) -> Result<Layout, SessionError> {
-    let (value_len, max_age) = settings.codec.sized(ring, head, data_len, now);
-    let digits = max_age.map(codec::decimal_digits);
-    settings.config.line_limits().layout(value_len, digits)
+) -> Result<Fitted, SessionError> {
+    let sizing = settings.codec.sized(ring, head, data_len, now);
+    let digits = sizing.max_age.map(codec::decimal_digits);
+    let layout = settings
+        .config
+        .line_limits()
+        .layout(sizing.value_len, digits)?;
+    Ok(Fitted {
+        sizing,
+        data_len,
+        chunks: layout.count(),
+    })
 }
 
 /// Seals the session into its `Set-Cookie` lines, the first chunk's first, appended to
-/// `lines`.
+/// `lines`. `fitted`: the last change's size check, reused for a value of one cookie.
 pub(super) fn seal_lines<T: SessionData>(
     settings: &Settings<T>,
     ring: &RingView,
     head: &Head<'_>,
     encoded: &Encoded,
+    fitted: Option<&Fitted>,
     now: u64,
     lines: &mut Lines,
 ) -> Result<(), SessionError> {
     let (bytes, compressed) = encoded.sealed();
     let config = &settings.config;
     let codec = &settings.codec;
-    // One ring snapshot sizes and seals the value.
-    let plan = codec.plan_seal(ring, head, bytes.len(), now);
-    let (value_len, max_age) = (plan.value_len, plan.max_age);
+    // One ring snapshot sizes and seals the value. The last change's size check holds for it
+    // if the primary seals with the algorithm the check assumed; a re-seal under a primary
+    // with a longer nonce (rotation AES-256-GCM -> XChaCha20-Poly1305) grows the value, so it
+    // is sized again, never sent over the limits, and the old cookie keeps opening while its
+    // key is accepted.
+    let reused = fitted
+        .filter(|fitted| fitted.chunks == 1 && fitted.data_len == bytes.len())
+        .and_then(|fitted| Codec::plan_sized(ring, &fitted.sizing, now));
+    let checked = reused.is_some();
+    let plan = reused.unwrap_or_else(|| codec.plan_seal(ring, head, bytes.len(), now));
+    let (value_len, max_age) = (plan.sizing.value_len, plan.sizing.max_age);
     let digits = max_age.map(codec::decimal_digits);
-    // Checked at every mutation, but a re-seal under a primary with a longer nonce
-    // (rotation AES-256-GCM -> XChaCha20-Poly1305) grows the value: never send one over
-    // the limits; the old cookie keeps opening while its key is accepted.
-    let layout = config.line_limits().layout(value_len, digits)?;
-    let flags = Flags::new(layout.count(), compressed).ok_or(SessionError::Internal)?;
+    let layout = if checked {
+        None
+    } else {
+        Some(config.line_limits().layout(value_len, digits)?)
+    };
+    let count = layout.as_ref().map_or(1, Layout::count);
+    let flags = Flags::new(count, compressed).ok_or(SessionError::Internal)?;
     let name = config.cookie_name();
     let seal = |out: &mut Vec<u8>| {
         codec.seal_planned(
@@ -169,14 +199,14 @@ pub(super) fn seal_lines<T: SessionData>(
             },
         )
     };
-    if layout.count() == 1 {
+    let Some(layout) = layout.filter(|layout| layout.count() > 1) else {
         // The value goes straight into the line.
         let mut line = cookies::begin_line(name, 0, config.suffix(), value_len, digits);
         seal(&mut line)?;
         cookies::finish_line(&mut line, max_age, config.suffix());
         lines.push(line);
         return Ok(());
-    }
+    };
     let mut value = Vec::with_capacity(value_len);
     seal(&mut value)?;
     for (index, chunk) in envelope::split_chunks(&value, layout.lens()).enumerate() {
@@ -258,6 +288,52 @@ mod tests {
             assert!(!reopened.is_new(), "{lifetime:?}: {line}");
             assert_eq!(*reopened.get(), [1, 2, 3]);
         }
+    }
+
+    /// A change is sized under the primary key of its time and sealed under the primary of the
+    /// response: after a rotation in between to a longer nonce (AES-256-GCM ->
+    /// XChaCha20-Poly1305, 16 characters more), the seal sizes the value again rather than
+    /// reuse the change's size check, and sends nothing over the limits (the old cookie
+    /// stays). Checked: with the reuse blind to the algorithm, the response carried a cookie
+    /// whose `name=value` took 3,015 bytes of a `Cookie` header budget of 3,000.
+    #[test]
+    fn a_change_sealed_after_a_rotation_to_a_longer_nonce_is_sized_again() {
+        // A `Cookie` header budget below the line limit: the check that binds is the layout's
+        // (the codec's own cap on a value is the line limit's).
+        let settings = settings(crate::Algorithm::Aes256Gcm, 1, 3000, false);
+        let session = Session::new(Arc::clone(&settings), (), "/");
+        // The longest data whose cookie fits under AES-256-GCM.
+        let (mut fits, mut over) = (0, 4096);
+        while over - fits > 1 {
+            let len = (fits + over) / 2;
+            match session.set(vec![7; len]) {
+                Ok(()) => fits = len,
+                Err(SessionError::TooLarge { .. }) => over = len,
+                Err(error) => panic!("{error}"),
+            }
+        }
+        session.set(vec![7; fits]).unwrap();
+        settings
+            .codec
+            .ring()
+            .rotate(crate::Key::generate(crate::Algorithm::XChaCha20Poly1305))
+            .unwrap();
+        let finished = session.conclude(false);
+        let pairs: Vec<usize> = finished
+            .lines
+            .into_strings()
+            .iter()
+            .map(|line| line.split(';').next().unwrap_or_default().len())
+            .collect();
+        assert_eq!(pairs, [0_usize; 0], "cookies sent (name=value bytes)");
+        assert!(
+            matches!(
+                finished.seal_error,
+                Some(SessionError::TooLarge { limit: 3000, .. })
+            ),
+            "{:?}",
+            finished.seal_error
+        );
     }
 
     /// RT3-5 (SECURITY-TESTS H5): a client replaying a refresh-due cookie gets it re-sealed

@@ -139,7 +139,15 @@ impl<T: SessionData> State<T> {
             return Err(SessionError::Internal);
         };
         let head = loaded.head.head(settings, seal::provisional_meta(now));
-        seal::seal_lines(settings, &ring, &head, encoded, now, lines)
+        seal::seal_lines(
+            settings,
+            &ring,
+            &head,
+            encoded,
+            loaded.fitted.as_ref(),
+            now,
+            lines,
+        )
     }
 }
 
@@ -158,6 +166,7 @@ impl<T: Default> Loaded<T> {
             by_primary: true,
             outdated: false,
             encoded: None,
+            fitted: None,
             chunks: 1,
             data_changed: false,
             head_changed: false,
@@ -183,6 +192,7 @@ impl<T: Default> Loaded<T> {
                 .packed
                 .filter(|_| !outdated)
                 .map(seal::Encoded::reused),
+            fitted: None,
             chunks: opened.chunks,
             data_changed: false,
             head_changed: false,
