@@ -178,7 +178,12 @@ fn refusing_an_oversize_value_allocates_nothing() {
                 } else {
                     run()
                 };
-                assert_eq!(stats.allocations, 0, "{algorithm:?}: {stats:?}");
+                assert_eq!(
+                    stats.allocations,
+                    0,
+                    "{algorithm:?} fresh {fresh_thread} len {}: {stats:?}",
+                    value.len()
+                );
             }
         }
     }

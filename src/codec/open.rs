@@ -1,6 +1,8 @@
 //! Opening: one straight sequence per candidate value, every client-controlled check before
 //! any key derivation or AEAD work.
 
+use core::borrow::Borrow;
+
 use serde::de::DeserializeOwned;
 
 use super::{
@@ -31,7 +33,7 @@ impl Codec {
         let mut unlimited = usize::MAX;
         let schema = Schema::current(self.schema_version, self.binding, WireFormat::V3);
         self.open_chunks(
-            &self.ring.view(),
+            || self.ring.view(),
             cookie_name,
             core::iter::once(value.as_bytes()),
             now,
@@ -49,10 +51,12 @@ impl Codec {
     /// the header, the hour window, the key, the AEAD, the plaintext, the lifetimes. Everything
     /// a client controls is checked before any key derivation or AEAD work, and each value costs
     /// at most one AEAD open (no trial decryption), taken from `aead_budget`: with none left, a
-    /// value that passed every cheap check is [`Refusal::OverBudget`].
-    pub(crate) fn open_chunks<'v, T: DeserializeOwned>(
+    /// value that passed every cheap check is [`Refusal::OverBudget`]. `ring` gives the
+    /// snapshot of the ring to open under, asked for only by a value that decoded (an oversize
+    /// or garbled one costs no snapshot, whose first use on a thread may allocate).
+    pub(crate) fn open_chunks<'v, T: DeserializeOwned, R: Borrow<RingView>>(
         &self,
-        ring: &RingView,
+        ring: impl FnOnce() -> R,
         cookie_name: &str,
         chunks: impl Iterator<Item = &'v [u8]> + Clone,
         now: u64,
@@ -71,6 +75,8 @@ impl Codec {
         {
             return Err(fail(kind));
         }
+        let ring = ring();
+        let ring = ring.borrow();
         let key = self.check_header(ring, &header, now)?;
         if supplied != header.flags.chunks() {
             // Chunks missing or extra: what the AEAD would refuse, refused without it.

@@ -134,7 +134,7 @@ fn open_one<'v, T: SessionData>(
     let opened =
         settings
             .codec
-            .open_chunks::<T>(ring, name, chunks, now, budget, &settings.schema)?;
+            .open_chunks::<T, _>(|| ring, name, chunks, now, budget, &settings.schema)?;
     match &settings.validator {
         Some(valid) if !valid(&opened.meta, &opened.data) => Err(Refusal::Checked(
             OpenError::new(OpenErrorKind::SessionRevoked).with_key_id(opened.key_id),
