@@ -398,6 +398,11 @@ fn valid_vectors_open_with_the_crate() {
 #[test]
 fn invalid_vectors_are_refused_with_their_kind() {
     for v in load().invalid {
+        // Chunked values are opened through the test kit: checked with `test-util` (as
+        // `cargo test --all-features` and CI run it).
+        if v.opener.max_chunks > 1 && !cfg!(feature = "test-util") {
+            continue;
+        }
         let error = open(&v.opener, &v.sealed).map(|_| ()).expect_err(&v.label);
         // Without the `compression` feature, the compressed flag is refused before the AEAD.
         let expected = if v.class == "compressed" && !cfg!(feature = "compression") {
