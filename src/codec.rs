@@ -86,7 +86,7 @@ pub(crate) struct SealPlan<'r> {
 #[cfg(feature = "engine")]
 #[derive(Clone, Copy)]
 pub(crate) struct Sizing {
-    algorithm: Algorithm,
+    pub(crate) algorithm: Algorithm,
     facts: SealFacts,
     pub(crate) value_len: usize,
     pub(crate) max_age: Option<u64>,
@@ -638,17 +638,28 @@ impl Codec {
         }
     }
 
-    /// Plans a seal at `now` as `sizing` (made at `now` for the same head and data) sized it:
-    /// `None` if the ring's primary now seals with another algorithm, whose value would have
-    /// another length.
+    /// Plans a seal of `head` at `now` whose value a size check at `now` found to be
+    /// `value_len` long under a primary key of `algorithm`: `None` if the ring's primary now
+    /// seals with another algorithm, whose value would have another length.
     #[cfg(feature = "engine")]
     pub(crate) fn plan_sized<'r>(
+        &self,
         view: &'r RingView,
-        sizing: &Sizing,
+        head: &Head<'_>,
+        (algorithm, value_len): (Algorithm, usize),
         now: u64,
     ) -> Option<SealPlan<'r>> {
-        (view.sealing_key(now).key().algorithm() == sizing.algorithm).then_some(SealPlan {
-            sizing: *sizing,
+        if view.sealing_key(now).key().algorithm() != algorithm {
+            return None;
+        }
+        let facts = self.seal_facts(head, now);
+        Some(SealPlan {
+            sizing: Sizing {
+                algorithm,
+                facts,
+                value_len,
+                max_age: facts.max_age(now),
+            },
             view,
             now,
         })

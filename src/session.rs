@@ -710,7 +710,9 @@ impl<T: SessionData> Session<T> {
             (None, Some(encoded)) => loaded.encoded = Some(encoded),
             _ => {}
         }
-        if fitted.is_some() {
+        // A change that was size-checked replaces the check (with `None` when the seal cannot
+        // reuse it).
+        if let Some(fitted) = fitted {
             loaded.fitted = fitted;
         }
         loaded.data_changed = data_changed;

@@ -1,12 +1,11 @@
 //! Which lines carry the session: the data's encoding, the size check every change passes,
 //! and the seal that writes the lines the check predicted.
 
-use crate::codec::{
-    self, Codec, Data, Encoding, Format, Head, SessionId, SessionMeta, Sizing, Wiped,
-};
+use crate::codec::{self, Codec, Data, Encoding, Format, Head, SessionId, SessionMeta, Wiped};
 use crate::cookies::{self, Layout};
 use crate::envelope::{self, Flags};
 use crate::error::SessionError;
+use crate::key::Algorithm;
 use crate::ring::RingView;
 
 use super::{Lines, SessionData, Settings};
@@ -44,26 +43,28 @@ impl Encoded {
     }
 }
 
-/// A change's size check: the seal's size as the check worked it out, for data of `data_len`
-/// bytes in `chunks` cookies. The seal reuses it: the check ran at the request's time on the
-/// head and data the seal writes (each change of either makes a new one), so only a primary
-/// key of another algorithm since can make the value's length differ.
+/// A change's size check, for a value of one cookie: the value's length under a primary key
+/// of `algorithm`, for data of `data_len` bytes. The seal reuses it: the check ran at the
+/// request's time on the head and data the seal writes (each change of either makes a new
+/// one), so only a primary key of another algorithm since can make the length differ. Small
+/// (every session's state holds one): lengths within a cookie fit a `u32`.
 #[derive(Clone, Copy)]
 pub(super) struct Fitted {
-    sizing: Sizing,
-    data_len: usize,
-    chunks: usize,
+    algorithm: Algorithm,
+    value_len: u32,
+    data_len: u32,
 }
 
 /// The encoding of new data for a session sealed with `head`, refused unless the whole
-/// response (every line, the header budget) fits, and its size check.
+/// response (every line, the header budget) fits, and its size check (`None` for a value of
+/// more than one cookie).
 pub(super) fn encode_fitting<T: SessionData>(
     settings: &Settings<T>,
     ring: &RingView,
     data: &T,
     head: &Head<'_>,
     now: u64,
-) -> Result<(Encoded, Fitted), SessionError> {
+) -> Result<(Encoded, Option<Fitted>), SessionError> {
     let encoded = match settings.codec.encode_data(data, &settings.schema) {
         Ok(plain) => Encoded::new(plain, &settings.codec),
         Err(Encoding::OverLimit { len }) => {
@@ -131,29 +132,34 @@ pub(super) fn provisional_meta(now: u64) -> SessionMeta {
 }
 
 /// Checks that a session with this head and `data_len` bytes of sealed data fits the
-/// configuration's cookies.
+/// configuration's cookies; the check, for the seal to reuse (`None` for a value of more than
+/// one cookie).
 pub(super) fn fit<T>(
     settings: &Settings<T>,
     ring: &RingView,
     head: &Head<'_>,
     data_len: usize,
     now: u64,
-) -> Result<Fitted, SessionError> {
+) -> Result<Option<Fitted>, SessionError> {
     let sizing = settings.codec.sized(ring, head, data_len, now);
     let digits = sizing.max_age.map(codec::decimal_digits);
     let layout = settings
         .config
         .line_limits()
         .layout(sizing.value_len, digits)?;
-    Ok(Fitted {
-        sizing,
-        data_len,
-        chunks: layout.count(),
+    let lens = (u32::try_from(sizing.value_len), u32::try_from(data_len));
+    Ok(match (layout.count(), lens) {
+        (1, (Ok(value_len), Ok(data_len))) => Some(Fitted {
+            algorithm: sizing.algorithm,
+            value_len,
+            data_len,
+        }),
+        _ => None,
     })
 }
 
 /// Seals the session into its `Set-Cookie` lines, the first chunk's first, appended to
-/// `lines`. `fitted`: the last change's size check, reused for a value of one cookie.
+/// `lines`. `fitted`: the last change's size check.
 pub(super) fn seal_lines<T: SessionData>(
     settings: &Settings<T>,
     ring: &RingView,
@@ -172,8 +178,11 @@ pub(super) fn seal_lines<T: SessionData>(
     // is sized again, never sent over the limits, and the old cookie keeps opening while its
     // key is accepted.
     let reused = fitted
-        .filter(|fitted| fitted.chunks == 1 && fitted.data_len == bytes.len())
-        .and_then(|fitted| Codec::plan_sized(ring, &fitted.sizing, now));
+        .filter(|fitted| usize::try_from(fitted.data_len) == Ok(bytes.len()))
+        .and_then(|fitted| {
+            let value_len = usize::try_from(fitted.value_len).ok()?;
+            codec.plan_sized(ring, head, (fitted.algorithm, value_len), now)
+        });
     let checked = reused.is_some();
     let plan = reused.unwrap_or_else(|| codec.plan_seal(ring, head, bytes.len(), now));
     let (value_len, max_age) = (plan.sizing.value_len, plan.sizing.max_age);
@@ -334,6 +343,30 @@ mod tests {
             "{:?}",
             finished.seal_error
         );
+    }
+
+    /// A change of the head alone after a change of the data (a flash message that takes the
+    /// session past one cookie) replaces the data's size check, which the seal would otherwise
+    /// reuse: the value is split as the last check found. Checked: with the head's change
+    /// keeping the data's check, the response carried one line of 4,844 bytes.
+    #[test]
+    fn a_flash_that_splits_the_session_replaces_the_size_check_of_the_data() {
+        let settings = settings(crate::Algorithm::Aes256Gcm, 3, 12 * 1024, false);
+        let session = Session::new(Arc::clone(&settings), (), "/");
+        session.set(vec![7; 2_500]).unwrap();
+        session.flash("x".repeat(1_000)).unwrap();
+        let lines = session.conclude(false).lines.into_strings();
+        let lens: Vec<usize> = lines.iter().map(String::len).collect();
+        assert_eq!(lens.len(), 2, "{lens:?}");
+        assert!(lens.iter().all(|&len| len <= 4096), "{lens:?}");
+        let header = lines
+            .iter()
+            .map(|line| line.split(';').next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let reopened = Session::new(Arc::clone(&settings), Header(header), "/");
+        assert_eq!(*reopened.get(), vec![7; 2_500]);
+        assert_eq!(reopened.take_flash().unwrap(), ["x".repeat(1_000)]);
     }
 
     /// RT3-5 (SECURITY-TESTS H5): a client replaying a refresh-due cookie gets it re-sealed
