@@ -356,7 +356,6 @@ fn runs(parts: &[(usize, &str)]) -> String {
 /// Blocks described in full in a failure report; the rest are summarized.
 const REPORTED_BLOCKS: usize = 4;
 
-/// An offset that keeps the two algorithms' key bytes apart.
 /// Ends `watch` and fails if any block freed under it held the watched session data.
 fn assert_no_session_data_left(watch: Watch) {
     let hits = watch.hits();
@@ -390,6 +389,7 @@ fn watched_key_bytes(seed: u32) -> [u8; 32] {
     bytes
 }
 
+/// An offset that keeps the two algorithms' key bytes apart.
 fn seed_of(algorithm: Algorithm) -> u32 {
     match algorithm {
         Algorithm::Aes256Gcm => 0,

@@ -418,33 +418,34 @@ async fn serve_axum<T: Visits>(
     Ok(())
 }
 
-// ---- the inline limit ----------------------------------------------------------------------
+// ---- the inline limit, and the format without the engine ----------------------------------
 
 async fn inline_visit(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let (set_cookie, visits) = inline::visit(req.headers());
-    let mut response = Response::new(Full::new(Bytes::from(format!("visits: {visits}\n"))));
-    inline::finish(response.headers_mut(), set_cookie);
-    Ok(response)
+    Ok(hyper_answer(inline::visit(req.headers())))
 }
 
 async fn axum_inline(headers: http::HeaderMap) -> axum::response::Response {
-    let (set_cookie, visits) = inline::visit(&headers);
-    let mut response = axum::response::IntoResponse::into_response(format!("visits: {visits}\n"));
+    axum_answer(inline::visit(&headers))
+}
+
+async fn codec_visit(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    Ok(hyper_answer(codec::visit(req.headers())))
+}
+
+async fn axum_codec(headers: http::HeaderMap) -> axum::response::Response {
+    axum_answer(codec::visit(&headers))
+}
+
+/// The answer to a visit done in the handler: the count, the `Set-Cookie` line and
+/// `Cache-Control`.
+fn hyper_answer((set_cookie, visits): (Option<http::HeaderValue>, u64)) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(format!("visits: {visits}\n"))));
     inline::finish(response.headers_mut(), set_cookie);
     response
 }
 
-// ---- the format without the engine ---------------------------------------------------------
-
-async fn codec_visit(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let (set_cookie, visits) = codec::visit(req.headers());
-    let mut response = Response::new(Full::new(Bytes::from(format!("visits: {visits}\n"))));
-    inline::finish(response.headers_mut(), set_cookie);
-    Ok(response)
-}
-
-async fn axum_codec(headers: http::HeaderMap) -> axum::response::Response {
-    let (set_cookie, visits) = codec::visit(&headers);
+/// [`hyper_answer`], as axum's response.
+fn axum_answer((set_cookie, visits): (Option<http::HeaderValue>, u64)) -> axum::response::Response {
     let mut response = axum::response::IntoResponse::into_response(format!("visits: {visits}\n"));
     inline::finish(response.headers_mut(), set_cookie);
     response
