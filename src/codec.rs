@@ -760,7 +760,7 @@ impl Codec {
             .map_err(|failure| match failure {
                 SealFailure::Rng => SessionError::Rng,
                 // Only for plaintexts of gigabytes, far beyond any limit.
-                SealFailure::Aead | SealFailure::Encode => SessionError::Internal,
+                SealFailure::Aead => SessionError::Internal,
             })?;
         Ok(facts.expires)
     }

@@ -2,8 +2,7 @@
 
 use core::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::{Out, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -83,12 +82,11 @@ impl CsrfToken {
         if submitted.len() != TOKEN_B64_LEN {
             return false;
         }
-        let mut decoded = [0u8; TOKEN_LEN + 2];
-        match URL_SAFE_NO_PAD.decode_slice(submitted, &mut decoded) {
-            Ok(TOKEN_LEN) => decoded
-                .get(..TOKEN_LEN)
-                .is_some_and(|bytes| bool::from(bytes.ct_eq(&self.0))),
-            _ => false,
+        // `TOKEN_B64_LEN` characters decode to `TOKEN_LEN` bytes at most: the room fits.
+        let mut decoded = [0u8; TOKEN_LEN];
+        match URL_SAFE_NO_PAD.decode(submitted.as_bytes(), Out::from_slice(&mut decoded)) {
+            Ok(bytes) => bytes.len() == TOKEN_LEN && bool::from(bytes.ct_eq(&self.0)),
+            Err(_) => false,
         }
     }
 }
@@ -96,15 +94,9 @@ impl CsrfToken {
 /// The token for a form field: 43 base64url characters.
 impl fmt::Display for CsrfToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `TOKEN_B64_LEN` is the encoded length of `TOKEN_LEN` bytes: the room fits.
         let mut text = [0u8; TOKEN_B64_LEN];
-        let written = URL_SAFE_NO_PAD
-            .encode_slice(self.0, &mut text)
-            .map_err(|_| fmt::Error)?;
-        let text = text
-            .get(..written)
-            .and_then(|t| core::str::from_utf8(t).ok())
-            .ok_or(fmt::Error)?;
-        f.write_str(text)
+        f.write_str(URL_SAFE_NO_PAD.encode_as_str(&self.0, Out::from_slice(&mut text)))
     }
 }
 

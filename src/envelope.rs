@@ -20,8 +20,7 @@
 use core::cell::Cell;
 use core::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::URL_SAFE_NO_PAD;
 use zeroize::Zeroize;
 
 use crate::error::OpenErrorKind;
@@ -288,8 +287,6 @@ impl Drop for Scratch {
 pub(crate) enum SealFailure {
     Rng,
     Aead,
-    /// The base64url output did not fit the room sized for it (a bug, never input).
-    Encode,
 }
 
 impl From<RngFailure> for SealFailure {
@@ -354,20 +351,9 @@ impl Sealing {
         self.buf.0.extend_from_slice(&tag);
         // Now ciphertext: nothing for `Drop` to wipe.
         self.body_start = self.buf.0.len();
-        // One exact allocation, not a doubling series.
-        let start = out.len();
-        out.resize(start + encoded_len(self.buf.0.len()), 0);
-        let room = out.get_mut(start..).unwrap_or_default();
-        match URL_SAFE_NO_PAD.encode_slice(self.buf.0.as_slice(), room) {
-            Ok(written) => {
-                out.truncate(start + written);
-                Ok(())
-            }
-            Err(_) => {
-                out.truncate(start);
-                Err(SealFailure::Encode)
-            }
-        }
+        // One exact allocation, not a doubling series (and no zero fill before the writing).
+        URL_SAFE_NO_PAD.encode_append(self.buf.0.as_slice(), out);
+        Ok(())
     }
 }
 
@@ -419,9 +405,7 @@ impl Opening {
             if chunks.peek().is_some() && chunk.len() % CHUNK_ALIGN != 0 {
                 return Err(OpenErrorKind::Malformed);
             }
-            URL_SAFE_NO_PAD
-                .decode_vec(chunk, &mut buf.0)
-                .map_err(|_| OpenErrorKind::Malformed)?;
+            append_decoded(chunk, &mut buf.0)?;
         }
         let header = Header::parse(&buf.0, v1_schema)?;
         Ok(Self {
@@ -470,6 +454,14 @@ impl Drop for Opening {
     }
 }
 
+/// Appends what canonical base64url `text` decodes to (no padding, no non-zero trailing bits:
+/// no two accepted strings decode to one envelope).
+fn append_decoded(text: &[u8], out: &mut Vec<u8>) -> Result<(), OpenErrorKind> {
+    URL_SAFE_NO_PAD
+        .decode_append(text, out)
+        .map_err(|_| OpenErrorKind::Malformed)
+}
+
 /// Reads the header of a sealed value from its first chunk alone (to learn the chunk count
 /// before joining): the first 20 characters decode to 15 bytes, more than a v2 header.
 pub(crate) fn peek_header(first_chunk: &[u8], v1_schema: u32) -> Result<Header, OpenErrorKind> {
@@ -479,10 +471,11 @@ pub(crate) fn peek_header(first_chunk: &[u8], v1_schema: u32) -> Result<Header, 
         .get(..PEEK_CHARS)
         .ok_or(OpenErrorKind::Malformed)?;
     let mut raw = [0u8; max_raw_len(PEEK_CHARS)];
-    URL_SAFE_NO_PAD
-        .decode_slice(head, &mut raw)
+    // Twenty characters decode to exactly `raw`'s fifteen bytes, so the room always fits.
+    let raw = URL_SAFE_NO_PAD
+        .decode(head, base64_simd::Out::from_slice(&mut raw))
         .map_err(|_| OpenErrorKind::Malformed)?;
-    Header::parse(&raw, v1_schema)
+    Header::parse(raw, v1_schema)
 }
 
 /// Splits a sealed value into chunks of the given lengths, in order (every length but the
@@ -533,6 +526,9 @@ const _: () = assert!(MAX_NONCE_LEN <= 24);
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The `base64` crate is the reference the crate's base64url is checked against.
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     /// The opened plaintext does not outlive the `Opening`: the thread's scratch buffer, kept
     /// for the next request, holds only zeros where it was.
@@ -649,5 +645,44 @@ mod tests {
             .flat_map(|c| URL_SAFE_NO_PAD.decode(c).unwrap())
             .collect();
         assert_eq!(decoded, raw);
+    }
+
+    /// The decoder accepts exactly the strings the `base64` crate's strict URL_SAFE_NO_PAD
+    /// accepts, and decodes them to the same bytes: every length up to 80 characters, each
+    /// encoding with every one of its characters replaced by each of the 256 bytes (which
+    /// covers padding, the standard alphabet's `+` and `/`, and every non-zero trailing bit).
+    #[test]
+    fn base64url_accepts_the_canonical_strings_alone() {
+        let mut tried = 0;
+        let mut accepted = 0;
+        for raw_len in 0..60usize {
+            let raw: Vec<u8> = (0..raw_len)
+                .map(|i| (i * 151 + raw_len).to_le_bytes()[0])
+                .collect();
+            let text = URL_SAFE_NO_PAD.encode(&raw).into_bytes();
+            let mut candidates = vec![text.clone(), [text.as_slice(), b"A"].concat()];
+            for at in 0..text.len() {
+                for byte in 0..=255u8 {
+                    let mut changed = text.clone();
+                    changed[at] = byte;
+                    candidates.push(changed);
+                }
+            }
+            for candidate in candidates {
+                let mut ours = vec![0xAA];
+                let ours = append_decoded(&candidate, &mut ours)
+                    .ok()
+                    .map(|()| ours[1..].to_vec());
+                let reference = URL_SAFE_NO_PAD.decode(&candidate).ok();
+                accepted += usize::from(ours.is_some());
+                assert_eq!(ours, reference, "{:?}", String::from_utf8_lossy(&candidate));
+                tried += 1;
+            }
+        }
+        // Not vacuous: most candidates are refused (a quarter of the bytes are in the alphabet).
+        assert!(
+            accepted >= 60 && accepted * 3 < tried,
+            "{accepted} of {tried}"
+        );
     }
 }

@@ -7,8 +7,7 @@ use core::str::FromStr;
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::{Out, URL_SAFE_NO_PAD};
 use chacha20poly1305::XChaCha20Poly1305;
 use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
@@ -478,13 +477,9 @@ impl fmt::Debug for Key {
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut encoded = Zeroizing::new([0u8; KEY_B64_LEN]);
-        let written = URL_SAFE_NO_PAD
-            .encode_slice(self.bytes, encoded.as_mut())
-            .map_err(|_| fmt::Error)?;
-        let text = encoded
-            .get(..written)
-            .and_then(|b| core::str::from_utf8(b).ok())
-            .ok_or(fmt::Error)?;
+        // `KEY_B64_LEN` is the encoded length of `KEY_LEN` bytes: the room fits.
+        let text =
+            URL_SAFE_NO_PAD.encode_as_str(self.bytes.as_slice(), Out::from_slice(encoded.as_mut()));
         let mark = if self.explicit_id { "=" } else { "" };
         write!(
             f,
@@ -525,13 +520,11 @@ impl FromStr for Key {
         if secret.len() != KEY_B64_LEN {
             return Err(KeyError::Format { part: "key bytes" });
         }
-        let mut bytes = Zeroizing::new([0u8; KEY_LEN + 3]);
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(secret, bytes.as_mut())
+        // 43 characters decode to `KEY_LEN` bytes at most: the room fits.
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        let material = URL_SAFE_NO_PAD
+            .decode(secret.as_bytes(), Out::from_slice(bytes.as_mut()))
             .map_err(|_| KeyError::Format { part: "key bytes" })?;
-        let material = bytes
-            .get(..len)
-            .ok_or(KeyError::Format { part: "key bytes" })?;
         let key = Self::from_bytes(algorithm, material)?;
         if explicit {
             Ok(key.with_id(id))
