@@ -268,7 +268,7 @@ fn apply(outcome: &Outcome, headers: &mut HeaderMap) {
     }
     if let Some(value) = cache_control {
         let value = match value {
-            Cow::Borrowed(value) => HeaderValue::from_static(value),
+            Cow::Borrowed(value) => crate::engine::fixed_cache_control!(HeaderValue, value),
             Cow::Owned(value) => HeaderValue::try_from(value)
                 .unwrap_or_else(|_| HeaderValue::from_static("no-store")),
         };

@@ -338,7 +338,7 @@ fn apply<T: SessionData, B>(session: &Session<T>, response: &mut Response<B>) {
     }
     let value = match cache_control {
         None => return,
-        Some(Cow::Borrowed(value)) => HeaderValue::from_static(value),
+        Some(Cow::Borrowed(value)) => crate::engine::fixed_cache_control!(HeaderValue, value),
         Some(Cow::Owned(value)) => {
             HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("no-store"))
         }
